@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make test`: formatting, lints, unit and integration tests against a real PostgreSQL,
+# then Playwright end-to-end tests in Debian's headless Chromium against the real server.
+# Uses its own throwaway cluster (.tandem/test-pg) and free ports, so it can run next to
+# a `make run` of the same or another clone.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+scripts/bootstrap.sh --test
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  scripts/pg.sh stop test-pg || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "formatting (cargo fmt --check)"
+cargo fmt --all -- --check || die "code is not formatted: run 'make fmt'"
+
+log "lints (clippy, server and browser builds)"
+cargo clippy --features ssr --all-targets -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+
+port="$(scripts/pg.sh start test-pg --fast)"
+export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+log "test PostgreSQL on port $port"
+
+log "unit and integration tests (cargo test, real PostgreSQL)"
+cargo test --features ssr -- --test-threads="${TEST_THREADS:-4}"
+
+log "building the site (cargo leptos build)"
+cargo leptos build
+
+log "end-to-end tests (Playwright, headless Chromium)"
+E2E_DATA="$DATA/e2e"
+rm -rf "$E2E_DATA"
+mkdir -p "$E2E_DATA"
+export TANDEM_DATA_DIR="$E2E_DATA"
+export TANDEM_ADMIN_PASSWORD="e2e-admin-password"
+E2E_DB="postgres://postgres@127.0.0.1:$port/tandem_e2e"
+"$(pg_bindir)/dropdb" -h 127.0.0.1 -p "$port" -U postgres --if-exists tandem_e2e
+BIN="$ROOT/target/debug/tandem"
+DATABASE_URL="$E2E_DB" "$BIN" seed --portal demo >/dev/null
+
+web_port="$(free_port)"
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
+
+export TANDEM_URL="http://127.0.0.1:$web_port"
+export E2E_DATABASE_URL="$E2E_DB"
+export TANDEM_BIN="$BIN"
+(cd end2end && npx playwright test)
+log "all tests passed"

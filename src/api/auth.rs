@@ -1,0 +1,75 @@
+//! Sign-in, sign-out and `whoami`.
+
+use super::ApiError;
+use crate::model::WhoAmI;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+/// Who is calling. `curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' …/api/whoami`
+#[server(endpoint = "whoami", input = Json, output = Json)]
+pub async fn whoami() -> Result<WhoAmI, ApiError> {
+    Ok(super::ssr::principal().await?.whoami())
+}
+
+/// The signed-in user, or `None` for visitors; what the page shell renders from.
+#[server(endpoint = "current_user", input = Json, output = Json)]
+pub async fn current_user() -> Result<Option<WhoAmI>, ApiError> {
+    match super::ssr::principal().await {
+        Ok(p) => Ok(Some(p.whoami())),
+        Err(e) if e.status == 401 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Signs in with email and password (form post from the login page).
+#[server(endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    #[server(default)] portal: Option<String>,
+    #[server(default)] next: Option<String>,
+) -> Result<(), ApiError> {
+    use crate::server::auth::SESSION_USER_KEY;
+    let state = super::ssr::state()?;
+    let principal =
+        crate::server::users::sign_in(&state.pool, &email, &password, portal.as_deref()).await?;
+    let session = super::ssr::session()?;
+    // A new session id at sign-in, so a planted cookie cannot be promoted (fixation).
+    session.cycle_id().await.map_err(ApiError::internal)?;
+    session
+        .insert(SESSION_USER_KEY, principal.user_id)
+        .await
+        .map_err(ApiError::internal)?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ApiError> {
+    let session = super::ssr::session()?;
+    session.flush().await.map_err(ApiError::internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Only local paths: a `next` of `https://evil.example` must not redirect away.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/contacts?page=2")), "/contacts?page=2");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

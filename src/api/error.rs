@@ -1,0 +1,140 @@
+//! The one error shape every server function returns: a status, a stable code, a
+//! sentence for people, what to do next, and per-field details for forms.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status the server answers with (set by `server::api_status`).
+    pub status: u16,
+    /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`, `validation`,
+    /// `conflict`, `rate_limited`, `bad_request`, `internal`.
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            hint: None,
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(401, "unauthorized", "You are not signed in.").with_hint(
+            "Sign in at /login, or send a private app token as `Authorization: Bearer <token>`.",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", message).with_hint(hint)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "not_found", format!("{what} was not found."))
+            .with_hint("It may have been deleted, or it belongs to another portal.")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "bad_request", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, "conflict", message)
+    }
+
+    /// A form with one or more invalid fields.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => one.message.clone(),
+            _ => format!("{} fields need attention.", fields.len()),
+        };
+        ApiError {
+            fields,
+            ..Self::new(422, "validation", message)
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        #[cfg(feature = "ssr")]
+        tracing::error!(%detail, "internal error");
+        #[cfg(not(feature = "ssr"))]
+        let _ = detail;
+        Self::new(500, "internal", "Something went wrong on the server.")
+            .with_hint("Try again; if it keeps happening, the server log has the details.")
+    }
+
+    /// The message for a form field, if the error names it.
+    pub fn field_message(&self, field: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.field == field)
+            .map(|f| f.message.as_str())
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
+                Self::bad_request(format!("The request body is not valid: {m}"))
+                    .with_hint("Send a JSON object with the documented fields (see the README).")
+            }
+            ServerFnErrorErr::Request(m) => Self::new(
+                0,
+                "network",
+                format!("Could not reach the server: {m}"),
+            )
+            .with_hint("Check your connection and try again."),
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::not_found("The record"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::internal(format!("{e:#}"))
+    }
+}

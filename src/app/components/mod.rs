@@ -1,0 +1,76 @@
+//! Small building blocks shared by pages: error and empty states, placeholders.
+
+use crate::api::ApiError;
+use leptos::prelude::*;
+
+/// A readable error: the sentence, what to do, and the fields concerned. Never raw JSON.
+#[component]
+pub fn ErrorBox(error: ApiError) -> impl IntoView {
+    let hint = error.hint.clone();
+    let fields = error.fields.clone();
+    view! {
+        <div class="error-box" role="alert">
+            <strong>{error.message.clone()}</strong>
+            {hint.map(|h| view! { <p class="hint">{h}</p> })}
+            {(!fields.is_empty()).then(|| view! {
+                <ul>
+                    {fields.into_iter().map(|f| view! { <li><code>{f.field}</code>": "{f.message}</li> }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+}
+
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! { <p class="loading"><span class="spinner" aria-hidden="true"></span>"Loading…"</p> }
+}
+
+/// Sets the HTTP status of the server-rendered page (404, 403…); nothing in the browser.
+pub fn set_page_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(code) {
+            res.set_status(status);
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_page_status(404);
+    view! {
+        <main class="centered">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. It may have moved, or the link is mistyped."</p>
+            <a class="button" href="/">"Go to the start page"</a>
+        </main>
+    }
+}
+
+/// A 403 page: says what is missing and who can grant it.
+#[component]
+pub fn Forbidden(#[prop(into)] message: String, #[prop(into)] hint: String) -> impl IntoView {
+    set_page_status(403);
+    view! {
+        <section class="forbidden" data-testid="forbidden">
+            <h1>"403 · Not allowed"</h1>
+            <p>{message}</p>
+            <p class="hint">{hint}</p>
+        </section>
+    }
+}
+
+/// A page whose part of Tandem has not been built yet: says so, links nowhere dead.
+#[component]
+pub fn ComingSoon(#[prop(into)] title: String, #[prop(into)] body: String) -> impl IntoView {
+    view! {
+        <section class="coming-soon">
+            <h1>{title}</h1>
+            <p>{body}</p>
+            <p class="hint">"This part of Tandem is not built yet; the rest of the app works as usual."</p>
+        </section>
+    }
+}

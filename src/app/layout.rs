@@ -1,0 +1,133 @@
+//! The authenticated frame every page lives in: top navigation, notification bell, user
+//! menu, and the settings side menu.
+
+use super::components::{ErrorBox, Loading};
+use crate::api::auth::{current_user, Logout};
+use crate::api::notifications::list_notifications;
+use crate::api::ApiError;
+use crate::model::WhoAmI;
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_location;
+
+/// The signed-in user, fetched once per frame; pages await it for role checks.
+#[derive(Clone, Copy)]
+pub struct UserResource(pub Resource<Result<Option<WhoAmI>, ApiError>>);
+
+pub fn use_user() -> Resource<Result<Option<WhoAmI>, ApiError>> {
+    expect_context::<UserResource>().0
+}
+
+#[component]
+pub fn AuthedLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| current_user());
+    provide_context(UserResource(user));
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(u)) => view! { <Frame user=u/> }.into_any(),
+                    Ok(None) => {
+                        let next = location.pathname.get_untracked();
+                        let path = format!("/login?next={}", urlencode(&next));
+                        view! { <Redirect path=path/> }.into_any()
+                    }
+                    Err(e) => view! { <main class="centered"><ErrorBox error=e/></main> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+fn Frame(user: WhoAmI) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let initials: String = user
+        .name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(2)
+        .collect();
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Tandem"</a>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/contacts">"Contacts"</A>
+                <A href="/companies">"Companies"</A>
+                <A href="/deals">"Deals"</A>
+                <A href="/invoices">"Invoices"</A>
+                <A href="/marketplace">"Marketplace"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+            <div class="topbar-right">
+                <NotificationBell/>
+                <details class="user-menu">
+                    <summary aria-label="User menu" data-testid="user-menu">
+                        <span class="avatar">{initials}</span>
+                    </summary>
+                    <div class="user-menu-panel">
+                        <p class="who"><strong>{user.name.clone()}</strong><br/>{user.email.clone()}</p>
+                        <p class="muted">{user.role.label()}" · "{user.portal_name.clone()}</p>
+                        <ActionForm action=logout>
+                            <button type="submit" class="button secondary">"Sign out"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+            </div>
+        </header>
+        <div class="page">
+            <Outlet/>
+        </div>
+    }
+}
+
+#[component]
+fn NotificationBell() -> impl IntoView {
+    let notes = Resource::new(|| (), |_| list_notifications());
+    view! {
+        <a class="bell" href="/notifications" aria-label="Notifications" data-testid="bell">
+            "🔔"
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match notes.await {
+                        Ok(n) if n.unread > 0 => Some(view! { <span class="badge">{n.unread}</span> }),
+                        _ => None,
+                    }
+                })}
+            </Suspense>
+        </a>
+    }
+}
+
+#[component]
+pub fn SettingsLayout() -> impl IntoView {
+    view! {
+        <div class="settings">
+            <aside class="sidemenu" aria-label="Settings">
+                <h2>"Settings"</h2>
+                <h3>"Integrations"</h3>
+                <A href="/settings/integrations/connected-apps">"Connected apps"</A>
+                <h3>"Data"</h3>
+                <A href="/settings/import-export">"Import & export"</A>
+                <h3>"Account"</h3>
+                <A href="/settings/users">"Users"</A>
+                <A href="/settings/tokens">"Private app tokens"</A>
+            </aside>
+            <div class="settings-body">
+                <Outlet/>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,77 @@
+//! The Leptos UI: the HTML shell, the routes and the authenticated frame. Pages talk to
+//! the server only through `crate::api` server functions.
+
+pub mod components;
+pub mod layout;
+pub mod pages;
+
+use components::NotFound;
+use layout::{AuthedLayout, SettingsLayout};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+use pages::*;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Browser tests wait for this mark before they click: it appears once the page is
+    // interactive (effects run only in the browser, after hydration).
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tandem.css"/>
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Tandem".to_string() } else { format!("{text} · Tandem") }
+        }/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=path!("/login") view=LoginPage/>
+                <ParentRoute path=path!("") view=AuthedLayout>
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("contacts") view=|| view! { <CrmPlaceholder object="Contacts"/> }/>
+                    <Route path=path!("companies") view=|| view! { <CrmPlaceholder object="Companies"/> }/>
+                    <Route path=path!("deals") view=|| view! { <CrmPlaceholder object="Deals"/> }/>
+                    <Route path=path!("invoices") view=|| view! { <CrmPlaceholder object="Invoices"/> }/>
+                    <Route path=path!("marketplace") view=MarketplacePlaceholder/>
+                    <Route path=path!("notifications") view=NotificationsPage/>
+                    <ParentRoute path=path!("settings") view=SettingsLayout>
+                        <Route path=path!("") view=|| view! { <Redirect path="/settings/integrations/connected-apps"/> }/>
+                        <Route path=path!("integrations/connected-apps") view=ConnectedAppsPlaceholder/>
+                        <Route path=path!("import-export") view=ImportExportPlaceholder/>
+                        <Route path=path!("users") view=UsersPage/>
+                        <Route path=path!("tokens") view=TokensPage/>
+                    </ParentRoute>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,18 @@
+//! Tandem: a self-hostable CRM hub with two-way data sync.
+//!
+//! One crate, two builds: the server binary (feature `ssr`) and the WASM bundle that
+//! hydrates the pages (feature `hydrate`). Modules marked `ssr` never reach the browser.
+
+pub mod api;
+pub mod app;
+pub mod model;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

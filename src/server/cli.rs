@@ -1,0 +1,153 @@
+//! The `tandem` command line: `serve`, `worker`, `migrate`, `seed`, `token`, `demo-app`.
+
+use super::{db, portals, seed, tokens, users, AppState, Config};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tandem",
+    version,
+    about = "Tandem: a self-hostable CRM hub with two-way data sync.",
+    long_about = "Tandem: a self-hostable CRM hub with two-way data sync.\n\n\
+        Configuration comes from the environment: DATABASE_URL, TANDEM_ADDR, TANDEM_PUBLIC_URL, \
+        TANDEM_DATA_DIR, TANDEM_SECRET_KEY, TANDEM_SMTP_URL, TANDEM_ADMIN_PASSWORD (see the README)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI, the automation API and the webhook receiver (TANDEM_ADDR, default 127.0.0.1:3000).
+    Serve,
+    /// Run sync workers that share the job queue with the server.
+    Worker,
+    /// Create the database when missing and apply every migration.
+    Migrate,
+    /// Create the demo portal with its admin login.
+    Seed(SeedArgs),
+    /// Private app tokens for the automation API.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The bundled demo CRM, a separate third-party app (arrives with the demo-app release).
+    DemoApp,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The portal to seed; `demo` gets the admin login admin@example.com.
+    #[arg(long, default_value = seed::DEMO_PORTAL)]
+    pub portal: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user; the secret is printed on the last line.
+    Create {
+        /// Portal slug, e.g. `demo`.
+        #[arg(long)]
+        portal: String,
+        /// The email of the user the token acts for.
+        #[arg(long)]
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "command line")]
+        name: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            db::migrate(&config.database_url).await?;
+            println!("Database is up to date ({}).", db::redact(&config.database_url));
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let pool = db::migrate(&config.database_url).await?;
+            if args.portal != seed::DEMO_PORTAL {
+                bail!("only the `{}` portal can be seeded for now", seed::DEMO_PORTAL);
+            }
+            let login = seed::demo_portal(&pool, &config).await?;
+            println!("Demo portal ready. Sign in as {} with password {}", login.email, login.password);
+            if login.generated {
+                println!(
+                    "(password generated now and kept in {}; set TANDEM_ADMIN_PASSWORD to choose one)",
+                    config.data_dir.join("admin-password").display()
+                );
+            }
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { portal, user, name },
+        } => {
+            let pool = db::connect(&config.database_url).await?;
+            let portal_id = portals::id_by_slug(&pool, &portal)
+                .await?
+                .with_context(|| format!("there is no portal `{portal}`; run `tandem seed` first"))?;
+            let user_id = users::id_by_email(&pool, portal_id, &user)
+                .await?
+                .with_context(|| format!("there is no user {user} in portal `{portal}`"))?;
+            let created = tokens::create(&pool, portal_id, user_id, &name)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Token “{}” created for {user} in portal `{portal}`:", created.token.name);
+            println!("{}", created.secret);
+            Ok(())
+        }
+        Command::Worker => {
+            bail!(
+                "`tandem worker` has no work yet: the sync engine has not landed in this build. \
+                 Run `tandem serve` alone for now."
+            )
+        }
+        Command::DemoApp => {
+            bail!("the demo app is not part of this build yet")
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::migrate(&config.database_url).await?;
+    let addr = config.addr;
+    let public_url = config.public_url.clone();
+    let state = AppState::new(pool.clone(), config);
+
+    // Expired sessions are removed in the background.
+    let store = tower_sessions_sqlx_store::PostgresStore::new(pool);
+    tokio::spawn(async move {
+        use tower_sessions::ExpiredDeletion;
+        let _ = store
+            .continuously_delete_expired(tokio::time::Duration::from_secs(3600))
+            .await;
+    });
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is another Tandem running? Set TANDEM_ADDR"))?;
+    tracing::info!(%addr, "listening");
+    println!("Tandem is serving on {public_url}");
+    axum::serve(listener, super::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")
+}
+
+/// Ctrl-C or SIGTERM: finish the requests in flight, then stop.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,85 @@
+//! Configuration from the environment (`DATABASE_URL`, `TANDEM_*`), with defaults that
+//! make `make run` work with nothing set.
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Where `serve` listens (`TANDEM_ADDR`, default 127.0.0.1:3000).
+    pub addr: SocketAddr,
+    /// The address people and apps use to reach Tandem (`TANDEM_PUBLIC_URL`); OAuth
+    /// callbacks and webhook URLs are built from it, and cookies get `Secure` when it is https.
+    pub public_url: String,
+    /// Local state: generated secrets, the admin password, exports (`TANDEM_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// SMTP server for emails (`TANDEM_SMTP_URL`); emails are off when unset.
+    pub smtp_url: Option<String>,
+    /// Where the compiled site (WASM, CSS, assets) lives (`LEPTOS_SITE_ROOT`).
+    pub site_root: String,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tandem";
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let addr: SocketAddr = var("TANDEM_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .context("TANDEM_ADDR must look like 127.0.0.1:3000")?;
+        let public_url = var("TANDEM_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+        let data_dir: PathBuf = var("TANDEM_DATA_DIR")
+            .unwrap_or_else(|| ".tandem".into())
+            .into();
+        // `make run` leaves the address of its project-local database here, so that other
+        // commands (`tandem token create`, `tandem seed`) find it without DATABASE_URL.
+        let local_database_url = || {
+            std::fs::read_to_string(data_dir.join("database_url"))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        Ok(Config {
+            database_url: var("DATABASE_URL")
+                .or_else(local_database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            addr,
+            public_url,
+            data_dir,
+            smtp_url: var("TANDEM_SMTP_URL"),
+            site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+        })
+    }
+
+    /// A configuration for tests: the given database, everything else local.
+    pub fn for_tests(database_url: &str, data_dir: PathBuf) -> Self {
+        Config {
+            database_url: database_url.into(),
+            addr: "127.0.0.1:0".parse().expect("valid literal address"),
+            public_url: "http://127.0.0.1:3000".into(),
+            data_dir,
+            smtp_url: None,
+            site_root: "target/site".into(),
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    pub fn leptos_options(&self) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("tandem")
+            .site_root(self.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(self.addr)
+            .build()
+    }
+}
