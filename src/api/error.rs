@@ -107,6 +107,12 @@ impl FromServerFnError for ApiError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
+            // On the server, a body that does not decode into the arguments.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(m) => {
+                Self::bad_request(format!("The request body is not valid: {m}"))
+                    .with_hint("Send a JSON object with the documented fields (see the README).")
+            }
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
                 Self::bad_request(format!("The request body is not valid: {m}"))
                     .with_hint("Send a JSON object with the documented fields (see the README).")
