@@ -10,7 +10,7 @@ use layout::{AuthedLayout, SettingsLayout};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 use pages::*;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,10 +52,12 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text: String| {
             if text.is_empty() { "Tandem".to_string() } else { format!("{text} · Tandem") }
         }/>
+        // Pages render whole on the server (`Async`): they are small, and it lets a page
+        // answer with its real status (302 to the login, 403, 404) instead of a streamed 200.
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/login") view=LoginPage/>
-                <ParentRoute path=path!("") view=AuthedLayout>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=AuthedLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("contacts") view=|| view! { <CrmPlaceholder object="Contacts"/> }/>
                     <Route path=path!("companies") view=|| view! { <CrmPlaceholder object="Companies"/> }/>

@@ -1,6 +1,8 @@
 //! Serde DTOs shared by the server and the WASM client: what server functions take and
 //! return. No database rows here; the server converts its rows into these views.
 
+pub mod apps;
 pub mod users;
 
+pub use apps::*;
 pub use users::*;

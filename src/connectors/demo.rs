@@ -1,0 +1,650 @@
+//! The `demo` connector: the bundled Demo CRM (`tandem demo-app`) over its REST API.
+//! See docs/demo-app.md for the wire format.
+
+use super::http::{AppHttp, HttpLimits, TokenSource};
+use super::webhook::{verify_signature, WebhookRejection};
+use super::*;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+pub const APP_ID: &str = "demo";
+const SIGNATURE_HEADER: &str = "x-demo-signature";
+const OBJECTS: [&str; 4] = ["contacts", "companies", "deals", "invoices"];
+
+pub struct DemoApp {
+    listing: AppListing,
+    base_url: String,
+    client_id: String,
+    client_secret: String,
+    limits: HttpLimits,
+}
+
+impl DemoApp {
+    pub fn new(base_url: &str, client_id: &str, client_secret: &str) -> Self {
+        DemoApp {
+            listing: listing(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            limits: HttpLimits::default(),
+        }
+    }
+
+    pub fn with_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+pub fn listing() -> AppListing {
+    AppListing {
+        id: APP_ID.into(),
+        name: "Demo CRM".into(),
+        tagline: "The bundled demo CRM: contacts, companies, deals, invoices and email events.".into(),
+        description: "A small CRM shipped with Tandem that behaves like a real one: OAuth 2.0 with \
+            PKCE, a paged REST API, signed webhooks and an email-event feed. Connect one or \
+            several of its accounts and sync them with your hub."
+            .into(),
+        category: "CRM".into(),
+        objects: vec![
+            ("Contacts".into(), "contacts".into()),
+            ("Companies".into(), "companies".into()),
+            ("Deals".into(), "deals".into()),
+            ("Invoices".into(), "invoices".into()),
+        ],
+        two_way: true,
+        event_sync: true,
+        available: true,
+    }
+}
+
+impl AppDefinition for DemoApp {
+    fn listing(&self) -> &AppListing {
+        &self.listing
+    }
+
+    fn oauth(&self) -> Option<OAuthMetadata> {
+        Some(OAuthMetadata {
+            authorize_url: format!("{}/oauth/authorize", self.base_url),
+            token_url: format!("{}/oauth/token", self.base_url),
+            revoke_url: Some(format!("{}/oauth/revoke", self.base_url)),
+            scopes: vec!["crm.read".into(), "crm.write".into(), "events.read".into()],
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+        })
+    }
+
+    fn verify_webhook(
+        &self,
+        secret: &str,
+        headers: &::http::HeaderMap,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WebhookNotice, WebhookRejection> {
+        let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        verify_signature(secret, header, body, now)?;
+        parse_delivery(body)
+    }
+
+    fn connect(&self, tokens: Arc<dyn TokenSource>) -> Arc<dyn Connector> {
+        Arc::new(DemoConnector {
+            http: AppHttp::new(&self.base_url, tokens, self.limits.clone()),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Delivery {
+    delivery_id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    object: Option<String>,
+    object_id: Option<String>,
+    #[serde(default)]
+    data: Value,
+}
+
+fn parse_delivery(body: &[u8]) -> Result<WebhookNotice, WebhookRejection> {
+    let d: Delivery =
+        serde_json::from_slice(body).map_err(|e| WebhookRejection::Malformed(e.to_string()))?;
+    if d.delivery_id.trim().is_empty() {
+        return Err(WebhookRejection::Malformed("delivery_id is empty".into()));
+    }
+    let kind = match d.kind.split_once('.') {
+        Some(("email", _)) => WebhookKind::Event(
+            event_from_json(&d.data)
+                .ok_or_else(|| WebhookRejection::Malformed("the event data is incomplete".into()))?,
+        ),
+        Some((_, action @ ("created" | "updated" | "deleted"))) => {
+            let (Some(object), Some(id)) = (d.object, d.object_id) else {
+                return Err(WebhookRejection::Malformed("object and object_id are required".into()));
+            };
+            WebhookKind::RecordChanged {
+                object,
+                id,
+                deleted: action == "deleted",
+            }
+        }
+        _ => WebhookKind::Other { r#type: d.kind },
+    };
+    Ok(WebhookNotice {
+        delivery_id: d.delivery_id,
+        kind,
+    })
+}
+
+pub struct DemoConnector {
+    http: AppHttp,
+}
+
+fn check_object(object: &str) -> ConnectorResult<()> {
+    if OBJECTS.contains(&object) {
+        Ok(())
+    } else {
+        Err(ConnectorError::NotFound {
+            message: format!("the Demo CRM has no object `{object}`"),
+        })
+    }
+}
+
+fn unexpected(what: &str) -> ConnectorError {
+    ConnectorError::Permanent {
+        message: format!("the Demo CRM answered an unexpected {what}"),
+    }
+}
+
+fn record_from_json(v: &Value) -> Option<AppRecord> {
+    let id = match v.get("id")? {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let associations = v
+        .get("associations")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, ids)| {
+                    let ids = ids
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|x| match x {
+                                    Value::String(s) => Some(s.clone()),
+                                    Value::Number(n) => Some(n.to_string()),
+                                    _ => None,
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (k.clone(), ids)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(AppRecord {
+        id,
+        properties: v
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        associations,
+        updated_at: v
+            .get("updated_at")
+            .and_then(Value::as_str)
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
+        deleted: v.get("deleted").and_then(Value::as_bool).unwrap_or(false)
+            || v.get("archived").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+fn records_from(v: &Value) -> ConnectorResult<Vec<AppRecord>> {
+    v.get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| unexpected("listing"))?
+        .iter()
+        .map(|r| record_from_json(r).ok_or_else(|| unexpected("record")))
+        .collect()
+}
+
+fn cursor_of(v: &Value) -> Option<String> {
+    v.get("next_cursor").and_then(Value::as_str).map(str::to_string)
+}
+
+fn event_from_json(v: &Value) -> Option<AppEvent> {
+    let kind = match v.get("type")?.as_str()? {
+        "email.opened" => EventKind::EmailOpened,
+        "email.clicked" => EventKind::EmailClicked,
+        _ => return None,
+    };
+    let text = |k: &str| match v.get(k)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(AppEvent {
+        id: text("id")?,
+        kind,
+        contact_id: text("contact_id")?,
+        occurred_at: chrono::DateTime::parse_from_rfc3339(v.get("occurred_at")?.as_str()?)
+            .ok()?
+            .with_timezone(&chrono::Utc),
+        properties: v
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+    })
+}
+
+fn field_kind(f: &Value) -> FieldKind {
+    match f.get("type").and_then(Value::as_str).unwrap_or("string") {
+        "email" => FieldKind::Email,
+        "phone" => FieldKind::Phone,
+        "number" => FieldKind::Number,
+        "bool" | "boolean" => FieldKind::Bool,
+        "date" => FieldKind::Date,
+        "datetime" => FieldKind::Datetime,
+        "enumeration" => FieldKind::Enumeration {
+            options: f
+                .get("options")
+                .and_then(Value::as_array)
+                .map(|opts| {
+                    opts.iter()
+                        .filter_map(|o| match o {
+                            Value::String(s) => Some(EnumOption {
+                                value: s.clone(),
+                                label: s.clone(),
+                            }),
+                            Value::Object(m) => {
+                                let value = m.get("value")?.as_str()?.to_string();
+                                let label = m
+                                    .get("label")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or(&value)
+                                    .to_string();
+                                Some(EnumOption { value, label })
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        _ => FieldKind::String,
+    }
+}
+
+/// The hub property each Demo CRM field maps to by default.
+fn default_hub_property(object: &str, field: &str) -> Option<&'static str> {
+    Some(match (object, field) {
+        ("contacts", "email") => "email",
+        ("contacts", "first_name") => "firstname",
+        ("contacts", "last_name") => "lastname",
+        ("contacts", "phone") => "phone",
+        ("contacts", "company_name") => "company",
+        ("contacts", "job_title") => "jobtitle",
+        ("contacts", "lifecycle_stage") => "lifecyclestage",
+        ("companies", "name") => "name",
+        ("companies", "domain") => "domain",
+        ("companies", "industry") => "industry",
+        ("companies", "city") => "city",
+        ("companies", "country") => "country",
+        ("companies", "employee_count") => "numberofemployees",
+        ("deals", "title") => "dealname",
+        ("deals", "value") => "amount",
+        ("deals", "close_date") => "closedate",
+        ("deals", "pipeline_id") => "pipeline",
+        ("deals", "stage_id") => "dealstage",
+        ("invoices", "invoice_number") => "number",
+        ("invoices", "total") => "amount",
+        ("invoices", "currency") => "currency",
+        ("invoices", "status") => "status",
+        ("invoices", "due_date") => "due_date",
+        _ => return None,
+    })
+}
+
+fn identifier_fields(object: &str) -> Vec<String> {
+    match object {
+        "contacts" => vec!["email".into()],
+        "companies" => vec!["name".into(), "domain".into()],
+        _ => vec![],
+    }
+}
+
+#[async_trait]
+impl Connector for DemoConnector {
+    async fn identity(&self) -> ConnectorResult<AccountIdentity> {
+        let v = self.http.json(Method::GET, "/v1/me", &[], None::<&()>).await?;
+        let id = match v.get("account_id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(unexpected("identity")),
+        };
+        let name = v
+            .get("account_name")
+            .and_then(Value::as_str)
+            .unwrap_or(&id)
+            .to_string();
+        Ok(AccountIdentity { id, name })
+    }
+
+    async fn objects(&self) -> ConnectorResult<Vec<AppObject>> {
+        let mut out = Vec::new();
+        for object in OBJECTS {
+            let v = self
+                .http
+                .json(Method::GET, &format!("/v1/schema/{object}"), &[], None::<&()>)
+                .await?;
+            let fields = v
+                .get("fields")
+                .and_then(Value::as_array)
+                .ok_or_else(|| unexpected("schema"))?
+                .iter()
+                .filter_map(|f| {
+                    let name = f.get("name")?.as_str()?.to_string();
+                    Some(AppField {
+                        label: f
+                            .get("label")
+                            .and_then(Value::as_str)
+                            .unwrap_or(&name)
+                            .to_string(),
+                        kind: field_kind(f),
+                        required: f.get("required").and_then(Value::as_bool).unwrap_or(false),
+                        read_only: f.get("read_only").and_then(Value::as_bool).unwrap_or(false),
+                        default_hub_property: default_hub_property(object, &name).map(str::to_string),
+                        name,
+                    })
+                })
+                .collect();
+            out.push(AppObject {
+                name: object.into(),
+                label: capitalise(object),
+                hub_object: object.into(),
+                fields,
+                identifier_fields: identifier_fields(object),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<RecordPage> {
+        check_object(object)?;
+        let mut q = vec![("limit", limit.clamp(1, BATCH_SIZE).to_string())];
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        let v = self.http.json(Method::GET, &format!("/v1/{object}"), &q, None::<&()>).await?;
+        Ok(RecordPage {
+            records: records_from(&v)?,
+            next_cursor: cursor_of(&v),
+        })
+    }
+
+    async fn changes(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<ChangePage> {
+        check_object(object)?;
+        let limit = limit.clamp(1, BATCH_SIZE);
+        let mut q = vec![("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        let v = self
+            .http
+            .json(Method::GET, &format!("/v1/{object}/changes"), &q, None::<&()>)
+            .await?;
+        let records = records_from(&v)?;
+        let next = cursor_of(&v)
+            .or_else(|| cursor.map(str::to_string))
+            .ok_or_else(|| unexpected("change cursor"))?;
+        Ok(ChangePage {
+            has_more: records.len() >= limit,
+            records,
+            cursor: next,
+        })
+    }
+
+    async fn latest_change_cursor(&self, object: &str) -> ConnectorResult<String> {
+        check_object(object)?;
+        let v = self
+            .http
+            .json(Method::GET, &format!("/v1/{object}/changes/latest"), &[], None::<&()>)
+            .await?;
+        v.get("cursor")
+            .or_else(|| v.get("next_cursor"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| unexpected("change cursor"))
+    }
+
+    async fn read(&self, object: &str, ids: &[String]) -> ConnectorResult<Vec<AppRecord>> {
+        check_object(object)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self
+                .http
+                .json(Method::GET, &format!("/v1/{object}/{id}"), &[], None::<&()>)
+                .await
+            {
+                Ok(v) => out.push(record_from_json(&v).ok_or_else(|| unexpected("record"))?),
+                Err(ConnectorError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn write(&self, object: &str, writes: Vec<RecordWrite>) -> ConnectorResult<Vec<WriteResult>> {
+        check_object(object)?;
+        let mut out = Vec::with_capacity(writes.len());
+        for chunk in writes.chunks(BATCH_SIZE) {
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|w| {
+                    let mut m = Map::new();
+                    if let Some(id) = &w.id {
+                        m.insert("id".into(), json!(id));
+                    }
+                    m.insert("properties".into(), Value::Object(w.properties.clone()));
+                    if !w.associations.is_empty() {
+                        m.insert("associations".into(), json!(w.associations));
+                    }
+                    if let Some(k) = &w.idempotency_key {
+                        m.insert("idempotency_key".into(), json!(k));
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            let v = self
+                .http
+                .json(
+                    Method::POST,
+                    &format!("/v1/{object}/batch"),
+                    &[],
+                    Some(&json!({ "inputs": inputs })),
+                )
+                .await?;
+            let results = v
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| unexpected("batch answer"))?;
+            let mut by_index: Vec<Option<WriteResult>> = vec![None; chunk.len()];
+            for (pos, r) in results.iter().enumerate() {
+                let index = r
+                    .get("index")
+                    .and_then(Value::as_u64)
+                    .map(|i| i as usize)
+                    .unwrap_or(pos);
+                let result = match r.get("status").and_then(Value::as_str) {
+                    Some("created" | "updated") => r
+                        .get("record")
+                        .and_then(record_from_json)
+                        .map(Ok)
+                        .ok_or_else(|| unexpected("batch record"))?,
+                    _ => {
+                        let e = r.get("error").cloned().unwrap_or(Value::Null);
+                        Err(ItemError {
+                            code: e.get("code").and_then(Value::as_str).unwrap_or("error").into(),
+                            message: e
+                                .get("message")
+                                .and_then(Value::as_str)
+                                .unwrap_or("the Demo CRM refused this record")
+                                .into(),
+                            field: e.get("field").and_then(Value::as_str).map(str::to_string),
+                        })
+                    }
+                };
+                if let Some(slot) = by_index.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+            for slot in by_index {
+                out.push(slot.ok_or_else(|| unexpected("batch answer (an item is missing)"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, object: &str, id: &str) -> ConnectorResult<()> {
+        check_object(object)?;
+        self.http
+            .json(Method::DELETE, &format!("/v1/{object}/{id}"), &[], None::<&()>)
+            .await
+            .map(|_| ())
+    }
+
+    async fn find(&self, object: &str, field: &str, value: &str) -> ConnectorResult<Vec<AppRecord>> {
+        check_object(object)?;
+        let v = self
+            .http
+            .json(
+                Method::GET,
+                &format!("/v1/{object}/search"),
+                &[(field, value.to_string())],
+                None::<&()>,
+            )
+            .await?;
+        records_from(&v)
+    }
+
+    async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
+        let v = self.http.json(Method::GET, "/v1/pipelines", &[], None::<&()>).await?;
+        let results = v.get("results").cloned().ok_or_else(|| unexpected("pipelines"))?;
+        serde_json::from_value(results).map_err(|_| unexpected("pipelines"))
+    }
+
+    async fn associate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()> {
+        check_object(object)?;
+        self.http
+            .json(
+                Method::PUT,
+                &format!("/v1/{object}/{id}/associations/{to_object}/{to_id}"),
+                &[],
+                None::<&()>,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn dissociate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()> {
+        check_object(object)?;
+        self.http
+            .json(
+                Method::DELETE,
+                &format!("/v1/{object}/{id}/associations/{to_object}/{to_id}"),
+                &[],
+                None::<&()>,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn events(&self, cursor: Option<&str>, limit: usize) -> ConnectorResult<EventPage> {
+        let limit = limit.clamp(1, BATCH_SIZE);
+        let mut q = vec![("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_string()));
+        }
+        let v = self.http.json(Method::GET, "/v1/events", &q, None::<&()>).await?;
+        let events: Vec<AppEvent> = v
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| unexpected("event listing"))?
+            .iter()
+            .filter_map(event_from_json)
+            .collect();
+        let next = cursor_of(&v)
+            .or_else(|| cursor.map(str::to_string))
+            .unwrap_or_default();
+        Ok(EventPage {
+            has_more: events.len() >= limit,
+            events,
+            cursor: next,
+        })
+    }
+
+    async fn subscribe_webhook(&self, url: &str, secret: &str) -> ConnectorResult<String> {
+        let v = self
+            .http
+            .json(
+                Method::POST,
+                "/v1/webhooks",
+                &[],
+                Some(&json!({ "url": url, "secret": secret })),
+            )
+            .await?;
+        match v.get("id") {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(unexpected("webhook subscription")),
+        }
+    }
+
+    async fn unsubscribe_webhook(&self, subscription_id: &str) -> ConnectorResult<()> {
+        match self
+            .http
+            .json(Method::DELETE, &format!("/v1/webhooks/{subscription_id}"), &[], None::<&()>)
+            .await
+        {
+            Ok(_) | Err(ConnectorError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_parse_into_notices() {
+        let n = parse_delivery(
+            br#"{"delivery_id":"d1","type":"contact.updated","object":"contacts","object_id":"42","data":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            n.kind,
+            WebhookKind::RecordChanged { object: "contacts".into(), id: "42".into(), deleted: false }
+        );
+        let e = parse_delivery(
+            br#"{"delivery_id":"d2","type":"email.opened","data":{"id":"e1","type":"email.opened","contact_id":"42","occurred_at":"2026-11-28T10:00:00Z","properties":{"subject":"Hi"}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(e.kind, WebhookKind::Event(AppEvent { kind: EventKind::EmailOpened, .. })));
+        assert!(matches!(parse_delivery(b"not json"), Err(WebhookRejection::Malformed(_))));
+        assert!(matches!(
+            parse_delivery(br#"{"delivery_id":"d3","type":"contact.deleted"}"#),
+            Err(WebhookRejection::Malformed(_))
+        ));
+    }
+}
