@@ -8,6 +8,10 @@ pub mod app;
 pub mod model;
 
 #[cfg(feature = "ssr")]
+pub mod connectors;
+#[cfg(feature = "ssr")]
+pub mod engine;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 #[cfg(feature = "hydrate")]

@@ -4,6 +4,7 @@
 //! the permission, call the domain, map its errors. Functions meant for scripts have a
 //! stable path (`POST /api/<name>`, JSON in, JSON out).
 
+pub mod apps;
 pub mod auth;
 pub mod error;
 pub mod notifications;

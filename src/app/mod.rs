@@ -63,12 +63,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("companies") view=|| view! { <CrmPlaceholder object="Companies"/> }/>
                     <Route path=path!("deals") view=|| view! { <CrmPlaceholder object="Deals"/> }/>
                     <Route path=path!("invoices") view=|| view! { <CrmPlaceholder object="Invoices"/> }/>
-                    <Route path=path!("marketplace") view=MarketplacePlaceholder/>
+                    <Route path=path!("marketplace") view=MarketplacePage/>
+                    <Route path=path!("marketplace/:app") view=AppListingPage/>
                     <Route path=path!("notifications") view=NotificationsPage/>
                     <ParentRoute path=path!("settings") view=SettingsLayout>
                         <Route path=path!("") view=|| view! { <Redirect path="/settings/integrations/connected-apps"/> }/>
-                        <Route path=path!("integrations/connected-apps") view=ConnectedAppsPlaceholder/>
-                        <Route path=path!("import-export") view=ImportExportPlaceholder/>
+                        <Route path=path!("integrations/connected-apps") view=ConnectedAppsPage/>
+                        <Route path=path!("integrations/connected-apps/:app") view=AppPage/>
+                        <Route path=path!("import-export") view=ImportExportPage/>
                         <Route path=path!("users") view=UsersPage/>
                         <Route path=path!("tokens") view=TokensPage/>
                     </ParentRoute>

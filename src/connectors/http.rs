@@ -143,7 +143,7 @@ impl AppHttp {
                 ConnectorError::RateLimited { retry_after } => {
                     let until = Instant::now() + *retry_after;
                     let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-                    if paused.map_or(true, |p| p < until) {
+                    if paused.is_none_or(|p| p < until) {
                         *paused = Some(until);
                     }
                 }

@@ -117,7 +117,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::migrate(&config.database_url).await?;
     let addr = config.addr;
     let public_url = config.public_url.clone();
-    let state = AppState::new(pool.clone(), config);
+    let state = AppState::new(pool.clone(), config)?;
 
     // Expired sessions are removed in the background.
     let store = tower_sessions_sqlx_store::PostgresStore::new(pool);

@@ -20,8 +20,13 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Where the compiled site (WASM, CSS, assets) lives (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
+    /// The bundled Demo CRM (`TANDEM_DEMO_APP_URL`) and Tandem's OAuth client there.
+    pub demo_app_url: String,
+    pub demo_client_id: String,
+    pub demo_client_secret: String,
 }
 
+pub const DEFAULT_DEMO_APP_URL: &str = "http://127.0.0.1:3100";
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tandem";
 
 impl Config {
@@ -55,6 +60,10 @@ impl Config {
             data_dir,
             smtp_url: var("TANDEM_SMTP_URL"),
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            demo_app_url: var("TANDEM_DEMO_APP_URL").unwrap_or_else(|| DEFAULT_DEMO_APP_URL.into()),
+            demo_client_id: var("TANDEM_DEMO_CLIENT_ID").unwrap_or_else(|| "tandem".into()),
+            demo_client_secret: var("TANDEM_DEMO_CLIENT_SECRET")
+                .unwrap_or_else(|| "tandem-demo-secret".into()),
         })
     }
 
@@ -67,6 +76,9 @@ impl Config {
             data_dir,
             smtp_url: None,
             site_root: "target/site".into(),
+            demo_app_url: DEFAULT_DEMO_APP_URL.into(),
+            demo_client_id: "tandem".into(),
+            demo_client_secret: "tandem-demo-secret".into(),
         }
     }
 

@@ -4,15 +4,19 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
+pub mod install;
 pub mod metrics;
 pub mod notifications;
+pub mod plain_pages;
 pub mod portals;
 pub mod router;
 pub mod secrets;
 pub mod seed;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use config::Config;
 pub use router::app;
@@ -28,6 +32,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
+    /// Seals OAuth tokens and webhook secrets at rest.
+    pub secret_key: secrets::SecretKey,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -37,12 +43,14 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: Config) -> Self {
+    pub fn new(pool: PgPool, config: Config) -> anyhow::Result<Self> {
         let leptos_options = config.leptos_options();
-        AppState {
+        let secret_key = secrets::SecretKey::load(&config.data_dir)?;
+        Ok(AppState {
             pool,
             config: Arc::new(config),
             leptos_options,
-        }
+            secret_key,
+        })
     }
 }

@@ -1,14 +1,14 @@
 //! The axum router: pages, server functions, health, metrics, sessions, and the
 //! middleware that turns server-function errors into proper HTTP statuses.
 
-use super::{auth, metrics, AppState};
+use super::{auth, install, metrics, webhooks, AppState};
 use crate::api::ApiError;
 use crate::app::{shell, App};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use http::StatusCode;
 use leptos::prelude::provide_context;
@@ -36,6 +36,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
+        .route("/oauth/install/{app}", get(install::routes::install))
+        .route("/oauth/callback", get(install::routes::callback))
+        .route("/webhooks/{connection_id}", post(webhooks::receive))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub async fn test_app(pool: &PgPool) -> Router {
     db::migrate_pool(pool).await.expect("migrations");
     let dir = std::env::temp_dir().join(format!("tandem-test-{}", Uuid::new_v4()));
-    app(AppState::new(pool.clone(), Config::for_tests("unused", dir)))
+    app(AppState::new(pool.clone(), Config::for_tests("unused", dir)).expect("state"))
 }
 
 pub struct Seeded {

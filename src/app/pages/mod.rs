@@ -1,14 +1,20 @@
 //! One file per page (or page family).
 
+mod connected_apps;
 mod home;
+mod import_export;
 mod login;
+mod marketplace;
 mod notifications;
 mod placeholders;
 mod tokens;
 mod users;
 
+pub use connected_apps::{AppPage, ConnectedAppsPage};
 pub use home::HomePage;
+pub use import_export::ImportExportPage;
 pub use login::LoginPage;
+pub use marketplace::{AppListingPage, MarketplacePage};
 pub use notifications::NotificationsPage;
 pub use placeholders::*;
 pub use tokens::TokensPage;

@@ -1,0 +1,75 @@
+//! Every app Tandem knows: the installable ones with their definitions, and the ones
+//! listed in the marketplace that this build cannot install yet.
+
+use super::demo::{self, DemoApp};
+use super::{AppDefinition, AppListing};
+use crate::server::Config;
+use std::sync::Arc;
+
+/// The installable apps, configured from the environment.
+pub fn app_definitions(config: &Config) -> Vec<Arc<dyn AppDefinition>> {
+    vec![Arc::new(DemoApp::new(
+        &config.demo_app_url,
+        &config.demo_client_id,
+        &config.demo_client_secret,
+    ))]
+}
+
+pub fn app_definition(config: &Config, app: &str) -> Option<Arc<dyn AppDefinition>> {
+    app_definitions(config)
+        .into_iter()
+        .find(|d| d.listing().id == app)
+}
+
+/// Every marketplace listing, installable first.
+pub fn listings() -> Vec<AppListing> {
+    let planned = |id: &str, name: &str, tagline: &str, category: &str, objects: &[(&str, &str)], event_sync: bool| AppListing {
+        id: id.into(),
+        name: name.into(),
+        tagline: tagline.into(),
+        description: format!(
+            "{tagline} This connector is planned: it is listed so you can see what is coming, \
+             and cannot be installed in this version of Tandem."
+        ),
+        category: category.into(),
+        objects: objects.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect(),
+        two_way: true,
+        event_sync,
+        available: false,
+    };
+    vec![
+        demo::listing(),
+        planned(
+            "carddav",
+            "CardDAV address book",
+            "Contacts with any CardDAV address book: Nextcloud, iCloud, Fastmail, Radicale.",
+            "Address book",
+            &[("Address book cards", "contacts")],
+            false,
+        ),
+        planned(
+            "hubspot",
+            "HubSpot",
+            "Contacts, companies and deals with a HubSpot portal through its CRM v3 API.",
+            "CRM",
+            &[("Contacts", "contacts"), ("Companies", "companies"), ("Deals", "deals")],
+            true,
+        ),
+        planned(
+            "salesforce",
+            "Salesforce",
+            "Contacts, accounts and opportunities with Salesforce.",
+            "CRM",
+            &[("Contacts", "contacts"), ("Accounts", "companies"), ("Opportunities", "deals")],
+            false,
+        ),
+        planned(
+            "bottlecrm",
+            "BottleCRM",
+            "Contacts, accounts and opportunities with BottleCRM, the open-source CRM.",
+            "CRM",
+            &[("Contacts", "contacts"), ("Accounts", "companies"), ("Opportunities", "deals")],
+            false,
+        ),
+    ]
+}

@@ -1,0 +1,114 @@
+//! `POST /webhooks/{connection_id}`: deliveries from connected apps. The signature and
+//! timestamp are verified by the app's definition; rejected calls write nothing.
+//! Accepted deliveries are stored durably (deduplicated by delivery id) before we answer
+//! 2xx, then `NOTIFY webhook_deliveries` wakes the engine.
+
+use super::connections;
+use super::AppState;
+use crate::connectors::registry;
+use crate::connectors::webhook::{WebhookRejection, MAX_BODY_BYTES};
+use crate::model::ConnectionStatus;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+use uuid::Uuid;
+
+fn refuse(status: u16, code: &str, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(json!({ "status": "error", "code": code, "message": message }))).into_response()
+}
+
+fn rejection(r: WebhookRejection) -> Response {
+    let code = match r {
+        WebhookRejection::MissingSignature | WebhookRejection::BadSignature => "bad_signature",
+        WebhookRejection::Stale { .. } => "stale",
+        WebhookRejection::TooLarge => "too_large",
+        WebhookRejection::Malformed(_) => "malformed",
+    };
+    refuse(r.status(), code, &r.to_string())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stored {
+    New(i64),
+    Duplicate,
+}
+
+/// Stores a verified delivery once; a second copy of the same delivery id is a no-op.
+pub async fn store(
+    pool: &sqlx::PgPool,
+    connection_id: Uuid,
+    notice: &crate::connectors::WebhookNotice,
+    body: &serde_json::Value,
+) -> sqlx::Result<Stored> {
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (connection_id, delivery_id, notice, body)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (connection_id, delivery_id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(connection_id)
+    .bind(&notice.delivery_id)
+    .bind(sqlx::types::Json(notice))
+    .bind(body)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = id {
+        sqlx::query("SELECT pg_notify('webhook_deliveries', $1)")
+            .bind(format!("{connection_id}:{id}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id.map(Stored::New).unwrap_or(Stored::Duplicate))
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Ok(connection_id) = Uuid::parse_str(&connection_id) else {
+        return refuse(404, "not_found", "No such webhook endpoint.");
+    };
+    // Read at most one byte past the limit: enough to know it is too large.
+    let bytes = match to_bytes(body, MAX_BODY_BYTES + 1).await {
+        Ok(b) if b.len() <= MAX_BODY_BYTES => b,
+        _ => return rejection(WebhookRejection::TooLarge),
+    };
+    let target = match connections::webhook_target(&state.pool, &state.secret_key, connection_id).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return refuse(404, "not_found", "No such webhook endpoint."),
+        Err(e) => {
+            tracing::error!(error = %e, "webhook target lookup failed");
+            return refuse(503, "unavailable", "Tandem cannot store deliveries right now; retry later.");
+        }
+    };
+    let (Some(secret), ConnectionStatus::Connected | ConnectionStatus::NeedsReconnect) = (target.secret, target.status) else {
+        return refuse(410, "gone", "This connection is disconnected; the subscription should be removed.");
+    };
+    let Some(def) = registry::app_definition(&state.config, &target.app) else {
+        return refuse(404, "not_found", "No such webhook endpoint.");
+    };
+    let notice = match def.verify_webhook(&secret, &headers, &bytes, chrono::Utc::now()) {
+        Ok(n) => n,
+        Err(r) => return rejection(r),
+    };
+    let raw: serde_json::Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return rejection(WebhookRejection::Malformed(e.to_string())),
+    };
+    match store(&state.pool, connection_id, &notice, &raw).await {
+        Ok(Stored::New(_)) => (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response(),
+        Ok(Stored::Duplicate) => (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "storing a webhook delivery failed");
+            refuse(503, "unavailable", "Tandem cannot store deliveries right now; retry later.")
+        }
+    }
+}
