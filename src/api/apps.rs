@@ -18,12 +18,20 @@ pub async fn list_apps() -> Result<Vec<AppListing>, ApiError> {
 pub async fn list_connections() -> Result<Vec<ConnectedApp>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    let all = crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url).await?;
+    let all = crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url)
+        .await?;
     Ok(crate::connectors::registry::listings()
         .into_iter()
         .filter_map(|listing| {
-            let connections: Vec<ConnectionView> = all.iter().filter(|c| c.app == listing.id).cloned().collect();
-            (!connections.is_empty()).then_some(ConnectedApp { listing, connections })
+            let connections: Vec<ConnectionView> = all
+                .iter()
+                .filter(|c| c.app == listing.id)
+                .cloned()
+                .collect();
+            (!connections.is_empty()).then_some(ConnectedApp {
+                listing,
+                connections,
+            })
         })
         .collect())
 }
@@ -37,12 +45,16 @@ pub async fn app_connections(app: String) -> Result<ConnectedApp, ApiError> {
         .into_iter()
         .find(|l| l.id == app)
         .ok_or_else(|| ApiError::not_found("The app"))?;
-    let connections = crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url)
-        .await?
-        .into_iter()
-        .filter(|c| c.app == app)
-        .collect();
-    Ok(ConnectedApp { listing, connections })
+    let connections =
+        crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url)
+            .await?
+            .into_iter()
+            .filter(|c| c.app == app)
+            .collect();
+    Ok(ConnectedApp {
+        listing,
+        connections,
+    })
 }
 
 #[server(endpoint = "connection_status", input = Json, output = Json)]

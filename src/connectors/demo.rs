@@ -41,11 +41,13 @@ pub fn listing() -> AppListing {
     AppListing {
         id: APP_ID.into(),
         name: "Demo CRM".into(),
-        tagline: "The bundled demo CRM: contacts, companies, deals, invoices and email events.".into(),
-        description: "A small CRM shipped with Tandem that behaves like a real one: OAuth 2.0 with \
+        tagline: "The bundled demo CRM: contacts, companies, deals, invoices and email events."
+            .into(),
+        description:
+            "A small CRM shipped with Tandem that behaves like a real one: OAuth 2.0 with \
             PKCE, a paged REST API, signed webhooks and an email-event feed. Connect one or \
             several of its accounts and sync them with your hub."
-            .into(),
+                .into(),
         category: "CRM".into(),
         objects: vec![
             ("Contacts".into(), "contacts".into()),
@@ -112,13 +114,16 @@ fn parse_delivery(body: &[u8]) -> Result<WebhookNotice, WebhookRejection> {
         return Err(WebhookRejection::Malformed("delivery_id is empty".into()));
     }
     let kind = match d.kind.split_once('.') {
-        Some(("email", _)) => WebhookKind::Event(
-            event_from_json(&d.data)
-                .ok_or_else(|| WebhookRejection::Malformed("the event data is incomplete".into()))?,
-        ),
+        Some(("email", _)) => {
+            WebhookKind::Event(event_from_json(&d.data).ok_or_else(|| {
+                WebhookRejection::Malformed("the event data is incomplete".into())
+            })?)
+        }
         Some((_, action @ ("created" | "updated" | "deleted"))) => {
             let (Some(object), Some(id)) = (d.object, d.object_id) else {
-                return Err(WebhookRejection::Malformed("object and object_id are required".into()));
+                return Err(WebhookRejection::Malformed(
+                    "object and object_id are required".into(),
+                ));
             };
             WebhookKind::RecordChanged {
                 object,
@@ -211,7 +216,9 @@ fn records_from(v: &Value) -> ConnectorResult<Vec<AppRecord>> {
 }
 
 fn cursor_of(v: &Value) -> Option<String> {
-    v.get("next_cursor").and_then(Value::as_str).map(str::to_string)
+    v.get("next_cursor")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn event_from_json(v: &Value) -> Option<AppEvent> {
@@ -319,7 +326,10 @@ fn identifier_fields(object: &str) -> Vec<String> {
 #[async_trait]
 impl Connector for DemoConnector {
     async fn identity(&self) -> ConnectorResult<AccountIdentity> {
-        let v = self.http.json(Method::GET, "/v1/me", &[], None::<&()>).await?;
+        let v = self
+            .http
+            .json(Method::GET, "/v1/me", &[], None::<&()>)
+            .await?;
         let id = match v.get("account_id") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
@@ -338,7 +348,12 @@ impl Connector for DemoConnector {
         for object in OBJECTS {
             let v = self
                 .http
-                .json(Method::GET, &format!("/v1/schema/{object}"), &[], None::<&()>)
+                .json(
+                    Method::GET,
+                    &format!("/v1/schema/{object}"),
+                    &[],
+                    None::<&()>,
+                )
                 .await?;
             let fields = v
                 .get("fields")
@@ -356,7 +371,8 @@ impl Connector for DemoConnector {
                         kind: field_kind(f),
                         required: f.get("required").and_then(Value::as_bool).unwrap_or(false),
                         read_only: f.get("read_only").and_then(Value::as_bool).unwrap_or(false),
-                        default_hub_property: default_hub_property(object, &name).map(str::to_string),
+                        default_hub_property: default_hub_property(object, &name)
+                            .map(str::to_string),
                         name,
                     })
                 })
@@ -372,20 +388,33 @@ impl Connector for DemoConnector {
         Ok(out)
     }
 
-    async fn list(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<RecordPage> {
+    async fn list(
+        &self,
+        object: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> ConnectorResult<RecordPage> {
         check_object(object)?;
         let mut q = vec![("limit", limit.clamp(1, BATCH_SIZE).to_string())];
         if let Some(c) = cursor {
             q.push(("cursor", c.to_string()));
         }
-        let v = self.http.json(Method::GET, &format!("/v1/{object}"), &q, None::<&()>).await?;
+        let v = self
+            .http
+            .json(Method::GET, &format!("/v1/{object}"), &q, None::<&()>)
+            .await?;
         Ok(RecordPage {
             records: records_from(&v)?,
             next_cursor: cursor_of(&v),
         })
     }
 
-    async fn changes(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<ChangePage> {
+    async fn changes(
+        &self,
+        object: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> ConnectorResult<ChangePage> {
         check_object(object)?;
         let limit = limit.clamp(1, BATCH_SIZE);
         let mut q = vec![("limit", limit.to_string())];
@@ -394,7 +423,12 @@ impl Connector for DemoConnector {
         }
         let v = self
             .http
-            .json(Method::GET, &format!("/v1/{object}/changes"), &q, None::<&()>)
+            .json(
+                Method::GET,
+                &format!("/v1/{object}/changes"),
+                &q,
+                None::<&()>,
+            )
             .await?;
         let records = records_from(&v)?;
         let next = cursor_of(&v)
@@ -411,7 +445,12 @@ impl Connector for DemoConnector {
         check_object(object)?;
         let v = self
             .http
-            .json(Method::GET, &format!("/v1/{object}/changes/latest"), &[], None::<&()>)
+            .json(
+                Method::GET,
+                &format!("/v1/{object}/changes/latest"),
+                &[],
+                None::<&()>,
+            )
             .await?;
         v.get("cursor")
             .or_else(|| v.get("next_cursor"))
@@ -437,7 +476,11 @@ impl Connector for DemoConnector {
         Ok(out)
     }
 
-    async fn write(&self, object: &str, writes: Vec<RecordWrite>) -> ConnectorResult<Vec<WriteResult>> {
+    async fn write(
+        &self,
+        object: &str,
+        writes: Vec<RecordWrite>,
+    ) -> ConnectorResult<Vec<WriteResult>> {
         check_object(object)?;
         let mut out = Vec::with_capacity(writes.len());
         for chunk in writes.chunks(BATCH_SIZE) {
@@ -487,7 +530,11 @@ impl Connector for DemoConnector {
                     _ => {
                         let e = r.get("error").cloned().unwrap_or(Value::Null);
                         Err(ItemError {
-                            code: e.get("code").and_then(Value::as_str).unwrap_or("error").into(),
+                            code: e
+                                .get("code")
+                                .and_then(Value::as_str)
+                                .unwrap_or("error")
+                                .into(),
                             message: e
                                 .get("message")
                                 .and_then(Value::as_str)
@@ -511,12 +558,22 @@ impl Connector for DemoConnector {
     async fn delete(&self, object: &str, id: &str) -> ConnectorResult<()> {
         check_object(object)?;
         self.http
-            .json(Method::DELETE, &format!("/v1/{object}/{id}"), &[], None::<&()>)
+            .json(
+                Method::DELETE,
+                &format!("/v1/{object}/{id}"),
+                &[],
+                None::<&()>,
+            )
             .await
             .map(|_| ())
     }
 
-    async fn find(&self, object: &str, field: &str, value: &str) -> ConnectorResult<Vec<AppRecord>> {
+    async fn find(
+        &self,
+        object: &str,
+        field: &str,
+        value: &str,
+    ) -> ConnectorResult<Vec<AppRecord>> {
         check_object(object)?;
         let v = self
             .http
@@ -531,12 +588,24 @@ impl Connector for DemoConnector {
     }
 
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
-        let v = self.http.json(Method::GET, "/v1/pipelines", &[], None::<&()>).await?;
-        let results = v.get("results").cloned().ok_or_else(|| unexpected("pipelines"))?;
+        let v = self
+            .http
+            .json(Method::GET, "/v1/pipelines", &[], None::<&()>)
+            .await?;
+        let results = v
+            .get("results")
+            .cloned()
+            .ok_or_else(|| unexpected("pipelines"))?;
         serde_json::from_value(results).map_err(|_| unexpected("pipelines"))
     }
 
-    async fn associate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()> {
+    async fn associate(
+        &self,
+        object: &str,
+        id: &str,
+        to_object: &str,
+        to_id: &str,
+    ) -> ConnectorResult<()> {
         check_object(object)?;
         self.http
             .json(
@@ -549,7 +618,13 @@ impl Connector for DemoConnector {
             .map(|_| ())
     }
 
-    async fn dissociate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()> {
+    async fn dissociate(
+        &self,
+        object: &str,
+        id: &str,
+        to_object: &str,
+        to_id: &str,
+    ) -> ConnectorResult<()> {
         check_object(object)?;
         self.http
             .json(
@@ -568,7 +643,10 @@ impl Connector for DemoConnector {
         if let Some(c) = cursor {
             q.push(("cursor", c.to_string()));
         }
-        let v = self.http.json(Method::GET, "/v1/events", &q, None::<&()>).await?;
+        let v = self
+            .http
+            .json(Method::GET, "/v1/events", &q, None::<&()>)
+            .await?;
         let events: Vec<AppEvent> = v
             .get("results")
             .and_then(Value::as_array)
@@ -606,7 +684,12 @@ impl Connector for DemoConnector {
     async fn unsubscribe_webhook(&self, subscription_id: &str) -> ConnectorResult<()> {
         match self
             .http
-            .json(Method::DELETE, &format!("/v1/webhooks/{subscription_id}"), &[], None::<&()>)
+            .json(
+                Method::DELETE,
+                &format!("/v1/webhooks/{subscription_id}"),
+                &[],
+                None::<&()>,
+            )
             .await
         {
             Ok(_) | Err(ConnectorError::NotFound { .. }) => Ok(()),
@@ -634,14 +717,27 @@ mod tests {
         .unwrap();
         assert_eq!(
             n.kind,
-            WebhookKind::RecordChanged { object: "contacts".into(), id: "42".into(), deleted: false }
+            WebhookKind::RecordChanged {
+                object: "contacts".into(),
+                id: "42".into(),
+                deleted: false
+            }
         );
         let e = parse_delivery(
             br#"{"delivery_id":"d2","type":"email.opened","data":{"id":"e1","type":"email.opened","contact_id":"42","occurred_at":"2026-11-28T10:00:00Z","properties":{"subject":"Hi"}}}"#,
         )
         .unwrap();
-        assert!(matches!(e.kind, WebhookKind::Event(AppEvent { kind: EventKind::EmailOpened, .. })));
-        assert!(matches!(parse_delivery(b"not json"), Err(WebhookRejection::Malformed(_))));
+        assert!(matches!(
+            e.kind,
+            WebhookKind::Event(AppEvent {
+                kind: EventKind::EmailOpened,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_delivery(b"not json"),
+            Err(WebhookRejection::Malformed(_))
+        ));
         assert!(matches!(
             parse_delivery(br#"{"delivery_id":"d3","type":"contact.deleted"}"#),
             Err(WebhookRejection::Malformed(_))

@@ -89,16 +89,23 @@ impl ConnectorError {
 
 /// `Retry-After` in seconds (the form APIs use); HTTP dates are not worth supporting.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    value?.trim().parse::<f64>().ok().filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
+    value?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 fn short_message(body: &str, status: u16) -> String {
-    let from_json = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
-        ["message", "error_description", "error"]
-            .iter()
-            .find_map(|k| v.get(*k).or_else(|| v.pointer(&format!("/error/{k}"))))
-            .and_then(|m| m.as_str().map(str::to_string))
-    });
+    let from_json = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["message", "error_description", "error"]
+                .iter()
+                .find_map(|k| v.get(*k).or_else(|| v.pointer(&format!("/error/{k}"))))
+                .and_then(|m| m.as_str().map(str::to_string))
+        });
     let text = from_json.unwrap_or_else(|| body.chars().take(200).collect());
     if text.trim().is_empty() {
         format!("HTTP {status}")
@@ -117,9 +124,14 @@ mod tests {
         assert!(ConnectorError::from_status(500, None, "boom").is_transient());
         assert_eq!(
             ConnectorError::from_status(429, Some("7"), ""),
-            ConnectorError::RateLimited { retry_after: Duration::from_secs(7) }
+            ConnectorError::RateLimited {
+                retry_after: Duration::from_secs(7)
+            }
         );
-        assert_eq!(ConnectorError::from_status(401, None, ""), ConnectorError::AuthExpired);
+        assert_eq!(
+            ConnectorError::from_status(401, None, ""),
+            ConnectorError::AuthExpired
+        );
         assert!(matches!(
             ConnectorError::from_status(422, None, r#"{"message":"email is invalid","field":"email"}"#),
             ConnectorError::Invalid { field: Some(f), .. } if f == "email"
@@ -131,8 +143,14 @@ mod tests {
     #[test]
     fn retry_after_parses_seconds_only() {
         assert_eq!(parse_retry_after(Some(" 3 ")), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after(Some("0.5")), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+        assert_eq!(
+            parse_retry_after(Some("0.5")),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
         assert_eq!(parse_retry_after(None), None);
     }
 }

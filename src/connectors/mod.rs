@@ -12,9 +12,9 @@ pub mod registry;
 pub mod types;
 pub mod webhook;
 
+pub use crate::model::AppListing;
 pub use error::ConnectorError;
 pub use registry::{app_definition, app_definitions};
-pub use crate::model::AppListing;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -33,21 +33,48 @@ pub trait Connector: Send + Sync {
     /// The app's objects and fields, with default mappings and identifiers.
     async fn objects(&self) -> ConnectorResult<Vec<AppObject>>;
     /// Every record of an object, page by page in a stable order; resumable by cursor.
-    async fn list(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<RecordPage>;
+    async fn list(
+        &self,
+        object: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> ConnectorResult<RecordPage>;
     /// Changes (including deletions) after a cursor; `None` starts from the beginning.
-    async fn changes(&self, object: &str, cursor: Option<&str>, limit: usize) -> ConnectorResult<ChangePage>;
+    async fn changes(
+        &self,
+        object: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> ConnectorResult<ChangePage>;
     /// The cursor of "now", to follow changes from here on.
     async fn latest_change_cursor(&self, object: &str) -> ConnectorResult<String>;
     /// Records by id; missing ones are left out.
     async fn read(&self, object: &str, ids: &[String]) -> ConnectorResult<Vec<AppRecord>>;
     /// Creates and updates, batched by the connector; one result per input, in order.
-    async fn write(&self, object: &str, writes: Vec<RecordWrite>) -> ConnectorResult<Vec<WriteResult>>;
+    async fn write(
+        &self,
+        object: &str,
+        writes: Vec<RecordWrite>,
+    ) -> ConnectorResult<Vec<WriteResult>>;
     async fn delete(&self, object: &str, id: &str) -> ConnectorResult<()>;
     /// Records whose identifier field (`email`, `domain`, `name`) equals `value`.
-    async fn find(&self, object: &str, field: &str, value: &str) -> ConnectorResult<Vec<AppRecord>>;
+    async fn find(&self, object: &str, field: &str, value: &str)
+        -> ConnectorResult<Vec<AppRecord>>;
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>>;
-    async fn associate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()>;
-    async fn dissociate(&self, object: &str, id: &str, to_object: &str, to_id: &str) -> ConnectorResult<()>;
+    async fn associate(
+        &self,
+        object: &str,
+        id: &str,
+        to_object: &str,
+        to_id: &str,
+    ) -> ConnectorResult<()>;
+    async fn dissociate(
+        &self,
+        object: &str,
+        id: &str,
+        to_object: &str,
+        to_id: &str,
+    ) -> ConnectorResult<()>;
     /// Engagement events after a cursor, for event sync.
     async fn events(&self, cursor: Option<&str>, limit: usize) -> ConnectorResult<EventPage>;
     /// Subscribes `url` to every change; returns the app's subscription id.

@@ -23,7 +23,12 @@ pub fn app_definition(config: &Config, app: &str) -> Option<Arc<dyn AppDefinitio
 
 /// Every marketplace listing, installable first.
 pub fn listings() -> Vec<AppListing> {
-    let planned = |id: &str, name: &str, tagline: &str, category: &str, objects: &[(&str, &str)], event_sync: bool| AppListing {
+    let planned = |id: &str,
+                   name: &str,
+                   tagline: &str,
+                   category: &str,
+                   objects: &[(&str, &str)],
+                   event_sync: bool| AppListing {
         id: id.into(),
         name: name.into(),
         tagline: tagline.into(),
@@ -32,7 +37,10 @@ pub fn listings() -> Vec<AppListing> {
              and cannot be installed in this version of Tandem."
         ),
         category: category.into(),
-        objects: objects.iter().map(|(a, h)| (a.to_string(), h.to_string())).collect(),
+        objects: objects
+            .iter()
+            .map(|(a, h)| (a.to_string(), h.to_string()))
+            .collect(),
         two_way: true,
         event_sync,
         available: false,
@@ -52,7 +60,11 @@ pub fn listings() -> Vec<AppListing> {
             "HubSpot",
             "Contacts, companies and deals with a HubSpot portal through its CRM v3 API.",
             "CRM",
-            &[("Contacts", "contacts"), ("Companies", "companies"), ("Deals", "deals")],
+            &[
+                ("Contacts", "contacts"),
+                ("Companies", "companies"),
+                ("Deals", "deals"),
+            ],
             true,
         ),
         planned(
@@ -60,7 +72,11 @@ pub fn listings() -> Vec<AppListing> {
             "Salesforce",
             "Contacts, accounts and opportunities with Salesforce.",
             "CRM",
-            &[("Contacts", "contacts"), ("Accounts", "companies"), ("Opportunities", "deals")],
+            &[
+                ("Contacts", "contacts"),
+                ("Accounts", "companies"),
+                ("Opportunities", "deals"),
+            ],
             false,
         ),
         planned(
@@ -68,7 +84,11 @@ pub fn listings() -> Vec<AppListing> {
             "BottleCRM",
             "Contacts, accounts and opportunities with BottleCRM, the open-source CRM.",
             "CRM",
-            &[("Contacts", "contacts"), ("Accounts", "companies"), ("Opportunities", "deals")],
+            &[
+                ("Contacts", "contacts"),
+                ("Accounts", "companies"),
+                ("Opportunities", "deals"),
+            ],
             false,
         ),
     ]

@@ -163,7 +163,9 @@ pub enum WebhookKind {
     },
     Event(AppEvent),
     /// A type we do not act on; stored, then ignored.
-    Other { r#type: String },
+    Other {
+        r#type: String,
+    },
 }
 
 /// OAuth 2.0 endpoints and scopes of an app (authorization code + PKCE S256).

@@ -14,7 +14,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub enum WebhookRejection {
     #[error("the delivery has no signature header")]
     MissingSignature,
-    #[error("the signature does not match: the delivery was not sent by the app, or the secret differs")]
+    #[error(
+        "the signature does not match: the delivery was not sent by the app, or the secret differs"
+    )]
     BadSignature,
     #[error("the delivery is {age_secs} s away from now (more than {TOLERANCE_SECS} s): refused as a possible replay")]
     Stale { age_secs: i64 },
@@ -37,7 +39,8 @@ impl WebhookRejection {
 }
 
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -70,8 +73,11 @@ pub fn verify_signature(
         return Err(WebhookRejection::Stale { age_secs });
     }
     let valid = signatures.iter().any(|sig| {
-        let Ok(bytes) = hex::decode(sig) else { return false };
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        let Ok(bytes) = hex::decode(sig) else {
+            return false;
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
@@ -92,7 +98,11 @@ mod tests {
     fn a_signed_body_verifies_and_tampering_does_not() {
         let now = Utc::now();
         let body = br#"{"delivery_id":"d1"}"#;
-        let header = format!("t={},v1={}", now.timestamp(), sign("s3cret", now.timestamp(), body));
+        let header = format!(
+            "t={},v1={}",
+            now.timestamp(),
+            sign("s3cret", now.timestamp(), body)
+        );
         assert_eq!(verify_signature("s3cret", Some(&header), body, now), Ok(()));
         assert_eq!(
             verify_signature("other", Some(&header), body, now),

@@ -2,3 +2,4 @@
 //! queue around it do the I/O.
 
 pub mod plan;
+pub mod queue;

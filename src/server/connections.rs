@@ -38,7 +38,8 @@ struct ViewRow {
     created_at: DateTime<Utc>,
 }
 
-const VIEW_SELECT: &str = "SELECT c.id, c.app, c.account_id, c.account_name, c.status, c.status_message,
+const VIEW_SELECT: &str =
+    "SELECT c.id, c.app, c.account_id, c.account_name, c.status, c.status_message,
         u.email AS connected_by, c.created_at
     FROM connections c LEFT JOIN users u ON u.id = c.connected_by";
 
@@ -62,7 +63,11 @@ fn to_view(r: ViewRow, public_url: &str) -> ConnectionView {
     }
 }
 
-pub async fn list(pool: &PgPool, portal_id: Uuid, public_url: &str) -> sqlx::Result<Vec<ConnectionView>> {
+pub async fn list(
+    pool: &PgPool,
+    portal_id: Uuid,
+    public_url: &str,
+) -> sqlx::Result<Vec<ConnectionView>> {
     let rows: Vec<ViewRow> = sqlx::query_as(&format!(
         "{VIEW_SELECT} WHERE c.portal_id = $1 ORDER BY c.app, c.created_at"
     ))
@@ -73,12 +78,19 @@ pub async fn list(pool: &PgPool, portal_id: Uuid, public_url: &str) -> sqlx::Res
 }
 
 /// One connection of the portal; another portal's id is "not found".
-pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid, public_url: &str) -> Result<ConnectionView, ApiError> {
-    let row: Option<ViewRow> = sqlx::query_as(&format!("{VIEW_SELECT} WHERE c.portal_id = $1 AND c.id = $2"))
-        .bind(portal_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+pub async fn get(
+    pool: &PgPool,
+    portal_id: Uuid,
+    id: Uuid,
+    public_url: &str,
+) -> Result<ConnectionView, ApiError> {
+    let row: Option<ViewRow> = sqlx::query_as(&format!(
+        "{VIEW_SELECT} WHERE c.portal_id = $1 AND c.id = $2"
+    ))
+    .bind(portal_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| to_view(r, public_url))
         .ok_or_else(|| ApiError::not_found("The connection"))
 }
@@ -97,7 +109,11 @@ pub struct NewConnection<'a> {
 
 /// Stores a freshly authorised account; connecting the same external account again
 /// updates its tokens instead of adding a second connection. Returns (id, is_new).
-pub async fn upsert(pool: &PgPool, key: &SecretKey, c: NewConnection<'_>) -> anyhow::Result<(Uuid, bool)> {
+pub async fn upsert(
+    pool: &PgPool,
+    key: &SecretKey,
+    c: NewConnection<'_>,
+) -> anyhow::Result<(Uuid, bool)> {
     let access = key.encrypt(c.access_token)?;
     let refresh = c.refresh_token.map(|t| key.encrypt(t)).transpose()?;
     let row: (Uuid, bool) = sqlx::query_as(
@@ -158,12 +174,14 @@ pub async fn set_status(
         ConnectionStatus::NeedsReconnect => "needs_reconnect",
         ConnectionStatus::Disconnected => "disconnected",
     };
-    sqlx::query("UPDATE connections SET status = $2, status_message = $3, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .bind(message)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE connections SET status = $2, status_message = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(message)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -175,7 +193,11 @@ pub struct WebhookTarget {
     pub status: ConnectionStatus,
 }
 
-pub async fn webhook_target(pool: &PgPool, key: &SecretKey, id: Uuid) -> anyhow::Result<Option<WebhookTarget>> {
+pub async fn webhook_target(
+    pool: &PgPool,
+    key: &SecretKey,
+    id: Uuid,
+) -> anyhow::Result<Option<WebhookTarget>> {
     let row: Option<(Uuid, String, Option<String>, String)> = sqlx::query_as(
         "SELECT portal_id, app, webhook_secret_enc, status FROM connections WHERE id = $1",
     )
@@ -194,7 +216,17 @@ pub async fn webhook_target(pool: &PgPool, key: &SecretKey, id: Uuid) -> anyhow:
 }
 
 /// The OAuth client for an app's token endpoint (refresh and exchange).
-pub fn token_client(meta: &OAuthMetadata) -> anyhow::Result<oauth2::basic::BasicClient<oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointSet>> {
+pub fn token_client(
+    meta: &OAuthMetadata,
+) -> anyhow::Result<
+    oauth2::basic::BasicClient<
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
+> {
     Ok(BasicClient::new(ClientId::new(meta.client_id.clone()))
         .set_client_secret(ClientSecret::new(meta.client_secret.clone()))
         .set_token_uri(TokenUrl::new(meta.token_url.clone())?))
@@ -222,7 +254,13 @@ pub struct ConnectionTokens {
 
 impl ConnectionTokens {
     async fn mark_needs_reconnect(&self, message: &str) {
-        let _ = set_status(&self.pool, self.connection_id, ConnectionStatus::NeedsReconnect, Some(message)).await;
+        let _ = set_status(
+            &self.pool,
+            self.connection_id,
+            ConnectionStatus::NeedsReconnect,
+            Some(message),
+        )
+        .await;
         let row: Option<(Uuid, String, String)> =
             sqlx::query_as("SELECT portal_id, app, account_name FROM connections WHERE id = $1")
                 .bind(self.connection_id)
@@ -271,16 +309,27 @@ impl TokenSource for ConnectionTokens {
                 message: message.unwrap_or_else(|| "the connection is not active".into()),
             });
         }
-        let token = self.key.decrypt(&sealed).map_err(|e| ConnectorError::Permanent { message: e.to_string() })?;
+        let token = self
+            .key
+            .decrypt(&sealed)
+            .map_err(|e| ConnectorError::Permanent {
+                message: e.to_string(),
+            })?;
         match expires_at {
-            Some(at) if at <= Utc::now() + chrono::Duration::seconds(REFRESH_MARGIN_SECS) => self.refresh(&token).await,
+            Some(at) if at <= Utc::now() + chrono::Duration::seconds(REFRESH_MARGIN_SECS) => {
+                self.refresh(&token).await
+            }
             _ => Ok(token),
         }
     }
 
     async fn refresh(&self, rejected: &str) -> Result<String, ConnectorError> {
-        let db = |e: sqlx::Error| ConnectorError::Transient { message: format!("database: {e}") };
-        let sealed_err = |e: anyhow::Error| ConnectorError::Permanent { message: e.to_string() };
+        let db = |e: sqlx::Error| ConnectorError::Transient {
+            message: format!("database: {e}"),
+        };
+        let sealed_err = |e: anyhow::Error| ConnectorError::Permanent {
+            message: e.to_string(),
+        };
         let mut tx = self.pool.begin().await.map_err(db)?;
         let (access, refresh): (Option<String>, Option<String>) = sqlx::query_as(
             "SELECT access_token_enc, refresh_token_enc FROM connections WHERE id = $1 FOR UPDATE",
@@ -289,15 +338,25 @@ impl TokenSource for ConnectionTokens {
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
-        let current = access.map(|a| self.key.decrypt(&a)).transpose().map_err(sealed_err)?;
+        let current = access
+            .map(|a| self.key.decrypt(&a))
+            .transpose()
+            .map_err(sealed_err)?;
         // Someone refreshed while we waited for the lock: use their token.
         if let Some(current) = current.filter(|c| c != rejected) {
             return Ok(current);
         }
-        let Some(refresh) = refresh.map(|r| self.key.decrypt(&r)).transpose().map_err(sealed_err)? else {
+        let Some(refresh) = refresh
+            .map(|r| self.key.decrypt(&r))
+            .transpose()
+            .map_err(sealed_err)?
+        else {
             drop(tx);
-            self.mark_needs_reconnect("the app gave no refresh token").await;
-            return Err(ConnectorError::ReconnectNeeded { message: "no refresh token".into() });
+            self.mark_needs_reconnect("the app gave no refresh token")
+                .await;
+            return Err(ConnectorError::ReconnectNeeded {
+                message: "no refresh token".into(),
+            });
         };
         let client = token_client(&self.oauth).map_err(sealed_err)?;
         let answer = client
@@ -307,12 +366,18 @@ impl TokenSource for ConnectionTokens {
         let token = match answer {
             Ok(t) => t,
             Err(RequestTokenError::ServerResponse(r))
-                if matches!(r.error(), BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::UnauthorizedClient) =>
+                if matches!(
+                    r.error(),
+                    BasicErrorResponseType::InvalidGrant
+                        | BasicErrorResponseType::UnauthorizedClient
+                ) =>
             {
                 drop(tx);
                 let message = "the app revoked Tandem's access (refresh refused)";
                 self.mark_needs_reconnect(message).await;
-                return Err(ConnectorError::ReconnectNeeded { message: message.into() });
+                return Err(ConnectorError::ReconnectNeeded {
+                    message: message.into(),
+                });
             }
             Err(e) => {
                 return Err(ConnectorError::Transient {
@@ -322,7 +387,10 @@ impl TokenSource for ConnectionTokens {
         };
         let new_access = token.access_token().secret().clone();
         // Rotating apps send a new refresh token; others keep the old one valid.
-        let new_refresh = token.refresh_token().map(|r| r.secret().clone()).unwrap_or(refresh);
+        let new_refresh = token
+            .refresh_token()
+            .map(|r| r.secret().clone())
+            .unwrap_or(refresh);
         let expires_at = token
             .expires_in()
             .and_then(|d| chrono::Duration::from_std(d).ok())
@@ -350,9 +418,9 @@ pub fn connector_for(
     app: &Arc<dyn AppDefinition>,
     connection_id: Uuid,
 ) -> Result<Arc<dyn crate::connectors::Connector>, ApiError> {
-    let oauth = app
-        .oauth()
-        .ok_or_else(|| ApiError::bad_request("This app cannot be connected in this version of Tandem."))?;
+    let oauth = app.oauth().ok_or_else(|| {
+        ApiError::bad_request("This app cannot be connected in this version of Tandem.")
+    })?;
     Ok(app.connect(Arc::new(ConnectionTokens {
         pool: pool.clone(),
         key: key.clone(),
@@ -362,7 +430,11 @@ pub fn connector_for(
 }
 
 /// Sealed secrets of a connection, for revocation at disconnect.
-pub async fn sealed_tokens(pool: &PgPool, key: &SecretKey, id: Uuid) -> anyhow::Result<(Option<String>, Option<String>)> {
+pub async fn sealed_tokens(
+    pool: &PgPool,
+    key: &SecretKey,
+    id: Uuid,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
     let (a, r): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT access_token_enc, refresh_token_enc FROM connections WHERE id = $1")
             .bind(id)

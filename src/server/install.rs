@@ -30,7 +30,9 @@ fn installable(state: &AppState, app: &str) -> Result<Arc<dyn AppDefinition>, Ap
         .filter(|d| d.oauth().is_some())
         .ok_or_else(|| {
             if registry::listings().iter().any(|l| l.id == app) {
-                ApiError::bad_request("This app is listed but cannot be installed in this version of Tandem.")
+                ApiError::bad_request(
+                    "This app is listed but cannot be installed in this version of Tandem.",
+                )
             } else {
                 ApiError::not_found("The app")
             }
@@ -40,7 +42,9 @@ fn installable(state: &AppState, app: &str) -> Result<Arc<dyn AppDefinition>, Ap
 /// Creates a pending install and the authorization URL to send the user to.
 pub async fn start(state: &AppState, who: &Principal, app: &str) -> Result<InstallStart, ApiError> {
     let def = installable(state, app)?;
-    let meta = def.oauth().ok_or_else(|| ApiError::internal("installable app without OAuth"))?;
+    let meta = def
+        .oauth()
+        .ok_or_else(|| ApiError::internal("installable app without OAuth"))?;
     let client = token_client(&meta)
         .map_err(ApiError::internal)?
         .set_auth_uri(AuthUrl::new(meta.authorize_url.clone()).map_err(ApiError::internal)?)
@@ -111,11 +115,21 @@ pub async fn complete(
 ) -> Result<Installed, InstallFailure> {
     const RESTART: &str = "Start the install again from the Marketplace.";
     let Some(raw_state) = p.state.filter(|s| !s.is_empty()) else {
-        return Err(failure(400, "Install not recognised", "The app sent us back without the install's state.", RESTART));
+        return Err(failure(
+            400,
+            "Install not recognised",
+            "The app sent us back without the install's state.",
+            RESTART,
+        ));
     };
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "install failed");
-        failure(500, "Install failed", "Something went wrong on our side while finishing the install.", RESTART)
+        failure(
+            500,
+            "Install failed",
+            "Something went wrong on our side while finishing the install.",
+            RESTART,
+        )
     };
     // Single use: the state is consumed by the first callback that presents it.
     let row: Option<(Uuid, Uuid, String, String, bool)> = sqlx::query_as(
@@ -136,7 +150,12 @@ pub async fn complete(
         ));
     };
     if expired {
-        return Err(failure(400, "Install expired", format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."), RESTART));
+        return Err(failure(
+            400,
+            "Install expired",
+            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
+            RESTART,
+        ));
     }
     if let Some(c) = caller {
         if c.user_id != user_id {
@@ -148,11 +167,20 @@ pub async fn complete(
             ));
         }
     }
-    let def = registry::app_definition(&state.config, &app)
-        .ok_or_else(|| failure(400, "App not available", "This app cannot be installed here.", RESTART))?;
+    let def = registry::app_definition(&state.config, &app).ok_or_else(|| {
+        failure(
+            400,
+            "App not available",
+            "This app cannot be installed here.",
+            RESTART,
+        )
+    })?;
     let name = def.listing().name.clone();
     if let Some(error) = p.error {
-        let detail = p.error_description.map(|d| format!(" ({d})")).unwrap_or_default();
+        let detail = p
+            .error_description
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
         return Err(if error == "access_denied" {
             failure(
                 400,
@@ -161,14 +189,27 @@ pub async fn complete(
                 "To connect it, install again and choose Allow.",
             )
         } else {
-            failure(400, "The app refused the install", format!("{name} answered `{error}`{detail}. Nothing was connected."), RESTART)
+            failure(
+                400,
+                "The app refused the install",
+                format!("{name} answered `{error}`{detail}. Nothing was connected."),
+                RESTART,
+            )
         });
     }
     let Some(code) = p.code else {
-        return Err(failure(400, "Install incomplete", format!("{name} sent us back without an authorization code."), RESTART));
+        return Err(failure(
+            400,
+            "Install incomplete",
+            format!("{name} sent us back without an authorization code."),
+            RESTART,
+        ));
     };
     let meta = def.oauth().ok_or_else(|| internal(&"app without OAuth"))?;
-    let verifier = state.secret_key.decrypt(&sealed_verifier).map_err(|e| internal(&e))?;
+    let verifier = state
+        .secret_key
+        .decrypt(&sealed_verifier)
+        .map_err(|e| internal(&e))?;
     let client = token_client(&meta)
         .map_err(|e| internal(&e))?
         .set_redirect_uri(RedirectUrl::new(callback_url(state)).map_err(|e| internal(&e))?);
@@ -190,7 +231,14 @@ pub async fn complete(
         .connect(Arc::new(StaticToken(access.clone())))
         .identity()
         .await
-        .map_err(|e| failure(502, "Could not read the account", format!("{name} did not tell us which account was connected: {e}"), RESTART))?;
+        .map_err(|e| {
+            failure(
+                502,
+                "Could not read the account",
+                format!("{name} did not tell us which account was connected: {e}"),
+                RESTART,
+            )
+        })?;
     let (connection_id, is_new) = connections::upsert(
         &state.pool,
         &state.secret_key,
@@ -222,7 +270,9 @@ pub async fn complete(
 /// Subscribes `/webhooks/{id}` with a fresh secret (replacing an older subscription). A
 /// failure leaves the connection usable: the periodic poll still finds every change.
 async fn subscribe_webhook(state: &AppState, def: &Arc<dyn AppDefinition>, connection_id: Uuid) {
-    let Ok(connector) = connections::connector_for(&state.pool, &state.secret_key, def, connection_id) else {
+    let Ok(connector) =
+        connections::connector_for(&state.pool, &state.secret_key, def, connection_id)
+    else {
         return;
     };
     if let Ok(Some(old)) = connections::webhook_subscription(&state.pool, connection_id).await {
@@ -231,9 +281,15 @@ async fn subscribe_webhook(state: &AppState, def: &Arc<dyn AppDefinition>, conne
     let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
     let url = format!("{}/webhooks/{connection_id}", state.config.public_url);
     let outcome = match connector.subscribe_webhook(&url, &secret).await {
-        Ok(id) => connections::set_webhook(&state.pool, &state.secret_key, connection_id, Some(&id), Some(&secret))
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(id) => connections::set_webhook(
+            &state.pool,
+            &state.secret_key,
+            connection_id,
+            Some(&id),
+            Some(&secret),
+        )
+        .await
+        .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     if let Err(e) = outcome {
@@ -250,12 +306,26 @@ async fn subscribe_webhook(state: &AppState, def: &Arc<dyn AppDefinition>, conne
 
 /// Revokes the tokens at the app, removes the webhook and keeps the connection's row
 /// (and so its syncs' history) as *disconnected*.
-pub async fn disconnect(state: &AppState, who: &Principal, connection_id: Uuid) -> Result<(), ApiError> {
-    let view = connections::get(&state.pool, who.portal_id, connection_id, &state.config.public_url).await?;
+pub async fn disconnect(
+    state: &AppState,
+    who: &Principal,
+    connection_id: Uuid,
+) -> Result<(), ApiError> {
+    let view = connections::get(
+        &state.pool,
+        who.portal_id,
+        connection_id,
+        &state.config.public_url,
+    )
+    .await?;
     if let Some(def) = registry::app_definition(&state.config, &view.app) {
         if view.status == ConnectionStatus::Connected {
-            if let Ok(connector) = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id) {
-                if let Ok(Some(sub)) = connections::webhook_subscription(&state.pool, connection_id).await {
+            if let Ok(connector) =
+                connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)
+            {
+                if let Ok(Some(sub)) =
+                    connections::webhook_subscription(&state.pool, connection_id).await
+                {
                     let _ = connector.unsubscribe_webhook(&sub).await;
                 }
             }
@@ -291,11 +361,17 @@ pub mod routes {
     use http::request::Parts;
     use serde::Deserialize;
 
-    pub async fn install(State(state): State<AppState>, Path(app): Path<String>, parts: Parts) -> Response {
+    pub async fn install(
+        State(state): State<AppState>,
+        Path(app): Path<String>,
+        parts: Parts,
+    ) -> Response {
         let back = ("/marketplace", "Back to the Marketplace");
         let who = match crate::server::auth::authenticate(&state, &parts).await {
             Ok(p) => p,
-            Err(_) => return Redirect::to(&format!("/login?next=/marketplace/{app}")).into_response(),
+            Err(_) => {
+                return Redirect::to(&format!("/login?next=/marketplace/{app}")).into_response()
+            }
         };
         if !who.role.can_manage_apps() {
             return message_page(
@@ -308,7 +384,13 @@ pub mod routes {
         }
         match start(&state, &who, &app).await {
             Ok(s) => Redirect::to(&s.authorization_url).into_response(),
-            Err(e) => message_page(e.status, "The install could not start", &e.message, e.hint.as_deref().unwrap_or(""), back),
+            Err(e) => message_page(
+                e.status,
+                "The install could not start",
+                &e.message,
+                e.hint.as_deref().unwrap_or(""),
+                back,
+            ),
         }
     }
 
@@ -320,7 +402,11 @@ pub mod routes {
         error_description: Option<String>,
     }
 
-    pub async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>, parts: Parts) -> Response {
+    pub async fn callback(
+        State(state): State<AppState>,
+        Query(q): Query<CallbackQuery>,
+        parts: Parts,
+    ) -> Response {
         let caller = crate::server::auth::authenticate(&state, &parts).await.ok();
         let params = CallbackParams {
             code: q.code,
@@ -330,14 +416,24 @@ pub mod routes {
         };
         match complete(&state, caller.as_ref(), params).await {
             Ok(done) => {
-                let flag = if done.reconnected { "reconnected" } else { "connected" };
+                let flag = if done.reconnected {
+                    "reconnected"
+                } else {
+                    "connected"
+                };
                 Redirect::to(&format!(
                     "/settings/integrations/connected-apps/{}?{flag}={}",
                     done.app, done.connection_id
                 ))
                 .into_response()
             }
-            Err(f) => message_page(f.status, &f.title, &f.message, &f.hint, ("/marketplace", "Back to the Marketplace")),
+            Err(f) => message_page(
+                f.status,
+                &f.title,
+                &f.message,
+                &f.hint,
+                ("/marketplace", "Back to the Marketplace"),
+            ),
         }
     }
 }

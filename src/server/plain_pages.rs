@@ -11,7 +11,13 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn message_page(status: u16, title: &str, message: &str, hint: &str, link: (&str, &str)) -> Response {
+pub fn message_page(
+    status: u16,
+    title: &str,
+    message: &str,
+    hint: &str,
+    link: (&str, &str),
+) -> Response {
     let body = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

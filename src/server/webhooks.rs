@@ -18,7 +18,11 @@ use uuid::Uuid;
 
 fn refuse(status: u16, code: &str, message: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(json!({ "status": "error", "code": code, "message": message }))).into_response()
+    (
+        status,
+        Json(json!({ "status": "error", "code": code, "message": message })),
+    )
+        .into_response()
 }
 
 fn rejection(r: WebhookRejection) -> Response {
@@ -81,16 +85,27 @@ pub async fn receive(
         Ok(b) if b.len() <= MAX_BODY_BYTES => b,
         _ => return rejection(WebhookRejection::TooLarge),
     };
-    let target = match connections::webhook_target(&state.pool, &state.secret_key, connection_id).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return refuse(404, "not_found", "No such webhook endpoint."),
-        Err(e) => {
-            tracing::error!(error = %e, "webhook target lookup failed");
-            return refuse(503, "unavailable", "Tandem cannot store deliveries right now; retry later.");
-        }
-    };
-    let (Some(secret), ConnectionStatus::Connected | ConnectionStatus::NeedsReconnect) = (target.secret, target.status) else {
-        return refuse(410, "gone", "This connection is disconnected; the subscription should be removed.");
+    let target =
+        match connections::webhook_target(&state.pool, &state.secret_key, connection_id).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return refuse(404, "not_found", "No such webhook endpoint."),
+            Err(e) => {
+                tracing::error!(error = %e, "webhook target lookup failed");
+                return refuse(
+                    503,
+                    "unavailable",
+                    "Tandem cannot store deliveries right now; retry later.",
+                );
+            }
+        };
+    let (Some(secret), ConnectionStatus::Connected | ConnectionStatus::NeedsReconnect) =
+        (target.secret, target.status)
+    else {
+        return refuse(
+            410,
+            "gone",
+            "This connection is disconnected; the subscription should be removed.",
+        );
     };
     let Some(def) = registry::app_definition(&state.config, &target.app) else {
         return refuse(404, "not_found", "No such webhook endpoint.");
@@ -105,10 +120,16 @@ pub async fn receive(
     };
     match store(&state.pool, connection_id, &notice, &raw).await {
         Ok(Stored::New(_)) => (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response(),
-        Ok(Stored::Duplicate) => (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response(),
+        Ok(Stored::Duplicate) => {
+            (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "storing a webhook delivery failed");
-            refuse(503, "unavailable", "Tandem cannot store deliveries right now; retry later.")
+            refuse(
+                503,
+                "unavailable",
+                "Tandem cannot store deliveries right now; retry later.",
+            )
         }
     }
 }

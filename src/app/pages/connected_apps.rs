@@ -56,7 +56,10 @@ pub fn AppPage() -> impl IntoView {
     let query = use_query_map();
     let app_id = move || params.read().get("app").unwrap_or_default();
     let disconnect = ServerAction::<Disconnect>::new();
-    let data = Resource::new(move || (app_id(), disconnect.version().get()), |(app, _)| app_connections(app));
+    let data = Resource::new(
+        move || (app_id(), disconnect.version().get()),
+        |(app, _)| app_connections(app),
+    );
     let user = use_user();
     let tab = RwSignal::new("accounts");
     view! {
@@ -131,7 +134,12 @@ fn Accounts(
 }
 
 #[component]
-fn AccountRow(c: ConnectionView, can_manage: bool, disconnect: ServerAction<Disconnect>, install: String) -> impl IntoView {
+fn AccountRow(
+    c: ConnectionView,
+    can_manage: bool,
+    disconnect: ServerAction<Disconnect>,
+    install: String,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let id = c.id;
     let status_class = match c.status {

@@ -15,7 +15,10 @@ fn matches(app: &AppListing, query: &str) -> bool {
         || [&app.name, &app.tagline, &app.category]
             .iter()
             .any(|s| s.to_lowercase().contains(&q))
-        || app.objects.iter().any(|(o, _)| o.to_lowercase().contains(&q))
+        || app
+            .objects
+            .iter()
+            .any(|(o, _)| o.to_lowercase().contains(&q))
 }
 
 /// Search box and cards; used by the Marketplace page and the *Connect an app* dialog.

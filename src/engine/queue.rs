@@ -1,0 +1,193 @@
+//! The job queue in Postgres, shared by `tandem serve` and any number of `tandem worker`
+//! processes: no job done twice, none lost.
+//!
+//! A worker *leases* a job (`FOR UPDATE SKIP LOCKED`, then `locked_by` + `locked_until`)
+//! instead of holding a transaction open during slow HTTP calls. The work's own database
+//! writes and the job's completion commit in one transaction, and completion only
+//! succeeds while the lease is still ours: a worker that stalled past its lease (and
+//! whose job another worker took over) has its transaction rolled back. A crashed
+//! worker's lease simply expires.
+//!
+//! Jobs with a `dedupe_key` exist at most once while waiting; asking again while one
+//! runs sets `rerun`, so a change that arrives during a run is never missed.
+
+use serde_json::Value;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The NOTIFY channel workers listen on to pick up new jobs at once.
+pub const CHANNEL: &str = "jobs";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub sync_id: Option<Uuid>,
+    pub payload: Value,
+    pub attempts: i32,
+    pub locked_by: Option<String>,
+}
+
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub sync_id: Option<Uuid>,
+    pub dedupe_key: Option<String>,
+    pub payload: Value,
+    pub delay: Duration,
+}
+
+impl<'a> NewJob<'a> {
+    pub fn new(kind: &'a str, sync_id: Uuid) -> Self {
+        NewJob {
+            kind,
+            sync_id: Some(sync_id),
+            dedupe_key: Some(format!("{kind}:{sync_id}")),
+            payload: Value::Object(Default::default()),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// Adds a job, or (same `dedupe_key`) brings the waiting one forward / marks the running
+/// one for a rerun.
+pub async fn enqueue(conn: &mut PgConnection, job: NewJob<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (kind, sync_id, dedupe_key, payload, run_at)
+         VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO UPDATE SET
+             run_at = LEAST(jobs.run_at, EXCLUDED.run_at),
+             rerun = jobs.rerun OR (jobs.locked_until IS NOT NULL AND jobs.locked_until > now())",
+    )
+    .bind(job.kind)
+    .bind(job.sync_id)
+    .bind(job.dedupe_key)
+    .bind(job.payload)
+    .bind(job.delay.as_secs_f64())
+    .execute(&mut *conn)
+    .await?;
+    if job.delay.is_zero() {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Leases the next due job for `worker`, or `None`.
+pub async fn dequeue(pool: &PgPool, worker: &str, lease: Duration) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as(
+        "UPDATE jobs SET locked_by = $1, locked_until = now() + make_interval(secs => $2),
+             attempts = attempts + 1
+         WHERE id = (
+             SELECT id FROM jobs
+             WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+             ORDER BY run_at, id
+             FOR UPDATE SKIP LOCKED
+             LIMIT 1)
+         RETURNING id, kind, sync_id, payload, attempts, locked_by",
+    )
+    .bind(worker)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Ends a job inside the transaction that commits its work. `false` means the lease was
+/// lost (another worker owns the job now): the caller must roll back.
+pub async fn complete(conn: &mut PgConnection, job: &Job) -> sqlx::Result<bool> {
+    let deleted: Option<i64> = sqlx::query_scalar(
+        "DELETE FROM jobs WHERE id = $1 AND locked_by = $2 AND NOT rerun RETURNING id",
+    )
+    .bind(job.id)
+    .bind(&job.locked_by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if deleted.is_some() {
+        return Ok(true);
+    }
+    // Asked for again while it ran: run once more, now.
+    let again: Option<i64> = sqlx::query_scalar(
+        "UPDATE jobs SET rerun = false, locked_by = NULL, locked_until = NULL, run_at = now(), attempts = 0
+         WHERE id = $1 AND locked_by = $2 RETURNING id",
+    )
+    .bind(job.id)
+    .bind(&job.locked_by)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(again.is_some())
+}
+
+/// Releases a job to run again after `delay` (the next chunk of a long job, or a retry
+/// after a transient failure), inside the transaction that commits what was done so far.
+/// `false` means the lease was lost.
+pub async fn release(
+    conn: &mut PgConnection,
+    job: &Job,
+    delay: Duration,
+    error: Option<&str>,
+    reset_attempts: bool,
+) -> sqlx::Result<bool> {
+    let done: Option<i64> = sqlx::query_scalar(
+        "UPDATE jobs SET locked_by = NULL, locked_until = NULL,
+             run_at = now() + make_interval(secs => $3), last_error = $4,
+             attempts = CASE WHEN $5 THEN 0 ELSE attempts END, rerun = false
+         WHERE id = $1 AND locked_by = $2 RETURNING id",
+    )
+    .bind(job.id)
+    .bind(&job.locked_by)
+    .bind(delay.as_secs_f64())
+    .bind(error)
+    .bind(reset_attempts)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(done.is_some())
+}
+
+/// Keeps a lease alive during a long step.
+pub async fn extend(pool: &PgPool, job: &Job, lease: Duration) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET locked_until = now() + make_interval(secs => $3) WHERE id = $1 AND locked_by = $2",
+    )
+    .bind(job.id)
+    .bind(&job.locked_by)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Capped exponential backoff with full jitter, for attempt `n` (1-based).
+pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 16).saturating_sub(1) as u32);
+    let ceiling = exp.min(cap);
+    let jitter: f64 = rand::random();
+    ceiling.mul_f64(0.5 + jitter / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(500);
+        let cap = Duration::from_secs(60);
+        for attempt in 1..30 {
+            let d = backoff(attempt, base, cap);
+            assert!(d <= cap, "attempt {attempt}: {d:?}");
+            let ceiling = base.saturating_mul(1 << (attempt.min(16) - 1)).min(cap);
+            assert!(
+                d >= ceiling / 2,
+                "attempt {attempt}: {d:?} below half of {ceiling:?}"
+            );
+        }
+        assert!(backoff(1, base, cap) <= base);
+    }
+}
