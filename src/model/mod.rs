@@ -2,7 +2,9 @@
 //! return. No database rows here; the server converts its rows into these views.
 
 pub mod apps;
+pub mod sync;
 pub mod users;
 
 pub use apps::*;
+pub use sync::*;
 pub use users::*;

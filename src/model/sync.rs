@@ -1,0 +1,242 @@
+//! Syncs as the wizard, the status views and scripts see them. The server turns a
+//! [`SyncInput`] into the engine's settings after checking it against both schemas.
+
+use super::ConnectionView;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncDirection {
+    #[default]
+    TwoWay,
+    ToHub,
+    ToApp,
+}
+
+impl SyncDirection {
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncDirection::TwoWay => "Two-way",
+            SyncDirection::ToHub => "To hub only",
+            SyncDirection::ToApp => "To app only",
+        }
+    }
+    pub fn arrows(self) -> &'static str {
+        match self {
+            SyncDirection::TwoWay => "⇄",
+            SyncDirection::ToHub => "←",
+            SyncDirection::ToApp => "→",
+        }
+    }
+}
+
+/// Whose value wins when both sides changed a field (two-way syncs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultApp {
+    #[default]
+    Hub,
+    App,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WritePolicy {
+    /// Every change flows.
+    #[default]
+    Always,
+    /// Never overwrite a value the other side already has.
+    OnlyIfEmpty,
+    /// Only when the sync creates the record.
+    OnCreateOnly,
+}
+
+impl WritePolicy {
+    pub fn label(self) -> &'static str {
+        match self {
+            WritePolicy::Always => "Always",
+            WritePolicy::OnlyIfEmpty => "Only if empty",
+            WritePolicy::OnCreateOnly => "On create only",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionPairInput {
+    pub hub: String,
+    pub app: String,
+}
+
+/// One field mapping: app field ↔ hub property.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingInput {
+    pub hub_property: String,
+    pub app_field: String,
+    #[serde(default)]
+    pub direction: SyncDirection,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub write_policy: WritePolicy,
+    /// Enumeration options paired by value; empty pairs options with equal values.
+    #[serde(default)]
+    pub options: Vec<OptionPairInput>,
+    /// Added by the admin (not one of the connector's defaults).
+    #[serde(default)]
+    pub custom: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SideInput {
+    Hub,
+    App,
+}
+
+/// What a filter condition tests, with its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "op", content = "value")]
+pub enum FilterOp {
+    Equals(String),
+    NotEquals(String),
+    Contains(String),
+    IsKnown,
+    IsUnknown,
+    GreaterThan(String),
+    LessThan(String),
+    InList(Vec<String>),
+}
+
+impl FilterOp {
+    pub fn label(&self) -> String {
+        match self {
+            FilterOp::Equals(v) => format!("is {v}"),
+            FilterOp::NotEquals(v) => format!("is not {v}"),
+            FilterOp::Contains(v) => format!("contains {v}"),
+            FilterOp::IsKnown => "is known".into(),
+            FilterOp::IsUnknown => "is unknown".into(),
+            FilterOp::GreaterThan(v) => format!("is greater than {v}"),
+            FilterOp::LessThan(v) => format!("is less than {v}"),
+            FilterOp::InList(v) => format!("is any of {}", v.join(", ")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterInput {
+    pub side: SideInput,
+    pub field: String,
+    #[serde(flatten)]
+    pub op: FilterOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagePairInput {
+    pub hub_pipeline: String,
+    pub hub_stage: String,
+    pub app_pipeline: String,
+    pub app_stage: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum MatchKeyInput {
+    #[default]
+    Default,
+    Custom {
+        hub_property: String,
+        app_field: String,
+    },
+    None,
+}
+
+/// Everything the set-up wizard saves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncInput {
+    pub connection_id: Uuid,
+    pub app_object: String,
+    pub hub_object: String,
+    #[serde(default)]
+    pub direction: SyncDirection,
+    #[serde(default)]
+    pub conflict_winner: DefaultApp,
+    /// All mappings (defaults and custom); empty means "the connector's defaults".
+    #[serde(default)]
+    pub mappings: Vec<MappingInput>,
+    #[serde(default)]
+    pub filters: Vec<FilterInput>,
+    #[serde(default = "yes")]
+    pub sync_only_with_email: bool,
+    #[serde(default)]
+    pub stage_pairs: Vec<StagePairInput>,
+    #[serde(default)]
+    pub match_key: MatchKeyInput,
+    #[serde(default)]
+    pub propagate_deletes: bool,
+    #[serde(default)]
+    pub event_sync: bool,
+    #[serde(default = "yes")]
+    pub sync_associations: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    Scanning,
+    Syncing,
+    Listening,
+    Off,
+}
+
+impl SyncPhase {
+    pub fn label(self) -> &'static str {
+        match self {
+            SyncPhase::Scanning => "Scanning",
+            SyncPhase::Syncing => "Syncing",
+            SyncPhase::Listening => "Listening for changes",
+            SyncPhase::Off => "Off",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncCounts {
+    pub syncing: i64,
+    pub failed: i64,
+    pub excluded: i64,
+    pub deleted: i64,
+    pub queued: i64,
+}
+
+/// Initial sync progress: records done of an estimated total, for the current step.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// `hub_index`, `app_pass`, `hub_pass` or `done`.
+    pub step: String,
+    pub step_label: String,
+    pub done: i64,
+    pub total: i64,
+    /// 0–100 over the whole initial sync.
+    pub percent: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncView {
+    pub id: Uuid,
+    pub connection: ConnectionView,
+    pub hub_object: String,
+    pub app_object: String,
+    pub enabled: bool,
+    pub phase: SyncPhase,
+    pub progress: SyncProgress,
+    pub counts: SyncCounts,
+    pub input: SyncInput,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub initial_completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
