@@ -8,6 +8,8 @@ pub mod app;
 pub mod model;
 
 #[cfg(feature = "ssr")]
+pub mod hub;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 #[cfg(feature = "hydrate")]

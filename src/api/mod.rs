@@ -5,8 +5,10 @@
 //! stable path (`POST /api/<name>`, JSON in, JSON out).
 
 pub mod auth;
+pub mod crm;
 pub mod error;
 pub mod notifications;
+pub mod properties;
 pub mod tokens;
 pub mod users;
 

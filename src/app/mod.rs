@@ -12,6 +12,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 use pages::*;
+use crate::model::crm::ObjectType;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -57,10 +58,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage/>
                 <ParentRoute path=path!("") view=AuthedLayout>
                     <Route path=path!("") view=HomePage/>
-                    <Route path=path!("contacts") view=|| view! { <CrmPlaceholder object="Contacts"/> }/>
-                    <Route path=path!("companies") view=|| view! { <CrmPlaceholder object="Companies"/> }/>
-                    <Route path=path!("deals") view=|| view! { <CrmPlaceholder object="Deals"/> }/>
-                    <Route path=path!("invoices") view=|| view! { <CrmPlaceholder object="Invoices"/> }/>
+                    <Route path=path!("contacts") view=|| view! { <CrmListPage object=ObjectType::Contacts/> }/>
+                    <Route path=path!("contacts/:id") view=|| view! { <CrmRecordPage object=ObjectType::Contacts/> }/>
+                    <Route path=path!("companies") view=|| view! { <CrmListPage object=ObjectType::Companies/> }/>
+                    <Route path=path!("companies/:id") view=|| view! { <CrmRecordPage object=ObjectType::Companies/> }/>
+                    <Route path=path!("deals") view=|| view! { <CrmListPage object=ObjectType::Deals/> }/>
+                    <Route path=path!("deals/:id") view=|| view! { <CrmRecordPage object=ObjectType::Deals/> }/>
+                    <Route path=path!("invoices") view=|| view! { <CrmListPage object=ObjectType::Invoices/> }/>
+                    <Route path=path!("invoices/:id") view=|| view! { <CrmRecordPage object=ObjectType::Invoices/> }/>
                     <Route path=path!("marketplace") view=MarketplacePlaceholder/>
                     <Route path=path!("notifications") view=NotificationsPage/>
                     <ParentRoute path=path!("settings") view=SettingsLayout>
@@ -69,6 +74,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("import-export") view=ImportExportPlaceholder/>
                         <Route path=path!("users") view=UsersPage/>
                         <Route path=path!("tokens") view=TokensPage/>
+                        <Route path=path!("properties") view=PropertiesPage/>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

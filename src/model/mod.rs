@@ -1,6 +1,7 @@
 //! Serde DTOs shared by the server and the WASM client: what server functions take and
 //! return. No database rows here; the server converts its rows into these views.
 
+pub mod crm;
 pub mod users;
 
 pub use users::*;

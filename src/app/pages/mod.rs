@@ -1,9 +1,11 @@
 //! One file per page (or page family).
 
+pub mod crm;
 mod home;
 mod login;
 mod notifications;
 mod placeholders;
+mod properties;
 mod tokens;
 mod users;
 
@@ -11,5 +13,7 @@ pub use home::HomePage;
 pub use login::LoginPage;
 pub use notifications::NotificationsPage;
 pub use placeholders::*;
+pub use properties::PropertiesPage;
+pub use crm::{CrmListPage, CrmRecordPage};
 pub use tokens::TokensPage;
 pub use users::UsersPage;

@@ -5,17 +5,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
-pub fn CrmPlaceholder(object: &'static str) -> impl IntoView {
-    view! {
-        <Title text=object/>
-        <ComingSoon
-            title=object
-            body=format!("The hub CRM's {} list will appear here: records with typed properties, associations and a timeline.", object.to_lowercase())
-        />
-    }
-}
-
-#[component]
 pub fn MarketplacePlaceholder() -> impl IntoView {
     view! {
         <Title text="Marketplace"/>
