@@ -42,7 +42,8 @@ cargo leptos build
 
 BIN="$ROOT/target/debug/tandem"
 "$BIN" migrate
-seed_out="$("$BIN" seed --portal demo)"
+# A modest demo data set, generated only while the demo portal has no hub records.
+seed_out="$("$BIN" seed --portal demo --contacts 300 --companies 50 --deals 40 --invoices 20 --if-empty)"
 echo "$seed_out"
 
 "$BIN" serve &

@@ -6,8 +6,10 @@
 
 pub mod apps;
 pub mod auth;
+pub mod crm;
 pub mod error;
 pub mod notifications;
+pub mod properties;
 pub mod tokens;
 pub mod users;
 

@@ -123,6 +123,7 @@ pub fn SettingsLayout() -> impl IntoView {
                 <A href="/settings/integrations/connected-apps">"Connected apps"</A>
                 <h3>"Data"</h3>
                 <A href="/settings/import-export">"Import & export"</A>
+                <A href="/settings/properties">"Properties"</A>
                 <h3>"Account"</h3>
                 <A href="/settings/users">"Users"</A>
                 <A href="/settings/tokens">"Private app tokens"</A>

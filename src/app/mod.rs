@@ -12,6 +12,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::*;
+use crate::model::crm::ObjectType;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -59,10 +60,14 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=AuthedLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage/>
-                    <Route path=path!("contacts") view=|| view! { <CrmPlaceholder object="Contacts"/> }/>
-                    <Route path=path!("companies") view=|| view! { <CrmPlaceholder object="Companies"/> }/>
-                    <Route path=path!("deals") view=|| view! { <CrmPlaceholder object="Deals"/> }/>
-                    <Route path=path!("invoices") view=|| view! { <CrmPlaceholder object="Invoices"/> }/>
+                    <Route path=path!("contacts") view=|| view! { <CrmListPage object=ObjectType::Contacts/> }/>
+                    <Route path=path!("contacts/:id") view=|| view! { <CrmRecordPage object=ObjectType::Contacts/> }/>
+                    <Route path=path!("companies") view=|| view! { <CrmListPage object=ObjectType::Companies/> }/>
+                    <Route path=path!("companies/:id") view=|| view! { <CrmRecordPage object=ObjectType::Companies/> }/>
+                    <Route path=path!("deals") view=|| view! { <CrmListPage object=ObjectType::Deals/> }/>
+                    <Route path=path!("deals/:id") view=|| view! { <CrmRecordPage object=ObjectType::Deals/> }/>
+                    <Route path=path!("invoices") view=|| view! { <CrmListPage object=ObjectType::Invoices/> }/>
+                    <Route path=path!("invoices/:id") view=|| view! { <CrmRecordPage object=ObjectType::Invoices/> }/>
                     <Route path=path!("marketplace") view=MarketplacePage/>
                     <Route path=path!("marketplace/:app") view=AppListingPage/>
                     <Route path=path!("notifications") view=NotificationsPage/>
@@ -73,6 +78,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("import-export") view=ImportExportPage/>
                         <Route path=path!("users") view=UsersPage/>
                         <Route path=path!("tokens") view=TokensPage/>
+                        <Route path=path!("properties") view=PropertiesPage/>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod sync;
+pub mod crm;
 pub mod users;
 
 pub use apps::*;

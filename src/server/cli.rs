@@ -42,6 +42,9 @@ pub struct SeedArgs {
     /// The portal to seed; `demo` gets the admin login admin@example.com.
     #[arg(long, default_value = seed::DEMO_PORTAL)]
     pub portal: String,
+    /// Hub records to generate (realistic, deterministic, messy on purpose; loaded with COPY).
+    #[command(flatten)]
+    pub records: crate::hub::generator::SeedRecords,
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,10 +78,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => {
             let pool = db::migrate(&config.database_url).await?;
             if args.portal != seed::DEMO_PORTAL {
-                bail!(
-                    "only the `{}` portal can be seeded for now",
-                    seed::DEMO_PORTAL
-                );
+                if !args.records.any() {
+                    bail!("only the `{}` portal can be seeded for now", seed::DEMO_PORTAL);
+                }
+                let portal_id = portals::ensure(&pool, &args.portal, &args.portal).await?;
+                println!("{}", args.records.run(&pool, portal_id).await?);
+                return Ok(());
             }
             let login = seed::demo_portal(&pool, &config).await?;
             println!(
@@ -90,6 +95,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "(password generated now and kept in {}; set TANDEM_ADMIN_PASSWORD to choose one)",
                     config.data_dir.join("admin-password").display()
                 );
+            }
+            if args.records.any() {
+                let portal_id = portals::id_by_slug(&pool, &args.portal).await?.context("the demo portal vanished")?;
+                println!("{}", args.records.run(&pool, portal_id).await?);
             }
             Ok(())
         }

@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })
+        .merge(crate::hub::rest::router())
         .route("/api/{*path}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

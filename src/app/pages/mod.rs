@@ -1,12 +1,13 @@
 //! One file per page (or page family).
 
 mod connected_apps;
+pub mod crm;
 mod home;
 mod import_export;
 mod login;
 mod marketplace;
 mod notifications;
-mod placeholders;
+mod properties;
 mod tokens;
 mod users;
 
@@ -16,6 +17,7 @@ pub use import_export::ImportExportPage;
 pub use login::LoginPage;
 pub use marketplace::{AppListingPage, MarketplacePage};
 pub use notifications::NotificationsPage;
-pub use placeholders::*;
+pub use properties::PropertiesPage;
+pub use crm::{CrmListPage, CrmRecordPage};
 pub use tokens::TokensPage;
 pub use users::UsersPage;

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench`: scale benchmarks, not part of `make test`. Release builds, against a
+# PostgreSQL cluster of their own (.tandem/bench-pg), a fresh database per benchmark.
+# Every benchmark prints `BENCH <name> <value> <unit>` lines on stdout.
+#
+#   scripts/bench.sh              run them all
+#   scripts/bench.sh hub_list     run some (names below)
+#
+# To add one: write `bench_<name>()` below (usually `run_cargo_bench <name>` for a
+# `benches/<name>.rs` with `harness = false`) and append <name> to BENCHES.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+scripts/bootstrap.sh
+
+cleanup() { scripts/pg.sh stop bench-pg || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port="$(scripts/pg.sh start bench-pg)"
+log "benchmark PostgreSQL on port $port (data in .tandem/bench-pg)"
+
+# A fresh, empty database; prints its URL.
+fresh_db() {
+  local name="bench_$1"
+  "$(pg_bindir)/dropdb" -h 127.0.0.1 -p "$port" -U postgres --if-exists "$name"
+  "$(pg_bindir)/createdb" -h 127.0.0.1 -p "$port" -U postgres "$name"
+  echo "postgres://postgres@127.0.0.1:$port/$name"
+}
+
+# Runs `benches/<name>.rs` (release build) against a fresh database.
+run_cargo_bench() {
+  local name=$1
+  DATABASE_URL="$(fresh_db "$name")" cargo bench --features ssr --bench "$name" 2> >(grep -v '^\s*\(Compiling\|Finished\|Running\)' >&2)
+}
+
+# The hub CRM: seed 1,000,000 contacts, time the contacts list's first and a deep page.
+bench_hub_list() { run_cargo_bench hub_list; }
+
+BENCHES=(hub_list)
+
+log "building the benchmarks (release)"
+cargo bench --features ssr --no-run
+
+for name in "${@:-${BENCHES[@]}}"; do
+  declare -F "bench_$name" >/dev/null || die "no benchmark called $name (have: ${BENCHES[*]})"
+  log "benchmark $name"
+  "bench_$name"
+done

@@ -1,0 +1,145 @@
+//! Syncs: set-up, status, record lists and actions. Changing anything needs the App
+//! Marketplace permission (or Super Admin); everyone signed in can look.
+
+use super::ApiError;
+use crate::model::*;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+/// The *Select* step: which app objects can sync, and which already do.
+#[server(endpoint = "sync_setup_options", input = Json, output = Json)]
+pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOption>, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::setup_options(&super::ssr::state()?, p.portal_id, connection_id).await
+}
+
+/// Fields, default mappings and pipelines (with an auto-mapped suggestion) for a pair.
+#[server(endpoint = "sync_field_options", input = Json, output = Json)]
+pub async fn sync_field_options(connection_id: Uuid, app_object: String, hub_object: String) -> Result<SyncFieldOptions, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::field_options(&super::ssr::state()?, p.portal_id, connection_id, &app_object, &hub_object).await
+}
+
+/// Checks settings without saving: every problem, by field (`mappings[2]`, `filters[0]`).
+#[server(endpoint = "validate_sync", input = Json, output = Json)]
+pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::validate(&super::ssr::state()?, p.portal_id, &input).await.map(|_| ())
+}
+
+/// Saves a new sync and starts its initial sync.
+#[server(endpoint = "create_sync", input = Json, output = Json)]
+pub async fn create_sync(input: SyncInput) -> Result<SyncView, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::create(&super::ssr::state()?, p.portal_id, p.user_id, &input).await
+}
+
+/// Saves new settings; the initial sync runs again (records in sync are not rewritten).
+#[server(endpoint = "update_sync", input = Json, output = Json)]
+pub async fn update_sync(id: Uuid, input: SyncInput) -> Result<SyncView, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::update(&super::ssr::state()?, p.portal_id, id, &input).await
+}
+
+/// Stops a sync; its index and history are kept.
+#[server(endpoint = "turn_off_sync", input = Json, output = Json)]
+pub async fn turn_off_sync(id: Uuid) -> Result<SyncView, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, false).await
+}
+
+/// Turns a sync on again: its initial sync runs again.
+#[server(endpoint = "turn_on_sync", input = Json, output = Json)]
+pub async fn turn_on_sync(id: Uuid) -> Result<SyncView, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, true).await
+}
+
+/// Deletes a sync with its index.
+#[server(endpoint = "delete_sync", input = Json, output = Json)]
+pub async fn delete_sync(id: Uuid) -> Result<(), ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::delete(&super::ssr::state()?, p.portal_id, id).await
+}
+
+/// The syncs of one connected account (or of the portal).
+#[server(endpoint = "list_syncs", input = Json, output = Json)]
+pub async fn list_syncs(#[server(default)] connection_id: Option<Uuid>) -> Result<Vec<SyncView>, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::list(&super::ssr::state()?, p.portal_id, connection_id).await
+}
+
+/// Phase, progress and counts of one sync.
+#[server(endpoint = "sync_status", input = Json, output = Json)]
+pub async fn sync_status(id: Uuid) -> Result<SyncView, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::view(&super::ssr::state()?, p.portal_id, id).await
+}
+
+/// Records synced and failed per hour over the last 24 h.
+#[server(endpoint = "sync_chart", input = Json, output = Json)]
+pub async fn sync_chart(id: Uuid) -> Result<Vec<HourPoint>, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::chart(&super::ssr::state()?.pool, p.portal_id, id).await
+}
+
+/// A page of a sync's records: `state` one of syncing, failed, excluded, deleted,
+/// queued (or none for all), `reason` a reason code, `search` a name, email or id.
+#[server(endpoint = "list_sync_records", input = Json, output = Json)]
+pub async fn list_sync_records(
+    sync_id: Uuid,
+    #[server(default)] state: Option<String>,
+    #[server(default)] reason: Option<String>,
+    #[server(default)] search: Option<String>,
+    #[server(default)] after: Option<i64>,
+    #[server(default)] limit: Option<i64>,
+) -> Result<SyncRecordPage, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::records(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        sync_id,
+        state.as_deref(),
+        reason.as_deref(),
+        search.as_deref(),
+        after,
+        limit.unwrap_or(50),
+    )
+    .await
+}
+
+/// Values on both sides, activity, reason and the troubleshooting guide of one record.
+#[server(endpoint = "sync_record_detail", input = Json, output = Json)]
+pub async fn sync_record_detail(sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetail, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::record_detail(&super::ssr::state()?, p.portal_id, sync_id, index_id).await
+}
+
+/// *Resync deleted records in hub* (`side: "hub"`) or *in app* (`"app"`); returns how many.
+#[server(endpoint = "resync_deleted", input = Json, output = Json)]
+pub async fn resync_deleted(sync_id: Uuid, side: SideInput) -> Result<i64, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::resync_deleted(&super::ssr::state()?.pool, p.portal_id, sync_id, side, None).await
+}
+
+/// The list *Restore all deleted records* would restore, for review.
+#[server(endpoint = "preview_restore_deleted", input = Json, output = Json)]
+pub async fn preview_restore_deleted(connection_id: Uuid, hub_object: String, destination: SideInput) -> Result<Vec<RestoreCandidate>, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::service::preview_restore(&super::ssr::state()?.pool, p.portal_id, connection_id, &hub_object, destination).await
+}
+
+/// Restores the reviewed records (`ids` from the preview; empty: all of them).
+#[server(endpoint = "restore_deleted", input = Json, output = Json)]
+pub async fn restore_deleted(connection_id: Uuid, hub_object: String, destination: SideInput, #[server(default)] ids: Vec<i64>) -> Result<i64, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::restore(&super::ssr::state()?.pool, p.portal_id, connection_id, &hub_object, destination, ids).await
+}
+
+/// *Retry all failed*; returns how many records will be retried.
+#[server(endpoint = "retry_failed", input = Json, output = Json)]
+pub async fn retry_failed(sync_id: Uuid) -> Result<i64, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    crate::engine::service::retry_failed(&super::ssr::state()?.pool, p.portal_id, sync_id).await
+}

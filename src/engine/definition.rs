@@ -1,0 +1,478 @@
+//! Sync definitions: what the admin saved ([`SyncInput`]), checked against both schemas
+//! and turned into the engine's [`SyncSettings`]; creating, editing, turning on and off,
+//! deleting. Saving restarts the initial sync (a new generation).
+
+use super::hub_side;
+use super::plan::{
+    self, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType, KeyFields, MatchKey,
+    OptionMap, SyncSettings,
+};
+use super::queue::{self, NewJob};
+use crate::api::{ApiError, FieldError};
+use crate::connectors::{AppObject, FieldKind};
+use crate::model::{
+    DefaultApp, FieldOption, FilterOp, MappingInput, MatchKeyInput, SideInput, SyncDirection,
+    SyncInput, WritePolicy,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Options of a sync outside the per-record decision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncOptions {
+    pub propagate_deletes: bool,
+    pub event_sync: bool,
+    pub sync_associations: bool,
+}
+
+impl SyncOptions {
+    pub fn of(input: &SyncInput) -> Self {
+        SyncOptions {
+            propagate_deletes: input.propagate_deletes,
+            event_sync: input.event_sync,
+            sync_associations: input.sync_associations,
+        }
+    }
+}
+
+pub fn direction(d: SyncDirection) -> Direction {
+    match d {
+        SyncDirection::TwoWay => Direction::TwoWay,
+        SyncDirection::ToHub => Direction::ToHub,
+        SyncDirection::ToApp => Direction::ToApp,
+    }
+}
+
+fn policy(p: WritePolicy) -> plan::WritePolicy {
+    match p {
+        WritePolicy::Always => plan::WritePolicy::Always,
+        WritePolicy::OnlyIfEmpty => plan::WritePolicy::OnlyIfEmpty,
+        WritePolicy::OnCreateOnly => plan::WritePolicy::OnCreateOnly,
+    }
+}
+
+pub fn field_type_of_kind(kind: &str) -> FieldType {
+    match kind {
+        "number" => FieldType::Number,
+        "bool" => FieldType::Bool,
+        "date" => FieldType::Date,
+        "datetime" => FieldType::DateTime,
+        "enumeration" => FieldType::Enumeration,
+        _ => FieldType::Text,
+    }
+}
+
+/// The app's fields as the mapping editor offers them.
+pub fn app_field_options(object: &AppObject) -> Vec<FieldOption> {
+    object
+        .fields
+        .iter()
+        .map(|f| {
+            let (kind, options) = match &f.kind {
+                FieldKind::Number => ("number", vec![]),
+                FieldKind::Bool => ("bool", vec![]),
+                FieldKind::Date => ("date", vec![]),
+                FieldKind::Datetime => ("datetime", vec![]),
+                FieldKind::Enumeration { options } => (
+                    "enumeration",
+                    options.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+                ),
+                FieldKind::String | FieldKind::Email | FieldKind::Phone => ("text", vec![]),
+            };
+            FieldOption {
+                name: f.name.clone(),
+                label: f.label.clone(),
+                kind: kind.into(),
+                required: f.required,
+                read_only: f.read_only,
+                options,
+            }
+        })
+        .collect()
+}
+
+/// The connector's default mappings that exist on the hub side.
+pub fn default_mappings(object: &AppObject, hub: &[FieldOption]) -> Vec<MappingInput> {
+    object
+        .fields
+        .iter()
+        .filter_map(|f| {
+            let hub_property = f.default_hub_property.clone()?;
+            let h = hub.iter().find(|h| h.name == hub_property)?;
+            // Stage fields are handled by the stage map, not by a mapping.
+            if object.pipeline_fields.as_ref().is_some_and(|(p, s)| *p == f.name || *s == f.name) {
+                return None;
+            }
+            let direction = if f.read_only || h.read_only {
+                if f.read_only { SyncDirection::ToHub } else { SyncDirection::ToApp }
+            } else {
+                SyncDirection::TwoWay
+            };
+            Some(MappingInput {
+                hub_property,
+                app_field: f.name.clone(),
+                direction,
+                enabled: true,
+                write_policy: WritePolicy::Always,
+                options: vec![],
+                custom: false,
+            })
+        })
+        .collect()
+}
+
+/// Options with the same value (or label) on both sides, for enumeration mappings the
+/// admin did not pair by hand.
+fn auto_options(hub: &FieldOption, app: &FieldOption) -> OptionMap {
+    let norm = |s: &str| s.trim().to_lowercase();
+    OptionMap::new(hub.options.iter().filter_map(|(hv, hl)| {
+        app.options
+            .iter()
+            .find(|(av, al)| norm(av) == norm(hv) || norm(al) == norm(hl))
+            .map(|(av, _)| (hv.clone(), av.clone()))
+    }))
+}
+
+fn field_err(field: String, message: impl Into<String>) -> FieldError {
+    FieldError { field, message: message.into() }
+}
+
+/// Checks a saved sync against both schemas and builds the engine's settings. Every
+/// problem is reported at once, named by the input's path (`mappings[2]`, `filters[0]`).
+pub fn build_settings(
+    input: &SyncInput,
+    app_object: &AppObject,
+    hub_fields: &[FieldOption],
+) -> Result<SyncSettings, ApiError> {
+    let app_fields = app_field_options(app_object);
+    let kind = hub_side::object_kind(&input.hub_object)
+        .ok_or_else(|| ApiError::field("hub_object", format!("The hub has no object “{}”.", input.hub_object)))?;
+    let sync_direction = direction(input.direction);
+    let winner = match input.conflict_winner {
+        DefaultApp::Hub => ConflictWinner::Hub,
+        DefaultApp::App => ConflictWinner::App,
+    };
+    let mut settings = SyncSettings::new(kind, sync_direction, winner);
+    let mut errors = Vec::new();
+
+    let mappings = if input.mappings.is_empty() {
+        default_mappings(app_object, hub_fields)
+    } else {
+        input.mappings.clone()
+    };
+    for (i, m) in mappings.iter().enumerate() {
+        let at = format!("mappings[{i}]");
+        let Some(app) = app_fields.iter().find(|f| f.name == m.app_field) else {
+            errors.push(field_err(at, format!("The app has no field “{}”.", m.app_field)));
+            continue;
+        };
+        let Some(hub) = hub_fields.iter().find(|f| f.name == m.hub_property) else {
+            errors.push(field_err(at, format!("The hub has no property “{}”.", m.hub_property)));
+            continue;
+        };
+        let mapping_dir = direction(m.direction);
+        let flows = plan::Flows::of(sync_direction, mapping_dir);
+        if m.enabled && flows.to_app && app.read_only {
+            errors.push(field_err(
+                at.clone(),
+                format!("{} is read-only in the app: set this mapping to “To hub only”.", app.label),
+            ));
+        }
+        if m.enabled && flows.to_hub && hub.read_only {
+            errors.push(field_err(
+                at.clone(),
+                format!("{} is read-only in the hub: set this mapping to “To app only”.", hub.label),
+            ));
+        }
+        let mut fm = FieldMapping::new(
+            &hub.name,
+            field_type_of_kind(&hub.kind),
+            &app.name,
+            field_type_of_kind(&app.kind),
+        )
+        .direction(mapping_dir)
+        .policy(policy(m.write_policy));
+        if app.required {
+            fm = fm.required();
+        }
+        if !m.enabled {
+            fm = fm.disabled();
+        }
+        if hub.kind == "enumeration" || app.kind == "enumeration" {
+            let options = if m.options.is_empty() {
+                auto_options(hub, app)
+            } else {
+                OptionMap::new(m.options.iter().map(|o| (o.hub.clone(), o.app.clone())))
+            };
+            fm = fm.options(options);
+        }
+        settings.mappings.push(fm);
+    }
+    if let Err(problems) = check_mappings(&settings.mappings, sync_direction) {
+        for p in problems {
+            errors.push(field_err("mappings".into(), format!("{p} {}", p.hint())));
+        }
+    }
+
+    for (i, f) in input.filters.iter().enumerate() {
+        let fields = match f.side {
+            SideInput::Hub => hub_fields,
+            SideInput::App => &app_fields[..],
+        };
+        if !fields.iter().any(|x| x.name == f.field) {
+            errors.push(field_err(format!("filters[{i}]"), format!("“{}” is not a field of that side.", f.field)));
+            continue;
+        }
+        let condition = plan::Condition::new(f.field.clone(), operator(&f.op));
+        match f.side {
+            SideInput::Hub => settings.hub_filters.push(condition),
+            SideInput::App => settings.app_filters.push(condition),
+        }
+    }
+
+    settings.sync_only_with_email = input.sync_only_with_email;
+    settings.match_key = match &input.match_key {
+        MatchKeyInput::Default => MatchKey::Default,
+        MatchKeyInput::None => MatchKey::None,
+        MatchKeyInput::Custom { hub_property, app_field } => {
+            if !hub_fields.iter().any(|f| &f.name == hub_property) {
+                errors.push(field_err("match_key".into(), format!("The hub has no property “{hub_property}”.")));
+            }
+            if !app_fields.iter().any(|f| &f.name == app_field) {
+                errors.push(field_err("match_key".into(), format!("The app has no field “{app_field}”.")));
+            }
+            MatchKey::Custom { hub_property: hub_property.clone(), app_field: app_field.clone() }
+        }
+    };
+    settings.app_keys = app_key_fields(app_object);
+
+    if let Some((pipeline, stage)) = &app_object.pipeline_fields {
+        let pairs = input
+            .stage_pairs
+            .iter()
+            .map(|p| plan::StagePair {
+                hub: plan::StageRef::new(&p.hub_pipeline, &p.hub_stage),
+                app: plan::StageRef::new(&p.app_pipeline, &p.app_stage),
+            })
+            .collect();
+        settings.stage_map = Some(plan::StageMap::new(
+            plan::StageFields { pipeline: Some(pipeline.clone()), stage: stage.clone() },
+            pairs,
+        ));
+    }
+
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+fn operator(op: &FilterOp) -> plan::Operator {
+    match op.clone() {
+        FilterOp::Equals(v) => plan::Operator::Equals(v),
+        FilterOp::NotEquals(v) => plan::Operator::NotEquals(v),
+        FilterOp::Contains(v) => plan::Operator::Contains(v),
+        FilterOp::IsKnown => plan::Operator::IsKnown,
+        FilterOp::IsUnknown => plan::Operator::IsUnknown,
+        FilterOp::GreaterThan(v) => plan::Operator::GreaterThan(v),
+        FilterOp::LessThan(v) => plan::Operator::LessThan(v),
+        FilterOp::InList(v) => plan::Operator::InList(v),
+    }
+}
+
+/// Where the app keeps the default identifiers, from the connector's identifier fields.
+fn app_key_fields(object: &AppObject) -> KeyFields {
+    let has = |name: &str| object.identifier_fields.iter().any(|f| f == name);
+    KeyFields {
+        email: has("email").then(|| "email".to_string()),
+        company_name: has("name").then(|| "name".to_string()),
+        company_domain: has("domain").then(|| "domain".to_string()),
+    }
+}
+
+/// A sync row as the engine reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SyncRow {
+    pub id: Uuid,
+    pub portal_id: Uuid,
+    pub connection_id: Uuid,
+    pub hub_object: String,
+    pub app_object: String,
+    pub input: sqlx::types::Json<SyncInput>,
+    pub settings: sqlx::types::Json<SyncSettings>,
+    pub options: sqlx::types::Json<SyncOptions>,
+    pub enabled: bool,
+    pub phase: String,
+    pub generation: i32,
+    pub step: String,
+    pub hub_checkpoint: i64,
+    pub app_checkpoint: Option<String>,
+    pub progress: sqlx::types::Json<Progress>,
+    pub hub_feed_position: i64,
+    pub app_feed_cursor: Option<String>,
+    pub events_cursor: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub initial_completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Initial sync progress, stored with the checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub hub_total: i64,
+    pub hub_indexed: i64,
+    pub app_seen: i64,
+    /// The app's record count is unknown until the listing ends; estimated meanwhile.
+    pub app_estimate: i64,
+    pub hub_pass_total: i64,
+    pub hub_pass_done: i64,
+}
+
+pub const SYNC_COLUMNS: &str = "id, portal_id, connection_id, hub_object, app_object, input, settings, options,
+    enabled, phase, generation, step, hub_checkpoint, app_checkpoint, progress, hub_feed_position,
+    app_feed_cursor, events_cursor, last_error, created_at, initial_completed_at";
+
+pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, ApiError> {
+    sqlx::query_as::<_, SyncRow>(&format!("SELECT {SYNC_COLUMNS} FROM syncs WHERE id = $1 AND portal_id = $2"))
+        .bind(id)
+        .bind(portal_id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("The sync"))
+}
+
+pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SyncRow>> {
+    sqlx::query_as::<_, SyncRow>(&format!("SELECT {SYNC_COLUMNS} FROM syncs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn list_for_connection(pool: &PgPool, portal_id: Uuid, connection_id: Uuid) -> sqlx::Result<Vec<SyncRow>> {
+    sqlx::query_as::<_, SyncRow>(&format!(
+        "SELECT {SYNC_COLUMNS} FROM syncs WHERE portal_id = $1 AND connection_id = $2 ORDER BY created_at"
+    ))
+    .bind(portal_id)
+    .bind(connection_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn list_for_portal(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<Vec<SyncRow>> {
+    sqlx::query_as::<_, SyncRow>(&format!("SELECT {SYNC_COLUMNS} FROM syncs WHERE portal_id = $1 ORDER BY created_at"))
+        .bind(portal_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Stores a new sync and queues its initial sync.
+pub async fn insert(
+    pool: &PgPool,
+    portal_id: Uuid,
+    created_by: Uuid,
+    input: &SyncInput,
+    settings: &SyncSettings,
+) -> Result<Uuid, ApiError> {
+    let mut tx = pool.begin().await?;
+    let id: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO syncs (portal_id, connection_id, hub_object, app_object, input, settings, options, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (connection_id, app_object) DO NOTHING
+         RETURNING id",
+    )
+    .bind(portal_id)
+    .bind(input.connection_id)
+    .bind(&input.hub_object)
+    .bind(&input.app_object)
+    .bind(sqlx::types::Json(input))
+    .bind(sqlx::types::Json(settings))
+    .bind(sqlx::types::Json(SyncOptions::of(input)))
+    .bind(created_by)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| {
+        ApiError::conflict(format!(
+            "This account already has a sync for {}. Edit that sync instead of adding another.",
+            input.app_object
+        ))
+    })?;
+    queue::enqueue(&mut tx, NewJob::new(super::runner::INITIAL, id)).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Saves new settings and restarts the initial sync (pairs and their snapshots are kept,
+/// so records already in sync are not written again).
+pub async fn update(pool: &PgPool, row: &SyncRow, input: &SyncInput, settings: &SyncSettings) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE syncs SET input = $2, settings = $3, options = $4, enabled = true, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(row.id)
+    .bind(sqlx::types::Json(input))
+    .bind(sqlx::types::Json(settings))
+    .bind(sqlx::types::Json(SyncOptions::of(input)))
+    .execute(&mut *tx)
+    .await?;
+    restart(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts the initial sync over: a new generation, checkpoints reset.
+pub async fn restart(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE syncs SET generation = generation + 1, phase = 'scanning', step = 'hub_index',
+             hub_checkpoint = 0, app_checkpoint = NULL, progress = '{}', initial_started_at = NULL,
+             initial_completed_at = NULL, last_error = NULL, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    queue::enqueue(conn, NewJob::new(super::runner::INITIAL, id)).await
+}
+
+pub async fn set_enabled(pool: &PgPool, row: &SyncRow, enabled: bool) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE syncs SET enabled = $2, updated_at = now() WHERE id = $1")
+        .bind(row.id)
+        .bind(enabled)
+        .execute(&mut *tx)
+        .await?;
+    if enabled {
+        restart(&mut tx, row.id).await?;
+    } else {
+        // Waiting jobs of a sync that is off are dropped; the index is kept.
+        sqlx::query("DELETE FROM jobs WHERE sync_id = $1 AND (locked_until IS NULL OR locked_until < now())")
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a sync with its index, activity and jobs.
+pub async fn delete(pool: &PgPool, row: &SyncRow) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM syncs WHERE id = $1").bind(row.id).execute(pool).await?;
+    Ok(())
+}
+
+/// Turns off every sync of a connection (when it is disconnected); history stays.
+pub async fn turn_off_for_connection(pool: &PgPool, connection_id: Uuid) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE syncs SET enabled = false, updated_at = now() WHERE connection_id = $1 AND enabled")
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM jobs WHERE sync_id IN (SELECT id FROM syncs WHERE connection_id = $1)")
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,175 @@
+//! The hub as the engine sees it: records as plain property maps, writes made with the
+//! sync's origin (so the change feed lets the sync recognise its own echoes), schema
+//! fields for the mapping editor. The only engine module that calls into `hub`.
+
+use super::plan::{self, ObjectKind};
+use crate::api::ApiError;
+use crate::hub::{records, schema, ObjectType, WriteOrigin};
+use crate::model::crm::PropertyType;
+use crate::model::{FieldOption, PipelineOption};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub fn object_type(hub_object: &str) -> Option<ObjectType> {
+    ObjectType::parse(hub_object)
+}
+
+pub fn object_kind(hub_object: &str) -> Option<ObjectKind> {
+    Some(match object_type(hub_object)? {
+        ObjectType::Contacts => ObjectKind::Contact,
+        ObjectType::Companies => ObjectKind::Company,
+        ObjectType::Deals => ObjectKind::Deal,
+        ObjectType::Invoices => ObjectKind::Invoice,
+    })
+}
+
+fn kind_name(t: PropertyType) -> &'static str {
+    match t {
+        PropertyType::Number => "number",
+        PropertyType::Bool => "bool",
+        PropertyType::Date => "date",
+        PropertyType::Datetime => "datetime",
+        PropertyType::Enumeration => "enumeration",
+        PropertyType::String | PropertyType::MultiEnumeration | PropertyType::Email | PropertyType::Phone => "text",
+    }
+}
+
+/// The hub's properties of an object, as the mapping editor offers them. Computed
+/// properties are shown read-only (they can flow to the app, never from it).
+pub async fn fields(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> Result<Vec<FieldOption>, ApiError> {
+    let schema = schema::load(pool, portal_id, object).await?;
+    Ok(schema
+        .properties
+        .iter()
+        .map(|p| FieldOption {
+            name: p.name.clone(),
+            label: p.label.clone(),
+            kind: kind_name(p.kind).into(),
+            required: p.required,
+            read_only: p.computed,
+            options: p.options.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+        })
+        .collect())
+}
+
+pub async fn pipelines(pool: &PgPool, portal_id: Uuid) -> Result<Vec<PipelineOption>, ApiError> {
+    Ok(crate::hub::pipelines::list(pool, portal_id)
+        .await?
+        .into_iter()
+        .map(|p| PipelineOption {
+            id: p.id,
+            label: p.label,
+            stages: p.stages.into_iter().map(|s| (s.id, s.label)).collect(),
+        })
+        .collect())
+}
+
+/// A hub record reduced to what the engine decides on.
+#[derive(Debug, Clone)]
+pub struct HubRecord {
+    pub id: i64,
+    pub values: plan::Record,
+    pub archived: bool,
+    /// The associated records' ids by object, for association sync.
+    pub label: String,
+}
+
+pub fn to_plan(r: &records::Record) -> HubRecord {
+    let values: plan::Record = r
+        .properties
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    HubRecord {
+        id: r.id,
+        label: label_of(&values),
+        values,
+        archived: r.archived_at.is_some(),
+    }
+}
+
+/// A short, human name for lists: email, then name, then number or title.
+pub fn label_of(values: &plan::Record) -> String {
+    let text = |k: &str| values.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+    if let Some(e) = text("email") {
+        return e.to_string();
+    }
+    let full = [text("firstname"), text("lastname"), text("first_name"), text("last_name")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !full.is_empty() {
+        return full;
+    }
+    ["name", "dealname", "title", "number", "invoice_number"]
+        .into_iter()
+        .find_map(|k| text(k).map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub async fn get_many(pool: &PgPool, portal_id: Uuid, object: ObjectType, ids: &[i64]) -> sqlx::Result<Vec<HubRecord>> {
+    Ok(records::get_many(pool, portal_id, object, ids).await?.iter().map(to_plan).collect())
+}
+
+pub async fn scan(pool: &PgPool, portal_id: Uuid, object: ObjectType, after: i64, limit: i64) -> sqlx::Result<Vec<HubRecord>> {
+    Ok(records::scan(pool, portal_id, object, Some(after), limit, false)
+        .await?
+        .iter()
+        .map(to_plan)
+        .collect())
+}
+
+pub async fn count(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM hub_records WHERE portal_id = $1 AND object = $2 AND archived_at IS NULL")
+        .bind(portal_id)
+        .bind(object.as_str())
+        .fetch_one(pool)
+        .await
+}
+
+fn patch(values: &plan::Record) -> schema::PropertyValues {
+    values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// One write of a decision: a create (`id` None) or an update.
+pub struct HubWrite<'a> {
+    pub id: Option<i64>,
+    pub values: &'a plan::Record,
+}
+
+/// Writes each record in its own savepoint inside the caller's transaction, so one
+/// refused record (a validation error) fails alone while the others commit.
+pub async fn write(
+    conn: &mut PgConnection,
+    schema: &schema::ObjectSchema,
+    portal_id: Uuid,
+    sync_id: Uuid,
+    write: HubWrite<'_>,
+) -> Result<HubRecord, ApiError> {
+    let origin = WriteOrigin::Sync(sync_id);
+    sqlx::query("SAVEPOINT hub_write").execute(&mut *conn).await?;
+    let result = match write.id {
+        None => records::create_in(conn, schema, portal_id, &[patch(write.values)], &origin, false)
+            .await
+            .and_then(|mut v| v.pop().ok_or_else(|| ApiError::internal("create returned nothing")))
+            .map(|r| to_plan(&r)),
+        Some(id) => records::update_in(conn, schema, portal_id, &[(id, patch(write.values))], &origin, false)
+            .await
+            .and_then(|mut v| v.pop().ok_or_else(|| ApiError::internal("update returned nothing")))
+            .map(|u| to_plan(&u.record)),
+    };
+    match &result {
+        Ok(_) => sqlx::query("RELEASE SAVEPOINT hub_write").execute(&mut *conn).await?,
+        Err(_) => sqlx::query("ROLLBACK TO SAVEPOINT hub_write").execute(&mut *conn).await?,
+    };
+    result
+}
+
+pub async fn load_schema(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<schema::ObjectSchema> {
+    schema::load(pool, portal_id, object).await
+}
+
+pub fn origin(sync_id: Uuid) -> WriteOrigin {
+    WriteOrigin::Sync(sync_id)
+}

@@ -1,0 +1,365 @@
+//! The per-sync record index in Postgres: one row per record or pair, with the match
+//! identifiers, the snapshot of the last synced values, the state and its reason.
+//! Counters per state change in the same transactions, so status views never scan it.
+
+use super::plan::{Identifier, Snapshot};
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::PgConnection;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// States shown to people; `indexed` and `pending` are internal steps.
+pub const VISIBLE_STATES: [&str; 5] = ["syncing", "failed", "excluded", "deleted", "queued"];
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IndexRow {
+    pub id: i64,
+    pub hub_id: Option<i64>,
+    pub app_id: Option<String>,
+    pub keys: Vec<String>,
+    pub label: String,
+    pub snapshot: Option<Json<Snapshot>>,
+    pub state: String,
+    pub reason_code: Option<String>,
+    pub message: Option<String>,
+    pub field: Option<String>,
+    pub hint: Option<String>,
+    pub deleted_side: Option<String>,
+    pub pending_key: Option<Uuid>,
+    pub attempts: i32,
+    pub generation: i32,
+    pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl IndexRow {
+    /// Paired: both records known and synced at least once.
+    pub fn is_paired(&self) -> bool {
+        self.hub_id.is_some() && self.app_id.is_some() && self.snapshot.is_some()
+    }
+}
+
+pub const COLUMNS: &str = "id, hub_id, app_id, keys, label, snapshot, state, reason_code, message, field, hint,
+    deleted_side, pending_key, attempts, generation, last_synced_at, updated_at";
+
+/// Identifiers are stored as `kind:value` text so that a GIN index finds candidates.
+pub fn key_text(i: &Identifier) -> String {
+    match i {
+        Identifier::Email(v) => format!("email:{v}"),
+        Identifier::CompanyName(v) => format!("name:{v}"),
+        Identifier::Domain(v) => format!("domain:{v}"),
+        Identifier::Custom(v) => format!("custom:{v}"),
+    }
+}
+
+pub fn key_from_text(s: &str) -> Option<Identifier> {
+    let (kind, v) = s.split_once(':')?;
+    let v = v.to_string();
+    Some(match kind {
+        "email" => Identifier::Email(v),
+        "name" => Identifier::CompanyName(v),
+        "domain" => Identifier::Domain(v),
+        "custom" => Identifier::Custom(v),
+        _ => return None,
+    })
+}
+
+pub fn keys_text(ids: &[Identifier]) -> Vec<String> {
+    let mut v: Vec<String> = ids.iter().map(key_text).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// State-count changes of one transaction, written once at its end.
+#[derive(Debug, Default)]
+pub struct CountDeltas(BTreeMap<String, i64>);
+
+impl CountDeltas {
+    pub fn moved(&mut self, from: Option<&str>, to: &str) {
+        if from == Some(to) {
+            return;
+        }
+        if let Some(f) = from {
+            *self.0.entry(f.to_string()).or_default() -= 1;
+        }
+        *self.0.entry(to.to_string()).or_default() += 1;
+    }
+
+    pub async fn flush(self, conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
+        for (state, n) in self.0.into_iter().filter(|(_, n)| *n != 0) {
+            sqlx::query(
+                "INSERT INTO sync_counts (sync_id, state, n) VALUES ($1, $2, $3)
+                 ON CONFLICT (sync_id, state) DO UPDATE SET n = sync_counts.n + EXCLUDED.n",
+            )
+            .bind(sync_id)
+            .bind(state)
+            .bind(n)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Hub indexing: stores the identifiers of hub records (new rows start `indexed`;
+/// existing ones, e.g. pairs from before the settings changed, keep their state).
+pub async fn index_hub_records(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    generation: i32,
+    records: &[(i64, Vec<String>, String)],
+) -> sqlx::Result<u64> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = records.iter().map(|r| r.0).collect();
+    // Postgres arrays cannot nest ragged arrays: keys travel as JSON.
+    let keys: Vec<Json<&Vec<String>>> = records.iter().map(|r| Json(&r.1)).collect();
+    let labels: Vec<&str> = records.iter().map(|r| r.2.as_str()).collect();
+    let done = sqlx::query(
+        "INSERT INTO sync_index (sync_id, hub_id, keys, label, state, generation)
+         SELECT $1, t.hub_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)), t.label, 'indexed', $2
+         FROM UNNEST($3::bigint[], $4::jsonb[], $5::text[]) AS t(hub_id, keys, label)
+         ON CONFLICT (sync_id, hub_id) WHERE hub_id IS NOT NULL DO UPDATE SET
+             keys = CASE WHEN sync_index.state = 'excluded' AND sync_index.reason_code = 'duplicate'
+                         THEN sync_index.keys ELSE EXCLUDED.keys END,
+             label = EXCLUDED.label, generation = EXCLUDED.generation",
+    )
+    .bind(sync_id)
+    .bind(generation)
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&labels)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn by_app_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[String]) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND app_id = ANY($2)"))
+        .bind(sync_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn by_hub_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND hub_id = ANY($2)"))
+        .bind(sync_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+pub async fn by_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND id = ANY($2) ORDER BY id"))
+        .bind(sync_id)
+        .bind(ids)
+        .fetch_all(conn)
+        .await
+}
+
+/// Rows sharing any of these identifiers, oldest first (the match candidates).
+pub async fn with_keys(conn: &mut PgConnection, sync_id: Uuid, keys: &[String]) -> sqlx::Result<Vec<IndexRow>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND keys && $2 ORDER BY id"
+    ))
+    .bind(sync_id)
+    .bind(keys)
+    .fetch_all(conn)
+    .await
+}
+
+/// The hub pass: hub records not decided yet (or whose app create was interrupted).
+pub async fn undecided_hub_rows(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index
+         WHERE sync_id = $1 AND id > $2 AND app_id IS NULL AND hub_id IS NOT NULL
+           AND state IN ('indexed', 'pending')
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(sync_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn in_state(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    state: &str,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(sync_id)
+    .bind(state)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks a row `pending` with the idempotency key of the app create about to be sent;
+/// committed before the HTTP call, so a crash can be reconciled.
+pub async fn mark_pending(conn: &mut PgConnection, row_id: i64, key: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sync_index SET state = 'pending', pending_key = $2, updated_at = now() WHERE id = $1")
+        .bind(row_id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The final state of a record after a decision was carried out.
+#[derive(Debug, Clone, Default)]
+pub struct RowUpdate {
+    pub hub_id: Option<i64>,
+    pub app_id: Option<String>,
+    pub keys: Vec<String>,
+    pub label: String,
+    pub snapshot: Option<Snapshot>,
+    pub state: &'static str,
+    pub reason_code: Option<String>,
+    pub message: Option<String>,
+    pub field: Option<String>,
+    pub hint: Option<String>,
+    pub deleted_side: Option<&'static str>,
+    pub retry_in_secs: Option<f64>,
+    pub synced_now: bool,
+}
+
+/// Writes a row's final state (inserting it when `row_id` is None); returns its id.
+pub async fn save(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    generation: i32,
+    row_id: Option<i64>,
+    u: &RowUpdate,
+) -> sqlx::Result<i64> {
+    let failed = u.state == "failed";
+    match row_id {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE sync_index SET hub_id = $2, app_id = $3, keys = $4, label = $5,
+                     snapshot = COALESCE($6, snapshot), state = $7, reason_code = $8, message = $9,
+                     field = $10, hint = $11, deleted_side = $12, pending_key = NULL,
+                     attempts = CASE WHEN $13 THEN attempts + 1 ELSE 0 END,
+                     retry_at = CASE WHEN $14::float8 IS NULL THEN NULL
+                                     ELSE now() + make_interval(secs => $14) END,
+                     generation = $15,
+                     last_synced_at = CASE WHEN $16 THEN now() ELSE last_synced_at END,
+                     updated_at = now()
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(u.hub_id)
+            .bind(&u.app_id)
+            .bind(&u.keys)
+            .bind(&u.label)
+            .bind(u.snapshot.as_ref().map(Json))
+            .bind(u.state)
+            .bind(&u.reason_code)
+            .bind(&u.message)
+            .bind(&u.field)
+            .bind(&u.hint)
+            .bind(u.deleted_side)
+            .bind(failed)
+            .bind(u.retry_in_secs)
+            .bind(generation)
+            .bind(u.synced_now)
+            .execute(conn)
+            .await?;
+            Ok(id)
+        }
+        None => {
+            sqlx::query_scalar(
+                "INSERT INTO sync_index (sync_id, hub_id, app_id, keys, label, snapshot, state, reason_code,
+                     message, field, hint, deleted_side, attempts, retry_at, generation, last_synced_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                     CASE WHEN $13 THEN 1 ELSE 0 END,
+                     CASE WHEN $14::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $14) END,
+                     $15, CASE WHEN $16 THEN now() END)
+                 RETURNING id",
+            )
+            .bind(sync_id)
+            .bind(u.hub_id)
+            .bind(&u.app_id)
+            .bind(&u.keys)
+            .bind(&u.label)
+            .bind(u.snapshot.as_ref().map(Json))
+            .bind(u.state)
+            .bind(&u.reason_code)
+            .bind(&u.message)
+            .bind(&u.field)
+            .bind(&u.hint)
+            .bind(u.deleted_side)
+            .bind(failed)
+            .bind(u.retry_in_secs)
+            .bind(generation)
+            .bind(u.synced_now)
+            .fetch_one(conn)
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity<'a> {
+    pub index_id: i64,
+    pub kind: &'a str,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+pub async fn log_activity(conn: &mut PgConnection, sync_id: Uuid, items: &[Activity<'_>]) -> sqlx::Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = items.iter().map(|a| a.index_id).collect();
+    let kinds: Vec<&str> = items.iter().map(|a| a.kind).collect();
+    let messages: Vec<&str> = items.iter().map(|a| a.message.as_str()).collect();
+    let details: Vec<Option<Json<&serde_json::Value>>> = items.iter().map(|a| a.details.as_ref().map(Json)).collect();
+    sqlx::query(
+        "INSERT INTO sync_activity (sync_id, index_id, kind, message, details)
+         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::jsonb[])",
+    )
+    .bind(sync_id)
+    .bind(&ids)
+    .bind(&kinds)
+    .bind(&messages)
+    .bind(&details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The hourly tally behind the status chart.
+pub async fn tally(conn: &mut PgConnection, sync_id: Uuid, synced: i64, failed: i64) -> sqlx::Result<()> {
+    if synced == 0 && failed == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO sync_hourly (sync_id, hour, synced, failed) VALUES ($1, date_trunc('hour', now()), $2, $3)
+         ON CONFLICT (sync_id, hour) DO UPDATE SET synced = sync_hourly.synced + $2, failed = sync_hourly.failed + $3",
+    )
+    .bind(sync_id)
+    .bind(synced)
+    .bind(failed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

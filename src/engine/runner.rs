@@ -1,0 +1,870 @@
+//! How a sync runs: the initial sync's three steps and the incremental flows, all built
+//! on one batch routine — gather records and index rows, ask `plan::decide` about each,
+//! carry the decisions out, and commit the index, the counters and the checkpoint in
+//! the transaction that ends (or continues) the job.
+//!
+//! Crash safety: hub writes, index rows, counters and checkpoints commit together (the
+//! hub is our own database). App creates are first recorded as *pending* with an
+//! idempotency key, committed before the call, so a retried batch re-sends the same key
+//! and the app answers with the record it already made; apps without idempotency are
+//! reconciled by identifier on the next pass. A checkpoint only moves with the work it
+//! covers: a crash anywhere repeats at most the current batch, and repeating is harmless.
+
+use super::definition::{Progress, SyncRow};
+use super::hub_side::{self, HubRecord, HubWrite};
+use super::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
+use super::plan::{
+    self, choose_match, decide, identifiers, Candidate, Decision, DuplicateTracker, MatchOutcome, Pairing,
+    Side, WriteKind,
+};
+use super::queue::{self, Job, NewJob};
+use super::troubleshoot::{self, RecordFailure};
+use crate::connectors::{AppRecord, Connector, ConnectorError, RecordWrite};
+use crate::hub::{changes, schema::ObjectSchema, ObjectType, WriteOrigin};
+use sqlx::{PgConnection, PgPool};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const INITIAL: &str = "initial_sync";
+pub const HUB_CHANGES: &str = "hub_changes";
+pub const APP_CHANGES: &str = "app_changes";
+pub const EVENTS: &str = "events";
+pub const RETRY: &str = "retry_failed";
+pub const RESYNC_DELETED: &str = "resync_deleted";
+
+/// Hub records indexed per step, app records per page, pairs per batch.
+const INDEX_CHUNK: i64 = 2000;
+const PAGE: usize = 100;
+const FEED_CHUNK: i64 = 500;
+
+/// How a job ended, for the worker.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Committed; the job is gone.
+    Done,
+    /// Committed a chunk; run again right away.
+    Continue,
+    /// Nothing committed (transient failure); try again later.
+    RetryLater { after: Duration, error: String },
+    /// The sync cannot run until a person acts (reconnect, fix settings).
+    Blocked { error: String },
+}
+
+/// What a batch needs of its sync.
+pub struct Run<'a> {
+    pub pool: &'a PgPool,
+    pub config: &'a crate::server::Config,
+    pub sync: &'a SyncRow,
+    pub connector: Arc<dyn Connector>,
+    pub hub_object: ObjectType,
+    pub schema: ObjectSchema,
+}
+
+/// One record or pair going through the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Item {
+    pub row: Option<IndexRow>,
+    pub hub: Option<HubRecord>,
+    pub app: Option<AppRecord>,
+    /// Decided before `decide` (duplicates found while matching).
+    pub preset: Option<plan::Exclusion>,
+    /// *Resync deleted* / *Restore*: recreate the missing side.
+    pub recreate: bool,
+}
+
+/// A transient failure of the app or the database: nothing of the batch is committed.
+#[derive(Debug)]
+pub struct BatchError {
+    pub error: String,
+    pub retry_after: Option<Duration>,
+    pub blocked: bool,
+}
+
+impl From<sqlx::Error> for BatchError {
+    fn from(e: sqlx::Error) -> Self {
+        BatchError { error: format!("database: {e}"), retry_after: None, blocked: false }
+    }
+}
+
+impl From<ConnectorError> for BatchError {
+    fn from(e: ConnectorError) -> Self {
+        let retry_after = match &e {
+            ConnectorError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        let blocked = matches!(e, ConnectorError::ReconnectNeeded { .. } | ConnectorError::Permission { .. });
+        BatchError { error: e.to_string(), retry_after, blocked }
+    }
+}
+
+fn app_values(a: &AppRecord) -> &plan::Record {
+    &a.properties
+}
+
+/// Carries out the decisions for `items`; the `finish` closure adds the checkpoint (and
+/// the job's end) to the same transaction. Returns the number of records written.
+pub async fn process<F>(run: &Run<'_>, job: &Job, items: Vec<Item>, finish: F) -> Result<bool, BatchError>
+where
+    F: for<'c> FnOnce(&'c mut PgConnection) -> futures::future::BoxFuture<'c, sqlx::Result<bool>>,
+{
+    let settings = &run.sync.settings.0;
+    let options = &run.sync.options.0;
+    let sync_id = run.sync.id;
+
+    // 1. Decide.
+    let decisions: Vec<Decision> = items
+        .iter()
+        .map(|it| {
+            if let Some(e) = &it.preset {
+                return Decision::Excluded(e.clone());
+            }
+            let snapshot = it.row.as_ref().and_then(|r| r.snapshot.as_ref()).map(|s| &s.0);
+            let paired = it.row.as_ref().is_some_and(IndexRow::is_paired);
+            let pairing = match (snapshot, it.recreate, paired) {
+                (Some(s), true, _) => Pairing::Recreate(s),
+                (Some(s), false, true) => Pairing::Paired(s),
+                _ => Pairing::New,
+            };
+            let hub = it.hub.as_ref().filter(|h| !h.archived).map(|h| &h.values);
+            let app = it.app.as_ref().filter(|a| !a.deleted).map(app_values);
+            decide(settings, hub, app, pairing)
+        })
+        .collect();
+
+    // 2. App creates are recorded as pending (with their idempotency key) before the call.
+    let mut app_writes: Vec<(usize, RecordWrite)> = Vec::new();
+    let mut pending: Vec<(i64, Uuid)> = Vec::new();
+    for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {
+        let Some(w) = d.write_to(Side::App) else { continue };
+        let (id, key) = match w.kind {
+            WriteKind::Update => (it.app.as_ref().map(|a| a.id.clone()).or_else(|| it.row.as_ref().and_then(|r| r.app_id.clone())), None),
+            WriteKind::Create => {
+                let key = it.row.as_ref().and_then(|r| r.pending_key).unwrap_or_else(Uuid::new_v4);
+                if let Some(row) = &it.row {
+                    if row.pending_key != Some(key) {
+                        pending.push((row.id, key));
+                    }
+                }
+                (None, Some(key))
+            }
+        };
+        app_writes.push((
+            i,
+            RecordWrite {
+                id,
+                properties: w.values.clone(),
+                associations: Default::default(),
+                idempotency_key: key.map(|k| k.to_string()),
+            },
+        ));
+    }
+    if !pending.is_empty() {
+        let mut tx = run.pool.begin().await?;
+        for (row_id, key) in &pending {
+            index::mark_pending(&mut tx, *row_id, *key).await?;
+        }
+        tx.commit().await?;
+    }
+
+    // 3. The app's writes, in batches; per-item errors fail only their record.
+    let mut app_results: HashMap<usize, Result<AppRecord, RecordFailure>> = HashMap::new();
+    if !app_writes.is_empty() {
+        let (positions, writes): (Vec<usize>, Vec<RecordWrite>) = app_writes.into_iter().unzip();
+        let results = run.connector.write(&run.sync.app_object, writes).await?;
+        for (pos, r) in positions.into_iter().zip(results) {
+            app_results.insert(pos, r.map_err(|e| troubleshoot::app_refused(&e)));
+        }
+    }
+    // Deletions propagate to the app before the index says so.
+    if options.propagate_deletes {
+        for (it, d) in items.iter().zip(&decisions) {
+            if let (Decision::Deleted { side: Side::Hub }, Some(app_id)) = (d, it.row.as_ref().and_then(|r| r.app_id.as_ref())) {
+                match run.connector.delete(&run.sync.app_object, app_id).await {
+                    Ok(()) | Err(ConnectorError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+
+    // 4. One transaction: hub writes, index rows, counters, activity, checkpoint.
+    let mut tx = run.pool.begin().await?;
+    let mut counts = CountDeltas::default();
+    let mut activity: Vec<(usize, &'static str, String, Option<serde_json::Value>)> = Vec::new();
+    let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
+    let (mut synced, mut failed) = (0i64, 0i64);
+    let mut archive_in_hub: Vec<i64> = Vec::new();
+    for (i, (it, d)) in items.iter().zip(decisions.into_iter()).enumerate() {
+        let prev_state = it.row.as_ref().map(|r| r.state.as_str());
+        let mut u = RowUpdate {
+            hub_id: it.hub.as_ref().map(|h| h.id).or(it.row.as_ref().and_then(|r| r.hub_id)),
+            app_id: it.app.as_ref().map(|a| a.id.clone()).or(it.row.as_ref().and_then(|r| r.app_id.clone())),
+            label: it
+                .hub
+                .as_ref()
+                .map(|h| h.label.clone())
+                .filter(|l| !l.is_empty())
+                .or_else(|| it.app.as_ref().map(|a| hub_side::label_of(&a.properties)))
+                .or_else(|| it.row.as_ref().map(|r| r.label.clone()))
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut keys: Vec<plan::Identifier> = Vec::new();
+        if let Some(h) = it.hub.as_ref().filter(|h| !h.archived) {
+            keys.extend(identifiers(settings, Side::Hub, &h.values));
+        }
+        if let Some(a) = it.app.as_ref().filter(|a| !a.deleted) {
+            keys.extend(identifiers(settings, Side::App, &a.properties));
+        }
+        u.keys = index::keys_text(&keys);
+        match d {
+            Decision::Sync(plan) => {
+                let mut failure = None;
+                let mut app_note = None;
+                if let Some(res) = app_results.remove(&i) {
+                    match res {
+                        Ok(rec) => {
+                            app_note = Some(if plan.app.as_ref().is_some_and(|w| w.kind == WriteKind::Create) { "created_in_app" } else { "updated_in_app" });
+                            u.app_id = Some(rec.id.clone());
+                        }
+                        Err(f) => failure = Some(f),
+                    }
+                }
+                let mut hub_note = None;
+                if failure.is_none() {
+                    if let Some(w) = &plan.hub {
+                        let id = match w.kind {
+                            WriteKind::Create => None,
+                            WriteKind::Update => u.hub_id,
+                        };
+                        match hub_side::write(&mut tx, &run.schema, run.sync.portal_id, sync_id, HubWrite { id, values: &w.values }).await {
+                            Ok(rec) => {
+                                hub_note = Some(if id.is_none() { "created_in_hub" } else { "updated_in_hub" });
+                                u.hub_id = Some(rec.id);
+                                if u.label.is_empty() {
+                                    u.label = rec.label;
+                                }
+                            }
+                            Err(e) => failure = Some(troubleshoot::hub_refused(&e)),
+                        }
+                    }
+                }
+                match failure {
+                    Some(f) => {
+                        failed += 1;
+                        fail(&mut u, &f);
+                        activity.push((i, "failed", f.message.clone(), None));
+                    }
+                    None => {
+                        u.state = "syncing";
+                        u.snapshot = Some(plan.snapshot.clone());
+                        u.synced_now = hub_note.is_some() || app_note.is_some();
+                        if u.synced_now {
+                            synced += 1;
+                        }
+                        let fields: Vec<String> = plan.notes.iter().map(|n| n.hub_property.clone()).collect();
+                        for (note, side) in [(hub_note, "hub"), (app_note, "app")] {
+                            if let Some(kind) = note {
+                                let verb = if kind.starts_with("created") { "Created in" } else { "Updated in" };
+                                let what = if fields.is_empty() || verb == "Created in" { String::new() } else { format!(": {}", fields.join(", ")) };
+                                activity.push((i, kind, format!("{verb} {side}{what}"), serde_json::to_value(&plan.notes).ok()));
+                            }
+                        }
+                    }
+                }
+            }
+            Decision::Excluded(e) => {
+                u.state = "excluded";
+                u.reason_code = Some(e.code().to_string());
+                u.message = Some(e.to_string());
+                u.hint = Some(e.hint().to_string());
+                if matches!(e, plan::Exclusion::Duplicate { .. }) {
+                    // A duplicate does not claim identifiers: the first record keeps them.
+                    u.keys.clear();
+                }
+                if prev_state != Some("excluded") {
+                    activity.push((i, "excluded", e.to_string(), None));
+                }
+            }
+            Decision::Failed(f) => {
+                failed += 1;
+                let f = RecordFailure::from(&f);
+                fail(&mut u, &f);
+                activity.push((i, "failed", f.message.clone(), None));
+            }
+            Decision::Deleted { side } => {
+                u.state = "deleted";
+                u.deleted_side = Some(if side == Side::Hub { "hub" } else { "app" });
+                let propagated = options.propagate_deletes;
+                u.reason_code = Some("deleted".into());
+                u.message = Some(format!(
+                    "The record was deleted in the {side}.{}",
+                    if propagated { " It was deleted on the other side too (deletions propagate for this sync)." } else { " The deletion was not propagated." }
+                ));
+                u.hint = Some(troubleshoot::guide("deleted").fix.to_string());
+                if propagated && side == Side::App {
+                    if let Some(h) = u.hub_id {
+                        archive_in_hub.push(h);
+                    }
+                }
+                if prev_state != Some("deleted") {
+                    activity.push((i, "deleted", u.message.clone().unwrap_or_default(), None));
+                }
+            }
+            Decision::Skipped(_) => continue,
+        }
+        if it.row.is_none() && u.hub_id.is_none() && u.app_id.is_none() {
+            continue;
+        }
+        counts.moved(prev_state, u.state);
+        let id = index::save(&mut tx, sync_id, run.sync.generation, it.row.as_ref().map(|r| r.id), &u).await?;
+        saved_ids[i] = Some(id);
+    }
+    for h in &archive_in_hub {
+        // The hub's own archive path keeps the change feed and provenance right.
+        sqlx::query("SAVEPOINT archive").execute(&mut *tx).await?;
+        if crate::hub::records::archive_in(&mut tx, run.sync.portal_id, run.hub_object, *h, &WriteOrigin::Sync(sync_id)).await.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT archive").execute(&mut *tx).await?;
+        }
+    }
+    let log: Vec<Activity> = activity
+        .into_iter()
+        .filter_map(|(i, kind, message, details)| saved_ids[i].map(|index_id| Activity { index_id, kind, message, details }))
+        .collect();
+    index::log_activity(&mut tx, sync_id, &log).await?;
+    counts.flush(&mut tx, sync_id).await?;
+    index::tally(&mut tx, sync_id, synced, failed).await?;
+    if !finish(&mut tx).await? {
+        // The lease was lost or the settings changed meanwhile: another run redoes it.
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.commit().await?;
+    let _ = job;
+    Ok(true)
+}
+
+fn fail(u: &mut RowUpdate, f: &RecordFailure) {
+    u.state = "failed";
+    u.reason_code = Some(f.code.clone());
+    u.message = Some(f.message.clone());
+    u.field = f.field.clone();
+    u.hint = Some(f.hint.clone());
+    u.retry_in_secs = f.retry_in;
+}
+
+/// Finds, for unpaired records of one side, their partner among the index's rows of the
+/// other side (the match key), first seen wins. `side` is the side of `records`.
+pub async fn match_records(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    side: Side,
+    records: Vec<(Option<IndexRow>, Option<HubRecord>, Option<AppRecord>)>,
+) -> sqlx::Result<Vec<Item>> {
+    let settings = &sync.settings.0;
+    let mut tracker = DuplicateTracker::new();
+    let mut claimed: HashSet<i64> = HashSet::new();
+    let mut out = Vec::with_capacity(records.len());
+    for (row, hub, app) in records {
+        let values = match side {
+            Side::App => app.as_ref().map(|a| &a.properties),
+            Side::Hub => hub.as_ref().map(|h| &h.values),
+        };
+        let own_id = match side {
+            Side::App => app.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+            Side::Hub => hub.as_ref().map(|h| h.id.to_string()).unwrap_or_default(),
+        };
+        let ids = values.map(|v| identifiers(settings, side, v)).unwrap_or_default();
+        let mut item = Item { row, hub, app, ..Default::default() };
+        if ids.is_empty() {
+            out.push(item);
+            continue;
+        }
+        if let Err(e) = tracker.check(&own_id, &ids) {
+            item.preset = Some(e);
+            out.push(item);
+            continue;
+        }
+        let rows = index::with_keys(conn, sync.id, &index::keys_text(&ids)).await?;
+        let own_row = item.row.as_ref().map(|r| r.id);
+        let rows: Vec<IndexRow> = rows.into_iter().filter(|r| Some(r.id) != own_row && r.reason_code.as_deref() != Some("duplicate")).collect();
+        let candidates: Vec<Candidate> = rows
+            .iter()
+            .map(|r| {
+                let (their_id, paired_with) = match side {
+                    // App records look for hub rows; a hub row already holding an app record is taken.
+                    Side::App => (r.hub_id.map(|h| h.to_string()).unwrap_or_default(), r.app_id.clone().or_else(|| r.hub_id.is_none().then(String::new))),
+                    Side::Hub => (r.app_id.clone().unwrap_or_default(), r.hub_id.map(|h| h.to_string()).or_else(|| r.app_id.is_none().then(String::new))),
+                };
+                Candidate {
+                    id: their_id,
+                    identifiers: r.keys.iter().filter_map(|k| index::key_from_text(k)).collect(),
+                    paired_with: paired_with.or_else(|| claimed.contains(&r.id).then(|| "an earlier record".to_string())),
+                }
+            })
+            .collect();
+        match choose_match(&ids, &candidates) {
+            MatchOutcome::Matched { index: at, .. } => {
+                let partner = rows[at].clone();
+                claimed.insert(partner.id);
+                // Merge into the partner's row; a row of our own (e.g. an old exclusion) is dropped.
+                if let Some(own) = item.row.take() {
+                    sqlx::query("DELETE FROM sync_index WHERE id = $1").bind(own.id).execute(&mut *conn).await?;
+                    let mut d = CountDeltas::default();
+                    d.moved(Some(&own.state), "removed");
+                    d.flush(conn, sync.id).await?;
+                }
+                item.row = Some(partner);
+            }
+            MatchOutcome::NoMatch => {}
+            MatchOutcome::Taken(e) => item.preset = Some(e),
+        }
+        out.push(item);
+    }
+    Ok(out)
+}
+
+/// Loads the hub records and app records of index rows (either side may be missing).
+pub async fn complete_items(run: &Run<'_>, items: &mut [Item]) -> Result<(), BatchError> {
+    let hub_ids: Vec<i64> = items.iter().filter(|i| i.hub.is_none()).filter_map(|i| i.row.as_ref().and_then(|r| r.hub_id)).collect();
+    if !hub_ids.is_empty() {
+        let found: HashMap<i64, HubRecord> = hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, &hub_ids)
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h))
+            .collect();
+        for it in items.iter_mut().filter(|i| i.hub.is_none()) {
+            if let Some(id) = it.row.as_ref().and_then(|r| r.hub_id) {
+                it.hub = found.get(&id).cloned();
+            }
+        }
+    }
+    let app_ids: Vec<String> = items.iter().filter(|i| i.app.is_none()).filter_map(|i| i.row.as_ref().and_then(|r| r.app_id.clone())).collect();
+    if !app_ids.is_empty() {
+        let found: HashMap<String, AppRecord> = run
+            .connector
+            .read(&run.sync.app_object, &app_ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id.clone(), a))
+            .collect();
+        for it in items.iter_mut().filter(|i| i.app.is_none()) {
+            if let Some(id) = it.row.as_ref().and_then(|r| r.app_id.clone()) {
+                it.app = found.get(&id).cloned();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The checkpoint update shared by every step: only while the job is ours and the
+/// sync's settings have not changed since the batch began.
+async fn checkpoint(conn: &mut PgConnection, job: &Job, sync: &SyncRow, set: &str, binds: Checkpoint, done: bool) -> sqlx::Result<bool> {
+    let updated = sqlx::query(&format!("UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"))
+        .bind(sync.id)
+        .bind(sync.generation)
+        .bind(binds.int)
+        .bind(binds.text)
+        .bind(sqlx::types::Json(binds.progress))
+        .execute(&mut *conn)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if done {
+        queue::complete(conn, job).await
+    } else {
+        queue::release(conn, job, Duration::ZERO, None, true).await
+    }
+}
+
+struct Checkpoint {
+    int: i64,
+    text: Option<String>,
+    progress: Progress,
+}
+
+/// One step of the initial sync (hub indexing, app pass or hub pass); the job comes back
+/// until the last step is done.
+pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let mut progress = sync.progress.0.clone();
+    match sync.step.as_str() {
+        "hub_index" => {
+            let mut tx = run.pool.begin().await?;
+            if sync.hub_checkpoint == 0 {
+                // Changes made while the initial sync runs are replayed afterwards, from here.
+                let position = changes::last_seq(run.pool, sync.portal_id).await?;
+                let cursor = run.connector.latest_change_cursor(&sync.app_object).await?;
+                sqlx::query(
+                    "UPDATE syncs SET hub_feed_position = $2, app_feed_cursor = $3, initial_started_at = now(), phase = 'scanning'
+                     WHERE id = $1 AND generation = $4",
+                )
+                .bind(sync.id)
+                .bind(position)
+                .bind(cursor)
+                .bind(sync.generation)
+                .execute(&mut *tx)
+                .await?;
+                progress = Progress { hub_total: hub_side::count(run.pool, sync.portal_id, run.hub_object).await?, ..Default::default() };
+            }
+            let records = hub_side::scan(run.pool, sync.portal_id, run.hub_object, sync.hub_checkpoint, INDEX_CHUNK).await?;
+            let rows: Vec<(i64, Vec<String>, String)> = records
+                .iter()
+                .map(|r| (r.id, index::keys_text(&identifiers(&sync.settings.0, Side::Hub, &r.values)), r.label.clone()))
+                .collect();
+            index::index_hub_records(&mut tx, sync.id, sync.generation, &rows).await?;
+            progress.hub_indexed += records.len() as i64;
+            let (set, last) = match records.last() {
+                Some(r) => ("hub_checkpoint = $3, app_checkpoint = $4, progress = $5", r.id),
+                None => ("step = 'app_pass', phase = 'syncing', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", 0),
+            };
+            let ok = checkpoint(&mut tx, job, sync, set, Checkpoint { int: last, text: None, progress }, false).await?;
+            if ok {
+                tx.commit().await?;
+            }
+            Ok(Outcome::Continue)
+        }
+        "app_pass" => {
+            let page = run.connector.list(&sync.app_object, sync.app_checkpoint.as_deref(), PAGE).await?;
+            let mut conn = run.pool.acquire().await?;
+            let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+            let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids).await?.into_iter().map(|r| (r.app_id.clone().unwrap_or_default(), r)).collect();
+            let mut paired = Vec::new();
+            let mut fresh = Vec::new();
+            for rec in page.records.iter().cloned() {
+                match known.get(&rec.id) {
+                    Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item { row: Some(row.clone()), app: Some(rec), ..Default::default() }),
+                    // Seen before without a pair (excluded, failed): matched again under the current settings.
+                    other => fresh.push((other.cloned(), None, Some(rec))),
+                }
+            }
+            let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
+            drop(conn);
+            items.extend(paired);
+            complete_items(run, &mut items).await?;
+            progress.app_seen += page.records.len() as i64;
+            progress.app_estimate = progress.app_estimate.max(progress.app_seen + if page.next_cursor.is_some() { PAGE as i64 } else { 0 });
+            let (set, text) = match &page.next_cursor {
+                Some(c) => ("app_checkpoint = $4, hub_checkpoint = $3, progress = $5", Some(c.clone())),
+                None => ("step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", None),
+            };
+            let pass_total = if page.next_cursor.is_none() { undecided_count(run.pool, sync.id).await? } else { 0 };
+            if page.next_cursor.is_none() {
+                progress.hub_pass_total = pass_total;
+                progress.app_estimate = progress.app_seen;
+            }
+            let cp = Checkpoint { int: 0, text, progress };
+            let done = process(run, job, items, move |c| Box::pin(async move { checkpoint(c, job, sync, set, cp, false).await })).await?;
+            Ok(if done { Outcome::Continue } else { Outcome::Continue })
+        }
+        "hub_pass" => {
+            let mut conn = run.pool.acquire().await?;
+            let rows = index::undecided_hub_rows(&mut conn, sync.id, sync.hub_checkpoint, PAGE as i64).await?;
+            if rows.is_empty() {
+                drop(conn);
+                return finish_initial(run, job).await;
+            }
+            let last = rows.last().map(|r| r.id).unwrap_or_default();
+            let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), ..Default::default() }).collect();
+            drop(conn);
+            complete_items(run, &mut items).await?;
+            progress.hub_pass_done += items.len() as i64;
+            let cp = Checkpoint { int: last, text: sync.app_checkpoint.clone(), progress };
+            process(run, job, items, move |c| Box::pin(async move { checkpoint(c, job, sync, "hub_checkpoint = $3, app_checkpoint = $4, progress = $5", cp, false).await })).await?;
+            Ok(Outcome::Continue)
+        }
+        _ => finish_initial(run, job).await,
+    }
+}
+
+async fn undecided_count(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM sync_index WHERE sync_id = $1 AND app_id IS NULL AND hub_id IS NOT NULL AND state IN ('indexed', 'pending')")
+        .bind(sync_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// The initial sync is done: listen for changes, tell every admin.
+async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let mut tx = run.pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE syncs SET step = 'done', phase = 'listening', initial_completed_at = now(), updated_at = now()
+         WHERE id = $1 AND generation = $2 AND step <> 'done'",
+    )
+    .bind(sync.id)
+    .bind(sync.generation)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 1 {
+        // Whatever changed meanwhile is picked up now.
+        for kind in [HUB_CHANGES, APP_CHANGES] {
+            queue::enqueue(&mut tx, NewJob::new(kind, sync.id)).await?;
+        }
+        if sync.options.0.event_sync {
+            queue::enqueue(&mut tx, NewJob::new(EVENTS, sync.id)).await?;
+        }
+    }
+    if !queue::complete(&mut tx, job).await? {
+        return Ok(Outcome::Continue);
+    }
+    tx.commit().await?;
+    if updated.rows_affected() == 1 {
+        super::notify::initial_sync_completed(run.pool, run.config, sync).await;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Hub changes since the sync's position (its own writes skipped: they are echoes).
+pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let feed = changes::read_after(run.pool, sync.portal_id, sync.hub_feed_position, FEED_CHUNK).await?;
+    let Some(last) = feed.last().map(|c| c.seq) else {
+        let mut tx = run.pool.begin().await?;
+        if queue::complete(&mut tx, job).await? {
+            tx.commit().await?;
+        }
+        return Ok(Outcome::Done);
+    };
+    let own = WriteOrigin::Sync(sync.id);
+    let mut ids: Vec<i64> = feed
+        .iter()
+        .filter(|c| c.object == run.hub_object && c.origin != own && c.associated.is_none())
+        .map(|c| c.record_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let more = feed.len() as i64 >= FEED_CHUNK;
+    let items = if ids.is_empty() { Vec::new() } else { items_for_hub_ids(run, &ids).await? };
+    let done = !more;
+    process(run, job, items, move |c| {
+        Box::pin(async move {
+            let moved = sqlx::query("UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2")
+                .bind(sync.id)
+                .bind(last)
+                .execute(&mut *c)
+                .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if done { queue::complete(c, job).await } else { queue::release(c, job, Duration::ZERO, None, true).await }
+        })
+    })
+    .await?;
+    Ok(if done { Outcome::Done } else { Outcome::Continue })
+}
+
+async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, BatchError> {
+    let mut conn = run.pool.acquire().await?;
+    let rows: HashMap<i64, IndexRow> = index::by_hub_ids(&mut conn, run.sync.id, ids).await?.into_iter().filter_map(|r| r.hub_id.map(|h| (h, r))).collect();
+    let hubs = hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, ids).await?;
+    let mut paired = Vec::new();
+    let mut fresh = Vec::new();
+    for h in hubs {
+        match rows.get(&h.id) {
+            Some(r) if r.app_id.is_some() => paired.push(Item { row: Some(r.clone()), hub: Some(h), ..Default::default() }),
+            other => fresh.push((other.cloned(), Some(h), None)),
+        }
+    }
+    let mut items = match_records(&mut conn, run.sync, Side::Hub, fresh).await?;
+    drop(conn);
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    Ok(items)
+}
+
+/// App changes since the sync's cursor: the app's change feed is the truth; webhooks
+/// only say "look now", so dropped, duplicated or reordered deliveries change nothing.
+pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let page = run.connector.changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE).await?;
+    let mut conn = run.pool.acquire().await?;
+    let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+    let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids).await?.into_iter().map(|r| (r.app_id.clone().unwrap_or_default(), r)).collect();
+    // The latest version of each record in this page.
+    let mut latest: HashMap<String, AppRecord> = HashMap::new();
+    for r in page.records {
+        latest.insert(r.id.clone(), r);
+    }
+    let mut paired = Vec::new();
+    let mut fresh = Vec::new();
+    for (_, rec) in latest {
+        match rows.get(&rec.id) {
+            Some(row) if row.hub_id.is_some() => paired.push(Item { row: Some(row.clone()), app: Some(rec), ..Default::default() }),
+            _ if rec.deleted => {}
+            other => fresh.push((other.cloned(), None, Some(rec))),
+        }
+    }
+    let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
+    drop(conn);
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    let cursor = page.cursor.clone();
+    let more = page.has_more;
+    process(run, job, items, move |c| {
+        Box::pin(async move {
+            sqlx::query("UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1")
+                .bind(sync.id)
+                .bind(&cursor)
+                .execute(&mut *c)
+                .await?;
+            if more { queue::release(c, job, Duration::ZERO, None, true).await } else { queue::complete(c, job).await }
+        })
+    })
+    .await?;
+    Ok(if more { Outcome::Continue } else { Outcome::Done })
+}
+
+/// Records whose failure may have been temporary, once their retry time has come.
+pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = 'failed' AND ($2 OR retry_at <= now())
+         AND id > $3 ORDER BY id LIMIT $4",
+        index::COLUMNS
+    ))
+    .bind(sync.id)
+    .bind(all)
+    .bind(job.payload.get("after").and_then(|v| v.as_i64()).unwrap_or(0))
+    .bind(PAGE as i64)
+    .fetch_all(run.pool)
+    .await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        let mut tx = run.pool.begin().await?;
+        if queue::complete(&mut tx, job).await? {
+            tx.commit().await?;
+        }
+        return Ok(Outcome::Done);
+    };
+    let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), ..Default::default() }).collect();
+    complete_items(run, &mut items).await?;
+    process(run, job, items, move |c| {
+        Box::pin(async move {
+            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
+                .bind(job.id)
+                .bind(last)
+                .execute(&mut *c)
+                .await?;
+            queue::release(c, job, Duration::ZERO, None, true).await
+        })
+    })
+    .await?;
+    Ok(Outcome::Continue)
+}
+
+/// *Resync deleted records in hub / in app* and *Restore*: recreate the missing side of
+/// deleted pairs (`payload.side` is where they were deleted; `payload.ids` limits it).
+pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let side = job.payload.get("side").and_then(|v| v.as_str()).unwrap_or("hub").to_string();
+    let only: Option<Vec<i64>> = job.payload.get("ids").and_then(|v| serde_json::from_value(v.clone()).ok());
+    let after = job.payload.get("after").and_then(|v| v.as_i64()).unwrap_or(0);
+    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = 'deleted' AND deleted_side = $2
+         AND id > $3 AND ($4::bigint[] IS NULL OR id = ANY($4)) ORDER BY id LIMIT $5",
+        index::COLUMNS
+    ))
+    .bind(sync.id)
+    .bind(&side)
+    .bind(after)
+    .bind(&only)
+    .bind(PAGE as i64)
+    .fetch_all(run.pool)
+    .await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        let mut tx = run.pool.begin().await?;
+        if queue::complete(&mut tx, job).await? {
+            tx.commit().await?;
+        }
+        return Ok(Outcome::Done);
+    };
+    let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), recreate: true, ..Default::default() }).collect();
+    complete_items(run, &mut items).await?;
+    // The deleted side's old id is gone; the decision creates a new record there.
+    for it in &mut items {
+        if side == "hub" {
+            if it.hub.as_ref().is_some_and(|h| h.archived) {
+                it.hub = None;
+            }
+            if let Some(r) = it.row.as_mut() {
+                r.hub_id = None;
+            }
+        } else if let Some(r) = it.row.as_mut() {
+            r.app_id = None;
+            it.app = None;
+        }
+    }
+    process(run, job, items, move |c| {
+        Box::pin(async move {
+            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
+                .bind(job.id)
+                .bind(last)
+                .execute(&mut *c)
+                .await?;
+            queue::release(c, job, Duration::ZERO, None, true).await
+        })
+    })
+    .await?;
+    Ok(Outcome::Continue)
+}
+
+/// Event sync: email opens and clicks become timeline events on hub contacts that exist.
+pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let page = run.connector.events(sync.events_cursor.as_deref(), PAGE).await?;
+    let contact_ids: Vec<String> = page.events.iter().map(|e| e.contact_id.clone()).collect();
+    let mut tx = run.pool.begin().await?;
+    let rows: HashMap<String, i64> = index::by_app_ids(&mut tx, sync.id, &contact_ids)
+        .await?
+        .into_iter()
+        .filter_map(|r| Some((r.app_id?, r.hub_id?)))
+        .collect();
+    let (mut synced, mut skipped) = (0i64, 0i64);
+    for e in &page.events {
+        let Some(hub_id) = rows.get(&e.contact_id) else {
+            skipped += 1;
+            continue;
+        };
+        let (kind, title) = match e.kind {
+            crate::connectors::EventKind::EmailOpened => ("email_opened", "Opened an email"),
+            crate::connectors::EventKind::EmailClicked => ("email_clicked", "Clicked a link in an email"),
+        };
+        let subject = e.properties.get("subject").and_then(|v| v.as_str()).unwrap_or_default();
+        let event = crate::hub::timeline::NewTimelineEvent {
+            kind: kind.into(),
+            occurred_at: e.occurred_at,
+            title: if subject.is_empty() { title.to_string() } else { format!("{title}: {subject}") },
+            body: String::new(),
+            properties: serde_json::Value::Object(e.properties.clone()),
+            external_id: Some(format!("{}:{}", sync.connection_id, e.id)),
+        };
+        sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
+        match crate::hub::timeline::insert_in(&mut tx, sync.portal_id, ObjectType::Contacts, *hub_id, &event, &WriteOrigin::Sync(sync.id)).await {
+            Ok(_) => synced += 1,
+            Err(_) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT event").execute(&mut *tx).await?;
+                skipped += 1;
+            }
+        }
+    }
+    sqlx::query(
+        "UPDATE syncs SET events_cursor = $2,
+             progress = jsonb_set(jsonb_set(progress, '{events_synced}', to_jsonb(COALESCE((progress->>'events_synced')::bigint, 0) + $3)),
+                                  '{events_skipped}', to_jsonb(COALESCE((progress->>'events_skipped')::bigint, 0) + $4))
+         WHERE id = $1",
+    )
+    .bind(sync.id)
+    .bind(&page.cursor)
+    .bind(synced)
+    .bind(skipped)
+    .execute(&mut *tx)
+    .await?;
+    let ok = if page.has_more { queue::release(&mut tx, job, Duration::ZERO, None, true).await? } else { queue::complete(&mut tx, job).await? };
+    if ok {
+        tx.commit().await?;
+    }
+    Ok(if page.has_more { Outcome::Continue } else { Outcome::Done })
+}

@@ -1,0 +1,347 @@
+//! Workers: take jobs from the queue and run them; a listener turns Postgres
+//! notifications (hub changes, webhook deliveries, new jobs) into jobs and wake-ups; a
+//! scheduler adds the periodic safety nets (app polling, retries, missed notifications).
+//! `tandem serve` runs a few workers in-process, `tandem worker` runs more elsewhere;
+//! they all share one queue.
+
+use super::definition::{self, SyncRow};
+use super::queue::{self, Job, NewJob};
+use super::runner::{self, BatchError, Outcome, Run};
+use crate::connectors::{registry, Connector};
+use crate::server::connections;
+use crate::server::secrets::SecretKey;
+use crate::server::Config;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+/// How long a worker owns a job before another may take it over.
+pub const LEASE: Duration = Duration::from_secs(120);
+/// A job blocked by something a person must fix is looked at again after this.
+const BLOCKED_RETRY: Duration = Duration::from_secs(300);
+
+pub struct Engine {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub key: SecretKey,
+    /// One connector (rate limiter, HTTP client) per connection and process.
+    connectors: Mutex<HashMap<Uuid, Arc<dyn Connector>>>,
+    wake: Notify,
+    /// Seconds between safety-net polls of each app (`TANDEM_POLL_SECS`, default 60).
+    pub poll_every: Duration,
+}
+
+impl Engine {
+    pub fn new(pool: PgPool, config: Arc<Config>, key: SecretKey) -> Arc<Self> {
+        let poll_every = std::env::var("TANDEM_POLL_SECS")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::from_secs(60));
+        Arc::new(Engine { pool, config, key, connectors: Mutex::new(HashMap::new()), wake: Notify::new(), poll_every })
+    }
+
+    fn connector(&self, connection_id: Uuid, app: &str) -> Result<Arc<dyn Connector>, BatchError> {
+        let mut cache = self.connectors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(&connection_id) {
+            return Ok(c.clone());
+        }
+        let def = registry::app_definition(&self.config, app).ok_or_else(|| BatchError {
+            error: format!("the app `{app}` is not available in this version"),
+            retry_after: None,
+            blocked: true,
+        })?;
+        let c = connections::connector_for(&self.pool, &self.key, &def, connection_id).map_err(|e| BatchError {
+            error: e.message,
+            retry_after: None,
+            blocked: true,
+        })?;
+        cache.insert(connection_id, c.clone());
+        Ok(c)
+    }
+
+    /// Runs the next due job, if any. `Ok(false)`: the queue had nothing due.
+    pub async fn run_one(&self, worker: &str) -> anyhow::Result<bool> {
+        let Some(job) = queue::dequeue(&self.pool, worker, LEASE).await? else {
+            return Ok(false);
+        };
+        let outcome = self.execute(&job).await;
+        match outcome {
+            Ok(_) => {
+                if let Some(sync_id) = job.sync_id {
+                    sqlx::query("UPDATE syncs SET last_error = NULL WHERE id = $1 AND last_error IS NOT NULL")
+                        .bind(sync_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+            }
+            Err(e) => {
+                let delay = if e.blocked {
+                    BLOCKED_RETRY
+                } else {
+                    e.retry_after.unwrap_or_else(|| queue::backoff(job.attempts, Duration::from_secs(1), Duration::from_secs(600)))
+                };
+                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, ?delay, "job will be retried");
+                let mut tx = self.pool.begin().await?;
+                queue::release(&mut tx, &job, delay, Some(&e.error), false).await?;
+                if let Some(sync_id) = job.sync_id {
+                    sqlx::query("UPDATE syncs SET last_error = $2 WHERE id = $1")
+                        .bind(sync_id)
+                        .bind(&e.error)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn execute(&self, job: &Job) -> Result<Outcome, BatchError> {
+        let Some(sync_id) = job.sync_id else {
+            return self.finish(job).await;
+        };
+        let mut conn = self.pool.acquire().await?;
+        let Some(sync) = definition::get_any(&mut conn, sync_id).await? else {
+            drop(conn);
+            return self.finish(job).await;
+        };
+        drop(conn);
+        if !sync.enabled {
+            return self.finish(job).await;
+        }
+        let listening = sync.phase == "listening";
+        if matches!(job.kind.as_str(), runner::HUB_CHANGES | runner::APP_CHANGES | runner::EVENTS | runner::RETRY) && !listening {
+            // The initial sync replays these when it completes.
+            return self.finish(job).await;
+        }
+        let app: (String, String) = sqlx::query_as("SELECT app, status FROM connections WHERE id = $1")
+            .bind(sync.connection_id)
+            .fetch_one(&self.pool)
+            .await?;
+        if app.1 != "connected" {
+            return Err(BatchError {
+                error: "The connected account needs reconnecting: the sync is paused until then.".into(),
+                retry_after: None,
+                blocked: true,
+            });
+        }
+        let hub_object = super::hub_side::object_type(&sync.hub_object).ok_or_else(|| BatchError {
+            error: format!("unknown hub object {}", sync.hub_object),
+            retry_after: None,
+            blocked: true,
+        })?;
+        let run = Run {
+            pool: &self.pool,
+            config: &self.config,
+            sync: &sync,
+            connector: self.connector(sync.connection_id, &app.0)?,
+            hub_object,
+            schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
+        };
+        match job.kind.as_str() {
+            runner::INITIAL => runner::initial_step(&run, job).await,
+            runner::HUB_CHANGES => runner::hub_changes(&run, job).await,
+            runner::APP_CHANGES => runner::app_changes(&run, job).await,
+            runner::EVENTS => runner::events(&run, job).await,
+            runner::RETRY => {
+                let all = job.payload.get("all").and_then(|v| v.as_bool()).unwrap_or(false);
+                runner::retry_failed(&run, job, all).await
+            }
+            runner::RESYNC_DELETED => runner::resync_deleted(&run, job).await,
+            other => {
+                tracing::warn!(kind = other, "unknown job kind dropped");
+                self.finish(job).await
+            }
+        }
+    }
+
+    async fn finish(&self, job: &Job) -> Result<Outcome, BatchError> {
+        let mut tx = self.pool.begin().await?;
+        if queue::complete(&mut tx, job).await? {
+            tx.commit().await?;
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// Runs jobs until none is due: what tests call instead of sleeping.
+    pub async fn drain(&self, worker: &str) -> anyhow::Result<usize> {
+        let mut n = 0;
+        while self.run_one(worker).await? {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// A worker loop until `shutdown` turns true.
+    pub async fn work(self: Arc<Self>, worker: String, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.run_one(&worker).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "worker error"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Turns notifications into jobs and wake-ups.
+    pub async fn listen(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let result = async {
+                let mut listener = PgListener::connect_with(&self.pool).await?;
+                listener
+                    .listen_all([queue::CHANNEL, crate::hub::changes::CHANNEL, "webhook_deliveries"])
+                    .await?;
+                loop {
+                    tokio::select! {
+                        n = listener.recv() => {
+                            let n = n?;
+                            match n.channel() {
+                                c if c == crate::hub::changes::CHANNEL => self.on_hub_change(n.payload()).await?,
+                                "webhook_deliveries" => self.on_delivery(n.payload()).await?,
+                                _ => {}
+                            }
+                            self.wake.notify_waiters();
+                        }
+                        _ = shutdown.changed() => return Ok::<(), anyhow::Error>(()),
+                    }
+                }
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "listener lost; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    async fn on_hub_change(&self, payload: &str) -> anyhow::Result<()> {
+        let Some(portal) = payload.split(':').next().and_then(|p| Uuid::parse_str(p).ok()) else {
+            return Ok(());
+        };
+        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'")
+            .bind(portal)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut conn = self.pool.acquire().await?;
+        for id in ids {
+            queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_delivery(&self, payload: &str) -> anyhow::Result<()> {
+        let Some(connection) = payload.split(':').next().and_then(|p| Uuid::parse_str(p).ok()) else {
+            return Ok(());
+        };
+        enqueue_app_work(&self.pool, connection).await
+    }
+
+    /// The periodic safety nets, every few seconds in every process (jobs are deduplicated).
+    pub async fn schedule(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.schedule_once().await {
+                tracing::warn!(error = %e, "scheduler error");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    pub async fn schedule_once(&self) -> anyhow::Result<()> {
+        let listening: Vec<(Uuid, bool, bool, bool)> = sqlx::query_as(
+            "SELECT s.id,
+                    s.last_poll_at IS NULL OR s.last_poll_at < now() - make_interval(secs => $1),
+                    EXISTS (SELECT 1 FROM sync_index i WHERE i.sync_id = s.id AND i.state = 'failed' AND i.retry_at <= now()),
+                    EXISTS (SELECT 1 FROM hub_changes c WHERE c.portal_id = s.portal_id AND c.seq > s.hub_feed_position)
+             FROM syncs s WHERE s.enabled AND s.phase = 'listening'",
+        )
+        .bind(self.poll_every.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut conn = self.pool.acquire().await?;
+        for (id, poll, retry, behind) in listening {
+            if poll {
+                queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, id)).await?;
+                let events: bool = sqlx::query_scalar("SELECT (options->>'event_sync')::boolean FROM syncs WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap_or(false);
+                if events {
+                    queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, id)).await?;
+                }
+            }
+            if retry {
+                queue::enqueue(&mut conn, NewJob::new(runner::RETRY, id)).await?;
+            }
+            if behind {
+                queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
+            }
+        }
+        // Deliveries older than a day were acted on long ago (the change feed is the truth).
+        sqlx::query("DELETE FROM webhook_deliveries WHERE received_at < now() - interval '1 day'")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A webhook arrived for a connection: look at its app's changes (and events) now.
+pub async fn enqueue_app_work(pool: &PgPool, connection_id: Uuid) -> anyhow::Result<()> {
+    let syncs: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, COALESCE((options->>'event_sync')::boolean, false) FROM syncs
+         WHERE connection_id = $1 AND enabled AND phase = 'listening'",
+    )
+    .bind(connection_id)
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    for (id, events) in syncs {
+        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, id)).await?;
+        if events {
+            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, id)).await?;
+        }
+    }
+    sqlx::query("UPDATE webhook_deliveries SET processed_at = now() WHERE connection_id = $1 AND processed_at IS NULL")
+        .bind(connection_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts `workers` worker loops, the listener and the scheduler; returns the shutdown switch.
+pub fn spawn(engine: Arc<Engine>, workers: usize, name: &str) -> watch::Sender<bool> {
+    let (tx, rx) = watch::channel(false);
+    for i in 0..workers.max(1) {
+        let id = format!("{name}-{}-{i}", std::process::id());
+        tokio::spawn(engine.clone().work(id, rx.clone()));
+    }
+    tokio::spawn(engine.clone().listen(rx.clone()));
+    tokio::spawn(engine.schedule(rx));
+    tx
+}
+
+/// For status views: is a sync row enabled and where is it.
+pub fn is_listening(sync: &SyncRow) -> bool {
+    sync.enabled && sync.phase == "listening"
+}

@@ -1,0 +1,259 @@
+//! The change feed: an ordered log of every hub write, for the sync engine.
+//!
+//! Every create, update, archive and restore of a record, and every association change
+//! (one row for each end), appends a row to `hub_changes` **in the same transaction**
+//! as the write, and sends `pg_notify('hub_changes', '<portal_id>:<seq>')` (delivered at
+//! commit). A row carries the portal, object, record id, kind, the names of the
+//! properties that changed and the [`WriteOrigin`] — `sync:<id>` when a sync wrote it,
+//! so the engine can skip its own echoes. A write that changes nothing (same values
+//! written back) appends nothing.
+//!
+//! Ordering: `seq` is one identity for the whole database. Before appending, a writer
+//! takes a transaction-scoped advisory lock for its portal ([`lock_feed`]) and keeps it
+//! until commit, so within one portal rows become visible strictly in `seq` order: once
+//! a reader has seen `seq = N` of a portal, no row of that portal with a smaller seq can
+//! appear later. A consumer therefore keeps one number per portal, its position, and
+//! resumes with [`read_after`]. (Rolled-back writes leave gaps in `seq`; that is fine.)
+//!
+//! Waking up: [`ChangeListener`] LISTENs on the channel; a notice arrives within
+//! milliseconds of the commit. Notices are hints, not the data: they are lost while the
+//! listening connection is down, so a consumer loops "read_after until empty, then wait
+//! for a notice or a timeout (say 5 s)", which both reacts in milliseconds and recovers
+//! from a missed notice.
+
+use crate::model::crm::{ObjectType, WriteOrigin};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The NOTIFY channel; payload `<portal_id>:<seq>`.
+pub const CHANNEL: &str = "hub_changes";
+/// First key of the per-portal advisory lock that orders the feed.
+const FEED_LOCK: i32 = 1_751_474_001;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Archived,
+    Restored,
+    Associated,
+    Dissociated,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Archived => "archived",
+            ChangeKind::Restored => "restored",
+            ChangeKind::Associated => "associated",
+            ChangeKind::Dissociated => "dissociated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChangeKind> {
+        [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Archived,
+            ChangeKind::Restored,
+            ChangeKind::Associated,
+            ChangeKind::Dissociated,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One row of the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub seq: i64,
+    pub portal_id: Uuid,
+    pub object: ObjectType,
+    pub record_id: i64,
+    pub kind: ChangeKind,
+    /// Created: the properties set; updated: those that changed; otherwise empty.
+    pub properties: Vec<String>,
+    pub origin: WriteOrigin,
+    /// Association changes: the other end.
+    pub associated: Option<(ObjectType, i64)>,
+    pub at: DateTime<Utc>,
+}
+
+/// What a writer appends.
+#[derive(Debug, Clone)]
+pub struct NewChange<'a> {
+    pub portal_id: Uuid,
+    pub object: ObjectType,
+    pub record_id: i64,
+    pub kind: ChangeKind,
+    pub properties: &'a [String],
+    pub origin: &'a WriteOrigin,
+    pub associated: Option<(ObjectType, i64)>,
+}
+
+/// Takes the portal's feed lock until the end of the transaction (see the module docs).
+/// [`append`] does it; bulk loaders that COPY into `hub_changes` call it first.
+pub async fn lock_feed(conn: &mut PgConnection, portal_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(FEED_LOCK)
+        .bind(portal_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends one row and notifies; call inside the write's transaction, as its last step.
+pub async fn append(conn: &mut PgConnection, c: NewChange<'_>) -> sqlx::Result<i64> {
+    lock_feed(&mut *conn, c.portal_id).await?;
+    sqlx::query_scalar(
+        "WITH ins AS (
+            INSERT INTO hub_changes (portal_id, object, record_id, kind, properties, origin_kind, origin_id,
+                                     associated_object, associated_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            RETURNING seq, portal_id)
+         SELECT seq FROM ins, LATERAL pg_notify($10, ins.portal_id::text || ':' || ins.seq)",
+    )
+    .bind(c.portal_id)
+    .bind(c.object.as_str())
+    .bind(c.record_id)
+    .bind(c.kind.as_str())
+    .bind(c.properties)
+    .bind(c.origin.kind())
+    .bind(c.origin.id())
+    .bind(c.associated.map(|(o, _)| o.as_str()))
+    .bind(c.associated.map(|(_, id)| id))
+    .bind(CHANNEL)
+    .fetch_one(conn)
+    .await
+}
+
+/// Sends the notice for a position (bulk loaders, after their COPY).
+pub async fn notify(conn: &mut PgConnection, portal_id: Uuid, seq: i64) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{portal_id}:{seq}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    portal_id: Uuid,
+    object: String,
+    record_id: i64,
+    kind: String,
+    properties: Vec<String>,
+    origin_kind: String,
+    origin_id: Option<Uuid>,
+    associated_object: Option<String>,
+    associated_id: Option<i64>,
+    at: DateTime<Utc>,
+}
+
+impl ChangeRow {
+    fn into_change(self) -> Option<Change> {
+        Some(Change {
+            seq: self.seq,
+            portal_id: self.portal_id,
+            object: ObjectType::parse(&self.object)?,
+            record_id: self.record_id,
+            kind: ChangeKind::parse(&self.kind)?,
+            properties: self.properties,
+            origin: WriteOrigin::from_parts(&self.origin_kind, self.origin_id)?,
+            associated: match (self.associated_object.as_deref().and_then(ObjectType::parse), self.associated_id) {
+                (Some(o), Some(id)) => Some((o, id)),
+                _ => None,
+            },
+            at: self.at,
+        })
+    }
+}
+
+/// The portal's changes with `seq > after_seq`, oldest first, at most `limit`.
+pub async fn read_after(pool: &PgPool, portal_id: Uuid, after_seq: i64, limit: i64) -> sqlx::Result<Vec<Change>> {
+    let rows: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, portal_id, object, record_id, kind, properties, origin_kind, origin_id,
+                associated_object, associated_id, at
+         FROM hub_changes WHERE portal_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(portal_id)
+    .bind(after_seq)
+    .bind(limit.clamp(1, 10_000))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().filter_map(ChangeRow::into_change).collect())
+}
+
+/// The portal's latest position (0 when it has no changes): where a consumer that
+/// wants only future changes starts.
+pub async fn last_seq(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM hub_changes WHERE portal_id = $1")
+        .bind(portal_id)
+        .fetch_one(pool)
+        .await
+}
+
+/// A notice that a portal's feed reached `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeNotice {
+    pub portal_id: Uuid,
+    pub seq: i64,
+}
+
+impl ChangeNotice {
+    pub fn parse(payload: &str) -> Option<ChangeNotice> {
+        let (portal, seq) = payload.split_once(':')?;
+        Some(ChangeNotice {
+            portal_id: Uuid::parse_str(portal).ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+/// LISTENs for change notices on its own connection (reconnects by itself when the
+/// connection drops; notices sent meanwhile are lost — see the module docs).
+pub struct ChangeListener {
+    inner: PgListener,
+}
+
+impl ChangeListener {
+    pub async fn connect(pool: &PgPool) -> sqlx::Result<ChangeListener> {
+        let mut inner = PgListener::connect_with(pool).await?;
+        inner.listen(CHANNEL).await?;
+        Ok(ChangeListener { inner })
+    }
+
+    /// The next notice of any portal.
+    pub async fn recv(&mut self) -> sqlx::Result<ChangeNotice> {
+        loop {
+            let n = self.inner.recv().await?;
+            if let Some(notice) = ChangeNotice::parse(n.payload()) {
+                return Ok(notice);
+            }
+        }
+    }
+
+    /// Waits for a notice of one portal; `None` when `timeout` passes first.
+    pub async fn wait_for_portal(&mut self, portal_id: Uuid, timeout: Duration) -> sqlx::Result<Option<ChangeNotice>> {
+        let wait = async {
+            loop {
+                let n = self.recv().await?;
+                if n.portal_id == portal_id {
+                    return Ok::<_, sqlx::Error>(n);
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+}
