@@ -7,7 +7,8 @@ CREATE TABLE syncs (
     connection_id        uuid NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
     hub_object           text NOT NULL,
     app_object           text NOT NULL,
-    settings             jsonb NOT NULL,    -- engine::plan::SyncSettings
+    input                jsonb NOT NULL,    -- model::SyncInput, as the admin saved it
+    settings             jsonb NOT NULL,    -- engine::plan::SyncSettings built from it
     options              jsonb NOT NULL DEFAULT '{}',  -- engine::definition::SyncOptions
     enabled              boolean NOT NULL DEFAULT true,
     -- scanning → syncing → listening (initial sync done, following changes)

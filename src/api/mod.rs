@@ -10,6 +10,7 @@ pub mod crm;
 pub mod error;
 pub mod notifications;
 pub mod properties;
+pub mod syncs;
 pub mod tokens;
 pub mod users;
 

@@ -16,7 +16,7 @@ pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOpt
 
 /// Fields, default mappings and pipelines (with an auto-mapped suggestion) for a pair.
 #[server(endpoint = "sync_field_options", input = Json, output = Json)]
-pub async fn sync_field_options(connection_id: Uuid, app_object: String, hub_object: String) -> Result<SyncFieldOptions, ApiError> {
+pub async fn sync_field_options(connection_id: Uuid, app_object: String, hub_object: String) -> Result<SyncFieldChoices, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::field_options(&super::ssr::state()?, p.portal_id, connection_id, &app_object, &hub_object).await
 }
@@ -96,22 +96,13 @@ pub async fn list_sync_records(
     #[server(default)] limit: Option<i64>,
 ) -> Result<SyncRecordPage, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::records(
-        &super::ssr::state()?.pool,
-        p.portal_id,
-        sync_id,
-        state.as_deref(),
-        reason.as_deref(),
-        search.as_deref(),
-        after,
-        limit.unwrap_or(50),
-    )
-    .await
+    let query = crate::engine::service::RecordQuery { state, reason, search, after, limit: limit.unwrap_or(50) };
+    crate::engine::service::records(&super::ssr::state()?.pool, p.portal_id, sync_id, &query).await
 }
 
 /// Values on both sides, activity, reason and the troubleshooting guide of one record.
 #[server(endpoint = "sync_record_detail", input = Json, output = Json)]
-pub async fn sync_record_detail(sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetail, ApiError> {
+pub async fn sync_record_detail(sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetails, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::record_detail(&super::ssr::state()?, p.portal_id, sync_id, index_id).await
 }

@@ -383,6 +383,7 @@ impl Connector for DemoConnector {
                 hub_object: object.into(),
                 fields,
                 identifier_fields: identifier_fields(object),
+                pipeline_fields: (object == "deals").then(|| ("pipeline_id".into(), "stage_id".into())),
             });
         }
         Ok(out)

@@ -48,6 +48,8 @@ pub struct AppObject {
     pub fields: Vec<AppField>,
     /// Fields usable as match identifiers (e.g. `email` for contacts).
     pub identifier_fields: Vec<String>,
+    /// Deals: the (pipeline, stage) fields, for stage mapping.
+    pub pipeline_fields: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

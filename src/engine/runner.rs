@@ -103,12 +103,70 @@ fn app_values(a: &AppRecord) -> &plan::Record {
     &a.properties
 }
 
-/// Carries out the decisions for `items`; the `finish` closure adds the checkpoint (and
-/// the job's end) to the same transaction. Returns the number of records written.
-pub async fn process<F>(run: &Run<'_>, job: &Job, items: Vec<Item>, finish: F) -> Result<bool, BatchError>
-where
-    F: for<'c> FnOnce(&'c mut PgConnection) -> futures::future::BoxFuture<'c, sqlx::Result<bool>>,
-{
+/// How a batch moves its checkpoint and its job, in the batch's own transaction.
+pub enum Finish {
+    /// An initial sync step: `set` assigns `hub_checkpoint` ($3), `app_checkpoint` ($4)
+    /// and `progress` ($5) (and maybe the next step).
+    Step { set: &'static str, int: i64, text: Option<String>, progress: Progress },
+    /// The hub change feed, consumed up to `last`.
+    HubFeed { last: i64, done: bool },
+    /// The app change feed, consumed up to `cursor`.
+    AppFeed { cursor: String, more: bool },
+    /// A paged job (retry, resync) remembers where it is in its payload.
+    JobAfter { last: i64 },
+}
+
+async fn finish(conn: &mut PgConnection, job: &Job, sync: &SyncRow, f: Finish) -> sqlx::Result<bool> {
+    match f {
+        Finish::Step { set, int, text, progress } => {
+            // Only while the sync's settings are those the batch ran with.
+            let updated = sqlx::query(&format!("UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"))
+                .bind(sync.id)
+                .bind(sync.generation)
+                .bind(int)
+                .bind(text)
+                .bind(sqlx::types::Json(progress))
+                .execute(&mut *conn)
+                .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(false);
+            }
+            queue::release(conn, job, Duration::ZERO, None, true).await
+        }
+        Finish::HubFeed { last, done } => {
+            let moved = sqlx::query("UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2")
+                .bind(sync.id)
+                .bind(last)
+                .execute(&mut *conn)
+                .await?;
+            if moved.rows_affected() == 0 {
+                return Ok(false);
+            }
+            if done { queue::complete(conn, job).await } else { queue::release(conn, job, Duration::ZERO, None, true).await }
+        }
+        Finish::AppFeed { cursor, more } => {
+            sqlx::query("UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1")
+                .bind(sync.id)
+                .bind(&cursor)
+                .execute(&mut *conn)
+                .await?;
+            if more { queue::release(conn, job, Duration::ZERO, None, true).await } else { queue::complete(conn, job).await }
+        }
+        Finish::JobAfter { last } => {
+            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
+                .bind(job.id)
+                .bind(last)
+                .execute(&mut *conn)
+                .await?;
+            queue::release(conn, job, Duration::ZERO, None, true).await
+        }
+    }
+}
+
+/// Carries out the decisions for `items` and commits them with `then` (the checkpoint
+/// and the job's end). `Ok(false)`: nothing was committed because the job's lease was
+/// lost or the settings changed meanwhile; another run redoes it.
+pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -> Result<bool, BatchError> {
     let settings = &run.sync.settings.0;
     let options = &run.sync.options.0;
     let sync_id = run.sync.id;
@@ -196,7 +254,7 @@ where
     let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
     let (mut synced, mut failed) = (0i64, 0i64);
     let mut archive_in_hub: Vec<i64> = Vec::new();
-    for (i, (it, d)) in items.iter().zip(decisions.into_iter()).enumerate() {
+    for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
         let prev_state = it.row.as_ref().map(|r| r.state.as_str());
         let mut u = RowUpdate {
             hub_id: it.hub.as_ref().map(|h| h.id).or(it.row.as_ref().and_then(|r| r.hub_id)),
@@ -336,13 +394,11 @@ where
     index::log_activity(&mut tx, sync_id, &log).await?;
     counts.flush(&mut tx, sync_id).await?;
     index::tally(&mut tx, sync_id, synced, failed).await?;
-    if !finish(&mut tx).await? {
-        // The lease was lost or the settings changed meanwhile: another run redoes it.
+    if !finish(&mut tx, job, run.sync, then).await? {
         tx.rollback().await?;
         return Ok(false);
     }
     tx.commit().await?;
-    let _ = job;
     Ok(true)
 }
 
@@ -459,33 +515,6 @@ pub async fn complete_items(run: &Run<'_>, items: &mut [Item]) -> Result<(), Bat
     Ok(())
 }
 
-/// The checkpoint update shared by every step: only while the job is ours and the
-/// sync's settings have not changed since the batch began.
-async fn checkpoint(conn: &mut PgConnection, job: &Job, sync: &SyncRow, set: &str, binds: Checkpoint, done: bool) -> sqlx::Result<bool> {
-    let updated = sqlx::query(&format!("UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"))
-        .bind(sync.id)
-        .bind(sync.generation)
-        .bind(binds.int)
-        .bind(binds.text)
-        .bind(sqlx::types::Json(binds.progress))
-        .execute(&mut *conn)
-        .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
-    }
-    if done {
-        queue::complete(conn, job).await
-    } else {
-        queue::release(conn, job, Duration::ZERO, None, true).await
-    }
-}
-
-struct Checkpoint {
-    int: i64,
-    text: Option<String>,
-    progress: Progress,
-}
-
 /// One step of the initial sync (hub indexing, app pass or hub pass); the job comes back
 /// until the last step is done.
 pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
@@ -521,7 +550,7 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 Some(r) => ("hub_checkpoint = $3, app_checkpoint = $4, progress = $5", r.id),
                 None => ("step = 'app_pass', phase = 'syncing', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", 0),
             };
-            let ok = checkpoint(&mut tx, job, sync, set, Checkpoint { int: last, text: None, progress }, false).await?;
+            let ok = finish(&mut tx, job, sync, Finish::Step { set, int: last, text: None, progress }).await?;
             if ok {
                 tx.commit().await?;
             }
@@ -556,9 +585,8 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 progress.hub_pass_total = pass_total;
                 progress.app_estimate = progress.app_seen;
             }
-            let cp = Checkpoint { int: 0, text, progress };
-            let done = process(run, job, items, move |c| Box::pin(async move { checkpoint(c, job, sync, set, cp, false).await })).await?;
-            Ok(if done { Outcome::Continue } else { Outcome::Continue })
+            process(run, job, items, Finish::Step { set, int: 0, text, progress }).await?;
+            Ok(Outcome::Continue)
         }
         "hub_pass" => {
             let mut conn = run.pool.acquire().await?;
@@ -572,8 +600,8 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
             drop(conn);
             complete_items(run, &mut items).await?;
             progress.hub_pass_done += items.len() as i64;
-            let cp = Checkpoint { int: last, text: sync.app_checkpoint.clone(), progress };
-            process(run, job, items, move |c| Box::pin(async move { checkpoint(c, job, sync, "hub_checkpoint = $3, app_checkpoint = $4, progress = $5", cp, false).await })).await?;
+            let set = "hub_checkpoint = $3, app_checkpoint = $4, progress = $5";
+            process(run, job, items, Finish::Step { set, int: last, text: sync.app_checkpoint.clone(), progress }).await?;
             Ok(Outcome::Continue)
         }
         _ => finish_initial(run, job).await,
@@ -640,20 +668,7 @@ pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     let more = feed.len() as i64 >= FEED_CHUNK;
     let items = if ids.is_empty() { Vec::new() } else { items_for_hub_ids(run, &ids).await? };
     let done = !more;
-    process(run, job, items, move |c| {
-        Box::pin(async move {
-            let moved = sqlx::query("UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2")
-                .bind(sync.id)
-                .bind(last)
-                .execute(&mut *c)
-                .await?;
-            if moved.rows_affected() == 0 {
-                return Ok(false);
-            }
-            if done { queue::complete(c, job).await } else { queue::release(c, job, Duration::ZERO, None, true).await }
-        })
-    })
-    .await?;
+    process(run, job, items, Finish::HubFeed { last, done }).await?;
     Ok(if done { Outcome::Done } else { Outcome::Continue })
 }
 
@@ -702,19 +717,8 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     drop(conn);
     items.extend(paired);
     complete_items(run, &mut items).await?;
-    let cursor = page.cursor.clone();
     let more = page.has_more;
-    process(run, job, items, move |c| {
-        Box::pin(async move {
-            sqlx::query("UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1")
-                .bind(sync.id)
-                .bind(&cursor)
-                .execute(&mut *c)
-                .await?;
-            if more { queue::release(c, job, Duration::ZERO, None, true).await } else { queue::complete(c, job).await }
-        })
-    })
-    .await?;
+    process(run, job, items, Finish::AppFeed { cursor: page.cursor.clone(), more }).await?;
     Ok(if more { Outcome::Continue } else { Outcome::Done })
 }
 
@@ -741,17 +745,7 @@ pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome
     };
     let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), ..Default::default() }).collect();
     complete_items(run, &mut items).await?;
-    process(run, job, items, move |c| {
-        Box::pin(async move {
-            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
-                .bind(job.id)
-                .bind(last)
-                .execute(&mut *c)
-                .await?;
-            queue::release(c, job, Duration::ZERO, None, true).await
-        })
-    })
-    .await?;
+    process(run, job, items, Finish::JobAfter { last }).await?;
     Ok(Outcome::Continue)
 }
 
@@ -797,17 +791,7 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
             it.app = None;
         }
     }
-    process(run, job, items, move |c| {
-        Box::pin(async move {
-            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
-                .bind(job.id)
-                .bind(last)
-                .execute(&mut *c)
-                .await?;
-            queue::release(c, job, Duration::ZERO, None, true).await
-        })
-    })
-    .await?;
+    process(run, job, items, Finish::JobAfter { last }).await?;
     Ok(Outcome::Continue)
 }
 

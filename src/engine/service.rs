@@ -53,7 +53,7 @@ pub async fn setup_options(state: &AppState, portal_id: Uuid, connection_id: Uui
 }
 
 /// The *Configure* and *Limit* steps' choices for one object pair.
-pub async fn field_options(state: &AppState, portal_id: Uuid, connection_id: Uuid, app_object: &str, hub_object: &str) -> Result<SyncFieldOptions, ApiError> {
+pub async fn field_options(state: &AppState, portal_id: Uuid, connection_id: Uuid, app_object: &str, hub_object: &str) -> Result<SyncFieldChoices, ApiError> {
     let (view, c) = connector(state, portal_id, connection_id).await?;
     let object = find_object(&c, app_object).await?;
     let hub_type = hub_side::object_type(hub_object).ok_or_else(|| ApiError::field("hub_object", format!("The hub has no object “{hub_object}”.")))?;
@@ -72,7 +72,7 @@ pub async fn field_options(state: &AppState, portal_id: Uuid, connection_id: Uui
     };
     let suggested_stage_pairs = auto_map_pipelines(&hub_pipelines, &app_pipelines);
     let listing = registry::listings().into_iter().find(|l| l.id == view.app);
-    Ok(SyncFieldOptions {
+    Ok(SyncFieldChoices {
         default_mappings: definition::default_mappings(&object, &hub_properties),
         app_fields: definition::app_field_options(&object),
         hub_properties,
@@ -253,16 +253,18 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
 
 /// A page of one state's records (`state` None: every visible state), searchable by
 /// name, email or id, optionally one reason only; keyset-paged by index id.
-pub async fn records(
-    pool: &PgPool,
-    portal_id: Uuid,
-    sync_id: Uuid,
-    state: Option<&str>,
-    reason: Option<&str>,
-    search: Option<&str>,
-    after: Option<i64>,
-    limit: i64,
-) -> Result<SyncRecordPage, ApiError> {
+/// Which records a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub state: Option<String>,
+    pub reason: Option<String>,
+    pub search: Option<String>,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+pub async fn records(pool: &PgPool, portal_id: Uuid, sync_id: Uuid, q: &RecordQuery) -> Result<SyncRecordPage, ApiError> {
+    let (state, reason, search, after, limit) = (q.state.as_deref(), q.reason.as_deref(), q.search.as_deref(), q.after, q.limit);
     definition::get(pool, portal_id, sync_id).await?;
     let states: Vec<String> = match state {
         Some(s) if super::index::VISIBLE_STATES.contains(&s) => vec![s.to_string()],
@@ -321,7 +323,7 @@ pub async fn records(
 }
 
 /// A record's detail: values on both sides, activity, reason and troubleshooting.
-pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetail, ApiError> {
+pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetails, ApiError> {
     let sync = definition::get(&state.pool, portal_id, sync_id).await?;
     let mut conn = state.pool.acquire().await?;
     let row = super::index::by_ids(&mut conn, sync_id, &[index_id])
@@ -378,7 +380,7 @@ pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, ind
         }
         TroubleshootView { code: code.into(), title: g.title.into(), what: g.what.into(), fix: g.fix.into(), links }
     });
-    Ok(SyncRecordDetail {
+    Ok(SyncRecordDetails {
         hint: row.hint.clone(),
         row: row_view(&row),
         fields,

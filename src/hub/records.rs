@@ -700,6 +700,30 @@ async fn set_archived(
     origin: &WriteOrigin,
 ) -> Result<Record, ApiError> {
     let mut tx = pool.begin().await?;
+    let record = set_archived_in(&mut tx, portal_id, object, id, archive, origin).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Archives a record inside the caller's transaction (the sync engine's deletions).
+pub async fn archive_in(
+    conn: &mut PgConnection,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+    origin: &WriteOrigin,
+) -> Result<Record, ApiError> {
+    set_archived_in(conn, portal_id, object, id, true, origin).await
+}
+
+async fn set_archived_in(
+    tx: &mut PgConnection,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+    archive: bool,
+    origin: &WriteOrigin,
+) -> Result<Record, ApiError> {
     let row: Option<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = $3 FOR UPDATE"
     ))
@@ -714,7 +738,7 @@ async fn set_archived(
     }
     if !archive && object == ObjectType::Contacts {
         if let Some(email) = record.get("email") {
-            check_unique_emails(&mut tx, portal_id, &[(0, schema::email_key(email), Some(id))], false).await?;
+            check_unique_emails(tx, portal_id, &[(0, schema::email_key(email), Some(id))], false).await?;
         }
     }
     let row: RecordRow = sqlx::query_as(&format!(
@@ -727,7 +751,7 @@ async fn set_archived(
     .fetch_one(&mut *tx)
     .await?;
     changes::append(
-        &mut tx,
+        tx,
         NewChange {
             portal_id,
             object,
@@ -739,7 +763,6 @@ async fn set_archived(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(row.into_record())
 }
 
@@ -1274,10 +1297,7 @@ pub async fn list_with_schema(pool: &PgPool, schema: &ObjectSchema, portal_id: U
         rows.truncate(limit);
         rows.reverse();
         if more_before {
-            let next = match rows.last() {
-                Some(last) => Some(cursor_of(&q.sort, &key, last)),
-                None => None,
-            };
+            let next = rows.last().map(|last| cursor_of(&q.sort, &key, last));
             let prev = rows.first().map(|r| cursor_of(&q.sort, &key, r));
             return Ok(Page {
                 records: rows.into_iter().map(|r| r.0).collect(),

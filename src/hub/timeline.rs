@@ -82,6 +82,19 @@ pub async fn insert(
     event: &NewTimelineEvent,
     origin: &WriteOrigin,
 ) -> Result<Inserted, ApiError> {
+    let mut conn = pool.acquire().await?;
+    insert_in(&mut conn, portal_id, object, record_id, event, origin).await
+}
+
+/// [`insert`] inside the caller's transaction (event sync).
+pub async fn insert_in(
+    conn: &mut sqlx::PgConnection,
+    portal_id: Uuid,
+    object: ObjectType,
+    record_id: i64,
+    event: &NewTimelineEvent,
+    origin: &WriteOrigin,
+) -> Result<Inserted, ApiError> {
     validate(event)?;
     let source = origin.to_string();
     let id: Option<i64> = sqlx::query_scalar(
@@ -101,7 +114,7 @@ pub async fn insert(
     .bind(&event.properties)
     .bind(&source)
     .bind(&event.external_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     if let Some(id) = id {
         return Ok(Inserted { id, created: true });
@@ -118,7 +131,7 @@ pub async fn insert(
         .bind(ext)
         .bind(object.as_str())
         .bind(record_id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await?,
         None => None,
     };

@@ -240,3 +240,136 @@ pub struct SyncView {
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub initial_completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+/// A field or property offered in the mapping editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldOption {
+    pub name: String,
+    pub label: String,
+    /// `text`, `number`, `bool`, `date`, `datetime`, `enumeration`.
+    pub kind: String,
+    pub required: bool,
+    pub read_only: bool,
+    /// Enumeration options as (value, label).
+    pub options: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineOption {
+    pub id: String,
+    pub label: String,
+    /// (stage id, label), in order.
+    pub stages: Vec<(String, String)>,
+}
+
+/// An object pair the wizard's *Select* step offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectPairOption {
+    pub app_object: String,
+    pub app_label: String,
+    pub hub_object: String,
+    /// The existing sync of this app object, if there is one (edit it instead).
+    pub existing_sync: Option<Uuid>,
+}
+
+/// What the wizard needs for one object pair: both sides' fields, the connector's
+/// default mappings, and pipelines with an auto-mapped suggestion for deals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncFieldChoices {
+    pub app_fields: Vec<FieldOption>,
+    pub hub_properties: Vec<FieldOption>,
+    pub default_mappings: Vec<MappingInput>,
+    pub hub_pipelines: Vec<PipelineOption>,
+    pub app_pipelines: Vec<PipelineOption>,
+    pub suggested_stage_pairs: Vec<StagePairInput>,
+    pub supports_events: bool,
+}
+
+/// One row of a sync's record list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecordRow {
+    pub index_id: i64,
+    pub hub_id: Option<i64>,
+    pub app_id: Option<String>,
+    pub label: String,
+    pub state: String,
+    pub reason_code: Option<String>,
+    pub message: Option<String>,
+    pub field: Option<String>,
+    pub deleted_side: Option<String>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Failures (or exclusions) of one cause, so a thousand rows of one problem are one line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReasonGroup {
+    pub code: String,
+    pub title: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecordPage {
+    pub rows: Vec<SyncRecordRow>,
+    /// Pass as `after` for the next page; `None` on the last page.
+    pub next_after: Option<i64>,
+    pub groups: Vec<ReasonGroup>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityView {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub kind: String,
+    pub message: String,
+}
+
+/// The *Troubleshoot* panel: what the reason means, how to fix it, where to go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TroubleshootView {
+    pub code: String,
+    pub title: String,
+    pub what: String,
+    pub fix: String,
+    /// Links (label, href) to the record or the setting concerned.
+    pub links: Vec<(String, String)>,
+}
+
+/// One mapped field on both sides, for the record's detail panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldValues {
+    pub hub_property: String,
+    pub app_field: String,
+    pub hub_value: Option<String>,
+    pub app_value: Option<String>,
+    /// This mapping is the one the failure names.
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRecordDetails {
+    pub row: SyncRecordRow,
+    pub fields: Vec<FieldValues>,
+    pub activity: Vec<ActivityView>,
+    pub hint: Option<String>,
+    pub troubleshoot: Option<TroubleshootView>,
+}
+
+/// Records synced and failed in one hour, for the status chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourPoint {
+    pub hour: chrono::DateTime<chrono::Utc>,
+    pub synced: i64,
+    pub failed: i64,
+}
+
+/// A deleted record that *Restore all deleted records* would bring back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestoreCandidate {
+    pub sync_id: Uuid,
+    pub index_id: i64,
+    pub label: String,
+    pub deleted_side: String,
+    pub deleted_at: chrono::DateTime<chrono::Utc>,
+}

@@ -22,8 +22,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web UI, the automation API and the webhook receiver (TANDEM_ADDR, default 127.0.0.1:3000).
     Serve,
-    /// Run sync workers that share the job queue with the server.
-    Worker,
+    /// Run sync workers that share the job queue with the server (and each other).
+    Worker {
+        /// Jobs run at once by this process.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Create the database when missing and apply every migration.
     Migrate,
     /// Create the demo portal with its admin login.
@@ -124,11 +128,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", created.secret);
             Ok(())
         }
-        Command::Worker => {
-            bail!(
-                "`tandem worker` has no work yet: the sync engine has not landed in this build. \
-                 Run `tandem serve` alone for now."
-            )
+        Command::Worker { concurrency } => {
+            let pool = db::migrate(&config.database_url).await?;
+            let key = super::secrets::SecretKey::load(&config.data_dir)?;
+            let engine = crate::engine::worker::Engine::new(pool, std::sync::Arc::new(config), key);
+            let stop = crate::engine::worker::spawn(engine, concurrency, "worker");
+            println!("Tandem worker running {concurrency} job(s) at a time; Ctrl-C stops it.");
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            Ok(())
         }
         Command::DemoApp => {
             bail!("the demo app is not part of this build yet")
@@ -151,15 +159,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .await;
     });
 
+    // Sync workers in this process (`TANDEM_WORKERS`, default 2; 0 leaves the work to
+    // `tandem worker` processes).
+    let workers: usize = std::env::var("TANDEM_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let stop_engine = (workers > 0).then(|| {
+        let engine = crate::engine::worker::Engine::new(state.pool.clone(), state.config.clone(), state.secret_key.clone());
+        crate::engine::worker::spawn(engine, workers, "serve")
+    });
+
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr}; is another Tandem running? Set TANDEM_ADDR")
     })?;
     tracing::info!(%addr, "listening");
     println!("Tandem is serving on {public_url}");
-    axum::serve(listener, super::app(state))
+    let served = axum::serve(listener, super::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server error")
+        .context("server error");
+    if let Some(stop) = stop_engine {
+        let _ = stop.send(true);
+    }
+    served
 }
 
 /// Ctrl-C or SIGTERM: finish the requests in flight, then stop.

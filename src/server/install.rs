@@ -347,6 +347,7 @@ pub async fn disconnect(
         }
     }
     connections::clear_tokens(&state.pool, connection_id).await?;
+    crate::engine::definition::turn_off_for_connection(&state.pool, connection_id).await?;
     Ok(())
 }
 

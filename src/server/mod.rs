@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod email;
 pub mod install;
 pub mod metrics;
 pub mod notifications;

@@ -119,7 +119,12 @@ pub async fn receive(
         Err(e) => return rejection(WebhookRejection::Malformed(e.to_string())),
     };
     match store(&state.pool, connection_id, &notice, &raw).await {
-        Ok(Stored::New(_)) => (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response(),
+        Ok(Stored::New(_)) => {
+            // Listeners pick it up from the NOTIFY; this makes the engine look now even
+            // when no worker listens (e.g. only `tandem worker` processes are running).
+            let _ = crate::engine::worker::enqueue_app_work(&state.pool, connection_id).await;
+            (StatusCode::OK, Json(json!({ "status": "stored" }))).into_response()
+        }
         Ok(Stored::Duplicate) => {
             (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
         }
