@@ -317,6 +317,7 @@ pub async fn process(
     let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
     let (mut synced, mut failed) = (0i64, 0i64);
     let mut archive_in_hub: Vec<i64> = Vec::new();
+    let mut synced_pairs: Vec<super::associations::Pair> = Vec::new();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
         let prev_state = it.row.as_ref().map(|r| r.state.as_str());
         let mut u = RowUpdate {
@@ -412,6 +413,17 @@ pub async fn process(
                         activity.push((i, "failed", f.message.clone(), None));
                     }
                     None => {
+                        if let (Some(hub_id), Some(app_id)) = (u.hub_id, u.app_id.clone()) {
+                            synced_pairs.push(super::associations::Pair {
+                                hub_id,
+                                app_id,
+                                app_associations: it
+                                    .app
+                                    .as_ref()
+                                    .map(|a| a.associations.clone())
+                                    .unwrap_or_default(),
+                            });
+                        }
                         u.state = "syncing";
                         u.snapshot = Some(plan.snapshot.clone());
                         u.synced_now = hub_note.is_some() || app_note.is_some();
@@ -538,6 +550,11 @@ pub async fn process(
         return Ok(false);
     }
     tx.commit().await?;
+    if let Err(e) =
+        super::associations::sync_pairs(run.pool, run.sync, &run.connector, &synced_pairs).await
+    {
+        tracing::warn!(sync = %run.sync.id, error = %e, "associations not synced this time");
+    }
     Ok(true)
 }
 
@@ -925,7 +942,7 @@ pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     let own = WriteOrigin::Sync(sync.id);
     let mut ids: Vec<i64> = feed
         .iter()
-        .filter(|c| c.object == run.hub_object && c.origin != own && c.associated.is_none())
+        .filter(|c| c.object == run.hub_object && c.origin != own)
         .map(|c| c.record_id)
         .collect();
     ids.sort_unstable();

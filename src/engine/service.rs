@@ -413,12 +413,14 @@ pub async fn records(
     definition::get(pool, portal_id, sync_id).await?;
     let states: Vec<String> = match state {
         Some(s) if super::index::VISIBLE_STATES.contains(&s) => vec![s.to_string()],
-        Some(s) => return Err(ApiError::field(
-            "state",
-            format!(
+        Some(s) => {
+            return Err(ApiError::field(
+                "state",
+                format!(
                 "“{s}” is not a record state; use syncing, failed, excluded, deleted or queued."
             ),
-        )),
+            ))
+        }
         None => super::index::VISIBLE_STATES
             .iter()
             .map(|s| s.to_string())
