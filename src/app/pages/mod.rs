@@ -9,11 +9,11 @@ mod properties;
 mod tokens;
 mod users;
 
+pub use crm::{CrmListPage, CrmRecordPage};
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use notifications::NotificationsPage;
 pub use placeholders::*;
 pub use properties::PropertiesPage;
-pub use crm::{CrmListPage, CrmRecordPage};
 pub use tokens::TokensPage;
 pub use users::UsersPage;
