@@ -788,25 +788,7 @@ fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
         Some(a) => Some(Cursor::decode(&a).ok_or_else(|| bad_after(&a))?),
         None => None,
     };
-    // HubSpot's `after` is an offset-like number; ours is the cursor from paging.next.
-    let after = match after {
-        Some(c)
-            if c.sort
-                != format!(
-                    "{}:{}",
-                    sort.property,
-                    if sort.dir == SortDir::Asc {
-                        "asc"
-                    } else {
-                        "desc"
-                    }
-                )
-                && c.sort == "hs_object_id:asc" =>
-        {
-            return Err(bad_after(&c.id.to_string()));
-        }
-        other => other,
-    };
+    // A cursor made for another sort is refused by `records::list` (400).
     let limit = body.limit.unwrap_or(LIST_DEFAULT);
     if !(1..=SEARCH_MAX).contains(&limit) {
         return Err(RestError(ApiError::field(
