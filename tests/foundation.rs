@@ -18,7 +18,10 @@ async fn whoami_without_credentials_is_401_json_not_html(pool: PgPool) {
     assert_eq!(r.body["code"], "unauthorized");
     assert!(r.body["hint"].as_str().unwrap().contains("Bearer"));
     assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
-    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().contains("json"));
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .contains("json"));
 }
 
 #[sqlx::test]
@@ -44,7 +47,10 @@ async fn a_forged_or_revoked_token_is_refused(pool: PgPool) {
     let list = call(&app, "list_tokens", Some(&s.token), json!({})).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     let id = list.body[0]["id"].as_str().unwrap().to_string();
-    assert!(list.body[0].get("token_hash").is_none(), "hashes never leave the server");
+    assert!(
+        list.body[0].get("token_hash").is_none(),
+        "hashes never leave the server"
+    );
     let revoke = call(&app, "revoke_token", Some(&s.token), json!({ "id": id })).await;
     assert_eq!(revoke.status, StatusCode::OK, "{}", revoke.text);
     let after = call(&app, "whoami", Some(&s.token), json!({})).await;
@@ -90,15 +96,30 @@ async fn portals_only_see_their_own_users_and_tokens(pool: PgPool) {
     let a = seed_user(&pool, "portal-a", "a@example.com", Role::SuperAdmin).await;
     let b = seed_user(&pool, "portal-b", "b@example.com", Role::SuperAdmin).await;
     let users = call(&app, "list_users", Some(&b.token), json!({})).await;
-    let emails: Vec<&str> = users.body.as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    let emails: Vec<&str> = users
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
     assert_eq!(emails, vec!["b@example.com"]);
 
     // B cannot revoke A's token: it does not exist for B.
     let a_tokens = call(&app, "list_tokens", Some(&a.token), json!({})).await;
     let a_token_id = a_tokens.body[0]["id"].clone();
-    let r = call(&app, "revoke_token", Some(&b.token), json!({ "id": a_token_id })).await;
+    let r = call(
+        &app,
+        "revoke_token",
+        Some(&b.token),
+        json!({ "id": a_token_id }),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert_eq!(call(&app, "whoami", Some(&a.token), json!({})).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "whoami", Some(&a.token), json!({})).await.status,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test]
@@ -113,7 +134,12 @@ async fn validation_errors_name_the_fields(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
-    let fields: Vec<&str> = r.body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["email", "name", "password"]);
 
     let dup = call(
@@ -124,10 +150,18 @@ async fn validation_errors_name_the_fields(pool: PgPool) {
     )
     .await;
     assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(dup.body["message"].as_str().unwrap().contains("already exists"));
+    assert!(dup.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("already exists"));
 
     let bad_json = call(&app, "create_user", Some(&s.token), json!({ "email": 3 })).await;
-    assert_eq!(bad_json.status, StatusCode::BAD_REQUEST, "{}", bad_json.text);
+    assert_eq!(
+        bad_json.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        bad_json.text
+    );
 }
 
 fn login_request(email: &str, password: &str, origin: Option<&str>) -> Request<Body> {
@@ -137,7 +171,8 @@ fn login_request(email: &str, password: &str, origin: Option<&str>) -> Request<B
     if let Some(o) = origin {
         req = req.header(header::ORIGIN, o);
     }
-    req.body(Body::from(format!("email={email}&password={password}"))).unwrap()
+    req.body(Body::from(format!("email={email}&password={password}")))
+        .unwrap()
 }
 
 fn session_cookie(r: &Reply) -> String {
@@ -153,8 +188,21 @@ fn session_cookie(r: &Reply) -> String {
 async fn sign_in_sets_a_safe_cookie_and_cross_site_calls_are_refused(pool: PgPool) {
     let app = test_app(&pool).await;
     seed_user(&pool, "acme", "boss@example.com", Role::SuperAdmin).await;
-    let r = send(&app, login_request("boss%40example.com", "correct+horse+battery", Some("http://tandem.test"))).await;
-    assert!(r.status.is_success() || r.status.is_redirection(), "{} {}", r.status, r.text);
+    let r = send(
+        &app,
+        login_request(
+            "boss%40example.com",
+            "correct+horse+battery",
+            Some("http://tandem.test"),
+        ),
+    )
+    .await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{} {}",
+        r.status,
+        r.text
+    );
     let cookie = session_cookie(&r);
     assert!(cookie.contains("HttpOnly"));
     assert!(cookie.contains("SameSite=Lax"));
@@ -176,7 +224,10 @@ async fn sign_in_sets_a_safe_cookie_and_cross_site_calls_are_refused(pool: PgPoo
     assert_eq!(same.body["auth"], "session");
     let cross = send(&app, with_cookie(Some("https://evil.example"))).await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    assert!(cross.body["message"].as_str().unwrap().contains("another website"));
+    assert!(cross.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("another website"));
 }
 
 #[sqlx::test]
@@ -189,7 +240,11 @@ async fn repeated_failed_sign_ins_are_rate_limited(pool: PgPool) {
         assert_eq!(r.body["code"], "invalid_login");
     }
     // Even the right password is refused now, until the window passes.
-    let r = send(&app, login_request("boss%40example.com", "correct+horse+battery", None)).await;
+    let r = send(
+        &app,
+        login_request("boss%40example.com", "correct+horse+battery", None),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
     assert!(r.body["hint"].as_str().unwrap().contains("15 minutes"));
 }
@@ -207,7 +262,11 @@ async fn health_metrics_and_unknown_api_paths(pool: PgPool) {
 
     let metrics = send(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert!(metrics.text.contains("tandem_http_requests_total"), "{}", metrics.text);
+    assert!(
+        metrics.text.contains("tandem_http_requests_total"),
+        "{}",
+        metrics.text
+    );
 }
 
 #[sqlx::test]
@@ -216,7 +275,13 @@ async fn pages_render_on_the_server(pool: PgPool) {
     let login = send(&app, Request::get("/login").body(Body::empty()).unwrap()).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.text.contains("Sign in"));
-    let missing = send(&app, Request::get("/definitely/not/here").body(Body::empty()).unwrap()).await;
+    let missing = send(
+        &app,
+        Request::get("/definitely/not/here")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.text.contains("Page not found"));
 }

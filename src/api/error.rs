@@ -1,9 +1,9 @@
 //! The one error shape every server function returns: a status, a stable code, a
 //! sentence for people, what to do next, and per-field details for forms.
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
@@ -117,12 +117,10 @@ impl FromServerFnError for ApiError {
                 Self::bad_request(format!("The request body is not valid: {m}"))
                     .with_hint("Send a JSON object with the documented fields (see the README).")
             }
-            ServerFnErrorErr::Request(m) => Self::new(
-                0,
-                "network",
-                format!("Could not reach the server: {m}"),
-            )
-            .with_hint("Check your connection and try again."),
+            ServerFnErrorErr::Request(m) => {
+                Self::new(0, "network", format!("Could not reach the server: {m}"))
+                    .with_hint("Check your connection and try again.")
+            }
             other => Self::internal(other),
         }
     }

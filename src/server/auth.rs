@@ -62,8 +62,12 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Principal, 
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::new(401, "unauthorized", "The Authorization header is not a Bearer token.")
-                    .with_hint("Send `Authorization: Bearer <token>` with a private app token.")
+                ApiError::new(
+                    401,
+                    "unauthorized",
+                    "The Authorization header is not a Bearer token.",
+                )
+                .with_hint("Send `Authorization: Bearer <token>` with a private app token.")
             })?;
         return tokens::authenticate(&state.pool, secret).await;
     }
@@ -100,7 +104,10 @@ pub async fn same_origin_guard(
     let is_api_post = req.method() == http::Method::POST && req.uri().path().starts_with("/api/");
     if is_api_post && has_cookie && headers.get(AUTHORIZATION).is_none() {
         if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
-            let host = headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let host = headers
+                .get(HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             let same_host = origin
                 .split_once("://")
                 .map(|(_, rest)| rest == host)

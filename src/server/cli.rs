@@ -100,16 +100,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             db::migrate(&config.database_url).await?;
-            println!("Database is up to date ({}).", db::redact(&config.database_url));
+            println!(
+                "Database is up to date ({}).",
+                db::redact(&config.database_url)
+            );
             Ok(())
         }
         Command::Seed(args) => {
             let pool = db::migrate(&config.database_url).await?;
             if args.portal != seed::DEMO_PORTAL {
-                bail!("only the `{}` portal can be seeded for now", seed::DEMO_PORTAL);
+                bail!(
+                    "only the `{}` portal can be seeded for now",
+                    seed::DEMO_PORTAL
+                );
             }
             let login = seed::demo_portal(&pool, &config).await?;
-            println!("Demo portal ready. Sign in as {} with password {}", login.email, login.password);
+            println!(
+                "Demo portal ready. Sign in as {} with password {}",
+                login.email, login.password
+            );
             if login.generated {
                 println!(
                     "(password generated now and kept in {}; set TANDEM_ADMIN_PASSWORD to choose one)",
@@ -124,14 +133,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(&config.database_url).await?;
             let portal_id = portals::id_by_slug(&pool, &portal)
                 .await?
-                .with_context(|| format!("there is no portal `{portal}`; run `tandem seed` first"))?;
+                .with_context(|| {
+                    format!("there is no portal `{portal}`; run `tandem seed` first")
+                })?;
             let user_id = users::id_by_email(&pool, portal_id, &user)
                 .await?
                 .with_context(|| format!("there is no user {user} in portal `{portal}`"))?;
             let created = tokens::create(&pool, portal_id, user_id, &name)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?;
-            println!("Token “{}” created for {user} in portal `{portal}`:", created.token.name);
+            println!(
+                "Token “{}” created for {user} in portal `{portal}`:",
+                created.token.name
+            );
             println!("{}", created.secret);
             Ok(())
         }
@@ -178,9 +192,15 @@ async fn demo_app(command: Option<DemoAppCommand>) -> anyhow::Result<()> {
                     started.elapsed().as_secs_f64()
                 );
             } else {
-                println!("Account `{}` already has records; left as it is.", report.account);
+                println!(
+                    "Account `{}` already has records; left as it is.",
+                    report.account
+                );
             }
-            println!("Sign in as {} with password {}", report.username, report.password);
+            println!(
+                "Sign in as {} with password {}",
+                report.username, report.password
+            );
             Ok(())
         }
     }
@@ -201,9 +221,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .await;
     });
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}; is another Tandem running? Set TANDEM_ADDR"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}; is another Tandem running? Set TANDEM_ADDR")
+    })?;
     tracing::info!(%addr, "listening");
     println!("Tandem is serving on {public_url}");
     axum::serve(listener, super::app(state))
@@ -218,7 +238,8 @@ pub async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     };
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -13,7 +13,11 @@ pub struct NewNotification<'a> {
 }
 
 /// Sends one notification to every Super Admin of the portal.
-pub async fn notify_admins(pool: &PgPool, portal_id: Uuid, n: NewNotification<'_>) -> sqlx::Result<u64> {
+pub async fn notify_admins(
+    pool: &PgPool,
+    portal_id: Uuid,
+    n: NewNotification<'_>,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "INSERT INTO notifications (portal_id, user_id, kind, title, body, link)
          SELECT portal_id, id, $2, $3, $4, $5 FROM users

@@ -40,7 +40,10 @@ pub fn app(state: AppState) -> Router {
             shell(leptos_options.clone())
         })
         .route("/api/{*path}", any(api_not_found))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(from_fn(server_fn_status))
         .layer(from_fn_with_state(state.clone(), auth::same_origin_guard))
         .layer(sessions)
@@ -65,7 +68,11 @@ async fn api_not_found(req: Request) -> Response {
     let err = ApiError::new(
         404,
         "not_found",
-        format!("There is no API function at {} {}.", req.method(), req.uri().path()),
+        format!(
+            "There is no API function at {} {}.",
+            req.method(),
+            req.uri().path()
+        ),
     )
     .with_hint("Server functions are called with POST; the README lists them all.");
     api_error_response(&err)
@@ -99,7 +106,10 @@ async fn server_fn_status(req: Request, next: Next) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
+    match sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&state.pool)
+        .await
+    {
         Ok(_) => Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,

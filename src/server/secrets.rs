@@ -41,7 +41,10 @@ impl SecretKey {
             .decode(text)
             .map_err(|e| anyhow!("the secret key is not base64: {e}"))?;
         if bytes.len() != 32 {
-            bail!("the secret key must be 32 bytes (base64 of 32 random bytes), got {}", bytes.len());
+            bail!(
+                "the secret key must be 32 bytes (base64 of 32 random bytes), got {}",
+                bytes.len()
+            );
         }
         Ok(SecretKey(*Key::<Aes256Gcm>::from_slice(&bytes)))
     }
@@ -67,7 +70,9 @@ impl SecretKey {
         let (nonce, ciphertext) = bytes.split_at(12);
         let plain = Aes256Gcm::new(&self.0)
             .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| anyhow!("cannot decrypt a stored secret: was TANDEM_SECRET_KEY changed?"))?;
+            .map_err(|_| {
+                anyhow!("cannot decrypt a stored secret: was TANDEM_SECRET_KEY changed?")
+            })?;
         String::from_utf8(plain).context("decrypted secret is not UTF-8")
     }
 }

@@ -19,7 +19,10 @@ pub fn hash(secret: &str) -> String {
 }
 
 fn generate_secret() -> String {
-    format!("{PREFIX}{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40))
+    format!(
+        "{PREFIX}{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    )
 }
 
 #[derive(sqlx::FromRow)]
@@ -113,8 +116,12 @@ pub async fn revoke(pool: &PgPool, portal_id: Uuid, token_id: Uuid) -> Result<()
 /// Resolves a Bearer secret to its user; revoked and unknown tokens are 401.
 pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Principal, ApiError> {
     let invalid = || {
-        ApiError::new(401, "invalid_token", "This API token is not valid or was revoked.")
-            .with_hint("Create a new one in Settings → Private app tokens.")
+        ApiError::new(
+            401,
+            "invalid_token",
+            "This API token is not valid or was revoked.",
+        )
+        .with_hint("Create a new one in Settings → Private app tokens.")
     };
     if !secret.starts_with(PREFIX) {
         return Err(invalid());

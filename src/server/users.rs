@@ -3,7 +3,9 @@
 use super::auth::{AuthVia, Principal};
 use crate::api::{ApiError, FieldError};
 use crate::model::{Role, UserView};
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -110,7 +112,10 @@ pub async fn create(pool: &PgPool, portal_id: Uuid, user: NewUser) -> Result<Uui
     .fetch_optional(pool)
     .await?;
     id.ok_or_else(|| {
-        ApiError::field("email", "A user with this email already exists in this portal.")
+        ApiError::field(
+            "email",
+            "A user with this email already exists in this portal.",
+        )
     })
 }
 
@@ -124,7 +129,11 @@ pub async fn set_password(pool: &PgPool, user_id: Uuid, password: String) -> any
     Ok(())
 }
 
-pub async fn id_by_email(pool: &PgPool, portal_id: Uuid, email: &str) -> sqlx::Result<Option<Uuid>> {
+pub async fn id_by_email(
+    pool: &PgPool,
+    portal_id: Uuid,
+    email: &str,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar("SELECT id FROM users WHERE portal_id = $1 AND email = $2")
         .bind(portal_id)
         .bind(normalise_email(email))
@@ -162,7 +171,11 @@ impl PrincipalRow {
     }
 }
 
-pub async fn principal(pool: &PgPool, user_id: Uuid, via: AuthVia) -> sqlx::Result<Option<Principal>> {
+pub async fn principal(
+    pool: &PgPool,
+    user_id: Uuid,
+    via: AuthVia,
+) -> sqlx::Result<Option<Principal>> {
     let row: Option<PrincipalRow> = sqlx::query_as(&format!("{PRINCIPAL_SELECT} WHERE u.id = $1"))
         .bind(user_id)
         .fetch_optional(pool)
@@ -183,7 +196,12 @@ pub async fn sign_in(
     let email = normalise_email(email);
     if email.is_empty() || password.is_empty() {
         return Err(ApiError::validation(vec![FieldError {
-            field: if email.is_empty() { "email" } else { "password" }.into(),
+            field: if email.is_empty() {
+                "email"
+            } else {
+                "password"
+            }
+            .into(),
             message: "Enter your email and password.".into(),
         }]));
     }
@@ -229,8 +247,10 @@ pub async fn sign_in(
         .execute(pool)
         .await?;
     let Some(user_id) = matched else {
-        return Err(ApiError::new(401, "invalid_login", "The email or password is not right.")
-            .with_hint("Check both and try again. Passwords are case-sensitive."));
+        return Err(
+            ApiError::new(401, "invalid_login", "The email or password is not right.")
+                .with_hint("Check both and try again. Passwords are case-sensitive."),
+        );
     };
     principal(pool, user_id, AuthVia::Session)
         .await?

@@ -15,7 +15,10 @@ use uuid::Uuid;
 pub async fn test_app(pool: &PgPool) -> Router {
     db::migrate_pool(pool).await.expect("migrations");
     let dir = std::env::temp_dir().join(format!("tandem-test-{}", Uuid::new_v4()));
-    app(AppState::new(pool.clone(), Config::for_tests("unused", dir)))
+    app(AppState::new(
+        pool.clone(),
+        Config::for_tests("unused", dir),
+    ))
 }
 
 pub struct Seeded {
@@ -39,7 +42,10 @@ pub async fn seed_user(pool: &PgPool, portal: &str, email: &str, role: Role) -> 
     )
     .await
     .unwrap();
-    let token = tokens::create(pool, portal_id, user_id, "test").await.unwrap().secret;
+    let token = tokens::create(pool, portal_id, user_id, "test")
+        .await
+        .unwrap()
+        .secret;
     Seeded {
         portal_id,
         user_id,
@@ -70,7 +76,8 @@ pub async fn send(app: &Router, req: Request<Body>) -> Reply {
 
 /// `POST /api/<name>` with a JSON body and an optional Bearer token.
 pub async fn call(app: &Router, name: &str, token: Option<&str>, body: Value) -> Reply {
-    let mut req = Request::post(format!("/api/{name}")).header(header::CONTENT_TYPE, "application/json");
+    let mut req =
+        Request::post(format!("/api/{name}")).header(header::CONTENT_TYPE, "application/json");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }

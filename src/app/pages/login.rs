@@ -8,9 +8,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
-    let next = move || {
-        crate::api::auth::safe_next(query.read().get("next").as_deref())
-    };
+    let next = move || crate::api::auth::safe_next(query.read().get("next").as_deref());
     let already = Resource::new(|| (), |_| current_user());
     let login = ServerAction::<Login>::new();
     // After a successful sign-in, go where the visitor was heading.

@@ -37,7 +37,9 @@ fn TokensAdmin() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        create.dispatch(CreateToken { name: name.get_untracked() });
+        create.dispatch(CreateToken {
+            name: name.get_untracked(),
+        });
     };
     view! {
         <section>
