@@ -63,7 +63,7 @@ pub async fn create(
         kind,
         &properties,
         occurred_at,
-        seq.next(),
+        seq.advance(),
     )
     .await?;
     webhooks::enqueue(

@@ -83,15 +83,12 @@ async fn with_associations(conn: &mut PgConnection, rows: Vec<Row>) -> sqlx::Res
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut links: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     if !ids.is_empty() {
-        // Both stored directions; ends that were deleted are left out.
+        // Both stored directions. Only live records have associations: deleting a
+        // record removes its links, so no join with `records` is needed here.
         let found: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT a.from_id, a.to_object, a.to_id FROM associations a
-               JOIN records r ON r.id = a.to_id AND NOT r.archived
-              WHERE a.from_id = ANY($1)
+            "SELECT from_id, to_object, to_id FROM associations WHERE from_id = ANY($1)
              UNION ALL
-             SELECT a.to_id, a.from_object, a.from_id FROM associations a
-               JOIN records r ON r.id = a.from_id AND NOT r.archived
-              WHERE a.to_id = ANY($1)
+             SELECT to_id, from_object, from_id FROM associations WHERE to_id = ANY($1)
              ORDER BY 3",
         )
         .bind(&ids)
@@ -297,13 +294,15 @@ pub async fn search(
         (SearchBy::Name, o) => format!("lower(btrim(properties ->> '{}'))", o.title_field()),
     };
     let mut conn = pool.acquire().await?;
+    // The object is written into the statement (it is one of four fixed names) so that
+    // the partial indexes on email, domain and name serve every execution.
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM records
-          WHERE account_id = $1 AND object = $2 AND NOT archived AND {expr} = lower(btrim($3))
-          ORDER BY id LIMIT 100"
+          WHERE account_id = $1 AND object = '{}' AND NOT archived AND {expr} = lower(btrim($2))
+          ORDER BY id LIMIT 100",
+        object.as_str()
     ))
     .bind(account_id)
-    .bind(object.as_str())
     .bind(value)
     .fetch_all(&mut *conn)
     .await?;
@@ -438,16 +437,9 @@ impl Sequence {
         })
     }
 
-    pub fn next(&mut self) -> i64 {
+    pub fn advance(&mut self) -> i64 {
         self.current += 1;
         self.current
-    }
-
-    /// Takes `n` values at once; returns the first.
-    pub fn take(&mut self, n: i64) -> i64 {
-        let first = self.current + 1;
-        self.current += n;
-        first
     }
 
     /// Stores the new value; call before committing.
@@ -577,11 +569,18 @@ pub async fn batch(
     for id in &touched {
         touch(&mut tx, &mut seq, account_id, *id).await?;
     }
+    let ids: Vec<i64> = written.iter().map(|(_, _, id)| *id).collect();
+    let loaded: HashMap<i64, Record> = load(&mut tx, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     for (index, status, id) in written {
-        let record = load(&mut tx, &[id])
-            .await?
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
+        // The same record may have been written twice in one batch (an idempotent replay).
+        let record = match loaded.get(&id) {
+            Some(r) => r.clone(),
+            None => anyhow::bail!("record {id} vanished"),
+        };
         let kind = if status == ItemStatus::Created {
             "created"
         } else {
@@ -650,7 +649,7 @@ async fn create_one(
             Ok(w) => w,
             Err(e) => return Ok(Err(e)),
         };
-    let change = seq.next();
+    let change = seq.advance();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO records (account_id, object, properties, change_seq, idempotency_key)
          VALUES ($1, $2, $3, $4, $5)
@@ -773,7 +772,7 @@ async fn update_one(
     )
     .bind(id)
     .bind(Json(&properties))
-    .bind(seq.next())
+    .bind(seq.advance())
     .execute(&mut *conn)
     .await?;
     Ok(Ok(Written::Changed {
@@ -941,7 +940,7 @@ async fn touch(
     )
     .bind(id)
     .bind(account_id)
-    .bind(seq.next())
+    .bind(seq.advance())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() > 0 {
@@ -952,8 +951,9 @@ async fn touch(
     Ok(())
 }
 
-/// Soft delete: the record leaves lists and search, and appears in the change feed and
-/// a `deleted` webhook as a tombstone. `false` when there was no such live record.
+/// Soft delete: the record leaves lists and search, loses its associations, and appears
+/// in the change feed and a `deleted` webhook as a tombstone. `false` when there was no
+/// such live record.
 pub async fn delete(
     pool: &PgPool,
     account_id: i64,
@@ -969,17 +969,22 @@ pub async fn delete(
     .bind(id)
     .bind(account_id)
     .bind(object.as_str())
-    .bind(seq.next())
+    .bind(seq.advance())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
+    // The `deleted` webhook still shows what the record was linked to; then the links go.
     let record = load(&mut tx, &[id])
         .await?
         .pop()
         .ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
     webhooks::enqueue_record(&mut tx, account_id, &record, "deleted").await?;
+    sqlx::query("DELETE FROM associations WHERE from_id = $1 OR to_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     seq.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(true)

@@ -174,12 +174,16 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
     let now = Utc::now();
 
     let total = (opts.companies + opts.contacts + opts.deals + opts.invoices) as i64;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(total)
-    .fetch_all(&mut *tx)
-    .await?;
+    // Ids are taken up front so that associations can be written with COPY too.
+    let sequence: String = sqlx::query_scalar("SELECT pg_get_serial_sequence('records', 'id')")
+        .fetch_one(&mut *tx)
+        .await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval($1::regclass) FROM generate_series(1, $2)")
+            .bind(&sequence)
+            .bind(total)
+            .fetch_all(&mut *tx)
+            .await?;
     let mut ids = ids.into_iter();
     let mut rows = RecordRows::new(account.id);
     let mut links: Vec<(i64, &'static str, i64, &'static str)> = Vec::new();
@@ -243,7 +247,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             p.insert("employee_count".into(), json!(rng.gen_range(1..5000)));
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "companies", &p, created, updated, seq.next());
+        rows.push(id, "companies", &p, created, updated, seq.advance());
         companies.push((id, name));
     }
 
@@ -313,7 +317,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             );
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "contacts", &p, created, updated, seq.next());
+        rows.push(id, "contacts", &p, created, updated, seq.advance());
         if let Some((company_id, _)) = company {
             links.push((id, "contacts", company_id, "companies"));
         }
@@ -360,7 +364,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             );
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "deals", &p, created, updated, seq.next());
+        rows.push(id, "deals", &p, created, updated, seq.advance());
         if let Some((company_id, _)) = company {
             links.push((id, "deals", company_id, "companies"));
         }
@@ -396,7 +400,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
         let due = now.date_naive() + Duration::days(rng.gen_range(-90..60));
         p.insert("due_date".into(), json!(due.format("%Y-%m-%d").to_string()));
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "invoices", &p, created, updated, seq.next());
+        rows.push(id, "invoices", &p, created, updated, seq.advance());
         if !contacts.is_empty() {
             links.push((
                 id,
@@ -440,7 +444,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
                     },
                     &at.to_rfc3339(),
                     &props.to_string(),
-                    &seq.next().to_string(),
+                    &seq.advance().to_string(),
                 ],
             );
             n_written += 1;
