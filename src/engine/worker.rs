@@ -19,8 +19,16 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-/// How long a worker owns a job before another may take it over.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// How long a worker owns a job before another may take it over
+/// (`TANDEM_JOB_LEASE_SECS`, default 120): a crashed worker's job resumes after it.
+fn lease() -> Duration {
+    std::env::var("TANDEM_JOB_LEASE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(120))
+}
 /// A job blocked by something a person must fix is looked at again after this.
 const BLOCKED_RETRY: Duration = Duration::from_secs(300);
 
@@ -76,7 +84,7 @@ impl Engine {
 
     /// Runs the next due job, if any. `Ok(false)`: the queue had nothing due.
     pub async fn run_one(&self, worker: &str) -> anyhow::Result<bool> {
-        let Some(job) = queue::dequeue(&self.pool, worker, LEASE).await? else {
+        let Some(job) = queue::dequeue(&self.pool, worker, lease()).await? else {
             return Ok(false);
         };
         let outcome = self.execute(&job).await;

@@ -60,6 +60,8 @@ pub fn CrmListPage(object: ObjectType) -> impl IntoView {
     let page = Resource::new(move || request.get(), move |r| list_crm_records(object, r));
     let creating = RwSignal::new(false);
     let search = RwSignal::new(request.get_untracked().search.unwrap_or_default());
+    // Back and forward change the URL: the search box follows.
+    Effect::new(move |_| search.set(request.get().search.unwrap_or_default()));
 
     let on_search = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

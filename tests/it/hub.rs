@@ -3,10 +3,8 @@
 //! keyset paging, index use, associations, pipelines, timeline, the generator, the
 //! REST API (round trip and cross-portal isolation) and the pages' server functions.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
-use common::*;
 use http::{header, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;

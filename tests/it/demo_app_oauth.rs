@@ -2,9 +2,7 @@
 //! crate (what Tandem uses) against it, PKCE, state, code replay, refresh rotation and
 //! reuse detection, expiry, revocation and scopes.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use http::StatusCode;
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -178,7 +176,7 @@ async fn a_wrong_pkce_verifier_is_refused_and_spends_the_code(pool: PgPool) {
 async fn deny_and_bad_requests_go_back_to_the_client_with_its_state(pool: PgPool) {
     let demo = start(&pool, |_| {}).await;
     demo.account("acme").await;
-    let challenge = demo_app_common::verifier();
+    let challenge = crate::demo_app_common::verifier();
     let base = [
         ("response_type", "code"),
         ("client_id", "tandem"),

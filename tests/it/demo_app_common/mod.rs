@@ -2,7 +2,6 @@
 //! 127.0.0.1:0 over a real, freshly migrated Postgres database (`#[sqlx::test]` with the
 //! demo app's migrator), tokens obtained through the real OAuth flow, and a local
 //! webhook receiver.
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::State;

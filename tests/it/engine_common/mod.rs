@@ -2,7 +2,6 @@
 //! test's Postgres database, the demo app served on another port over its own fresh
 //! database, an admin who connected a demo account through the real OAuth flow, and an
 //! engine whose jobs the test drains (no sleeping, no background workers).
-#![allow(dead_code)]
 
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -20,6 +19,7 @@ use uuid::Uuid;
 
 pub struct Stack {
     pub state: AppState,
+    pub data_dir: std::path::PathBuf,
     pub tandem_url: String,
     pub demo: DemoState,
     pub demo_url: String,
@@ -80,9 +80,11 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
         .expect("bind");
     let tandem_url = format!("http://{}", listener.local_addr().expect("addr"));
     let dir = std::env::temp_dir().join(format!("tandem-engine-{}", Uuid::new_v4()));
-    let mut config = Config::for_tests("unused", dir);
+    let mut config = Config::for_tests("unused", dir.clone());
     config.public_url = tandem_url.clone();
     config.demo_app_url = demo_url.clone();
+    // Tests go as fast as the demo app lets them (its own limit is off in tests).
+    config.app_rate_limit = None;
     let state = AppState::new(pool.clone(), config).expect("state");
     tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
 
@@ -108,6 +110,7 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
     let engine = Engine::new(pool.clone(), state.config.clone(), state.secret_key.clone());
     Stack {
         state,
+        data_dir: dir,
         tandem_url,
         demo,
         demo_url,
@@ -120,6 +123,36 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
 impl Stack {
     pub fn pool(&self) -> &PgPool {
         &self.state.pool
+    }
+
+    /// Tandem's test database as a URL, for `tandem worker` processes.
+    pub fn database_url(&self) -> String {
+        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let mut url = url::Url::parse(&base).expect("url");
+        url.set_path(
+            self.state
+                .pool
+                .connect_options()
+                .get_database()
+                .expect("a database name"),
+        );
+        url.to_string()
+    }
+
+    /// A `tandem worker` process sharing this test's database, secret key and demo app.
+    pub fn spawn_worker(&self, concurrency: usize) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .args(["worker", "--concurrency", &concurrency.to_string()])
+            .env("DATABASE_URL", self.database_url())
+            .env("TANDEM_DATA_DIR", &self.data_dir)
+            .env("TANDEM_DEMO_APP_URL", &self.demo_url)
+            .env("TANDEM_PUBLIC_URL", &self.tandem_url)
+            .env("TANDEM_APP_RATE_LIMIT", "off")
+            .env("TANDEM_JOB_LEASE_SECS", "3")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start tandem worker")
     }
 
     pub async fn seed_app(&self, account: &str, contacts: u32, companies: u32, deals: u32) {

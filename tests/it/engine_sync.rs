@@ -1,9 +1,7 @@
 //! The sync engine end to end: Tandem's hub and the demo app over real HTTP, both on
 //! real Postgres databases, through the engine's job queue.
 
-mod engine_common;
-
-use engine_common::*;
+use crate::engine_common::*;
 use serde_json::json;
 use sqlx::PgPool;
 use tandem::hub::ObjectType;
@@ -227,7 +225,7 @@ async fn paired(
     (sync.id, conn, hub.id, app.id)
 }
 
-use engine_common::Stack;
+use crate::engine_common::Stack;
 use tandem::model::{
     DefaultApp, FilterInput, FilterOp, SideInput, StagePairInput, SyncInput, SyncPhase,
 };

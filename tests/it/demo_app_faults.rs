@@ -1,8 +1,6 @@
 //! Fault injection and request counters, observed from outside over HTTP.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;

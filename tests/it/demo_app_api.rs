@@ -2,9 +2,7 @@
 //! per-item validation, idempotent creates, search, associations, pipelines, schema,
 //! the change feed with tombstones, email events, tenant isolation, seeding and the UI.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use http::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;

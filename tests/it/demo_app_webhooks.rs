@@ -1,9 +1,7 @@
 //! Webhook delivery to a real local HTTP receiver: signatures recomputed with HMAC,
 //! retries with backoff after failures, and the drop / duplicate faults.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use hmac::{Hmac, Mac};
 use http::StatusCode;
 use serde_json::json;

@@ -1,9 +1,7 @@
 //! Paging over 100,000 seeded contacts returns every record exactly once, also while
 //! records are being updated during the scan; the change feed converges under updates.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use http::StatusCode;
 use rand::Rng;
 use serde_json::{json, Value};
