@@ -38,7 +38,12 @@ run_cargo_bench() {
 # The hub CRM: seed 1,000,000 contacts, time the contacts list's first and a deep page.
 bench_hub_list() { run_cargo_bench hub_list; }
 
-BENCHES=(hub_list)
+# The sync engine: initial two-way sync of 1,000,000 contacts from the demo app (records/s
+# and peak RSS of the `tandem worker` process, next to a raw COPY of the same rows), and
+# incremental latency both ways at 100 changes/s. BENCH_CONTACTS scales it down.
+bench_engine_sync() { run_cargo_bench engine_sync; }
+
+BENCHES=(hub_list engine_sync)
 
 log "building the benchmarks (release)"
 cargo bench --features ssr --no-run

@@ -55,6 +55,8 @@ DEMO_DB="postgres://postgres@127.0.0.1:$port/tandem_demo_e2e"
 "$(pg_bindir)/dropdb" -h 127.0.0.1 -p "$port" -U postgres --if-exists tandem_demo_e2e
 DEMO_APP_DATABASE_URL="$DEMO_DB" "$BIN" demo-app seed --account acme --contacts 50 --companies 10 \
   --deals 10 --invoices 10 >/dev/null
+# A second account, for connecting several accounts of one app.
+DEMO_APP_DATABASE_URL="$DEMO_DB" "$BIN" demo-app seed --account globex --contacts 5 >/dev/null
 demo_port="$(free_port)"
 export DEMO_APP_URL="http://127.0.0.1:$demo_port"
 DEMO_APP_DATABASE_URL="$DEMO_DB" DEMO_APP_ADDR="127.0.0.1:$demo_port" "$BIN" demo-app \

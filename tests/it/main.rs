@@ -6,6 +6,8 @@ mod common;
 mod demo_app_common;
 mod engine_common;
 
+mod connect_apps;
+mod connector_errors;
 mod demo_app_api;
 mod demo_app_faults;
 mod demo_app_oauth;

@@ -350,17 +350,25 @@ impl Stack {
         .unwrap_or_else(|e| panic!("hub update: {} {:?}", e.message, e.fields));
     }
 
+    /// Every live hub record of an object (paging through the scan).
     pub async fn hub_all(&self, object: ObjectType) -> Vec<records::Record> {
-        records::scan(
-            self.pool(),
-            self.admin.portal_id,
-            object,
-            None,
-            10_000,
-            false,
-        )
-        .await
-        .unwrap()
+        let mut all: Vec<records::Record> = Vec::new();
+        loop {
+            let page = records::scan(
+                self.pool(),
+                self.admin.portal_id,
+                object,
+                all.last().map(|r| r.id),
+                5_000,
+                false,
+            )
+            .await
+            .unwrap();
+            if page.is_empty() {
+                return all;
+            }
+            all.extend(page);
+        }
     }
 
     pub async fn hub_by_email(&self, email: &str) -> Option<records::Record> {

@@ -1,0 +1,602 @@
+//! Benchmark of the sync engine (`make bench`, through scripts/bench.sh; not part of
+//! `make test`), with every part a real process: the demo app (`tandem demo-app`, rate
+//! limit off), Tandem's server (`tandem serve`, webhook receiver, no workers of its own)
+//! and one `tandem worker` process doing the sync, whose peak RSS (VmHWM) is measured.
+//!
+//! 1. A raw Postgres COPY of the contact rows into `hub_records`: the baseline.
+//! 2. An initial two-way contacts sync of 100,000 contacts (peak RSS at 100k), then of
+//!    `BENCH_CONTACTS` (default 1,000,000): records/s, peak RSS, ratio to the COPY.
+//! 3. On the 100k sync, listening: 100 changes/s for `BENCH_LATENCY_SECS` (default 10)
+//!    made in the app, then in the hub; the time until each shows on the other side.
+//!
+//! Environment: `DATABASE_URL` (a database of its own; bench.sh makes a fresh one; the
+//! benchmark creates more databases on the same server).
+
+use serde_json::{json, Map, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tandem::hub::{records, ObjectType, WriteOrigin};
+use tandem::model::*;
+use tandem::server::auth::{AuthVia, Principal};
+use tandem::server::{db, install, portals, users, AppState, Config};
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem");
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A fresh database on the benchmark's server; answers its URL.
+async fn fresh_database(base: &str, name: &str) -> anyhow::Result<String> {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(base)
+        .await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await?;
+    let mut url = url::Url::parse(base)?;
+    url.set_path(name);
+    Ok(url.to_string())
+}
+
+async fn pool(url: &str) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new().max_connections(8).connect(url).await?)
+}
+
+/// Kills the child when dropped, so a failed benchmark leaves no process behind.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Process {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Process(cmd.spawn().expect("start tandem"))
+}
+
+async fn wait_healthy(url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("{url}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{url} did not start")
+}
+
+/// Peak resident memory of a process so far, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// The demo app as its own process over its own database.
+struct DemoApp {
+    url: String,
+    pool: PgPool,
+    _process: Process,
+}
+
+async fn demo_app(base: &str) -> anyhow::Result<DemoApp> {
+    let db_url = fresh_database(base, "bench_demo_app").await?;
+    let pool = pool(&db_url).await?;
+    tandem::demo_app::db::MIGRATOR.run(&pool).await?;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let process = spawn(
+        &["demo-app"],
+        &[
+            ("DEMO_APP_DATABASE_URL", &db_url),
+            ("DEMO_APP_ADDR", &addr),
+            ("DEMO_APP_PUBLIC_URL", &url),
+            ("DEMO_APP_RATE_LIMIT", "off"),
+        ],
+    );
+    wait_healthy(&url).await?;
+    Ok(DemoApp {
+        url,
+        pool,
+        _process: process,
+    })
+}
+
+/// One Tandem database with a portal, an admin, its server process and a demo account
+/// connected through the real OAuth flow.
+struct Tandem {
+    state: AppState,
+    db_url: String,
+    data_dir: String,
+    admin: Principal,
+    account: String,
+    connection_id: Uuid,
+    _server: Process,
+}
+
+impl Tandem {
+    fn worker(&self, demo: &DemoApp) -> Process {
+        spawn(
+            &["worker", "--concurrency", "4"],
+            &[
+                ("DATABASE_URL", &self.db_url),
+                ("TANDEM_DATA_DIR", &self.data_dir),
+                ("TANDEM_DEMO_APP_URL", &demo.url),
+                ("TANDEM_PUBLIC_URL", &self.state.config.public_url),
+                ("TANDEM_APP_RATE_LIMIT", "off"),
+            ],
+        )
+    }
+
+    async fn status(&self, sync_id: Uuid) -> anyhow::Result<SyncView> {
+        tandem::engine::service::view(&self.state, self.admin.portal_id, sync_id)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))
+    }
+}
+
+async fn tandem(base: &str, name: &str, demo: &DemoApp, account: &str) -> anyhow::Result<Tandem> {
+    let db_url = fresh_database(base, name).await?;
+    let pool = pool(&db_url).await?;
+    db::migrate_pool(&pool).await?;
+    let data_dir = std::env::temp_dir().join(format!("tandem-bench-{}", Uuid::new_v4()));
+    let port = free_port();
+    let mut config = Config::for_tests(&db_url, data_dir.clone());
+    config.public_url = format!("http://127.0.0.1:{port}");
+    config.demo_app_url = demo.url.clone();
+    config.app_rate_limit = None;
+    let state = AppState::new(pool.clone(), config)?;
+    let data_dir = data_dir.to_string_lossy().into_owned();
+    let addr = format!("127.0.0.1:{port}");
+    let server = spawn(
+        &["serve"],
+        &[
+            ("DATABASE_URL", &db_url),
+            ("TANDEM_ADDR", &addr),
+            ("TANDEM_PUBLIC_URL", &state.config.public_url),
+            ("TANDEM_DATA_DIR", &data_dir),
+            ("TANDEM_DEMO_APP_URL", &demo.url),
+            ("TANDEM_WORKERS", "0"),
+        ],
+    );
+    wait_healthy(&state.config.public_url).await?;
+
+    let portal_id = portals::ensure(&pool, "demo", "Demo portal").await?;
+    let user_id = users::create(
+        &pool,
+        portal_id,
+        users::NewUser {
+            email: "admin@example.com".into(),
+            name: "Admin".into(),
+            password: "correct horse battery".into(),
+            role: Role::SuperAdmin,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    let admin = users::principal(&pool, user_id, AuthVia::Session)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no admin"))?;
+    let connection_id = connect(&state, &admin, demo, account).await?;
+    Ok(Tandem {
+        state,
+        db_url,
+        data_dir,
+        admin,
+        account: account.to_string(),
+        connection_id,
+        _server: server,
+    })
+}
+
+/// The install as a browser does it: Tandem's authorization URL, the demo app's consent
+/// form (Allow), Tandem's callback.
+async fn connect(
+    state: &AppState,
+    admin: &Principal,
+    demo: &DemoApp,
+    account: &str,
+) -> anyhow::Result<Uuid> {
+    let start = install::start(state, admin, "demo")
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let url = url::Url::parse(&start.authorization_url)?;
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    form.push(("username".into(), format!("{account}-admin")));
+    form.push(("password".into(), "demo".into()));
+    form.push(("decision".into(), "allow".into()));
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?
+        .post(format!("{}/oauth/authorize", demo.url))
+        .form(&form)
+        .send()
+        .await?;
+    let back = url::Url::parse(
+        res.headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .ok_or_else(|| anyhow::anyhow!("the consent did not redirect"))?,
+    )?;
+    let param = |k: &str| {
+        back.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let done = install::complete(
+        state,
+        Some(admin),
+        install::CallbackParams {
+            code: param("code"),
+            state: param("state"),
+            error: param("error"),
+            error_description: param("error_description"),
+        },
+    )
+    .await
+    .map_err(|f| anyhow::anyhow!("{}: {}", f.title, f.message))?;
+    Ok(done.connection_id)
+}
+
+/// Seeds `contacts` into a new demo account, syncs them two-way into an empty hub with a
+/// `tandem worker` process; answers (records/s, peak RSS MB) and the setup, listening.
+async fn initial_sync(
+    base: &str,
+    demo: &DemoApp,
+    contacts: u32,
+) -> anyhow::Result<(f64, f64, Tandem, Process)> {
+    let account = format!("bench{contacts}");
+    tandem::demo_app::seed::seed(
+        &demo.pool,
+        &tandem::demo_app::seed::SeedOptions {
+            account: account.clone(),
+            contacts,
+            companies: 0,
+            deals: 0,
+            invoices: 0,
+            events: Some(0),
+            if_empty: false,
+        },
+    )
+    .await?;
+    let t = tandem(base, &format!("bench_tandem_{contacts}"), demo, &account).await?;
+    let input = SyncInput {
+        connection_id: t.connection_id,
+        app_object: "contacts".into(),
+        hub_object: "contacts".into(),
+        direction: SyncDirection::TwoWay,
+        conflict_winner: DefaultApp::Hub,
+        mappings: vec![],
+        filters: vec![],
+        sync_only_with_email: false,
+        stage_pairs: vec![],
+        match_key: MatchKeyInput::Default,
+        propagate_deletes: false,
+        event_sync: false,
+        sync_associations: false,
+    };
+    let started = Instant::now();
+    let worker = t.worker(demo);
+    let sync =
+        tandem::engine::service::create(&t.state, t.admin.portal_id, t.admin.user_id, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} {:?}", e.message, e.fields))?;
+    let mut peak: f64 = 0.0;
+    loop {
+        peak = peak.max(peak_rss_mb(worker.0.id()));
+        let v = t.status(sync.id).await?;
+        if v.phase == SyncPhase::Listening {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    peak = peak.max(peak_rss_mb(worker.0.id()));
+    let synced: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM hub_records WHERE object = 'contacts' AND archived_at IS NULL",
+    )
+    .fetch_one(&t.state.pool)
+    .await?;
+    // Records the app holds that the hub cannot take are failures, not synced records.
+    anyhow::ensure!(
+        synced as f64 >= 0.99 * f64::from(contacts),
+        "the sync ended with {synced} hub contacts of {contacts}"
+    );
+    Ok((synced as f64 / secs, peak, t, worker))
+}
+
+/// The baseline: the same number of contact rows, read from the demo app's database,
+/// COPYed into an empty `hub_records` (with its indexes) in one statement.
+async fn copy_rows_per_s(base: &str, demo: &DemoApp, contacts: u32) -> anyhow::Result<f64> {
+    let url = fresh_database(base, "bench_copy").await?;
+    let pool = pool(&url).await?;
+    db::migrate_pool(&pool).await?;
+    let portal_id = portals::ensure(&pool, "copy", "Copy").await?;
+    let rows: Vec<(sqlx::types::Json<Value>,)> = sqlx::query_as(
+        "SELECT r.properties FROM records r JOIN accounts a ON a.id = r.account_id
+          WHERE a.name = $1 AND r.object = 'contacts' ORDER BY r.id",
+    )
+    .bind(format!("bench{contacts}"))
+    .fetch_all(&demo.pool)
+    .await?;
+    // COPY's text format: tab-separated, backslash escaped (JSON text has no raw tabs or
+    // newlines, only backslashes to double).
+    let mut data = String::new();
+    for (props,) in &rows {
+        let json = props.0.to_string().replace('\\', "\\\\");
+        data.push_str(&format!("{portal_id}\tcontacts\t{json}\timport\n"));
+    }
+    let mut conn = pool.acquire().await?;
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY hub_records (portal_id, object, properties, created_by) FROM STDIN")
+        .await?;
+    copy.send(data.as_bytes()).await?;
+    let n = copy.finish().await?;
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        n == rows.len() as u64,
+        "COPY wrote {n} of {} rows",
+        rows.len()
+    );
+    Ok(n as f64 / secs)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// Makes `n` changes at 100/s with `change(i)` and answers the p50 and p99 latency until
+/// `seen` (polled every 5 ms; answers the indices that arrived) reported each.
+async fn latency<C, CF, S, SF>(n: usize, mut change: C, mut seen: S) -> anyhow::Result<(f64, f64)>
+where
+    C: FnMut(usize) -> CF,
+    CF: std::future::Future<Output = anyhow::Result<()>>,
+    S: FnMut() -> SF,
+    SF: std::future::Future<Output = anyhow::Result<Vec<usize>>>,
+{
+    let mut sent: HashMap<usize, Instant> = HashMap::new();
+    let mut latencies = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut next = 0;
+    let deadline_after_last = Duration::from_secs(30);
+    let mut last_sent = Instant::now();
+    while latencies.len() < n {
+        tokio::select! {
+            _ = tick.tick(), if next < n => {
+                change(next).await?;
+                sent.insert(next, Instant::now());
+                last_sent = Instant::now();
+                next += 1;
+            }
+            _ = tokio::time::sleep(Duration::from_millis(5)) => {
+                for i in seen().await? {
+                    if let Some(at) = sent.remove(&i) {
+                        latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                    }
+                }
+                anyhow::ensure!(
+                    next < n || last_sent.elapsed() < deadline_after_last,
+                    "{} changes never arrived", n - latencies.len()
+                );
+            }
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
+}
+
+fn index_of(name: Option<&str>, prefix: &str) -> Option<usize> {
+    name?.strip_prefix(prefix)?.parse().ok()
+}
+
+async fn app_to_hub(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64, f64)> {
+    let def = tandem::connectors::registry::app_definition(&t.state.config, "demo")
+        .ok_or_else(|| anyhow::anyhow!("no demo app"))?;
+    let connector = tandem::server::connections::connector_for(
+        &t.state.pool,
+        &t.state.secret_key,
+        &def,
+        t.connection_id,
+    )
+    .map_err(|e| anyhow::anyhow!(e.message))?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT r.id FROM records r JOIN accounts a ON a.id = r.account_id
+          WHERE a.name = $2 AND r.object = 'contacts' ORDER BY random() LIMIT $1",
+    )
+    .bind(n as i64)
+    .bind(&t.account)
+    .fetch_all(&demo.pool)
+    .await?;
+    let since: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM hub_changes")
+        .fetch_one(&t.state.pool)
+        .await?;
+    let since = Rc::new(Cell::new(since));
+    let pool = t.state.pool.clone();
+    latency(
+        n,
+        |i| {
+            let connector = connector.clone();
+            let id = ids[i % ids.len()].to_string();
+            async move {
+                let mut props = Map::new();
+                props.insert("first_name".into(), json!(format!("app-{i}")));
+                let w = tandem::connectors::RecordWrite {
+                    id: Some(id),
+                    properties: props,
+                    associations: Default::default(),
+                    idempotency_key: None,
+                };
+                connector.write("contacts", vec![w]).await?;
+                Ok(())
+            }
+        },
+        || {
+            let (pool, since) = (pool.clone(), since.clone());
+            async move {
+                let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT c.seq, r.properties->>'firstname' FROM hub_changes c
+                       JOIN hub_records r ON r.id = c.record_id
+                      WHERE c.seq > $1 AND c.origin_kind = 'sync' ORDER BY c.seq",
+                )
+                .bind(since.get())
+                .fetch_all(&pool)
+                .await?;
+                if let Some((seq, _)) = rows.last() {
+                    since.set(*seq);
+                }
+                Ok(rows
+                    .iter()
+                    .filter_map(|(_, name)| index_of(name.as_deref(), "app-"))
+                    .collect())
+            }
+        },
+    )
+    .await
+}
+
+async fn hub_to_app(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64, f64)> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM hub_records WHERE object = 'contacts' ORDER BY random() LIMIT $1",
+    )
+    .bind(n as i64)
+    .fetch_all(&t.state.pool)
+    .await?;
+    let account_id: i64 = sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
+        .bind(&t.account)
+        .fetch_one(&demo.pool)
+        .await?;
+    let since: i64 = sqlx::query_scalar(
+        "SELECT coalesce(max(change_seq), 0) FROM records WHERE account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(&demo.pool)
+    .await?;
+    let since = Rc::new(Cell::new(since));
+    let (pool, portal_id, user_id) = (t.state.pool.clone(), t.admin.portal_id, t.admin.user_id);
+    let demo_pool = demo.pool.clone();
+    latency(
+        n,
+        |i| {
+            let pool = pool.clone();
+            let id = ids[i % ids.len()];
+            async move {
+                let mut props = HashMap::new();
+                props.insert("firstname".to_string(), json!(format!("hub-{i}")));
+                records::update(
+                    &pool,
+                    portal_id,
+                    ObjectType::Contacts,
+                    id,
+                    &props.into_iter().collect(),
+                    &WriteOrigin::User(user_id),
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+                Ok(())
+            }
+        },
+        || {
+            let (pool, since) = (demo_pool.clone(), since.clone());
+            async move {
+                let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT change_seq, properties->>'first_name' FROM records
+                      WHERE account_id = $1 AND object = 'contacts' AND change_seq > $2",
+                )
+                .bind(account_id)
+                .bind(since.get())
+                .fetch_all(&pool)
+                .await?;
+                if let Some(max) = rows.iter().map(|r| r.0).max() {
+                    since.set(max);
+                }
+                Ok(rows
+                    .iter()
+                    .filter_map(|(_, name)| index_of(name.as_deref(), "hub-"))
+                    .collect())
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let base = std::env::var("DATABASE_URL")?;
+    let contacts = env_num("BENCH_CONTACTS", 1_000_000) as u32;
+    let small = 100_000.min(contacts);
+    let changes = (env_num("BENCH_LATENCY_SECS", 10) * 100) as usize;
+    let demo = demo_app(&base).await?;
+
+    eprintln!("initial sync of {small} contacts");
+    let (_, rss_small, small_setup, worker) = initial_sync(&base, &demo, small).await?;
+    println!("BENCH initial_sync_peak_rss_mb_100k {rss_small:.1} MB");
+
+    eprintln!("incremental latency at 100 changes/s, {changes} changes each way");
+    let (p50, p99) = app_to_hub(&small_setup, &demo, changes).await?;
+    println!("BENCH latency_app_to_hub_p50_ms {p50:.0} ms");
+    println!("BENCH latency_app_to_hub_p99_ms {p99:.0} ms");
+    let (p50, p99) = hub_to_app(&small_setup, &demo, changes).await?;
+    println!("BENCH latency_hub_to_app_p50_ms {p50:.0} ms");
+    println!("BENCH latency_hub_to_app_p99_ms {p99:.0} ms");
+    drop(worker);
+    drop(small_setup);
+
+    eprintln!("initial sync of {contacts} contacts");
+    let (per_s, rss, large_setup, worker) = initial_sync(&base, &demo, contacts).await?;
+    drop(worker);
+    drop(large_setup);
+    eprintln!("raw COPY of {contacts} rows");
+    let copy = copy_rows_per_s(&base, &demo, contacts).await?;
+    println!("BENCH initial_sync_records_per_s {per_s:.0} records/s");
+    println!("BENCH copy_rows_per_s {copy:.0} rows/s");
+    println!("BENCH initial_sync_vs_copy_ratio {:.3} ratio", per_s / copy);
+    println!("BENCH initial_sync_peak_rss_mb {rss:.1} MB");
+    Ok(())
+}
