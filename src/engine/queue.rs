@@ -80,23 +80,65 @@ pub async fn enqueue(conn: &mut PgConnection, job: NewJob<'_>) -> sqlx::Result<(
     Ok(())
 }
 
-/// Leases the next due job for `worker`, or `None`.
+/// Leases the next due job for `worker`, or `None`. Jobs of one sync never run at once
+/// (a record is never planned by two jobs from two snapshots): a job whose sync has
+/// another leased job waits for it.
 pub async fn dequeue(pool: &PgPool, worker: &str, lease: Duration) -> sqlx::Result<Option<Job>> {
-    sqlx::query_as(
-        "UPDATE jobs SET locked_by = $1, locked_until = now() + make_interval(secs => $2),
-             attempts = attempts + 1
-         WHERE id = (
-             SELECT id FROM jobs
-             WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
-             ORDER BY run_at, id
-             FOR UPDATE SKIP LOCKED
-             LIMIT 1)
-         RETURNING id, kind, sync_id, payload, attempts, locked_by",
+    let mut tx = pool.begin().await?;
+    let candidates: Vec<(i64, Option<Uuid>)> = sqlx::query_as(
+        "SELECT id, sync_id FROM jobs
+         WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+         ORDER BY run_at, id
+         FOR UPDATE SKIP LOCKED
+         LIMIT 20",
     )
-    .bind(worker)
-    .bind(lease.as_secs_f64())
-    .fetch_optional(pool)
-    .await
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut busy: Vec<Uuid> = Vec::new();
+    for (id, sync_id) in candidates {
+        if let Some(sync_id) = sync_id {
+            if busy.contains(&sync_id) || !sync_is_free(&mut tx, sync_id, id).await? {
+                busy.push(sync_id);
+                continue;
+            }
+        }
+        let job = sqlx::query_as(
+            "UPDATE jobs SET locked_by = $2, locked_until = now() + make_interval(secs => $3),
+                 attempts = attempts + 1
+             WHERE id = $1
+             RETURNING id, kind, sync_id, payload, attempts, locked_by",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(Some(job));
+    }
+    Ok(None)
+}
+
+/// Whether no other job of the sync holds a lease. Leasing happens under the sync's
+/// advisory lock, held until commit, and the check runs after taking it (a statement
+/// whose snapshot sees every lease committed before): two workers cannot both pass.
+async fn sync_is_free(conn: &mut PgConnection, sync_id: Uuid, job_id: i64) -> sqlx::Result<bool> {
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 7))")
+            .bind(sync_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !locked {
+        return Ok(false);
+    }
+    let leased: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE sync_id = $1 AND id <> $2 AND locked_until > now())",
+    )
+    .bind(sync_id)
+    .bind(job_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(!leased)
 }
 
 /// Ends a job inside the transaction that commits its work. `false` means the lease was

@@ -147,3 +147,103 @@ async fn released_jobs_wait_for_their_delay(pool: PgPool) {
     assert_eq!(attempts, 1);
     assert_eq!(error.as_deref(), Some("503 from the app"));
 }
+
+#[sqlx::test]
+async fn jobs_of_one_sync_never_run_at_once(pool: PgPool) {
+    let s = crate::engine_common::stack(pool.clone()).await;
+    let conn = s.connect("acme").await;
+    let first = s.create_sync(&s.contacts_input(conn)).await.id;
+    let mut other = s.contacts_input(conn);
+    other.app_object = "companies".into();
+    other.hub_object = "companies".into();
+    let second = s.create_sync(&other).await.id;
+    sqlx::query("DELETE FROM jobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut c = pool.acquire().await.unwrap();
+    for kind in ["hub_changes", "app_changes", "retry"] {
+        queue::enqueue(&mut c, NewJob::new(kind, first))
+            .await
+            .unwrap();
+    }
+    queue::enqueue(&mut c, NewJob::new("hub_changes", second))
+        .await
+        .unwrap();
+    queue::enqueue(&mut c, job("no-sync")).await.unwrap();
+
+    let lease = Duration::from_secs(60);
+    let a = queue::dequeue(&pool, "w1", lease).await.unwrap().unwrap();
+    assert_eq!(a.sync_id, Some(first));
+    let b = queue::dequeue(&pool, "w2", lease).await.unwrap().unwrap();
+    assert_eq!(
+        b.sync_id,
+        Some(second),
+        "the first sync is busy: the next sync's job"
+    );
+    let c3 = queue::dequeue(&pool, "w3", lease).await.unwrap().unwrap();
+    assert_eq!(c3.sync_id, None);
+    assert!(
+        queue::dequeue(&pool, "w4", lease).await.unwrap().is_none(),
+        "both syncs are busy"
+    );
+    let mut tx = pool.begin().await.unwrap();
+    assert!(queue::complete(&mut tx, &a).await.unwrap());
+    tx.commit().await.unwrap();
+    let d = queue::dequeue(&pool, "w4", lease).await.unwrap().unwrap();
+    assert_eq!(d.sync_id, Some(first), "free again once its job ended");
+    assert_ne!(d.id, a.id);
+
+    // Many workers racing: never two leases of one sync at the same time.
+    sqlx::query("DELETE FROM jobs")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for i in 0..60 {
+        let sync = if i % 2 == 0 { first } else { second };
+        let mut j = NewJob::new("test", sync);
+        j.dedupe_key = None;
+        queue::enqueue(&mut c, j).await.unwrap();
+    }
+    drop(c);
+    let running = std::sync::Arc::new(std::sync::Mutex::new(HashSet::new()));
+    let mut handles = Vec::new();
+    for w in 0..6 {
+        let (pool, running) = (pool.clone(), running.clone());
+        handles.push(tokio::spawn(async move {
+            let mut done = 0;
+            loop {
+                let Some(j) = queue::dequeue(&pool, &format!("r{w}"), lease)
+                    .await
+                    .unwrap()
+                else {
+                    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    if left == 0 {
+                        return done;
+                    }
+                    tokio::task::yield_now().await;
+                    continue;
+                };
+                let sync = j.sync_id.unwrap();
+                assert!(
+                    running.lock().unwrap().insert(sync),
+                    "two jobs of one sync at once"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                running.lock().unwrap().remove(&sync);
+                let mut tx = pool.begin().await.unwrap();
+                assert!(queue::complete(&mut tx, &j).await.unwrap());
+                tx.commit().await.unwrap();
+                done += 1;
+            }
+        }));
+    }
+    let mut total = 0;
+    for h in handles {
+        total += h.await.unwrap();
+    }
+    assert_eq!(total, 60, "every job ran once");
+}
