@@ -2,6 +2,8 @@
 //!
 //! One crate, two builds: the server binary (feature `ssr`) and the WASM bundle that
 //! hydrates the pages (feature `hydrate`). Modules marked `ssr` never reach the browser.
+// Leptos views are deeply nested types; the browser build needs more room.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod app;

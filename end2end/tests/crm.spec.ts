@@ -121,7 +121,7 @@ test('an admin adds a custom property and uses it on a record', async ({ page })
   const label = unique('Tier');
   await page.getByText('Add a property to companies').click();
   await page.getByLabel('Label').fill(label);
-  await page.getByLabel('Type').selectOption('enumeration');
+  await page.getByRole('combobox', { name: /^Type/ }).selectOption('enumeration');
   await page.getByLabel('Options, one per line').fill('gold | Gold\nsilver | Silver');
   await page.getByRole('button', { name: 'Add property' }).click();
   await expect(page.getByTestId('properties')).toContainText(label);

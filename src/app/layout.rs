@@ -1,7 +1,6 @@
 //! The authenticated frame every page lives in: top navigation, notification bell, user
 //! menu, and the settings side menu.
 
-use super::components::{ErrorBox, Loading};
 use crate::api::auth::{current_user, Logout};
 use crate::api::notifications::list_notifications;
 use crate::api::ApiError;
@@ -18,25 +17,46 @@ pub fn use_user() -> Resource<Result<Option<WhoAmI>, ApiError>> {
     expect_context::<UserResource>().0
 }
 
+/// The frame is rendered once, outside any `Suspend`: a page created inside a re-running
+/// `Suspend` would create its resources twice on the server, and the browser would then
+/// hydrate them against the wrong data. Only the parts that need the user wait for it.
 #[component]
 pub fn AuthedLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     provide_context(UserResource(user));
     let location = use_location();
+    let logout = ServerAction::<Logout>::new();
     view! {
-        <Suspense fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
-                match user.await {
-                    Ok(Some(u)) => view! { <Frame user=u/> }.into_any(),
-                    Ok(None) => {
-                        let next = location.pathname.get_untracked();
-                        let path = format!("/login?next={}", urlencode(&next));
-                        view! { <Redirect path=path/> }.into_any()
-                    }
-                    Err(e) => view! { <main class="centered"><ErrorBox error=e/></main> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <header class="topbar">
+            <a class="brand" href="/">"Tandem"</a>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/contacts">"Contacts"</A>
+                <A href="/companies">"Companies"</A>
+                <A href="/deals">"Deals"</A>
+                <A href="/invoices">"Invoices"</A>
+                <A href="/marketplace">"Marketplace"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+            <div class="topbar-right">
+                <NotificationBell/>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! { <UserMenu user=u logout/> }.into_any(),
+                            Ok(None) => {
+                                let next = location.pathname.get_untracked();
+                                let path = format!("/login?next={}", urlencode(&next));
+                                view! { <Redirect path=path/> }.into_any()
+                            }
+                            Err(e) => view! { <span class="error" role="alert">{e.message}</span> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </header>
+        <div class="page">
+            <Outlet/>
+        </div>
     }
 }
 
@@ -52,8 +72,7 @@ fn urlencode(s: &str) -> String {
 }
 
 #[component]
-fn Frame(user: WhoAmI) -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
+fn UserMenu(user: WhoAmI, logout: ServerAction<Logout>) -> impl IntoView {
     let initials: String = user
         .name
         .split_whitespace()
@@ -61,35 +80,18 @@ fn Frame(user: WhoAmI) -> impl IntoView {
         .take(2)
         .collect();
     view! {
-        <header class="topbar">
-            <a class="brand" href="/">"Tandem"</a>
-            <nav class="mainnav" aria-label="Main">
-                <A href="/contacts">"Contacts"</A>
-                <A href="/companies">"Companies"</A>
-                <A href="/deals">"Deals"</A>
-                <A href="/invoices">"Invoices"</A>
-                <A href="/marketplace">"Marketplace"</A>
-                <A href="/settings">"Settings"</A>
-            </nav>
-            <div class="topbar-right">
-                <NotificationBell/>
-                <details class="user-menu">
-                    <summary aria-label="User menu" data-testid="user-menu">
-                        <span class="avatar">{initials}</span>
-                    </summary>
-                    <div class="user-menu-panel">
-                        <p class="who"><strong>{user.name.clone()}</strong><br/>{user.email.clone()}</p>
-                        <p class="muted">{user.role.label()}" · "{user.portal_name.clone()}</p>
-                        <ActionForm action=logout>
-                            <button type="submit" class="button secondary">"Sign out"</button>
-                        </ActionForm>
-                    </div>
-                </details>
+        <details class="user-menu">
+            <summary aria-label="User menu" data-testid="user-menu">
+                <span class="avatar">{initials}</span>
+            </summary>
+            <div class="user-menu-panel">
+                <p class="who"><strong>{user.name.clone()}</strong><br/>{user.email.clone()}</p>
+                <p class="muted">{user.role.label()}" · "{user.portal_name.clone()}</p>
+                <ActionForm action=logout>
+                    <button type="submit" class="button secondary">"Sign out"</button>
+                </ActionForm>
             </div>
-        </header>
-        <div class="page">
-            <Outlet/>
-        </div>
+        </details>
     }
 }
 

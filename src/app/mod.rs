@@ -9,7 +9,7 @@ use crate::model::crm::ObjectType;
 use components::NotFound;
 use layout::{AuthedLayout, SettingsLayout};
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::*;
@@ -22,6 +22,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                // In the shell, not `leptos_meta::Stylesheet`: with cargo-leptos's
+                // `--cfg erase_components` that one breaks hydration (leptos#3946).
+                <link rel="stylesheet" id="leptos" href="/pkg/tandem.css"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -49,7 +52,6 @@ pub fn App() -> impl IntoView {
     });
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/tandem.css"/>
         <Title formatter=|text: String| {
             if text.is_empty() { "Tandem".to_string() } else { format!("{text} · Tandem") }
         }/>
