@@ -3,6 +3,7 @@
 //! sync), workers, troubleshooting guides and notifications.
 
 pub mod definition;
+pub mod export;
 pub mod hub_side;
 pub mod index;
 pub mod notify;

@@ -103,6 +103,9 @@ impl Engine {
     }
 
     async fn execute(&self, job: &Job) -> Result<Outcome, BatchError> {
+        if job.kind == super::export::KIND {
+            return super::export::run(&self.pool, &self.config, job).await;
+        }
         let Some(sync_id) = job.sync_id else {
             return self.finish(job).await;
         };
