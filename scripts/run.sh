@@ -46,6 +46,16 @@ BIN="$ROOT/target/debug/tandem"
 seed_out="$("$BIN" seed --portal demo --contacts 300 --companies 50 --deals 40 --invoices 20 --if-empty)"
 echo "$seed_out"
 
+# The bundled demo CRM (its own database next to Tandem's): two accounts to connect.
+export DEMO_APP_ADDR="${DEMO_APP_ADDR:-127.0.0.1:3100}"
+export DEMO_APP_URL="${DEMO_APP_PUBLIC_URL:-http://$DEMO_APP_ADDR}"
+for account in acme globex; do
+  "$BIN" demo-app seed --account "$account" --contacts 300 --companies 60 --deals 80 --invoices 60 --if-empty
+done
+"$BIN" demo-app &
+pids+=($!)
+wait_http "$DEMO_APP_URL/healthz" 60 || die "the demo app did not become healthy"
+
 "$BIN" serve &
 pids+=($!)
 wait_http "http://$TANDEM_ADDR/healthz" 120 || die "the server did not become healthy"
@@ -56,6 +66,9 @@ cat <<MSG
   Sign in:            admin@example.com  /  ${TANDEM_ADMIN_PASSWORD:-$(cat "$TANDEM_DATA_DIR/admin-password")}
   Emails:             ${TANDEM_SMTP_URL:+sent through $TANDEM_SMTP_URL}${TANDEM_SMTP_URL:-off (set TANDEM_SMTP_URL to send them)}
   API token:          target/debug/tandem token create --portal demo --user admin@example.com
+
+  Demo CRM:           $DEMO_APP_URL   (a third-party app to connect; docs/demo-app.md)
+  Its logins:         acme-admin  /  demo      globex-admin  /  demo
 
   Press Ctrl-C to stop.
 MSG

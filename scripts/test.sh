@@ -47,6 +47,18 @@ E2E_DB="postgres://postgres@127.0.0.1:$port/tandem_e2e"
 BIN="$ROOT/target/debug/tandem"
 DATABASE_URL="$E2E_DB" "$BIN" seed --portal demo >/dev/null
 
+# The demo CRM on a free port with its own database, for the browser tests.
+DEMO_DB="postgres://postgres@127.0.0.1:$port/tandem_demo_e2e"
+"$(pg_bindir)/dropdb" -h 127.0.0.1 -p "$port" -U postgres --if-exists tandem_demo_e2e
+DEMO_APP_DATABASE_URL="$DEMO_DB" "$BIN" demo-app seed --account acme --contacts 50 --companies 10 \
+  --deals 10 --invoices 10 >/dev/null
+demo_port="$(free_port)"
+export DEMO_APP_URL="http://127.0.0.1:$demo_port"
+DEMO_APP_DATABASE_URL="$DEMO_DB" DEMO_APP_ADDR="127.0.0.1:$demo_port" "$BIN" demo-app \
+  >"$E2E_DATA/demo-app.log" 2>&1 &
+pids+=($!)
+wait_http "$DEMO_APP_URL/healthz" 60 || { tail -n 30 "$E2E_DATA/demo-app.log"; die "demo app did not start"; }
+
 web_port="$(free_port)"
 DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)

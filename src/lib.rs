@@ -16,6 +16,9 @@ pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+#[cfg(feature = "ssr")]
+pub mod demo_app;
+
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

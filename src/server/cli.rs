@@ -37,8 +37,42 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// The bundled demo CRM, a separate third-party app (arrives with the demo-app release).
-    DemoApp,
+    /// The bundled demo CRM, a separate third-party app with its own database
+    /// (DEMO_APP_* variables; default http://127.0.0.1:3100). Without a subcommand: serve.
+    DemoApp {
+        #[command(subcommand)]
+        command: Option<DemoAppCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoAppCommand {
+    /// Serve the demo app's OAuth server, REST API, webhooks and web UI.
+    Serve,
+    /// Fill an account with deterministic, realistically messy data; creates the account
+    /// and its admin user `<account>-admin` (password `demo`) when missing.
+    Seed(DemoSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoSeedArgs {
+    /// Account name (lower-case letters, digits, dashes), e.g. `acme`.
+    #[arg(long)]
+    pub account: String,
+    #[arg(long, default_value_t = 200)]
+    pub contacts: u32,
+    #[arg(long, default_value_t = 40)]
+    pub companies: u32,
+    #[arg(long, default_value_t = 60)]
+    pub deals: u32,
+    #[arg(long, default_value_t = 40)]
+    pub invoices: u32,
+    /// Email events (opens, clicks); default: one per four contacts.
+    #[arg(long)]
+    pub events: Option<u32>,
+    /// Do nothing when the account already has records.
+    #[arg(long)]
+    pub if_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,8 +172,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let _ = stop.send(true);
             Ok(())
         }
-        Command::DemoApp => {
-            bail!("the demo app is not part of this build yet")
+        Command::DemoApp { command } => demo_app(command).await,
+    }
+}
+
+async fn demo_app(command: Option<DemoAppCommand>) -> anyhow::Result<()> {
+    use crate::demo_app;
+    let config = demo_app::DemoConfig::from_env()?;
+    match command.unwrap_or(DemoAppCommand::Serve) {
+        DemoAppCommand::Serve => demo_app::serve(config).await,
+        DemoAppCommand::Seed(a) => {
+            let pool = demo_app::db::migrate(&config.database_url).await?;
+            let started = std::time::Instant::now();
+            let report = demo_app::seed::seed(
+                &pool,
+                &demo_app::seed::SeedOptions {
+                    account: a.account,
+                    contacts: a.contacts,
+                    companies: a.companies,
+                    deals: a.deals,
+                    invoices: a.invoices,
+                    events: a.events,
+                    if_empty: a.if_empty,
+                },
+            )
+            .await?;
+            if report.seeded {
+                println!(
+                    "Seeded account `{}` with {} contacts, {} companies, {} deals, {} invoices and {} email events in {:.1}s.",
+                    report.account,
+                    report.contacts,
+                    report.companies,
+                    report.deals,
+                    report.invoices,
+                    report.events,
+                    started.elapsed().as_secs_f64()
+                );
+            } else {
+                println!("Account `{}` already has records; left as it is.", report.account);
+            }
+            println!("Sign in as {} with password {}", report.username, report.password);
+            Ok(())
         }
     }
 }
