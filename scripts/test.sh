@@ -60,7 +60,8 @@ pids+=($!)
 wait_http "$DEMO_APP_URL/healthz" 60 || { tail -n 30 "$E2E_DATA/demo-app.log"; die "demo app did not start"; }
 
 web_port="$(free_port)"
-DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" "$BIN" serve \
+  >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
 

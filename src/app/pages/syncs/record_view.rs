@@ -38,9 +38,11 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
     let search = RwSignal::new(String::new());
     let applied = RwSignal::new(None::<String>);
     let after = RwSignal::new(None::<i64>);
+    // Bumped by Search: the list reloads even when nothing else changed.
+    let version = RwSignal::new(0u32);
     let page = Resource::new(
-        move || (chosen.get(), state.get(), applied.get(), after.get()),
-        |(id, state, search, after)| list_sync_records(id, (!state.is_empty()).then_some(state), None, search, after, Some(PAGE_SIZE)),
+        move || (chosen.get(), state.get(), applied.get(), after.get(), version.get()),
+        |(id, state, search, after, _)| list_sync_records(id, (!state.is_empty()).then_some(state), None, search, after, Some(PAGE_SIZE)),
     );
     let exporting = RwSignal::new(false);
     let restoring = RwSignal::new(false);
@@ -48,6 +50,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         ev.prevent_default();
         after.set(None);
         applied.set(Some(search.get_untracked()).filter(|s| !s.trim().is_empty()));
+        version.update(|v| *v += 1);
     };
     let objects: Vec<(Uuid, String)> = syncs.iter().map(|s| (s.id, s.hub_object.clone())).collect();
     let hub_object_of = move |id: Uuid| objects.iter().find(|(s, _)| *s == id).map(|(_, o)| o.clone()).unwrap_or_default();
@@ -71,7 +74,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
                             chosen.set(id);
                         }
                     }>
-                        {options.iter().map(|(id, label)| view! { <option value=id.to_string() selected=move || chosen.get() == *id>{label.clone()}</option> }).collect_view()}
+                        {options.into_iter().map(|(id, label)| view! { <option value=id.to_string() selected=move || chosen.get() == id>{label}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"State"
@@ -94,7 +97,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         </div>
         {move || {
             let id = chosen.get();
-            view! { <ExportDialog open=exporting sync_id=id state=export_state reason=Signal::derive(|| None) search=export_search what/> }
+            view! { <ExportDialog open=exporting sync_id=id state=export_state reason=Signal::derive(|| None::<String>) search=export_search what/> }
         }}
         {can_manage.then(|| view! { <RestoreDialog open=restoring syncs=syncs.clone() app_name=app_name.clone() several/> })}
         <Transition fallback=|| view! { <Loading/> }>

@@ -139,10 +139,11 @@ fn RecordsBody(
             version.try_update(|v| *v += 1);
         }
     });
+    let app_name = StoredValue::new(app_name);
     let act = move |what: &'static str| {
         message.set(None);
         error.set(None);
-        let name = app_name.clone();
+        let name = app_name.get_value();
         leptos::task::spawn_local(async move {
             let result = match what {
                 "resync_hub" => resync_deleted(id, SideInput::Hub).await.map(|n| format!("{} deleted record{} will be created again in the hub.", thousands(n), if n == 1 { "" } else { "s" })),

@@ -117,6 +117,16 @@ pub fn set_stage(pairs: &mut Vec<StagePairInput>, hub_pipeline: &str, hub_stage:
     }
 }
 
+/// Arrows for a row that shows the app field on the left and the hub property on the
+/// right (the mapping table): `→` flows to the hub.
+pub fn app_left_arrows(d: SyncDirection) -> &'static str {
+    match d {
+        SyncDirection::TwoWay => "⇄",
+        SyncDirection::ToHub => "→",
+        SyncDirection::ToApp => "←",
+    }
+}
+
 fn direction_key(d: SyncDirection) -> &'static str {
     match d {
         SyncDirection::TwoWay => "two_way",
@@ -421,8 +431,8 @@ fn Wizard(connection: ConnectionView, options: Vec<ObjectPairOption>, existing: 
     let back = app_syncs_url(&connection.app, editing);
     let stepper = move |i: usize, name: &'static str| {
         view! {
-            <li class:current=move || ctx.step.get() == i class:done=move || ctx.step.get() > i>
-                <button type="button" class="link" disabled=move || i > ctx.reached.get() || ctx.busy.get()
+            <li class:current=move || ctx.step.get() == i class:done=move || { ctx.step.get() > i }>
+                <button type="button" class="link" disabled=move || { i > ctx.reached.get() || ctx.busy.get() }
                     aria-current=move || (ctx.step.get() == i).then_some("step")
                     on:click=move |_| if i == 0 || ctx.choices_for.get_untracked().is_some() { ctx.step.set(i) } else { ctx.load_choices(i) }>
                     <span class="num">{i + 1}</span>{name}
@@ -653,7 +663,7 @@ fn MappingRow(ctx: Ctx, i: usize) -> impl IntoView {
             <td data-label="Direction">
                 <select aria-label=move || format!("Direction of {}", name()) prop:value=move || m().map(|m| direction_key(m.direction)).unwrap_or("two_way")
                     on:change=move |ev| { let d = direction_from(&event_target_value(&ev)); set(Box::new(move |m| m.direction = d)) }>
-                    {DIRECTIONS.into_iter().map(|d| view! { <option value=direction_key(d)>{format!("{} {}", d.arrows(), d.label())}</option> }).collect_view()}
+                    {DIRECTIONS.into_iter().map(|d| view! { <option value=direction_key(d)>{format!("{} {}", app_left_arrows(d), d.label())}</option> }).collect_view()}
                 </select>
             </td>
             <td data-label="Hub property">{hub_label}</td>
@@ -721,7 +731,7 @@ fn AddMapping(ctx: Ctx) -> impl IntoView {
                 </label>
                 <label>"Direction"
                     <select aria-label="New mapping: direction" on:change=move |ev| direction.set(direction_from(&event_target_value(&ev)))>
-                        {DIRECTIONS.into_iter().map(|d| view! { <option value=direction_key(d)>{format!("{} {}", d.arrows(), d.label())}</option> }).collect_view()}
+                        {DIRECTIONS.into_iter().map(|d| view! { <option value=direction_key(d)>{format!("{} {}", app_left_arrows(d), d.label())}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Hub property"
@@ -1108,7 +1118,7 @@ fn ReviewStep(ctx: Ctx) -> impl IntoView {
         <h3>"Mappings"</h3>
         <ul class="review-mappings">
             {on.iter().map(|m| view! {
-                <li>{format!("{} {} {}{}", field_label(&app_fields, &m.app_field), m.direction.arrows(), field_label(&hub_fields, &m.hub_property),
+                <li>{format!("{} {} {}{}", field_label(&app_fields, &m.app_field), app_left_arrows(m.direction), field_label(&hub_fields, &m.hub_property),
                     if m.write_policy == WritePolicy::Always { String::new() } else { format!(" ({})", m.write_policy.label().to_lowercase()) })}</li>
             }).collect_view()}
         </ul>
@@ -1194,6 +1204,9 @@ mod tests {
         for d in DIRECTIONS {
             assert_eq!(direction_from(direction_key(d)), d);
         }
+        // The model's arrows have the hub on the left; the mapping table has the app there.
+        assert_eq!(app_left_arrows(SyncDirection::ToHub), SyncDirection::ToApp.arrows());
+        assert_eq!(app_left_arrows(SyncDirection::ToApp), SyncDirection::ToHub.arrows());
         for p in POLICIES {
             assert_eq!(policy_from(policy_key(p)), p);
         }
