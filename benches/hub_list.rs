@@ -17,7 +17,10 @@ use tandem::server::{db, portals};
 use uuid::Uuid;
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs `f` a few times to warm up, then `runs` times; answers the median in ms.
@@ -61,7 +64,8 @@ async fn id_at(pool: &sqlx::PgPool, portal: Uuid, order: &str, offset: i64) -> a
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::var("DATABASE_URL").map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
+    let url = std::env::var("DATABASE_URL")
+        .map_err(|_| anyhow::anyhow!("set DATABASE_URL (scripts/bench.sh does)"))?;
     let contacts = env_num("BENCH_CONTACTS", 1_000_000);
     let runs = env_num("BENCH_RUNS", 15);
     let pool = db::migrate(&url).await?;
@@ -73,50 +77,101 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("seeding {contacts} contacts…");
     let t = Instant::now();
-    generator::generate(&pool, portal, &GenerateOptions { contacts, companies: 0, deals: 0, invoices: 0, seed: 1 }).await?;
-    println!("BENCH seed_1m_contacts_s {:.1} s", t.elapsed().as_secs_f64());
+    generator::generate(
+        &pool,
+        portal,
+        &GenerateOptions {
+            contacts,
+            companies: 0,
+            deals: 0,
+            invoices: 0,
+            seed: 1,
+        },
+    )
+    .await?;
+    println!(
+        "BENCH seed_1m_contacts_s {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let deep = (contacts as f64 * 0.9) as i64;
-    let page = |sort: Sort| ListQuery { sort, limit: 25, ..ListQuery::default() };
+    let page = |sort: Sort| ListQuery {
+        sort,
+        limit: 25,
+        ..ListQuery::default()
+    };
 
     // The page's default order: newest first.
     let first = page(Sort::newest_first());
     let ms = median_ms(runs, || list_page(&pool, portal, &first)).await?;
     println!("BENCH contacts_list_first_page_ms {ms:.2} ms");
     let id = id_at(&pool, portal, "created_at DESC, id DESC", deep).await?;
-    let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &first.sort, id).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let deep_q = ListQuery { after: Some(cursor), ..first.clone() };
+    let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &first.sort, id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let deep_q = ListQuery {
+        after: Some(cursor),
+        ..first.clone()
+    };
     let ms = median_ms(runs, || list_page(&pool, portal, &deep_q)).await?;
     println!("BENCH contacts_list_deep_page_ms {ms:.2} ms");
 
     // Sorted by a column (last name, with ties and missing values).
-    let by_name = page(Sort { property: "lastname".into(), dir: SortDir::Asc });
+    let by_name = page(Sort {
+        property: "lastname".into(),
+        dir: SortDir::Asc,
+    });
     let ms = median_ms(runs, || list_page(&pool, portal, &by_name)).await?;
     println!("BENCH contacts_list_sorted_first_page_ms {ms:.2} ms");
-    let id = id_at(&pool, portal, "lower(properties->>'lastname') ASC NULLS LAST, id", deep).await?;
-    let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &by_name.sort, id).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let deep_q = ListQuery { after: Some(cursor), ..by_name.clone() };
+    let id = id_at(
+        &pool,
+        portal,
+        "lower(properties->>'lastname') ASC NULLS LAST, id",
+        deep,
+    )
+    .await?;
+    let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &by_name.sort, id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let deep_q = ListQuery {
+        after: Some(cursor),
+        ..by_name.clone()
+    };
     let ms = median_ms(runs, || list_page(&pool, portal, &deep_q)).await?;
     println!("BENCH contacts_list_sorted_deep_page_ms {ms:.2} ms");
-    let back = ListQuery { after: None, before: deep_q.after.clone(), ..by_name.clone() };
+    let back = ListQuery {
+        after: None,
+        before: deep_q.after.clone(),
+        ..by_name.clone()
+    };
     let ms = median_ms(runs, || list_page(&pool, portal, &back)).await?;
     println!("BENCH contacts_list_sorted_previous_page_ms {ms:.2} ms");
 
     // The search box.
-    let search = ListQuery { search: Some("müller".into()), ..page(Sort::newest_first()) };
+    let search = ListQuery {
+        search: Some("müller".into()),
+        ..page(Sort::newest_first())
+    };
     let ms = median_ms(runs, || list_page(&pool, portal, &search)).await?;
     println!("BENCH contacts_search_ms {ms:.2} ms");
 
     // Matching lookup of the sync engine.
     let ms = median_ms(runs, || async {
-        Ok(records::find_contacts_by_email(&pool, portal, " Anna.Smith500000@Gmail.com ").await?.len().max(1))
+        Ok(
+            records::find_contacts_by_email(&pool, portal, " Anna.Smith500000@Gmail.com ")
+                .await?
+                .len()
+                .max(1),
+        )
     })
     .await?;
     println!("BENCH contacts_find_by_email_ms {ms:.2} ms");
 
     let schema = schema::load(&pool, portal, ObjectType::Contacts).await?;
     let mut conn = pool.acquire().await?;
-    let plan = records::explain_list(&mut conn, &schema, portal, &deep_q).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    let plan = records::explain_list(&mut conn, &schema, portal, &deep_q)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     eprintln!("plan of the sorted deep page:\n{plan}");
     Ok(())
 }

@@ -9,6 +9,9 @@ cd "$ROOT"
 
 scripts/bootstrap.sh --test
 
+# Incremental caches of the test builds take gigabytes that a one-off CI run never reuses.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -60,8 +63,7 @@ pids+=($!)
 wait_http "$DEMO_APP_URL/healthz" 60 || { tail -n 30 "$E2E_DATA/demo-app.log"; die "demo app did not start"; }
 
 web_port="$(free_port)"
-DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" "$BIN" serve \
-  >"$E2E_DATA/server.log" 2>&1 &
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
 

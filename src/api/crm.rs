@@ -4,8 +4,8 @@
 
 use super::ApiError;
 use crate::model::crm::{
-    AssociationView, ListRequest, ObjectSchemaView, ObjectType, PipelineView, RecordPage, RecordView,
-    TimelineEventView, UpdatedRecord,
+    AssociationView, ListRequest, ObjectSchemaView, ObjectType, PipelineView, RecordPage,
+    RecordView, TimelineEventView, UpdatedRecord,
 };
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
@@ -23,7 +23,8 @@ mod ssr {
     pub async fn caller() -> Result<(Principal, WriteOrigin, AppState), ApiError> {
         let state = crate::api::ssr::state()?;
         let principal = crate::api::ssr::principal().await?;
-        let parts = use_context::<http::request::Parts>().ok_or_else(|| ApiError::internal("request missing from the context"))?;
+        let parts = use_context::<http::request::Parts>()
+            .ok_or_else(|| ApiError::internal("request missing from the context"))?;
         let origin = crate::hub::origin_of(&state.pool, &principal, &parts).await?;
         Ok((principal, origin, state))
     }
@@ -33,12 +34,17 @@ mod ssr {
 #[server(endpoint = "crm_schema", input = Json, output = Json)]
 pub async fn crm_schema(object: ObjectType) -> Result<ObjectSchemaView, ApiError> {
     let (p, _, state) = ssr::caller().await?;
-    Ok(crate::hub::schema::load(&state.pool, p.portal_id, object).await?.view())
+    Ok(crate::hub::schema::load(&state.pool, p.portal_id, object)
+        .await?
+        .view())
 }
 
 /// One page of records: search, sort (a sortable column), archived filter, cursors.
 #[server(endpoint = "list_crm_records", input = Json, output = Json)]
-pub async fn list_crm_records(object: ObjectType, request: ListRequest) -> Result<RecordPage, ApiError> {
+pub async fn list_crm_records(
+    object: ObjectType,
+    request: ListRequest,
+) -> Result<RecordPage, ApiError> {
     use crate::hub::records::{self, Cursor, ListQuery, Sort, SortDir};
     let (p, _, state) = ssr::caller().await?;
     let sort = match request.sort.as_deref().filter(|s| !s.is_empty()) {
@@ -55,15 +61,22 @@ pub async fn list_crm_records(object: ObjectType, request: ListRequest) -> Resul
             }
             Sort {
                 property: name.to_string(),
-                dir: if request.descending { SortDir::Desc } else { SortDir::Asc },
+                dir: if request.descending {
+                    SortDir::Desc
+                } else {
+                    SortDir::Asc
+                },
             }
         }
     };
     let cursor = |c: &Option<String>, field: &str| match c.as_deref().filter(|c| !c.is_empty()) {
         None => Ok(None),
-        Some(c) => Cursor::decode(c)
-            .map(Some)
-            .ok_or_else(|| ApiError::field(field, "This page link is not valid; start from the first page.")),
+        Some(c) => Cursor::decode(c).map(Some).ok_or_else(|| {
+            ApiError::field(
+                field,
+                "This page link is not valid; start from the first page.",
+            )
+        }),
     };
     let q = ListQuery {
         archived: request.archived,
@@ -86,21 +99,37 @@ pub async fn list_crm_records(object: ObjectType, request: ListRequest) -> Resul
 #[server(endpoint = "get_crm_record", input = Json, output = Json)]
 pub async fn get_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, _, state) = ssr::caller().await?;
-    Ok(crate::hub::records::get_or_404(&state.pool, p.portal_id, object, id).await?.view())
+    Ok(
+        crate::hub::records::get_or_404(&state.pool, p.portal_id, object, id)
+            .await?
+            .view(),
+    )
 }
 
 /// Creates a record from `{property: value}`; 422 names every invalid field.
 #[server(endpoint = "create_crm_record", input = Json, output = Json)]
-pub async fn create_crm_record(object: ObjectType, properties: BTreeMap<String, Value>) -> Result<RecordView, ApiError> {
+pub async fn create_crm_record(
+    object: ObjectType,
+    properties: BTreeMap<String, Value>,
+) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    Ok(crate::hub::records::create(&state.pool, p.portal_id, object, &properties, &origin).await?.view())
+    Ok(
+        crate::hub::records::create(&state.pool, p.portal_id, object, &properties, &origin)
+            .await?
+            .view(),
+    )
 }
 
 /// Changes some properties (`null` or "" clears one); returns what changed.
 #[server(endpoint = "update_crm_record", input = Json, output = Json)]
-pub async fn update_crm_record(object: ObjectType, id: i64, properties: BTreeMap<String, Value>) -> Result<UpdatedRecord, ApiError> {
+pub async fn update_crm_record(
+    object: ObjectType,
+    id: i64,
+    properties: BTreeMap<String, Value>,
+) -> Result<UpdatedRecord, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    let u = crate::hub::records::update(&state.pool, p.portal_id, object, id, &properties, &origin).await?;
+    let u = crate::hub::records::update(&state.pool, p.portal_id, object, id, &properties, &origin)
+        .await?;
     Ok(UpdatedRecord {
         record: u.record.view(),
         changed: u.changed,
@@ -111,19 +140,30 @@ pub async fn update_crm_record(object: ObjectType, id: i64, properties: BTreeMap
 #[server(endpoint = "archive_crm_record", input = Json, output = Json)]
 pub async fn archive_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    Ok(crate::hub::records::archive(&state.pool, p.portal_id, object, id, &origin).await?.view())
+    Ok(
+        crate::hub::records::archive(&state.pool, p.portal_id, object, id, &origin)
+            .await?
+            .view(),
+    )
 }
 
 /// Restores an archived record.
 #[server(endpoint = "restore_crm_record", input = Json, output = Json)]
 pub async fn restore_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    Ok(crate::hub::records::restore(&state.pool, p.portal_id, object, id, &origin).await?.view())
+    Ok(
+        crate::hub::records::restore(&state.pool, p.portal_id, object, id, &origin)
+            .await?
+            .view(),
+    )
 }
 
 /// The records associated with one (every type), with display names.
 #[server(endpoint = "list_crm_associations", input = Json, output = Json)]
-pub async fn list_crm_associations(object: ObjectType, id: i64) -> Result<Vec<AssociationView>, ApiError> {
+pub async fn list_crm_associations(
+    object: ObjectType,
+    id: i64,
+) -> Result<Vec<AssociationView>, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     crate::hub::records::get_or_404(&state.pool, p.portal_id, object, id).await?;
     crate::hub::associations::list_all(&state.pool, p.portal_id, (object, id), 200).await
@@ -131,21 +171,48 @@ pub async fn list_crm_associations(object: ObjectType, id: i64) -> Result<Vec<As
 
 /// Associates two records; answers whether the association is new.
 #[server(endpoint = "associate_crm_records", input = Json, output = Json)]
-pub async fn associate_crm_records(object: ObjectType, id: i64, to_object: ObjectType, to_id: i64) -> Result<bool, ApiError> {
+pub async fn associate_crm_records(
+    object: ObjectType,
+    id: i64,
+    to_object: ObjectType,
+    to_id: i64,
+) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    crate::hub::associations::associate(&state.pool, p.portal_id, (object, id), (to_object, to_id), &origin).await
+    crate::hub::associations::associate(
+        &state.pool,
+        p.portal_id,
+        (object, id),
+        (to_object, to_id),
+        &origin,
+    )
+    .await
 }
 
 /// Removes an association; answers whether there was one.
 #[server(endpoint = "dissociate_crm_records", input = Json, output = Json)]
-pub async fn dissociate_crm_records(object: ObjectType, id: i64, to_object: ObjectType, to_id: i64) -> Result<bool, ApiError> {
+pub async fn dissociate_crm_records(
+    object: ObjectType,
+    id: i64,
+    to_object: ObjectType,
+    to_id: i64,
+) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    crate::hub::associations::dissociate(&state.pool, p.portal_id, (object, id), (to_object, to_id), &origin).await
+    crate::hub::associations::dissociate(
+        &state.pool,
+        p.portal_id,
+        (object, id),
+        (to_object, to_id),
+        &origin,
+    )
+    .await
 }
 
 /// A record's timeline, newest first.
 #[server(endpoint = "list_crm_timeline", input = Json, output = Json)]
-pub async fn list_crm_timeline(object: ObjectType, id: i64) -> Result<Vec<TimelineEventView>, ApiError> {
+pub async fn list_crm_timeline(
+    object: ObjectType,
+    id: i64,
+) -> Result<Vec<TimelineEventView>, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     crate::hub::records::get_or_404(&state.pool, p.portal_id, object, id).await?;
     Ok(crate::hub::timeline::list(&state.pool, p.portal_id, object, id, 100).await?)
@@ -157,9 +224,18 @@ pub async fn add_crm_note(object: ObjectType, id: i64, body: String) -> Result<i
     let (p, origin, state) = ssr::caller().await?;
     let text = body.trim().to_string();
     if text.is_empty() {
-        return Err(ApiError::field("body", "Write something before adding the note."));
+        return Err(ApiError::field(
+            "body",
+            "Write something before adding the note.",
+        ));
     }
-    let title: String = text.lines().next().unwrap_or_default().chars().take(80).collect();
+    let title: String = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(80)
+        .collect();
     let event = crate::hub::timeline::NewTimelineEvent {
         kind: "note".into(),
         occurred_at: chrono::Utc::now(),
@@ -168,7 +244,11 @@ pub async fn add_crm_note(object: ObjectType, id: i64, body: String) -> Result<i
         properties: serde_json::json!({}),
         external_id: None,
     };
-    Ok(crate::hub::timeline::insert(&state.pool, p.portal_id, object, id, &event, &origin).await?.id)
+    Ok(
+        crate::hub::timeline::insert(&state.pool, p.portal_id, object, id, &event, &origin)
+            .await?
+            .id,
+    )
 }
 
 /// The portal's deal pipelines with their stages.

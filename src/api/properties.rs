@@ -10,12 +10,17 @@ use leptos::server_fn::codec::Json;
 pub async fn list_crm_properties(object: ObjectType) -> Result<Vec<PropertyDef>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    Ok(crate::hub::schema::load(&state.pool, p.portal_id, object).await?.properties)
+    Ok(crate::hub::schema::load(&state.pool, p.portal_id, object)
+        .await?
+        .properties)
 }
 
 /// Adds a custom property (Super Admins).
 #[server(endpoint = "create_crm_property", input = Json, output = Json)]
-pub async fn create_crm_property(object: ObjectType, property: NewPropertyRequest) -> Result<PropertyDef, ApiError> {
+pub async fn create_crm_property(
+    object: ObjectType,
+    property: NewPropertyRequest,
+) -> Result<PropertyDef, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
     crate::hub::schema::create_property(&state.pool, p.portal_id, object, property).await

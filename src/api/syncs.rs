@@ -16,16 +16,29 @@ pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOpt
 
 /// Fields, default mappings and pipelines (with an auto-mapped suggestion) for a pair.
 #[server(endpoint = "sync_field_options", input = Json, output = Json)]
-pub async fn sync_field_options(connection_id: Uuid, app_object: String, hub_object: String) -> Result<SyncFieldChoices, ApiError> {
+pub async fn sync_field_options(
+    connection_id: Uuid,
+    app_object: String,
+    hub_object: String,
+) -> Result<SyncFieldChoices, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::field_options(&super::ssr::state()?, p.portal_id, connection_id, &app_object, &hub_object).await
+    crate::engine::service::field_options(
+        &super::ssr::state()?,
+        p.portal_id,
+        connection_id,
+        &app_object,
+        &hub_object,
+    )
+    .await
 }
 
 /// Checks settings without saving: every problem, by field (`mappings[2]`, `filters[0]`).
 #[server(endpoint = "validate_sync", input = Json, output = Json)]
 pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::validate(&super::ssr::state()?, p.portal_id, &input).await.map(|_| ())
+    crate::engine::service::validate(&super::ssr::state()?, p.portal_id, &input)
+        .await
+        .map(|_| ())
 }
 
 /// Saves a new sync and starts its initial sync.
@@ -65,7 +78,9 @@ pub async fn delete_sync(id: Uuid) -> Result<(), ApiError> {
 
 /// The syncs of one connected account (or of the portal).
 #[server(endpoint = "list_syncs", input = Json, output = Json)]
-pub async fn list_syncs(#[server(default)] connection_id: Option<Uuid>) -> Result<Vec<SyncView>, ApiError> {
+pub async fn list_syncs(
+    #[server(default)] connection_id: Option<Uuid>,
+) -> Result<Vec<SyncView>, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::list(&super::ssr::state()?, p.portal_id, connection_id).await
 }
@@ -96,36 +111,77 @@ pub async fn list_sync_records(
     #[server(default)] limit: Option<i64>,
 ) -> Result<SyncRecordPage, ApiError> {
     let p = super::ssr::principal().await?;
-    let query = crate::engine::service::RecordQuery { state, reason, search, after, limit: limit.unwrap_or(50) };
+    let query = crate::engine::service::RecordQuery {
+        state,
+        reason,
+        search,
+        after,
+        limit: limit.unwrap_or(50),
+    };
     crate::engine::service::records(&super::ssr::state()?.pool, p.portal_id, sync_id, &query).await
 }
 
 /// Values on both sides, activity, reason and the troubleshooting guide of one record.
 #[server(endpoint = "sync_record_detail", input = Json, output = Json)]
-pub async fn sync_record_detail(sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetails, ApiError> {
+pub async fn sync_record_detail(
+    sync_id: Uuid,
+    index_id: i64,
+) -> Result<SyncRecordDetails, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::record_detail(&super::ssr::state()?, p.portal_id, sync_id, index_id).await
+    crate::engine::service::record_detail(&super::ssr::state()?, p.portal_id, sync_id, index_id)
+        .await
 }
 
 /// *Resync deleted records in hub* (`side: "hub"`) or *in app* (`"app"`); returns how many.
 #[server(endpoint = "resync_deleted", input = Json, output = Json)]
 pub async fn resync_deleted(sync_id: Uuid, side: SideInput) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::resync_deleted(&super::ssr::state()?.pool, p.portal_id, sync_id, side, None).await
+    crate::engine::service::resync_deleted(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        sync_id,
+        side,
+        None,
+    )
+    .await
 }
 
 /// The list *Restore all deleted records* would restore, for review.
 #[server(endpoint = "preview_restore_deleted", input = Json, output = Json)]
-pub async fn preview_restore_deleted(connection_id: Uuid, hub_object: String, destination: SideInput) -> Result<Vec<RestoreCandidate>, ApiError> {
+pub async fn preview_restore_deleted(
+    connection_id: Uuid,
+    hub_object: String,
+    destination: SideInput,
+) -> Result<Vec<RestoreCandidate>, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::preview_restore(&super::ssr::state()?.pool, p.portal_id, connection_id, &hub_object, destination).await
+    crate::engine::service::preview_restore(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        connection_id,
+        &hub_object,
+        destination,
+    )
+    .await
 }
 
 /// Restores the reviewed records (`ids` from the preview; empty: all of them).
 #[server(endpoint = "restore_deleted", input = Json, output = Json)]
-pub async fn restore_deleted(connection_id: Uuid, hub_object: String, destination: SideInput, #[server(default)] ids: Vec<i64>) -> Result<i64, ApiError> {
+pub async fn restore_deleted(
+    connection_id: Uuid,
+    hub_object: String,
+    destination: SideInput,
+    #[server(default)] ids: Vec<i64>,
+) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::restore(&super::ssr::state()?.pool, p.portal_id, connection_id, &hub_object, destination, ids).await
+    crate::engine::service::restore(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        connection_id,
+        &hub_object,
+        destination,
+        ids,
+    )
+    .await
 }
 
 /// *Retry all failed*; returns how many records will be retried.

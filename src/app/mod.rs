@@ -5,6 +5,7 @@ pub mod components;
 pub mod layout;
 pub mod pages;
 
+use crate::model::crm::ObjectType;
 use components::NotFound;
 use layout::{AuthedLayout, SettingsLayout};
 use leptos::prelude::*;
@@ -12,7 +13,6 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::*;
-use crate::model::crm::ObjectType;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -71,7 +71,7 @@ impl AppDefinition for DemoApp {
             authorize_url: format!("{}/oauth/authorize", self.base_url),
             token_url: format!("{}/oauth/token", self.base_url),
             revoke_url: Some(format!("{}/oauth/revoke", self.base_url)),
-            scopes: vec!["crm.read".into(), "crm.write".into(), "events.read".into()],
+            scopes: vec!["crm.read".into(), "crm.write".into(), "webhooks".into()],
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
         })
@@ -383,7 +383,8 @@ impl Connector for DemoConnector {
                 hub_object: object.into(),
                 fields,
                 identifier_fields: identifier_fields(object),
-                pipeline_fields: (object == "deals").then(|| ("pipeline_id".into(), "stage_id".into())),
+                pipeline_fields: (object == "deals")
+                    .then(|| ("pipeline_id".into(), "stage_id".into())),
             });
         }
         Ok(out)

@@ -2,17 +2,34 @@
 //! listed in the marketplace that this build cannot install yet.
 
 use super::demo::{self, DemoApp};
+use super::http::HttpLimits;
 use super::{AppDefinition, AppListing};
 use crate::server::Config;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The installable apps, configured from the environment.
 pub fn app_definitions(config: &Config) -> Vec<Arc<dyn AppDefinition>> {
-    vec![Arc::new(DemoApp::new(
-        &config.demo_app_url,
-        &config.demo_client_id,
-        &config.demo_client_secret,
-    ))]
+    let mut limits = HttpLimits::default();
+    match config.app_rate_limit {
+        Some((requests, secs)) => {
+            limits.requests = requests;
+            limits.per = Duration::from_secs_f64(secs);
+        }
+        // No limit of our own: the app's 429s still slow us down.
+        None => {
+            limits.requests = 1_000_000;
+            limits.per = Duration::from_secs(1);
+        }
+    }
+    vec![Arc::new(
+        DemoApp::new(
+            &config.demo_app_url,
+            &config.demo_client_id,
+            &config.demo_client_secret,
+        )
+        .with_limits(limits),
+    )]
 }
 
 pub fn app_definition(config: &Config, app: &str) -> Option<Arc<dyn AppDefinition>> {

@@ -80,10 +80,9 @@ impl DemoConfig {
         let rate = |name: &str| -> anyhow::Result<f64> {
             match var(name) {
                 Some(v) => {
-                    let r: f64 = v
-                        .trim()
-                        .parse()
-                        .with_context(|| format!("{name} must be a number between 0 and 1, got `{v}`"))?;
+                    let r: f64 = v.trim().parse().with_context(|| {
+                        format!("{name} must be a number between 0 and 1, got `{v}`")
+                    })?;
                     if !(0.0..=1.0).contains(&r) {
                         bail!("{name} must be between 0 and 1, got {r}");
                     }
@@ -93,8 +92,9 @@ impl DemoConfig {
             }
         };
         let rate_limit = match var("DEMO_APP_RATE_LIMIT") {
-            Some(v) => RateLimit::parse(&v)
-                .with_context(|| format!("DEMO_APP_RATE_LIMIT must look like 100/10 or off, got `{v}`"))?,
+            Some(v) => RateLimit::parse(&v).with_context(|| {
+                format!("DEMO_APP_RATE_LIMIT must look like 100/10 or off, got `{v}`")
+            })?,
             None => Some(RateLimit::default()),
         };
         let faults = Faults {
@@ -111,13 +111,19 @@ impl DemoConfig {
             database_url,
             admin_key: var("DEMO_APP_ADMIN_KEY").unwrap_or_else(|| DEFAULT_ADMIN_KEY.into()),
             client_id: var("DEMO_APP_CLIENT_ID").unwrap_or_else(|| DEFAULT_CLIENT_ID.into()),
-            client_secret: var("DEMO_APP_CLIENT_SECRET").unwrap_or_else(|| DEFAULT_CLIENT_SECRET.into()),
+            client_secret: var("DEMO_APP_CLIENT_SECRET")
+                .unwrap_or_else(|| DEFAULT_CLIENT_SECRET.into()),
             redirect_prefixes,
             token_ttl: Duration::from_secs(secs("DEMO_APP_TOKEN_TTL_SECS", 3600)?.max(1)),
             faults,
-            webhook_retry_base: Duration::from_millis(secs("DEMO_APP_WEBHOOK_RETRY_BASE_MS", 1000)?),
+            webhook_retry_base: Duration::from_millis(secs(
+                "DEMO_APP_WEBHOOK_RETRY_BASE_MS",
+                1000,
+            )?),
             webhook_max_attempts: secs("DEMO_APP_WEBHOOK_MAX_ATTEMPTS", 10)?.clamp(1, 100) as i32,
-            webhook_timeout: Duration::from_millis(secs("DEMO_APP_WEBHOOK_TIMEOUT_MS", 10_000)?.max(100)),
+            webhook_timeout: Duration::from_millis(
+                secs("DEMO_APP_WEBHOOK_TIMEOUT_MS", 10_000)?.max(100),
+            ),
         })
     }
 
@@ -171,7 +177,11 @@ mod tests {
     #[test]
     fn the_demo_database_sits_next_to_tandems() {
         assert_eq!(
-            sibling_database("postgres://postgres@127.0.0.1:5432/tandem", "tandem_demo_app").unwrap(),
+            sibling_database(
+                "postgres://postgres@127.0.0.1:5432/tandem",
+                "tandem_demo_app"
+            )
+            .unwrap(),
             "postgres://postgres@127.0.0.1:5432/tandem_demo_app"
         );
         assert_eq!(

@@ -2,7 +2,9 @@
 //! storage of accounts, users and UI sessions.
 
 use anyhow::Context;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
 use sqlx::migrate::MigrateDatabase;
@@ -37,7 +39,10 @@ pub async fn migrate(database_url: &str) -> anyhow::Result<PgPool> {
             .context("cannot create the demo app's database")?;
     }
     let pool = connect(database_url).await?;
-    MIGRATOR.run(&pool).await.context("demo app migrations failed")?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("demo app migrations failed")?;
     Ok(pool)
 }
 
@@ -103,7 +108,11 @@ async fn hash_password(password: String) -> anyhow::Result<String> {
 async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -143,7 +152,11 @@ pub async fn ensure_user(
 const USER_COLUMNS: &str = "u.id, u.account_id, u.username, u.display_name, a.name AS account_name";
 
 /// The user with this username and password, if both are right.
-pub async fn check_login(pool: &PgPool, username: &str, password: &str) -> anyhow::Result<Option<User>> {
+pub async fn check_login(
+    pool: &PgPool,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<Option<User>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         password_hash: String,

@@ -56,7 +56,16 @@ pub async fn create(
     };
     let mut tx = pool.begin().await?;
     let mut seq = Sequence::lock(&mut tx, account_id).await?;
-    let event = insert(&mut tx, account_id, contact_id, kind, &properties, occurred_at, seq.next()).await?;
+    let event = insert(
+        &mut tx,
+        account_id,
+        contact_id,
+        kind,
+        &properties,
+        occurred_at,
+        seq.advance(),
+    )
+    .await?;
     webhooks::enqueue(
         &mut tx,
         account_id,
@@ -119,7 +128,11 @@ pub async fn feed(
 }
 
 /// The latest events of one contact, for its page.
-pub async fn of_contact(pool: &PgPool, contact_id: i64, limit: i64) -> sqlx::Result<Vec<EmailEvent>> {
+pub async fn of_contact(
+    pool: &PgPool,
+    contact_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<EmailEvent>> {
     sqlx::query_as(
         "SELECT id, contact_id, type, occurred_at, properties, seq FROM email_events
           WHERE contact_id = $1 ORDER BY seq DESC LIMIT $2",

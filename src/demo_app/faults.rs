@@ -96,7 +96,9 @@ pub struct FaultsPatch {
     pub webhook_delay_ms: Option<u64>,
 }
 
-fn patch_rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<RateLimit>>, D::Error> {
+fn patch_rate_limit<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimit>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Input {
@@ -109,9 +111,9 @@ fn patch_rate_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Opt
         Some(Input::Limit(_)) => Err(serde::de::Error::custom(
             "rate_limit needs requests and window_secs above 0 (or null for no limit)",
         )),
-        Some(Input::Text(s)) => RateLimit::parse(&s)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom("rate_limit must look like \"100/10\" or \"off\"")),
+        Some(Input::Text(s)) => RateLimit::parse(&s).map(Some).ok_or_else(|| {
+            serde::de::Error::custom("rate_limit must look like \"100/10\" or \"off\"")
+        }),
     }
 }
 
@@ -124,7 +126,9 @@ impl Faults {
         ] {
             if let Some(v) = value {
                 if !(0.0..=1.0).contains(&v) {
-                    return Err(format!("{name} must be between 0 and 1 (a share of requests), got {v}"));
+                    return Err(format!(
+                        "{name} must be between 0 and 1 (a share of requests), got {v}"
+                    ));
                 }
             }
         }
@@ -198,7 +202,10 @@ impl RateLimiter {
     }
 
     pub fn reset(&self) {
-        self.windows.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -209,7 +216,11 @@ pub async fn get_faults(State(state): State<DemoState>, headers: HeaderMap) -> R
     Json(state.faults()).into_response()
 }
 
-pub async fn post_faults(State(state): State<DemoState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post_faults(
+    State(state): State<DemoState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = admin_guard(&state, &headers) {
         return r;
     }
@@ -284,13 +295,17 @@ mod tests {
         assert!(l.check("a", limit).is_ok());
         let wait = l.check("a", limit).unwrap_err();
         assert!((1..=30).contains(&wait));
-        assert!(l.check("b", limit).is_ok(), "another token has its own window");
+        assert!(
+            l.check("b", limit).is_ok(),
+            "another token has its own window"
+        );
     }
 
     #[test]
     fn patches_change_only_what_they_name() {
         let mut f = Faults::default();
-        let p: FaultsPatch = serde_json::from_str(r#"{"error_rate":0.5,"rate_limit":"5/60"}"#).unwrap();
+        let p: FaultsPatch =
+            serde_json::from_str(r#"{"error_rate":0.5,"rate_limit":"5/60"}"#).unwrap();
         f.apply(p).unwrap();
         assert_eq!(f.error_rate, 0.5);
         assert_eq!(

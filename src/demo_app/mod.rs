@@ -4,6 +4,10 @@
 //! feed, batch writes and search, signed webhooks, an email-event feed, switchable
 //! faults, request counters and a small web UI. See docs/demo-app.md.
 
+// Handlers return early with a ready `Response` as their error; boxing it everywhere
+// would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod config;
 pub mod db;
@@ -68,7 +72,10 @@ impl DemoState {
 
     /// The fault settings in force right now.
     pub fn faults(&self) -> Faults {
-        self.faults.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.faults
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn wake_webhooks(&self) {
@@ -107,7 +114,10 @@ pub fn router(state: DemoState) -> Router {
         .route("/v1/{object}/search", get(api::search))
         .route("/v1/{object}/changes", get(api::changes))
         .route("/v1/{object}/changes/latest", get(api::changes_latest))
-        .route("/v1/{object}/{id}", get(api::get_one).delete(api::delete_one))
+        .route(
+            "/v1/{object}/{id}",
+            get(api::get_one).delete(api::delete_one),
+        )
         .route(
             "/v1/{object}/{id}/associations/{to_object}/{to_id}",
             put(api::associate).delete(api::associate),
@@ -116,12 +126,17 @@ pub fn router(state: DemoState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/oauth/authorize", get(oauth::authorize_page).post(oauth::authorize_submit))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
         .route("/oauth/token", post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
         .route(
             "/admin/faults",
-            get(faults::get_faults).post(faults::post_faults).delete(faults::reset_faults),
+            get(faults::get_faults)
+                .post(faults::post_faults)
+                .delete(faults::reset_faults),
         )
         .route("/admin/stats", get(stats::get_stats))
         .route("/admin/stats/reset", post(stats::reset_stats))
@@ -138,8 +153,10 @@ pub fn router(state: DemoState) -> Router {
 async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     // The login and consent pages must not be framed (click-jacking).
-    res.headers_mut()
-        .insert("x-frame-options", axum::http::HeaderValue::from_static("DENY"));
+    res.headers_mut().insert(
+        "x-frame-options",
+        axum::http::HeaderValue::from_static("DENY"),
+    );
     res
 }
 
@@ -152,7 +169,10 @@ async fn not_found() -> Response {
 }
 
 async fn healthz(State(state): State<DemoState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
+    match sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(&state.pool)
+        .await
+    {
         Ok(_) => Json(json!({"status": "ok", "database": "ok", "app": "demo-crm"})).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -177,7 +197,10 @@ pub async fn register_tandem_client(state: &DemoState) -> anyhow::Result<()> {
 
 /// Migrates, registers the client, starts the webhook worker; returns the state.
 pub async fn prepare(pool: PgPool, config: DemoConfig) -> anyhow::Result<DemoState> {
-    db::MIGRATOR.run(&pool).await.context("demo app migrations failed")?;
+    db::MIGRATOR
+        .run(&pool)
+        .await
+        .context("demo app migrations failed")?;
     let state = DemoState::new(pool, config);
     register_tandem_client(&state).await?;
     tokio::spawn(webhooks::run_worker(state.clone()));
@@ -190,9 +213,9 @@ pub async fn serve(config: DemoConfig) -> anyhow::Result<()> {
     let addr = config.addr;
     let public_url = config.public_url.clone();
     let state = prepare(pool, config).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}; is another demo app running? Set DEMO_APP_ADDR"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr}; is another demo app running? Set DEMO_APP_ADDR")
+    })?;
     tracing::info!(%addr, "demo app listening");
     println!("Demo CRM is serving on {public_url}");
     axum::serve(listener, router(state))

@@ -23,8 +23,14 @@ use std::collections::HashMap;
 /// Scopes a client can ask for, with what the consent page says about them. No scope
 /// asked means all of them.
 pub const SCOPES: [(&str, &str); 3] = [
-    ("crm.read", "Read your contacts, companies, deals, invoices, pipelines and email events"),
-    ("crm.write", "Create, change and delete records and their associations"),
+    (
+        "crm.read",
+        "Read your contacts, companies, deals, invoices, pipelines and email events",
+    ),
+    (
+        "crm.write",
+        "Create, change and delete records and their associations",
+    ),
     ("webhooks", "Be notified of every change through webhooks"),
 ];
 const CODE_TTL_SECS: f64 = 600.0;
@@ -77,7 +83,10 @@ fn redirect_allowed(client: &Client, redirect_uri: &str) -> bool {
     }
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     (loopback && matches!(url.scheme(), "http" | "https"))
-        || client.redirect_prefixes.iter().any(|p| redirect_uri.starts_with(p.as_str()))
+        || client
+            .redirect_prefixes
+            .iter()
+            .any(|p| redirect_uri.starts_with(p.as_str()))
 }
 
 /// `BASE64URL(SHA256(verifier))`, the S256 challenge of a PKCE verifier.
@@ -86,7 +95,9 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 fn valid_pkce_text(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -114,16 +125,29 @@ enum AuthProblem {
     },
 }
 
-async fn check_request(pool: &PgPool, p: &HashMap<String, String>) -> anyhow::Result<Result<AuthRequest, AuthProblem>> {
-    let get = |k: &str| p.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+async fn check_request(
+    pool: &PgPool,
+    p: &HashMap<String, String>,
+) -> anyhow::Result<Result<AuthRequest, AuthProblem>> {
+    let get = |k: &str| {
+        p.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let Some(client_id) = get("client_id") else {
-        return Ok(Err(AuthProblem::Page("The request names no client (client_id is missing).".into())));
+        return Ok(Err(AuthProblem::Page(
+            "The request names no client (client_id is missing).".into(),
+        )));
     };
     let Some(client) = client(pool, &client_id).await? else {
-        return Ok(Err(AuthProblem::Page(format!("There is no application `{client_id}` registered here."))));
+        return Ok(Err(AuthProblem::Page(format!(
+            "There is no application `{client_id}` registered here."
+        ))));
     };
     let Some(redirect_uri) = get("redirect_uri") else {
-        return Ok(Err(AuthProblem::Page("The request has no redirect_uri.".into())));
+        return Ok(Err(AuthProblem::Page(
+            "The request has no redirect_uri.".into(),
+        )));
     };
     if !redirect_allowed(&client, &redirect_uri) {
         return Ok(Err(AuthProblem::Page(format!(
@@ -142,16 +166,28 @@ async fn check_request(pool: &PgPool, p: &HashMap<String, String>) -> anyhow::Re
         }))
     };
     if get("response_type").as_deref() != Some("code") {
-        return fail("unsupported_response_type", "Only response_type=code is supported.".into());
+        return fail(
+            "unsupported_response_type",
+            "Only response_type=code is supported.".into(),
+        );
     }
     let Some(code_challenge) = get("code_challenge") else {
-        return fail("invalid_request", "PKCE is required: send code_challenge and code_challenge_method=S256.".into());
+        return fail(
+            "invalid_request",
+            "PKCE is required: send code_challenge and code_challenge_method=S256.".into(),
+        );
     };
     if get("code_challenge_method").as_deref() != Some("S256") {
-        return fail("invalid_request", "code_challenge_method must be S256.".into());
+        return fail(
+            "invalid_request",
+            "code_challenge_method must be S256.".into(),
+        );
     }
     if !valid_pkce_text(&code_challenge) {
-        return fail("invalid_request", "code_challenge must be 43 to 128 characters of base64url.".into());
+        return fail(
+            "invalid_request",
+            "code_challenge must be 43 to 128 characters of base64url.".into(),
+        );
     }
     let mut scope: Vec<String> = get("scope")
         .unwrap_or_default()
@@ -222,7 +258,10 @@ fn problem_response(problem: AuthProblem) -> Response {
             description,
             state,
         } => {
-            let mut params = vec![("error", error), ("error_description", description.as_str())];
+            let mut params = vec![
+                ("error", error),
+                ("error_description", description.as_str()),
+            ];
             if let Some(s) = &state {
                 params.push(("state", s));
             }
@@ -231,7 +270,11 @@ fn problem_response(problem: AuthProblem) -> Response {
     }
 }
 
-fn consent_page(req: &AuthRequest, params: &HashMap<String, String>, error: Option<&str>) -> Response {
+fn consent_page(
+    req: &AuthRequest,
+    params: &HashMap<String, String>,
+    error: Option<&str>,
+) -> Response {
     let hidden = [
         "response_type",
         "client_id",
@@ -269,8 +312,16 @@ fn consent_page(req: &AuthRequest, params: &HashMap<String, String>, error: Opti
             }
         }
     };
-    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    (status, Html(ui::layout("Authorize", None, body).into_string())).into_response()
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Html(ui::layout("Authorize", None, body).into_string()),
+    )
+        .into_response()
 }
 
 pub async fn authorize_page(State(state): State<DemoState>, RawQuery(query): RawQuery) -> Response {
@@ -301,13 +352,28 @@ pub async fn authorize_submit(State(state): State<DemoState>, body: Bytes) -> Re
             ("error", "access_denied".into()),
             ("error_description", "The user denied access.".into()),
         ]);
-        return redirect_to(&req.redirect_uri, &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        return redirect_to(
+            &req.redirect_uri,
+            &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+        );
     }
-    let username = params.get("username").map(String::as_str).unwrap_or_default();
-    let password = params.get("password").map(String::as_str).unwrap_or_default();
+    let username = params
+        .get("username")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let password = params
+        .get("password")
+        .map(String::as_str)
+        .unwrap_or_default();
     let user = match db::check_login(&state.pool, username, password).await {
         Ok(Some(u)) => u,
-        Ok(None) => return consent_page(&req, &params, Some("Wrong username or password. Try again.")),
+        Ok(None) => {
+            return consent_page(
+                &req,
+                &params,
+                Some("Wrong username or password. Try again."),
+            )
+        }
         Err(e) => return internal(e),
     };
     let code = Alphanumeric.sample_string(&mut rand::thread_rng(), 43);
@@ -315,7 +381,10 @@ pub async fn authorize_submit(State(state): State<DemoState>, body: Bytes) -> Re
         return internal(e.into());
     }
     let p = with_state(vec![("code", code)]);
-    redirect_to(&req.redirect_uri, &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+    redirect_to(
+        &req.redirect_uri,
+        &p.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+    )
 }
 
 async fn store_code(pool: &PgPool, req: &AuthRequest, user: &User, code: &str) -> sqlx::Result<()> {
@@ -353,21 +422,29 @@ fn oauth_error(status: StatusCode, error: &str, description: impl Into<String>) 
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"demo-app\""));
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"demo-app\""),
+        );
     }
     no_store(&mut res);
     res
 }
 
 fn no_store(res: &mut Response) {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
 /// Client authentication: HTTP Basic (id and secret form-urlencoded, RFC 6749 §2.3.1)
 /// or `client_id` / `client_secret` in the body.
-async fn authenticate_client(pool: &PgPool, headers: &HeaderMap, p: &HashMap<String, String>) -> Result<Client, Response> {
+async fn authenticate_client(
+    pool: &PgPool,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<Client, Response> {
     let invalid = || {
         oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -416,9 +493,15 @@ pub async fn token(State(state): State<DemoState>, headers: HeaderMap, body: Byt
         Some(other) => Ok(Err(oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            format!("grant_type {other} is not supported; use authorization_code or refresh_token."),
+            format!(
+                "grant_type {other} is not supported; use authorization_code or refresh_token."
+            ),
         ))),
-        None => Ok(Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is missing."))),
+        None => Ok(Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is missing.",
+        ))),
     };
     match result {
         Ok(Ok(r)) | Ok(Err(r)) => r,
@@ -469,7 +552,9 @@ async fn exchange_code(
         return Ok(Err(invalid_grant("The authorization code is unknown.")));
     };
     if row.client_id != client.client_id {
-        return Ok(Err(invalid_grant("The authorization code was issued to another client.")));
+        return Ok(Err(invalid_grant(
+            "The authorization code was issued to another client.",
+        )));
     }
     if row.used {
         // RFC 6749 §4.1.2: a code used twice may have been stolen; revoke what it gave.
@@ -491,7 +576,10 @@ async fn exchange_code(
     } else if p.get("redirect_uri") != Some(&row.redirect_uri) {
         Some("redirect_uri does not match the one of the authorization request.".to_string())
     } else if !valid_pkce_text(verifier) || pkce_challenge(verifier) != row.code_challenge {
-        Some("PKCE verification failed: the code_verifier does not match the code_challenge.".to_string())
+        Some(
+            "PKCE verification failed: the code_verifier does not match the code_challenge."
+                .to_string(),
+        )
     } else {
         None
     };
@@ -528,9 +616,17 @@ struct RefreshRow {
     grant_revoked: bool,
 }
 
-async fn refresh(state: &DemoState, client: &Client, p: &HashMap<String, String>) -> anyhow::Result<Result<Response, Response>> {
+async fn refresh(
+    state: &DemoState,
+    client: &Client,
+    p: &HashMap<String, String>,
+) -> anyhow::Result<Result<Response, Response>> {
     let Some(refresh_token) = p.get("refresh_token") else {
-        return Ok(Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is missing.")));
+        return Ok(Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "refresh_token is missing.",
+        )));
     };
     let mut tx = state.pool.begin().await?;
     let row: Option<RefreshRow> = sqlx::query_as(
@@ -547,7 +643,9 @@ async fn refresh(state: &DemoState, client: &Client, p: &HashMap<String, String>
         return Ok(Err(invalid_grant("The refresh token is unknown.")));
     };
     if row.client_id != client.client_id {
-        return Ok(Err(invalid_grant("The refresh token was issued to another client.")));
+        return Ok(Err(invalid_grant(
+            "The refresh token was issued to another client.",
+        )));
     }
     if row.grant_revoked || row.token_revoked {
         return Ok(Err(invalid_grant(
@@ -582,9 +680,20 @@ async fn refresh(state: &DemoState, client: &Client, p: &HashMap<String, String>
     Ok(Ok(response))
 }
 
-async fn issue_tokens(conn: &mut PgConnection, state: &DemoState, grant: i64, scope: &str) -> sqlx::Result<Response> {
-    let access = format!("dat_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40));
-    let refresh = format!("drt_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 48));
+async fn issue_tokens(
+    conn: &mut PgConnection,
+    state: &DemoState,
+    grant: i64,
+    scope: &str,
+) -> sqlx::Result<Response> {
+    let access = format!(
+        "dat_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    );
+    let refresh = format!(
+        "drt_{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 48)
+    );
     let ttl = state.config.token_ttl;
     sqlx::query(
         "INSERT INTO oauth_tokens (token_hash, kind, grant_id, expires_at)
@@ -614,10 +723,12 @@ async fn revoke_grant(conn: &mut PgConnection, grant: i64, reason: &str) -> sqlx
         .bind(reason)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("UPDATE oauth_tokens SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL")
-        .bind(grant)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE oauth_tokens SET revoked_at = now() WHERE grant_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(grant)
+    .execute(&mut *conn)
+    .await?;
     tracing::info!(grant, reason, "OAuth grant revoked");
     Ok(())
 }
@@ -631,7 +742,11 @@ pub async fn revoke(State(state): State<DemoState>, headers: HeaderMap, body: By
         Err(r) => return r,
     };
     let Some(token) = p.get("token") else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "token is missing.");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is missing.",
+        );
     };
     let result: anyhow::Result<()> = async {
         let mut tx = state.pool.begin().await?;
@@ -697,7 +812,10 @@ struct TokenRow {
 }
 
 /// The caller of a Bearer access token, or why the token is not valid.
-pub async fn authenticate(pool: &PgPool, token: &str) -> anyhow::Result<Result<Caller, &'static str>> {
+pub async fn authenticate(
+    pool: &PgPool,
+    token: &str,
+) -> anyhow::Result<Result<Caller, &'static str>> {
     let key = sha256_hex(token);
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT g.account_id, a.name AS account_name, a.label AS account_label, g.user_id, u.username, u.display_name,
@@ -715,7 +833,9 @@ pub async fn authenticate(pool: &PgPool, token: &str) -> anyhow::Result<Result<C
     Ok(match row {
         None => Err("The access token is unknown."),
         Some(r) if r.revoked => Err("The access token was revoked."),
-        Some(r) if r.expired => Err("The access token expired; get a new one with the refresh token."),
+        Some(r) if r.expired => {
+            Err("The access token expired; get a new one with the refresh token.")
+        }
         Some(r) => Ok(Caller {
             account_id: r.account_id,
             account_name: r.account_name,
@@ -751,7 +871,10 @@ mod tests {
         };
         assert!(redirect_allowed(&c, "http://127.0.0.1:3000/oauth/callback"));
         assert!(redirect_allowed(&c, "http://localhost:9999/cb"));
-        assert!(redirect_allowed(&c, "https://crm.example.com/oauth/callback/demo"));
+        assert!(redirect_allowed(
+            &c,
+            "https://crm.example.com/oauth/callback/demo"
+        ));
         assert!(!redirect_allowed(&c, "https://evil.example.com/cb"));
         assert!(!redirect_allowed(&c, "https://crm.example.com.evil.io/cb"));
         assert!(!redirect_allowed(&c, "http://127.0.0.1:3000/cb#frag"));

@@ -17,7 +17,12 @@ pub enum Object {
 }
 
 impl Object {
-    pub const ALL: [Object; 4] = [Object::Contacts, Object::Companies, Object::Deals, Object::Invoices];
+    pub const ALL: [Object; 4] = [
+        Object::Contacts,
+        Object::Companies,
+        Object::Deals,
+        Object::Invoices,
+    ];
 
     pub fn parse(s: &str) -> Option<Object> {
         Object::ALL.into_iter().find(|o| o.as_str() == s)
@@ -180,9 +185,17 @@ pub const INDUSTRIES: &[(&str, &str)] = &[
     ("consulting", "Consulting"),
     ("other", "Other"),
 ];
-pub const CURRENCIES: &[(&str, &str)] = &[("EUR", "Euro"), ("USD", "US dollar"), ("GBP", "Pound sterling")];
-pub const INVOICE_STATUSES: &[(&str, &str)] =
-    &[("draft", "Draft"), ("open", "Open"), ("paid", "Paid"), ("void", "Void")];
+pub const CURRENCIES: &[(&str, &str)] = &[
+    ("EUR", "Euro"),
+    ("USD", "US dollar"),
+    ("GBP", "Pound sterling"),
+];
+pub const INVOICE_STATUSES: &[(&str, &str)] = &[
+    ("draft", "Draft"),
+    ("open", "Open"),
+    ("paid", "Paid"),
+    ("void", "Void"),
+];
 
 static CONTACT_FIELDS: &[Field] = &[
     f("email", "Email", Kind::Email),
@@ -191,7 +204,11 @@ static CONTACT_FIELDS: &[Field] = &[
     f("phone", "Phone", Kind::Phone),
     f("company_name", "Company name", Kind::Text),
     f("job_title", "Job title", Kind::Text),
-    f("lifecycle_stage", "Lifecycle stage", Kind::Enumeration(LIFECYCLE_STAGES)),
+    f(
+        "lifecycle_stage",
+        "Lifecycle stage",
+        Kind::Enumeration(LIFECYCLE_STAGES),
+    ),
     Field {
         name: "created_at",
         label: "Created at",
@@ -339,7 +356,9 @@ pub fn validate(
         if field.read_only {
             return Err(ItemError {
                 code: ErrorCode::ReadOnly,
-                message: format!("`{name}` is read-only: the app sets it itself. Leave it out of the request."),
+                message: format!(
+                    "`{name}` is read-only: the app sets it itself. Leave it out of the request."
+                ),
                 field: Some(name.clone()),
             });
         }
@@ -361,7 +380,10 @@ pub fn validate(
             ));
         }
     }
-    if object == Object::Contacts && !props.contains_key("email") && !props.contains_key("last_name") {
+    if object == Object::Contacts
+        && !props.contains_key("email")
+        && !props.contains_key("last_name")
+    {
         return Err(ItemError::validation(
             "email",
             "A contact needs an email address or a last name.",
@@ -376,8 +398,15 @@ pub fn validate(
 /// A deal's stage must belong to its pipeline; a deal given only a stage gets that
 /// stage's pipeline.
 fn check_stage(props: &mut Map<String, Value>, pipelines: &PipelineIndex) -> Result<(), ItemError> {
-    let stage = props.get("stage_id").and_then(Value::as_str).unwrap_or_default().to_string();
-    let pipeline = props.get("pipeline_id").and_then(Value::as_str).map(str::to_string);
+    let stage = props
+        .get("stage_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let pipeline = props
+        .get("pipeline_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     if let Some(p) = &pipeline {
         let Some(stages) = pipelines.stages.get(p) else {
             return Err(ItemError::validation(
@@ -419,7 +448,10 @@ fn normalise(field: &Field, value: &Value) -> Result<Option<Value>, ItemError> {
         Value::Array(_) | Value::Object(_) => {
             return Err(ItemError::validation(
                 name,
-                format!("{} must be a single value, not a list or an object.", field.label),
+                format!(
+                    "{} must be a single value, not a list or an object.",
+                    field.label
+                ),
             ))
         }
     };
@@ -449,12 +481,20 @@ fn normalise(field: &Field, value: &Value) -> Result<Option<Value>, ItemError> {
                 .parse()
                 .ok()
                 .filter(|n: &f64| n.is_finite())
-                .ok_or_else(|| ItemError::validation(name, format!("{} must be a number, got `{text}`.", field.label)))?;
+                .ok_or_else(|| {
+                    ItemError::validation(
+                        name,
+                        format!("{} must be a number, got `{text}`.", field.label),
+                    )
+                })?;
             if field.kind == Kind::Count {
                 if n < 0.0 || n.fract() != 0.0 {
                     return Err(ItemError::validation(
                         name,
-                        format!("{} must be a whole number of zero or more, got `{text}`.", field.label),
+                        format!(
+                            "{} must be a whole number of zero or more, got `{text}`.",
+                            field.label
+                        ),
                     ));
                 }
                 json!(n as i64)
@@ -473,7 +513,13 @@ fn normalise(field: &Field, value: &Value) -> Result<Option<Value>, ItemError> {
                         .map(|d| d.with_timezone(&chrono::Utc).date_naive())
                 })
                 .ok_or_else(|| {
-                    ItemError::validation(name, format!("{} must be a date like 2026-03-31, got `{text}`.", field.label))
+                    ItemError::validation(
+                        name,
+                        format!(
+                            "{} must be a date like 2026-03-31, got `{text}`.",
+                            field.label
+                        ),
+                    )
                 })?;
             Value::String(date.format("%Y-%m-%d").to_string())
         }
@@ -481,22 +527,29 @@ fn normalise(field: &Field, value: &Value) -> Result<Option<Value>, ItemError> {
             let d = chrono::DateTime::parse_from_rfc3339(&text).map_err(|_| {
                 ItemError::validation(
                     name,
-                    format!("{} must be a date and time like 2026-03-31T12:00:00Z, got `{text}`.", field.label),
+                    format!(
+                        "{} must be a date and time like 2026-03-31T12:00:00Z, got `{text}`.",
+                        field.label
+                    ),
                 )
             })?;
             Value::String(d.with_timezone(&chrono::Utc).to_rfc3339())
         }
         Kind::Enumeration(options) => {
-            let found = options
-                .iter()
-                .find(|(value, label)| value.eq_ignore_ascii_case(&text) || label.eq_ignore_ascii_case(&text));
+            let found = options.iter().find(|(value, label)| {
+                value.eq_ignore_ascii_case(&text) || label.eq_ignore_ascii_case(&text)
+            });
             match found {
                 Some((value, _)) => Value::String(value.to_string()),
                 None => {
                     let values: Vec<&str> = options.iter().map(|(v, _)| *v).collect();
                     return Err(ItemError::validation(
                         name,
-                        format!("`{text}` is not an option of {}. Options: {}.", field.label, values.join(", ")),
+                        format!(
+                            "`{text}` is not an option of {}. Options: {}.",
+                            field.label,
+                            values.join(", ")
+                        ),
                     ));
                 }
             }
@@ -529,27 +582,112 @@ mod tests {
     #[test]
     fn table_of_validation_errors() {
         let cases = [
-            (Object::Contacts, json!({"first_name": "Ann"}), ErrorCode::Validation, "email"),
-            (Object::Contacts, json!({"email": "ann@"}), ErrorCode::Validation, "email"),
-            (Object::Contacts, json!({"email": "a@b.co", "shoe_size": 3}), ErrorCode::Validation, "shoe_size"),
-            (Object::Contacts, json!({"email": "a@b.co", "created_at": "2020-01-01T00:00:00Z"}), ErrorCode::ReadOnly, "created_at"),
-            (Object::Contacts, json!({"email": "a@b.co", "lifecycle_stage": "prospect"}), ErrorCode::Validation, "lifecycle_stage"),
-            (Object::Companies, json!({"domain": "x.com"}), ErrorCode::Validation, "name"),
-            (Object::Companies, json!({"name": "X", "employee_count": 2.5}), ErrorCode::Validation, "employee_count"),
-            (Object::Companies, json!({"name": "X", "employee_count": "many"}), ErrorCode::Validation, "employee_count"),
-            (Object::Deals, json!({"title": "D"}), ErrorCode::Validation, "stage_id"),
-            (Object::Deals, json!({"title": "D", "stage_id": "99"}), ErrorCode::Validation, "stage_id"),
-            (Object::Deals, json!({"title": "D", "stage_id": "20", "pipeline_id": "1"}), ErrorCode::Validation, "stage_id"),
-            (Object::Deals, json!({"title": "D", "stage_id": "20", "pipeline_id": "7"}), ErrorCode::Validation, "pipeline_id"),
-            (Object::Deals, json!({"title": "D", "stage_id": "10", "close_date": "soon"}), ErrorCode::Validation, "close_date"),
-            (Object::Invoices, json!({"invoice_number": "I-1"}), ErrorCode::Validation, "total"),
-            (Object::Invoices, json!({"invoice_number": "I-1", "total": 3, "status": "late"}), ErrorCode::Validation, "status"),
-            (Object::Invoices, json!({"invoice_number": ["I-1"], "total": 3}), ErrorCode::Validation, "invoice_number"),
+            (
+                Object::Contacts,
+                json!({"first_name": "Ann"}),
+                ErrorCode::Validation,
+                "email",
+            ),
+            (
+                Object::Contacts,
+                json!({"email": "ann@"}),
+                ErrorCode::Validation,
+                "email",
+            ),
+            (
+                Object::Contacts,
+                json!({"email": "a@b.co", "shoe_size": 3}),
+                ErrorCode::Validation,
+                "shoe_size",
+            ),
+            (
+                Object::Contacts,
+                json!({"email": "a@b.co", "created_at": "2020-01-01T00:00:00Z"}),
+                ErrorCode::ReadOnly,
+                "created_at",
+            ),
+            (
+                Object::Contacts,
+                json!({"email": "a@b.co", "lifecycle_stage": "prospect"}),
+                ErrorCode::Validation,
+                "lifecycle_stage",
+            ),
+            (
+                Object::Companies,
+                json!({"domain": "x.com"}),
+                ErrorCode::Validation,
+                "name",
+            ),
+            (
+                Object::Companies,
+                json!({"name": "X", "employee_count": 2.5}),
+                ErrorCode::Validation,
+                "employee_count",
+            ),
+            (
+                Object::Companies,
+                json!({"name": "X", "employee_count": "many"}),
+                ErrorCode::Validation,
+                "employee_count",
+            ),
+            (
+                Object::Deals,
+                json!({"title": "D"}),
+                ErrorCode::Validation,
+                "stage_id",
+            ),
+            (
+                Object::Deals,
+                json!({"title": "D", "stage_id": "99"}),
+                ErrorCode::Validation,
+                "stage_id",
+            ),
+            (
+                Object::Deals,
+                json!({"title": "D", "stage_id": "20", "pipeline_id": "1"}),
+                ErrorCode::Validation,
+                "stage_id",
+            ),
+            (
+                Object::Deals,
+                json!({"title": "D", "stage_id": "20", "pipeline_id": "7"}),
+                ErrorCode::Validation,
+                "pipeline_id",
+            ),
+            (
+                Object::Deals,
+                json!({"title": "D", "stage_id": "10", "close_date": "soon"}),
+                ErrorCode::Validation,
+                "close_date",
+            ),
+            (
+                Object::Invoices,
+                json!({"invoice_number": "I-1"}),
+                ErrorCode::Validation,
+                "total",
+            ),
+            (
+                Object::Invoices,
+                json!({"invoice_number": "I-1", "total": 3, "status": "late"}),
+                ErrorCode::Validation,
+                "status",
+            ),
+            (
+                Object::Invoices,
+                json!({"invoice_number": ["I-1"], "total": 3}),
+                ErrorCode::Validation,
+                "invoice_number",
+            ),
         ];
         for (object, input, code, field) in cases {
             let err = check(object, input.clone()).expect_err(&input.to_string());
             assert_eq!(err.code, code, "{input}");
-            assert_eq!(err.field.as_deref(), Some(field), "{input}: {}", err.message);
+            assert_eq!(
+                err.field.as_deref(),
+                Some(field),
+                "{input}: {}",
+                err.message
+            );
             assert!(!err.message.is_empty());
         }
     }
@@ -578,7 +716,13 @@ mod tests {
         assert!(check(Object::Contacts, json!({"email": "x@y.org"})).is_ok());
         // Clearing the email of a contact that has no last name is refused.
         let existing = props(json!({"email": "x@y.org"}));
-        let err = validate(Object::Contacts, Some(&existing), &props(json!({"email": null})), &pipelines()).unwrap_err();
+        let err = validate(
+            Object::Contacts,
+            Some(&existing),
+            &props(json!({"email": null})),
+            &pipelines(),
+        )
+        .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("email"));
     }
 
@@ -587,7 +731,13 @@ mod tests {
         let p = check(Object::Deals, json!({"title": "D", "stage_id": "20"})).unwrap();
         assert_eq!(p["pipeline_id"], "2");
         // Updating only the stage keeps the check against the stored pipeline.
-        let err = validate(Object::Deals, Some(&p), &props(json!({"stage_id": "10"})), &pipelines()).unwrap_err();
+        let err = validate(
+            Object::Deals,
+            Some(&p),
+            &props(json!({"stage_id": "10"})),
+            &pipelines(),
+        )
+        .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("stage_id"));
     }
 
@@ -608,9 +758,19 @@ mod tests {
     #[test]
     fn the_schema_lists_options_and_read_only_fields() {
         let s = schema_json(Object::Contacts);
-        let created = s["fields"].as_array().unwrap().iter().find(|f| f["name"] == "created_at").unwrap();
+        let created = s["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "created_at")
+            .unwrap();
         assert_eq!(created["read_only"], true);
-        let stage = s["fields"].as_array().unwrap().iter().find(|f| f["name"] == "lifecycle_stage").unwrap();
+        let stage = s["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "lifecycle_stage")
+            .unwrap();
         assert_eq!(stage["options"].as_array().unwrap().len(), 5);
     }
 }

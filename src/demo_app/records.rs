@@ -83,15 +83,12 @@ async fn with_associations(conn: &mut PgConnection, rows: Vec<Row>) -> sqlx::Res
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut links: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     if !ids.is_empty() {
-        // Both stored directions; ends that were deleted are left out.
+        // Both stored directions. Only live records have associations: deleting a
+        // record removes its links, so no join with `records` is needed here.
         let found: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT a.from_id, a.to_object, a.to_id FROM associations a
-               JOIN records r ON r.id = a.to_id AND NOT r.archived
-              WHERE a.from_id = ANY($1)
+            "SELECT from_id, to_object, to_id FROM associations WHERE from_id = ANY($1)
              UNION ALL
-             SELECT a.to_id, a.from_object, a.from_id FROM associations a
-               JOIN records r ON r.id = a.from_id AND NOT r.archived
-              WHERE a.to_id = ANY($1)
+             SELECT to_id, from_object, from_id FROM associations WHERE to_id = ANY($1)
              ORDER BY 3",
         )
         .bind(&ids)
@@ -111,7 +108,9 @@ async fn with_associations(conn: &mut PgConnection, rows: Vec<Row>) -> sqlx::Res
             .map(|o| (o.as_str(), Vec::new()))
             .collect();
         for (other_object, other_id) in links.remove(&row.id).unwrap_or_default() {
-            if let Some(list) = Object::parse(&other_object).and_then(|o| associations.get_mut(o.as_str())) {
+            if let Some(list) =
+                Object::parse(&other_object).and_then(|o| associations.get_mut(o.as_str()))
+            {
                 list.push(other_id.to_string());
             }
         }
@@ -129,15 +128,22 @@ async fn with_associations(conn: &mut PgConnection, rows: Vec<Row>) -> sqlx::Res
 }
 
 async fn load(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<Vec<Record>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM records WHERE id = ANY($1) ORDER BY id"))
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM records WHERE id = ANY($1) ORDER BY id"
+    ))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
     with_associations(conn, rows).await
 }
 
 /// One live record of the account (deleted ones are `None`).
-pub async fn get(pool: &PgPool, account_id: i64, object: Object, id: i64) -> sqlx::Result<Option<Record>> {
+pub async fn get(
+    pool: &PgPool,
+    account_id: i64,
+    object: Object,
+    id: i64,
+) -> sqlx::Result<Option<Record>> {
     let mut conn = pool.acquire().await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM records WHERE id = $1 AND account_id = $2 AND object = $3 AND NOT archived"
@@ -187,7 +193,15 @@ pub async fn recent(
     limit: i64,
 ) -> sqlx::Result<Vec<Record>> {
     let mut conn = pool.acquire().await?;
-    let pattern = query.map(|q| format!("%{}%", q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = query.map(|q| {
+        format!(
+            "%{}%",
+            q.trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM records
           WHERE account_id = $1 AND object = $2 AND NOT archived
@@ -204,11 +218,13 @@ pub async fn recent(
 }
 
 pub async fn count(pool: &PgPool, account_id: i64, object: Object) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM records WHERE account_id = $1 AND object = $2 AND NOT archived")
-        .bind(account_id)
-        .bind(object.as_str())
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT count(*) FROM records WHERE account_id = $1 AND object = $2 AND NOT archived",
+    )
+    .bind(account_id)
+    .bind(object.as_str())
+    .fetch_one(pool)
+    .await
 }
 
 /// A page of the change feed: records (deleted ones included, as tombstones) whose
@@ -233,7 +249,11 @@ pub async fn changes(
     .fetch_all(&mut *conn)
     .await?;
     let ids: Vec<i64> = seqs.iter().map(|(id, _)| *id).collect();
-    let mut by_id: HashMap<i64, Record> = load(&mut conn, &ids).await?.into_iter().map(|r| (r.id, r)).collect();
+    let mut by_id: HashMap<i64, Record> = load(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     Ok(seqs
         .into_iter()
         .filter_map(|(id, seq)| by_id.remove(&id).map(|r| (seq, r)))
@@ -274,13 +294,15 @@ pub async fn search(
         (SearchBy::Name, o) => format!("lower(btrim(properties ->> '{}'))", o.title_field()),
     };
     let mut conn = pool.acquire().await?;
+    // The object is written into the statement (it is one of four fixed names) so that
+    // the partial indexes on email, domain and name serve every execution.
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM records
-          WHERE account_id = $1 AND object = $2 AND NOT archived AND {expr} = lower(btrim($3))
-          ORDER BY id LIMIT 100"
+          WHERE account_id = $1 AND object = '{}' AND NOT archived AND {expr} = lower(btrim($2))
+          ORDER BY id LIMIT 100",
+        object.as_str()
     ))
     .bind(account_id)
-    .bind(object.as_str())
     .bind(value)
     .fetch_all(&mut *conn)
     .await?;
@@ -338,17 +360,29 @@ pub async fn pipelines(conn: &mut PgConnection, account_id: i64) -> sqlx::Result
             id,
             label,
             display_order,
-            stages: stages.iter().filter(|s| s.pipeline_id == id).cloned().collect(),
+            stages: stages
+                .iter()
+                .filter(|s| s.pipeline_id == id)
+                .cloned()
+                .collect(),
         })
         .collect())
 }
 
-pub async fn pipeline_index(conn: &mut PgConnection, account_id: i64) -> sqlx::Result<PipelineIndex> {
+pub async fn pipeline_index(
+    conn: &mut PgConnection,
+    account_id: i64,
+) -> sqlx::Result<PipelineIndex> {
     Ok(PipelineIndex {
         stages: pipelines(conn, account_id)
             .await?
             .into_iter()
-            .map(|p| (p.id.to_string(), p.stages.iter().map(|s| s.id.to_string()).collect()))
+            .map(|p| {
+                (
+                    p.id.to_string(),
+                    p.stages.iter().map(|s| s.id.to_string()).collect(),
+                )
+            })
             .collect(),
     })
 }
@@ -361,19 +395,23 @@ pub async fn create_pipeline(
     display_order: i32,
     stages: &[&str],
 ) -> sqlx::Result<i64> {
-    let id: i64 = sqlx::query_scalar("INSERT INTO pipelines (account_id, label, display_order) VALUES ($1, $2, $3) RETURNING id")
-        .bind(account_id)
-        .bind(label)
-        .bind(display_order)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO pipelines (account_id, label, display_order) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(label)
+    .bind(display_order)
+    .fetch_one(&mut *conn)
+    .await?;
     for (i, stage) in stages.iter().enumerate() {
-        sqlx::query("INSERT INTO pipeline_stages (pipeline_id, label, display_order) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(stage)
-            .bind(i as i32)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO pipeline_stages (pipeline_id, label, display_order) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(stage)
+        .bind(i as i32)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(id)
 }
@@ -387,10 +425,11 @@ pub struct Sequence {
 
 impl Sequence {
     pub async fn lock(conn: &mut PgConnection, account_id: i64) -> sqlx::Result<Sequence> {
-        let current: i64 = sqlx::query_scalar("SELECT change_seq FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(account_id)
-            .fetch_one(&mut *conn)
-            .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT change_seq FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(account_id)
+                .fetch_one(&mut *conn)
+                .await?;
         Ok(Sequence {
             account_id,
             start: current,
@@ -398,16 +437,9 @@ impl Sequence {
         })
     }
 
-    pub fn next(&mut self) -> i64 {
+    pub fn advance(&mut self) -> i64 {
         self.current += 1;
         self.current
-    }
-
-    /// Takes `n` values at once; returns the first.
-    pub fn take(&mut self, n: i64) -> i64 {
-        let first = self.current + 1;
-        self.current += n;
-        first
     }
 
     /// Stores the new value; call before committing.
@@ -471,7 +503,12 @@ pub enum BatchItem {
 }
 
 /// Creates and updates in one transaction; each item succeeds or fails on its own.
-pub async fn batch(pool: &PgPool, account_id: i64, object: Object, items: Vec<BatchItem>) -> anyhow::Result<Vec<ItemOutcome>> {
+pub async fn batch(
+    pool: &PgPool,
+    account_id: i64,
+    object: Object,
+    items: Vec<BatchItem>,
+) -> anyhow::Result<Vec<ItemOutcome>> {
     let mut tx = pool.begin().await?;
     let mut seq = Sequence::lock(&mut tx, account_id).await?;
     let pipelines = if object == Object::Deals {
@@ -497,7 +534,12 @@ pub async fn batch(pool: &PgPool, account_id: i64, object: Object, items: Vec<Ba
         };
         let result = match &input.id {
             None => create_one(&mut tx, &mut seq, account_id, object, &input, &pipelines).await?,
-            Some(id) => update_one(&mut tx, &mut seq, account_id, object, id, &input, &pipelines).await?,
+            Some(id) => {
+                update_one(
+                    &mut tx, &mut seq, account_id, object, id, &input, &pipelines,
+                )
+                .await?
+            }
         };
         match result {
             Ok(Written::Changed { status, id, others }) => {
@@ -505,9 +547,20 @@ pub async fn batch(pool: &PgPool, account_id: i64, object: Object, items: Vec<Ba
                 written.push((index, status, id));
                 outcomes.push(None);
             }
-            Ok(Written::Unchanged { status, id, replayed }) => {
-                let record = load(&mut tx, &[id]).await?.pop().ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
-                outcomes.push(Some(ItemOutcome::Done { status, record, replayed }));
+            Ok(Written::Unchanged {
+                status,
+                id,
+                replayed,
+            }) => {
+                let record = load(&mut tx, &[id])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
+                outcomes.push(Some(ItemOutcome::Done {
+                    status,
+                    record,
+                    replayed,
+                }));
             }
             Err(e) => outcomes.push(Some(ItemOutcome::Failed(e))),
         }
@@ -516,9 +569,23 @@ pub async fn batch(pool: &PgPool, account_id: i64, object: Object, items: Vec<Ba
     for id in &touched {
         touch(&mut tx, &mut seq, account_id, *id).await?;
     }
+    let ids: Vec<i64> = written.iter().map(|(_, _, id)| *id).collect();
+    let loaded: HashMap<i64, Record> = load(&mut tx, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     for (index, status, id) in written {
-        let record = load(&mut tx, &[id]).await?.pop().ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
-        let kind = if status == ItemStatus::Created { "created" } else { "updated" };
+        // The same record may have been written twice in one batch (an idempotent replay).
+        let record = match loaded.get(&id) {
+            Some(r) => r.clone(),
+            None => anyhow::bail!("record {id} vanished"),
+        };
+        let kind = if status == ItemStatus::Created {
+            "created"
+        } else {
+            "updated"
+        };
         webhooks::enqueue_record(&mut tx, account_id, &record, kind).await?;
         outcomes[index] = Some(ItemOutcome::Done {
             status,
@@ -557,10 +624,17 @@ async fn create_one(
     input: &BatchInput,
     pipelines: &PipelineIndex,
 ) -> anyhow::Result<Result<Written, ItemError>> {
-    let key = input.idempotency_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    let key = input
+        .idempotency_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
     if let Some(key) = key {
         if key.len() > 200 {
-            return Ok(Err(ItemError::validation("idempotency_key", "An idempotency key has at most 200 characters.")));
+            return Ok(Err(ItemError::validation(
+                "idempotency_key",
+                "An idempotency key has at most 200 characters.",
+            )));
         }
         if let Some(found) = by_idempotency_key(conn, account_id, key).await? {
             return Ok(found_by_key(object, key, found));
@@ -570,11 +644,12 @@ async fn create_one(
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
-    let wanted = match resolve_associations(conn, account_id, object, input.associations.as_ref()).await? {
-        Ok(w) => w,
-        Err(e) => return Ok(Err(e)),
-    };
-    let change = seq.next();
+    let wanted =
+        match resolve_associations(conn, account_id, object, input.associations.as_ref()).await? {
+            Ok(w) => w,
+            Err(e) => return Ok(Err(e)),
+        };
+    let change = seq.advance();
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO records (account_id, object, properties, change_seq, idempotency_key)
          VALUES ($1, $2, $3, $4, $5)
@@ -604,7 +679,11 @@ async fn create_one(
     }))
 }
 
-async fn by_idempotency_key(conn: &mut PgConnection, account_id: i64, key: &str) -> sqlx::Result<Option<(i64, String)>> {
+async fn by_idempotency_key(
+    conn: &mut PgConnection,
+    account_id: i64,
+    key: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
     sqlx::query_as("SELECT id, object FROM records WHERE account_id = $1 AND idempotency_key = $2")
         .bind(account_id)
         .bind(key)
@@ -612,7 +691,11 @@ async fn by_idempotency_key(conn: &mut PgConnection, account_id: i64, key: &str)
         .await
 }
 
-fn found_by_key(object: Object, key: &str, (id, found_object): (i64, String)) -> Result<Written, ItemError> {
+fn found_by_key(
+    object: Object,
+    key: &str,
+    (id, found_object): (i64, String),
+) -> Result<Written, ItemError> {
     if found_object != object.as_str() {
         return Err(ItemError::validation(
             "idempotency_key",
@@ -645,7 +728,10 @@ async fn update_one(
     let not_found = || {
         ItemError::not_found(
             Some("id"),
-            format!("There is no {} record with id {raw_id} (it may have been deleted).", object.as_str()),
+            format!(
+                "There is no {} record with id {raw_id} (it may have been deleted).",
+                object.as_str()
+            ),
         )
     };
     let Some(id) = parse_id(raw_id) else {
@@ -666,10 +752,11 @@ async fn update_one(
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
-    let wanted = match resolve_associations(conn, account_id, object, input.associations.as_ref()).await? {
-        Ok(w) => w,
-        Err(e) => return Ok(Err(e)),
-    };
+    let wanted =
+        match resolve_associations(conn, account_id, object, input.associations.as_ref()).await? {
+            Ok(w) => w,
+            Err(e) => return Ok(Err(e)),
+        };
     let others = set_associations(conn, account_id, object, id, &wanted).await?;
     // Writing the values a record already has changes nothing and sends no webhook, so
     // a sync that writes back what it read does not start a ping-pong.
@@ -680,12 +767,14 @@ async fn update_one(
             replayed: false,
         }));
     }
-    sqlx::query("UPDATE records SET properties = $2, updated_at = now(), change_seq = $3 WHERE id = $1")
-        .bind(id)
-        .bind(Json(&properties))
-        .bind(seq.next())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE records SET properties = $2, updated_at = now(), change_seq = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(Json(&properties))
+    .bind(seq.advance())
+    .execute(&mut *conn)
+    .await?;
     Ok(Ok(Written::Changed {
         status: ItemStatus::Updated,
         id,
@@ -710,18 +799,30 @@ async fn resolve_associations(
             let allowed: Vec<&str> = object.associable().iter().map(|o| o.as_str()).collect();
             return Ok(Err(ItemError::validation(
                 &field,
-                format!("{} cannot be associated with {name}; they can be with: {}.", object.as_str(), allowed.join(", ")),
+                format!(
+                    "{} cannot be associated with {name}; they can be with: {}.",
+                    object.as_str(),
+                    allowed.join(", ")
+                ),
             )));
         };
         let Some(list) = value.as_array() else {
-            return Ok(Err(ItemError::validation(&field, format!("{field} must be a list of record ids."))));
+            return Ok(Err(ItemError::validation(
+                &field,
+                format!("{field} must be a list of record ids."),
+            )));
         };
         let mut ids = Vec::new();
         for v in list {
             let raw = match v {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                _ => return Ok(Err(ItemError::validation(&field, format!("{field} must be a list of record ids.")))),
+                _ => {
+                    return Ok(Err(ItemError::validation(
+                        &field,
+                        format!("{field} must be a list of record ids."),
+                    )))
+                }
             };
             match parse_id(&raw) {
                 Some(id) => ids.push(id),
@@ -785,11 +886,22 @@ async fn set_associations(
     Ok(changed)
 }
 
-async fn link(conn: &mut PgConnection, account_id: i64, a: Object, a_id: i64, b: Object, b_id: i64) -> sqlx::Result<bool> {
+async fn link(
+    conn: &mut PgConnection,
+    account_id: i64,
+    a: Object,
+    a_id: i64,
+    b: Object,
+    b_id: i64,
+) -> sqlx::Result<bool> {
     let Some((from, to)) = canonical_pair(a, b) else {
         return Ok(false);
     };
-    let (from_id, to_id) = if from == a { (a_id, b_id) } else { (b_id, a_id) };
+    let (from_id, to_id) = if from == a {
+        (a_id, b_id)
+    } else {
+        (b_id, a_id)
+    };
     let done = sqlx::query(
         "INSERT INTO associations (account_id, from_id, from_object, to_id, to_object) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT DO NOTHING",
@@ -817,13 +929,18 @@ async fn unlink(conn: &mut PgConnection, a_id: i64, b_id: i64) -> sqlx::Result<b
 
 /// Records a change to a record without changing its properties (its associations
 /// changed): new change sequence, `updated_at`, and an `updated` webhook.
-async fn touch(conn: &mut PgConnection, seq: &mut Sequence, account_id: i64, id: i64) -> anyhow::Result<()> {
+async fn touch(
+    conn: &mut PgConnection,
+    seq: &mut Sequence,
+    account_id: i64,
+    id: i64,
+) -> anyhow::Result<()> {
     let done = sqlx::query(
         "UPDATE records SET updated_at = now(), change_seq = $3 WHERE id = $1 AND account_id = $2 AND NOT archived",
     )
     .bind(id)
     .bind(account_id)
-    .bind(seq.next())
+    .bind(seq.advance())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() > 0 {
@@ -834,9 +951,15 @@ async fn touch(conn: &mut PgConnection, seq: &mut Sequence, account_id: i64, id:
     Ok(())
 }
 
-/// Soft delete: the record leaves lists and search, and appears in the change feed and
-/// a `deleted` webhook as a tombstone. `false` when there was no such live record.
-pub async fn delete(pool: &PgPool, account_id: i64, object: Object, id: i64) -> anyhow::Result<bool> {
+/// Soft delete: the record leaves lists and search, loses its associations, and appears
+/// in the change feed and a `deleted` webhook as a tombstone. `false` when there was no
+/// such live record.
+pub async fn delete(
+    pool: &PgPool,
+    account_id: i64,
+    object: Object,
+    id: i64,
+) -> anyhow::Result<bool> {
     let mut tx = pool.begin().await?;
     let mut seq = Sequence::lock(&mut tx, account_id).await?;
     let done = sqlx::query(
@@ -846,14 +969,22 @@ pub async fn delete(pool: &PgPool, account_id: i64, object: Object, id: i64) -> 
     .bind(id)
     .bind(account_id)
     .bind(object.as_str())
-    .bind(seq.next())
+    .bind(seq.advance())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    let record = load(&mut tx, &[id]).await?.pop().ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
+    // The `deleted` webhook still shows what the record was linked to; then the links go.
+    let record = load(&mut tx, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
     webhooks::enqueue_record(&mut tx, account_id, &record, "deleted").await?;
+    sqlx::query("DELETE FROM associations WHERE from_id = $1 OR to_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     seq.finish(&mut tx).await?;
     tx.commit().await?;
     Ok(true)
@@ -915,7 +1046,10 @@ pub async fn associate(
         touch(&mut tx, &mut seq, account_id, other_id).await?;
     }
     seq.finish(&mut tx).await?;
-    let record = load(&mut tx, &[id]).await?.pop().ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
+    let record = load(&mut tx, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("record {id} vanished"))?;
     tx.commit().await?;
     Ok(Ok(record))
 }

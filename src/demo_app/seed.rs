@@ -82,7 +82,9 @@ pub struct SeedReport {
 pub fn check_account_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.starts_with('-');
     if ok {
         Ok(())
@@ -126,10 +128,11 @@ pub async fn ensure_account(pool: &PgPool, account: &str) -> anyhow::Result<db::
     let mut tx = pool.begin().await?;
     // Serialises concurrent seeds of the same account.
     let seq = Sequence::lock(&mut tx, acc.id).await?;
-    let has: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE account_id = $1)")
-        .bind(acc.id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let has: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pipelines WHERE account_id = $1)")
+            .bind(acc.id)
+            .fetch_one(&mut *tx)
+            .await?;
     if !has {
         records::create_pipeline(&mut tx, acc.id, "Sales Process", 0, &SALES_STAGES).await?;
         records::create_pipeline(&mut tx, acc.id, "Renewals", 1, &RENEWAL_STAGES).await?;
@@ -171,10 +174,16 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
     let now = Utc::now();
 
     let total = (opts.companies + opts.contacts + opts.deals + opts.invoices) as i64;
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('records', 'id')) FROM generate_series(1, $1)")
-        .bind(total)
-        .fetch_all(&mut *tx)
+    // Ids are taken up front so that associations can be written with COPY too.
+    let sequence: String = sqlx::query_scalar("SELECT pg_get_serial_sequence('records', 'id')")
+        .fetch_one(&mut *tx)
         .await?;
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval($1::regclass) FROM generate_series(1, $2)")
+            .bind(&sequence)
+            .bind(total)
+            .fetch_all(&mut *tx)
+            .await?;
     let mut ids = ids.into_iter();
     let mut rows = RecordRows::new(account.id);
     let mut links: Vec<(i64, &'static str, i64, &'static str)> = Vec::new();
@@ -188,20 +197,37 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
         let (name, domain) = if roll < 0.06 && !companies.is_empty() {
             // The same name as an earlier company, another domain (a subsidiary, a typo).
             let (_, earlier) = companies[rng.gen_range(0..companies.len())].clone();
-            let d = format!("{}-{}.{}", slug(&earlier), ["group", "intl", "hq"][rng.gen_range(0..3)], pick(&mut rng, TLDS));
+            let d = format!(
+                "{}-{}.{}",
+                slug(&earlier),
+                ["group", "intl", "hq"][rng.gen_range(0..3)],
+                pick(&mut rng, TLDS)
+            );
             (earlier, Some(d))
         } else if roll < 0.10 && !domains.is_empty() {
             // Another name for an earlier domain (rebranding, legal vs trading name).
             let d = domains[rng.gen_range(0..domains.len())].clone();
-            (format!("{} {}", pick(&mut rng, COMPANY_WORDS), pick(&mut rng, COMPANY_SUFFIXES)), Some(d))
+            (
+                format!(
+                    "{} {}",
+                    pick(&mut rng, COMPANY_WORDS),
+                    pick(&mut rng, COMPANY_SUFFIXES)
+                ),
+                Some(d),
+            )
         } else {
             let base = COMPANY_NAMES[i as usize % COMPANY_NAMES.len()];
             let name = if (i as usize) < COMPANY_NAMES.len() {
                 base.to_string()
             } else {
-                format!("{base} {} {}", pick(&mut rng, COMPANY_SUFFIXES), i / COMPANY_NAMES.len() as u32)
+                format!(
+                    "{base} {} {}",
+                    pick(&mut rng, COMPANY_SUFFIXES),
+                    i / COMPANY_NAMES.len() as u32
+                )
             };
-            let domain = (rng.gen::<f64>() >= 0.1).then(|| format!("{}.{}", slug(&name), pick(&mut rng, TLDS)));
+            let domain = (rng.gen::<f64>() >= 0.1)
+                .then(|| format!("{}.{}", slug(&name), pick(&mut rng, TLDS)));
             (name, domain)
         };
         let (city, country) = *pick(&mut rng, CITIES);
@@ -211,14 +237,17 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             p.insert("domain".into(), json!(d));
             domains.push(d.clone());
         }
-        p.insert("industry".into(), json!(pick(&mut rng, super::objects::INDUSTRIES).0));
+        p.insert(
+            "industry".into(),
+            json!(pick(&mut rng, super::objects::INDUSTRIES).0),
+        );
         p.insert("city".into(), json!(city));
         p.insert("country".into(), json!(country));
         if rng.gen_bool(0.85) {
             p.insert("employee_count".into(), json!(rng.gen_range(1..5000)));
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "companies", &p, created, updated, seq.next());
+        rows.push(id, "companies", &p, created, updated, seq.advance());
         companies.push((id, name));
     }
 
@@ -230,7 +259,8 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
         let id = ids.next().unwrap_or_default();
         let (first, first_ascii) = *pick(&mut rng, FIRST_NAMES);
         let (last, last_ascii) = *pick(&mut rng, LAST_NAMES);
-        let company = (!companies.is_empty() && rng.gen_bool(0.75)).then(|| companies[rng.gen_range(0..companies.len())].clone());
+        let company = (!companies.is_empty() && rng.gen_bool(0.75))
+            .then(|| companies[rng.gen_range(0..companies.len())].clone());
         let domain = match &company {
             Some((_, name)) => format!("{}.{}", slug(name), pick(&mut rng, TLDS)),
             None => pick(&mut rng, FREEMAIL).to_string(),
@@ -287,7 +317,7 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             );
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "contacts", &p, created, updated, seq.next());
+        rows.push(id, "contacts", &p, created, updated, seq.advance());
         if let Some((company_id, _)) = company {
             links.push((id, "contacts", company_id, "companies"));
         }
@@ -300,9 +330,18 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
     // Deals.
     for _ in 0..opts.deals {
         let id = ids.next().unwrap_or_default();
-        let pipeline = if stages.len() > 1 && rng.gen_bool(0.15) { &stages[1] } else { &stages[0] };
-        let stage = pipeline.stages.choose(&mut rng).map(|s| s.id).unwrap_or_default();
-        let company = (!companies.is_empty()).then(|| companies[rng.gen_range(0..companies.len())].clone());
+        let pipeline = if stages.len() > 1 && rng.gen_bool(0.15) {
+            &stages[1]
+        } else {
+            &stages[0]
+        };
+        let stage = pipeline
+            .stages
+            .choose(&mut rng)
+            .map(|s| s.id)
+            .unwrap_or_default();
+        let company =
+            (!companies.is_empty()).then(|| companies[rng.gen_range(0..companies.len())].clone());
         let title = match &company {
             Some((_, name)) => format!("{name} – {}", pick(&mut rng, PRODUCTS)),
             None => pick(&mut rng, PRODUCTS).to_string(),
@@ -311,15 +350,21 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
         p.insert("title".into(), json!(title));
         let value: f64 = (rng.gen_range(500.0..200_000.0_f64) * 100.0).round() / 100.0;
         p.insert("value".into(), json!(value));
-        p.insert("currency".into(), json!(pick(&mut rng, super::objects::CURRENCIES).0));
+        p.insert(
+            "currency".into(),
+            json!(pick(&mut rng, super::objects::CURRENCIES).0),
+        );
         p.insert("pipeline_id".into(), json!(pipeline.id.to_string()));
         p.insert("stage_id".into(), json!(stage.to_string()));
         if rng.gen_bool(0.8) {
             let close = now.date_naive() + Duration::days(rng.gen_range(-180..180));
-            p.insert("close_date".into(), json!(close.format("%Y-%m-%d").to_string()));
+            p.insert(
+                "close_date".into(),
+                json!(close.format("%Y-%m-%d").to_string()),
+            );
         }
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "deals", &p, created, updated, seq.next());
+        rows.push(id, "deals", &p, created, updated, seq.advance());
         if let Some((company_id, _)) = company {
             links.push((id, "deals", company_id, "companies"));
         }
@@ -338,17 +383,31 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
     for i in 0..opts.invoices {
         let id = ids.next().unwrap_or_default();
         let mut p = Map::new();
-        p.insert("invoice_number".into(), json!(format!("INV-{year}-{:05}", existing as u32 + i + 1)));
+        p.insert(
+            "invoice_number".into(),
+            json!(format!("INV-{year}-{:05}", existing as u32 + i + 1)),
+        );
         let total: f64 = (rng.gen_range(50.0..50_000.0_f64) * 100.0).round() / 100.0;
         p.insert("total".into(), json!(total));
-        p.insert("currency".into(), json!(pick(&mut rng, super::objects::CURRENCIES).0));
-        p.insert("status".into(), json!(pick(&mut rng, super::objects::INVOICE_STATUSES).0));
+        p.insert(
+            "currency".into(),
+            json!(pick(&mut rng, super::objects::CURRENCIES).0),
+        );
+        p.insert(
+            "status".into(),
+            json!(pick(&mut rng, super::objects::INVOICE_STATUSES).0),
+        );
         let due = now.date_naive() + Duration::days(rng.gen_range(-90..60));
         p.insert("due_date".into(), json!(due.format("%Y-%m-%d").to_string()));
         let (created, updated) = times(&mut rng, now);
-        rows.push(id, "invoices", &p, created, updated, seq.next());
+        rows.push(id, "invoices", &p, created, updated, seq.advance());
         if !contacts.is_empty() {
-            links.push((id, "invoices", contacts[rng.gen_range(0..contacts.len())], "contacts"));
+            links.push((
+                id,
+                "invoices",
+                contacts[rng.gen_range(0..contacts.len())],
+                "contacts",
+            ));
         }
     }
 
@@ -366,7 +425,11 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
             let subject = *pick(&mut rng, SUBJECTS);
             let mut props = json!({"subject": subject, "campaign": format!("{} newsletter", label_of(&account.name))});
             if clicked {
-                props["url"] = json!(format!("https://www.{}.example/{}", account.name, pick(&mut rng, PAGES)));
+                props["url"] = json!(format!(
+                    "https://www.{}.example/{}",
+                    account.name,
+                    pick(&mut rng, PAGES)
+                ));
             }
             let at = now - Duration::seconds(rng.gen_range(60..60 * 60 * 24 * 60));
             csv_row(
@@ -374,10 +437,14 @@ pub async fn seed(pool: &PgPool, opts: &SeedOptions) -> anyhow::Result<SeedRepor
                 &[
                     &account.id.to_string(),
                     &contact.to_string(),
-                    if clicked { "email.clicked" } else { "email.opened" },
+                    if clicked {
+                        "email.clicked"
+                    } else {
+                        "email.opened"
+                    },
                     &at.to_rfc3339(),
                     &props.to_string(),
-                    &seq.next().to_string(),
+                    &seq.advance().to_string(),
                 ],
             );
             n_written += 1;
@@ -417,7 +484,15 @@ impl RecordRows {
         }
     }
 
-    fn push(&mut self, id: i64, object: &str, p: &Map<String, Value>, created: DateTime<Utc>, updated: DateTime<Utc>, seq: i64) {
+    fn push(
+        &mut self,
+        id: i64,
+        object: &str,
+        p: &Map<String, Value>,
+        created: DateTime<Utc>,
+        updated: DateTime<Utc>,
+        seq: i64,
+    ) {
         let props = Value::Object(p.clone()).to_string();
         csv_row(
             &mut self.buf,
@@ -452,14 +527,24 @@ impl RecordRows {
     }
 }
 
-async fn copy_links(conn: &mut PgConnection, account_id: i64, links: &[(i64, &str, i64, &str)]) -> sqlx::Result<()> {
+async fn copy_links(
+    conn: &mut PgConnection,
+    account_id: i64,
+    links: &[(i64, &str, i64, &str)],
+) -> sqlx::Result<()> {
     let mut csv = String::new();
     let mut seen = std::collections::HashSet::new();
     for (from, from_object, to, to_object) in links {
         if seen.insert((*from, *to)) {
             csv_row(
                 &mut csv,
-                &[&account_id.to_string(), &from.to_string(), from_object, &to.to_string(), to_object],
+                &[
+                    &account_id.to_string(),
+                    &from.to_string(),
+                    from_object,
+                    &to.to_string(),
+                    to_object,
+                ],
             );
         }
     }
@@ -634,10 +719,24 @@ const COMPANY_NAMES: &[&str] = &[
     "Monarch Solutions",
     "Zenith Analytics",
 ];
-const COMPANY_WORDS: &[&str] = &["Northwind", "Contoso", "Fabrikam", "Tailspin", "Adventure", "Litware", "Proseware"];
+const COMPANY_WORDS: &[&str] = &[
+    "Northwind",
+    "Contoso",
+    "Fabrikam",
+    "Tailspin",
+    "Adventure",
+    "Litware",
+    "Proseware",
+];
 const COMPANY_SUFFIXES: &[&str] = &["Labs", "Group", "Holdings", "Ltd", "GmbH", "S.A.", "Inc."];
 const TLDS: &[&str] = &["com", "io", "de", "co.uk", "fr"];
-const FREEMAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.fr", "web.de", "proton.me"];
+const FREEMAIL: &[&str] = &[
+    "gmail.com",
+    "outlook.com",
+    "yahoo.fr",
+    "web.de",
+    "proton.me",
+];
 const CITIES: &[(&str, &str)] = &[
     ("Berlin", "Germany"),
     ("München", "Germany"),
@@ -663,7 +762,14 @@ const JOB_TITLES: &[&str] = &[
     "Procurement Lead",
     "VP Operations",
 ];
-const PRODUCTS: &[&str] = &["Annual licence", "Onboarding package", "Support renewal", "Enterprise plan", "Pilot project", "Training"];
+const PRODUCTS: &[&str] = &[
+    "Annual licence",
+    "Onboarding package",
+    "Support renewal",
+    "Enterprise plan",
+    "Pilot project",
+    "Training",
+];
 const SUBJECTS: &[&str] = &[
     "Your monthly product update",
     "Invitation: customer webinar",
@@ -671,7 +777,13 @@ const SUBJECTS: &[&str] = &[
     "Your invoice is ready",
     "We miss you!",
 ];
-const PAGES: &[&str] = &["pricing", "webinar", "blog/new-features", "offer", "docs/getting-started"];
+const PAGES: &[&str] = &[
+    "pricing",
+    "webinar",
+    "blog/new-features",
+    "offer",
+    "docs/getting-started",
+];
 
 #[cfg(test)]
 mod tests {

@@ -56,7 +56,10 @@ impl Stats {
     }
 
     pub fn reset(&self) {
-        self.requests.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         *self.since.lock().unwrap_or_else(|p| p.into_inner()) = Some(chrono::Utc::now());
         for c in [
             &self.rate_limited,
@@ -73,7 +76,11 @@ impl Stats {
     }
 
     pub fn snapshot(&self) -> serde_json::Value {
-        let map = self.requests.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let map = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let total: u64 = map.values().flat_map(|m| m.values()).sum();
         let list: Vec<EndpointCount> = map
             .iter()

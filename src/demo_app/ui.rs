@@ -142,7 +142,14 @@ fn object_or_404(name: &str) -> Result<Object, Response> {
     Object::parse(name).ok_or_else(|| {
         (
             StatusCode::NOT_FOUND,
-            Html(layout("Not found", None, html! { section.card { h1 { "No such page" } } }).into_string()),
+            Html(
+                layout(
+                    "Not found",
+                    None,
+                    html! { section.card { h1 { "No such page" } } },
+                )
+                .into_string(),
+            ),
         )
             .into_response()
     })
@@ -197,8 +204,13 @@ async fn login_submit(State(state): State<DemoState>, body: Bytes) -> Response {
     if let Err(e) = db::create_session(&state.pool, user.id, &session).await {
         return failure(e);
     }
-    let secure = if state.config.public_url.starts_with("https://") { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800{secure}");
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie =
+        format!("{COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800{secure}");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui/contacts")).into_response()
 }
 
@@ -225,7 +237,9 @@ fn record_title(r: &Record) -> String {
     if !t.trim().is_empty() {
         return t;
     }
-    let name = format!("{} {}", r.text("first_name"), r.text("last_name")).trim().to_string();
+    let name = format!("{} {}", r.text("first_name"), r.text("last_name"))
+        .trim()
+        .to_string();
     if name.is_empty() {
         format!("#{}", r.id)
     } else {
@@ -247,12 +261,16 @@ async fn list_page(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let q = form(query.unwrap_or_default().as_bytes()).remove("q").filter(|s| !s.trim().is_empty());
+    let q = form(query.unwrap_or_default().as_bytes())
+        .remove("q")
+        .filter(|s| !s.trim().is_empty());
     let rows = match records::recent(&state.pool, user.account_id, object, q.as_deref(), 50).await {
         Ok(r) => r,
         Err(e) => return failure(e),
     };
-    let total = records::count(&state.pool, user.account_id, object).await.unwrap_or_default();
+    let total = records::count(&state.pool, user.account_id, object)
+        .await
+        .unwrap_or_default();
     let columns = list_columns(object);
     let label = |name: &str| object.field(name).map(|f| f.label).unwrap_or("");
     page(
@@ -293,12 +311,19 @@ async fn list_page(
 /// The account's stages, grouped by pipeline, for the deal stage menu.
 async fn stage_options(state: &DemoState, account_id: i64) -> Vec<records::Pipeline> {
     match state.pool.acquire().await {
-        Ok(mut conn) => records::pipelines(&mut conn, account_id).await.unwrap_or_default(),
+        Ok(mut conn) => records::pipelines(&mut conn, account_id)
+            .await
+            .unwrap_or_default(),
         Err(_) => Vec::new(),
     }
 }
 
-fn field_inputs(object: Object, record: Option<&Record>, values: &HashMap<String, String>, pipelines: &[records::Pipeline]) -> Markup {
+fn field_inputs(
+    object: Object,
+    record: Option<&Record>,
+    values: &HashMap<String, String>,
+    pipelines: &[records::Pipeline],
+) -> Markup {
     let value = |name: &str| -> String {
         values
             .get(name)
@@ -343,7 +368,11 @@ fn field_inputs(object: Object, record: Option<&Record>, values: &HashMap<String
     }
 }
 
-async fn new_page(State(state): State<DemoState>, headers: HeaderMap, Path(object): Path<String>) -> Response {
+async fn new_page(
+    State(state): State<DemoState>,
+    headers: HeaderMap,
+    Path(object): Path<String>,
+) -> Response {
     let user = match signed_in(&state, &headers).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -384,19 +413,35 @@ fn new_form(
 
 /// The properties a form changes: fields whose text differs from the record's, so that
 /// saving one field never rewrites (and re-validates) the others' legacy values.
-fn changed_properties(object: Object, record: Option<&Record>, f: &HashMap<String, String>, pipelines: &[records::Pipeline]) -> Map<String, Value> {
+fn changed_properties(
+    object: Object,
+    record: Option<&Record>,
+    f: &HashMap<String, String>,
+    pipelines: &[records::Pipeline],
+) -> Map<String, Value> {
     let mut props = Map::new();
-    for field in object.fields().iter().filter(|x| !x.read_only && x.kind != Kind::Pipeline) {
+    for field in object
+        .fields()
+        .iter()
+        .filter(|x| !x.read_only && x.kind != Kind::Pipeline)
+    {
         let Some(v) = f.get(field.name) else { continue };
         let current = record.map(|r| r.text(field.name)).unwrap_or_default();
         if v.trim() != current.trim() || (record.is_none() && !v.trim().is_empty()) {
-            let value = if v.trim().is_empty() { Value::Null } else { Value::String(v.clone()) };
+            let value = if v.trim().is_empty() {
+                Value::Null
+            } else {
+                Value::String(v.clone())
+            };
             props.insert(field.name.to_string(), value);
         }
     }
     // A stage picked in the menu brings its pipeline.
     if let Some(Value::String(stage)) = props.get("stage_id").cloned() {
-        if let Some(p) = pipelines.iter().find(|p| p.stages.iter().any(|s| s.id.to_string() == stage)) {
+        if let Some(p) = pipelines
+            .iter()
+            .find(|p| p.stages.iter().any(|s| s.id.to_string() == stage))
+        {
             props.insert("pipeline_id".into(), Value::String(p.id.to_string()));
         }
     }
@@ -410,7 +455,12 @@ fn describe(e: &super::objects::ItemError) -> String {
     }
 }
 
-async fn create_submit(State(state): State<DemoState>, headers: HeaderMap, Path(object): Path<String>, body: Bytes) -> Response {
+async fn create_submit(
+    State(state): State<DemoState>,
+    headers: HeaderMap,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Response {
     let user = match signed_in(&state, &headers).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -425,14 +475,24 @@ async fn create_submit(State(state): State<DemoState>, headers: HeaderMap, Path(
         properties: changed_properties(object, None, &f, &pipelines),
         ..Default::default()
     };
-    match records::batch(&state.pool, user.account_id, object, vec![BatchItem::Input(input)]).await {
+    match records::batch(
+        &state.pool,
+        user.account_id,
+        object,
+        vec![BatchItem::Input(input)],
+    )
+    .await
+    {
         Ok(mut out) => {
             state.wake_webhooks();
             match out.pop() {
                 Some(ItemOutcome::Done { record, .. }) => {
-                    Redirect::to(&format!("/ui/{}/{}?saved=1", object.as_str(), record.id)).into_response()
+                    Redirect::to(&format!("/ui/{}/{}?saved=1", object.as_str(), record.id))
+                        .into_response()
                 }
-                Some(ItemOutcome::Failed(e)) => new_form(&user, object, &f, Some(describe(&e)), &pipelines),
+                Some(ItemOutcome::Failed(e)) => {
+                    new_form(&user, object, &f, Some(describe(&e)), &pipelines)
+                }
                 None => failure("empty batch result"),
             }
         }
@@ -440,12 +500,24 @@ async fn create_submit(State(state): State<DemoState>, headers: HeaderMap, Path(
     }
 }
 
-async fn load_record(state: &DemoState, user: &User, object: &str, id: &str) -> Result<(Object, Record), Response> {
+async fn load_record(
+    state: &DemoState,
+    user: &User,
+    object: &str,
+    id: &str,
+) -> Result<(Object, Record), Response> {
     let object = object_or_404(object)?;
     let missing = || {
         (
             StatusCode::NOT_FOUND,
-            Html(layout("Not found", Some(user), html! { section.card { h1 { "This record does not exist (any more)" } } }).into_string()),
+            Html(
+                layout(
+                    "Not found",
+                    Some(user),
+                    html! { section.card { h1 { "This record does not exist (any more)" } } },
+                )
+                .into_string(),
+            ),
         )
             .into_response()
     };
@@ -472,10 +544,21 @@ async fn record_page(
         Err(r) => return r,
     };
     let q = form(query.unwrap_or_default().as_bytes());
-    let notice = q.get("saved").map(|_| "Saved.").or(q.get("linked").map(|_| "Associations updated.")).or(q
-        .get("event")
-        .map(|_| "Email event recorded."));
-    render_record(&state, &user, object, &record, &HashMap::new(), None, notice).await
+    let notice = q
+        .get("saved")
+        .map(|_| "Saved.")
+        .or(q.get("linked").map(|_| "Associations updated."))
+        .or(q.get("event").map(|_| "Email event recorded."));
+    render_record(
+        &state,
+        &user,
+        object,
+        &record,
+        &HashMap::new(),
+        None,
+        notice,
+    )
+    .await
 }
 
 async fn render_record(
@@ -491,7 +574,11 @@ async fn render_record(
     // Titles of associated records, for the links.
     let mut linked: Vec<(Object, Vec<(String, String)>)> = Vec::new();
     for other in object.associable() {
-        let ids = record.associations.get(other.as_str()).cloned().unwrap_or_default();
+        let ids = record
+            .associations
+            .get(other.as_str())
+            .cloned()
+            .unwrap_or_default();
         let mut items = Vec::new();
         for id in ids {
             let title = match id.parse::<i64>() {
@@ -506,7 +593,9 @@ async fn render_record(
         linked.push((*other, items));
     }
     let events = if object == Object::Contacts {
-        events::of_contact(&state.pool, record.id, 10).await.unwrap_or_default()
+        events::of_contact(&state.pool, record.id, 10)
+            .await
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -603,15 +692,24 @@ async fn update_submit(
         properties: changed_properties(object, Some(&record), &f, &pipelines),
         ..Default::default()
     };
-    match records::batch(&state.pool, user.account_id, object, vec![BatchItem::Input(input)]).await {
+    match records::batch(
+        &state.pool,
+        user.account_id,
+        object,
+        vec![BatchItem::Input(input)],
+    )
+    .await
+    {
         Ok(mut out) => {
             state.wake_webhooks();
             match out.pop() {
                 Some(ItemOutcome::Done { .. }) => {
-                    Redirect::to(&format!("/ui/{}/{}?saved=1", object.as_str(), record.id)).into_response()
+                    Redirect::to(&format!("/ui/{}/{}?saved=1", object.as_str(), record.id))
+                        .into_response()
                 }
                 Some(ItemOutcome::Failed(e)) => {
-                    render_record(&state, &user, object, &record, &f, Some(describe(&e)), None).await
+                    render_record(&state, &user, object, &record, &f, Some(describe(&e)), None)
+                        .await
                 }
                 None => failure("empty batch result"),
             }
@@ -620,7 +718,11 @@ async fn update_submit(
     }
 }
 
-async fn delete_submit(State(state): State<DemoState>, headers: HeaderMap, Path((object, id)): Path<(String, String)>) -> Response {
+async fn delete_submit(
+    State(state): State<DemoState>,
+    headers: HeaderMap,
+    Path((object, id)): Path<(String, String)>,
+) -> Response {
     let user = match signed_in(&state, &headers).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -656,16 +758,46 @@ async fn association_submit(
     let other = f.get("to_object").and_then(|o| Object::parse(o));
     let other_id = f.get("to_id").and_then(|i| i.trim().parse::<i64>().ok());
     let (Some(other), Some(other_id)) = (other, other_id) else {
-        return render_record(&state, &user, object, &record, &HashMap::new(), Some("Give the id of the record to link.".into()), None).await;
+        return render_record(
+            &state,
+            &user,
+            object,
+            &record,
+            &HashMap::new(),
+            Some("Give the id of the record to link.".into()),
+            None,
+        )
+        .await;
     };
     let add = f.get("action").map(String::as_str) != Some("remove");
-    match records::associate(&state.pool, user.account_id, object, record.id, other, other_id, add).await {
+    match records::associate(
+        &state.pool,
+        user.account_id,
+        object,
+        record.id,
+        other,
+        other_id,
+        add,
+    )
+    .await
+    {
         Ok(Ok(_)) => {
             state.wake_webhooks();
             Redirect::to(&format!("/ui/{}/{}?linked=1", object.as_str(), record.id)).into_response()
         }
-        Ok(Err(records::AssociationError::NotFound(m) | records::AssociationError::NotAllowed(m))) => {
-            render_record(&state, &user, object, &record, &HashMap::new(), Some(m), None).await
+        Ok(Err(
+            records::AssociationError::NotFound(m) | records::AssociationError::NotAllowed(m),
+        )) => {
+            render_record(
+                &state,
+                &user,
+                object,
+                &record,
+                &HashMap::new(),
+                Some(m),
+                None,
+            )
+            .await
         }
         Err(e) => failure(e),
     }
@@ -686,13 +818,32 @@ async fn event_submit(
         Err(r) => return r,
     };
     let f = form(&body);
-    let kind = f.get("type").map(String::as_str).filter(|t| events::TYPES.contains(t)).unwrap_or("email.opened");
+    let kind = f
+        .get("type")
+        .map(String::as_str)
+        .filter(|t| events::TYPES.contains(t))
+        .unwrap_or("email.opened");
     let mut props = Map::new();
-    props.insert("subject".into(), Value::String("Simulated email from the Demo CRM".into()));
+    props.insert(
+        "subject".into(),
+        Value::String("Simulated email from the Demo CRM".into()),
+    );
     if kind == "email.clicked" {
-        props.insert("url".into(), Value::String("https://www.example.com/offer".into()));
+        props.insert(
+            "url".into(),
+            Value::String("https://www.example.com/offer".into()),
+        );
     }
-    match events::create(&state.pool, Some(user.account_id), record.id, kind, props, None).await {
+    match events::create(
+        &state.pool,
+        Some(user.account_id),
+        record.id,
+        kind,
+        props,
+        None,
+    )
+    .await
+    {
         Ok(_) => {
             state.wake_webhooks();
             Redirect::to(&format!("/ui/{}/{}?event=1", object.as_str(), record.id)).into_response()
@@ -706,8 +857,12 @@ async fn webhooks_page(State(state): State<DemoState>, headers: HeaderMap) -> Re
         Ok(u) => u,
         Err(r) => return r,
     };
-    let subs = webhooks::subscriptions(&state.pool, user.account_id).await.unwrap_or_default();
-    let deliveries = webhooks::recent_deliveries(&state.pool, user.account_id, 30).await.unwrap_or_default();
+    let subs = webhooks::subscriptions(&state.pool, user.account_id)
+        .await
+        .unwrap_or_default();
+    let deliveries = webhooks::recent_deliveries(&state.pool, user.account_id, 30)
+        .await
+        .unwrap_or_default();
     page(
         "Webhooks",
         &user,

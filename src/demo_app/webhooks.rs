@@ -22,11 +22,15 @@ pub const DELIVERY_HEADER: &str = "X-Demo-Delivery";
 
 /// `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -55,16 +59,25 @@ pub fn check_subscription(url: &str, secret: Option<&str>) -> Result<(String, St
         return Err(format!("`{url}` must be an http:// or https:// URL."));
     }
     let secret = match secret.map(str::trim) {
-        Some(s) if s.is_empty() || s.len() > 200 => {
-            return Err("The secret must have 1 to 200 characters (or leave it out to get a generated one).".into())
-        }
+        Some(s) if s.is_empty() || s.len() > 200 => return Err(
+            "The secret must have 1 to 200 characters (or leave it out to get a generated one)."
+                .into(),
+        ),
         Some(s) => s.to_string(),
-        None => format!("whsec_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
+        None => format!(
+            "whsec_{}",
+            Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
+        ),
     };
     Ok((parsed.to_string(), secret))
 }
 
-pub async fn subscribe(pool: &PgPool, account_id: i64, url: &str, secret: &str) -> sqlx::Result<Subscription> {
+pub async fn subscribe(
+    pool: &PgPool,
+    account_id: i64,
+    url: &str,
+    secret: &str,
+) -> sqlx::Result<Subscription> {
     sqlx::query_as("INSERT INTO webhook_subscriptions (account_id, url, secret) VALUES ($1, $2, $3) RETURNING id, url, created_at")
         .bind(account_id)
         .bind(url)
@@ -133,7 +146,12 @@ pub async fn enqueue(
 }
 
 /// `contact.created`, `deal.updated`, `invoice.deleted`… with the record as data.
-pub async fn enqueue_record(conn: &mut PgConnection, account_id: i64, record: &Record, change: &str) -> sqlx::Result<()> {
+pub async fn enqueue_record(
+    conn: &mut PgConnection,
+    account_id: i64,
+    record: &Record,
+    change: &str,
+) -> sqlx::Result<()> {
     enqueue(
         conn,
         account_id,
@@ -147,9 +165,11 @@ pub async fn enqueue_record(conn: &mut PgConnection, account_id: i64, record: &R
 }
 
 pub async fn pending_count(pool: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL")
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -167,7 +187,11 @@ pub struct DeliveryView {
 }
 
 /// The latest deliveries of an account, for its webhooks page.
-pub async fn recent_deliveries(pool: &PgPool, account_id: i64, limit: i64) -> sqlx::Result<Vec<DeliveryView>> {
+pub async fn recent_deliveries(
+    pool: &PgPool,
+    account_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<DeliveryView>> {
     sqlx::query_as(
         "SELECT delivery_id, subscription_id, payload ->> 'type' AS kind, attempts, delivered_at, failed_at, dropped,
                 last_status, last_error, created_at
@@ -199,7 +223,9 @@ const CLAIM: i64 = 32;
 /// claim is a lease that expires, so a crashed worker's deliveries are retried.
 pub async fn deliver_due(state: &DemoState) -> sqlx::Result<usize> {
     let faults = state.faults();
-    let lease = state.config.webhook_timeout * 2 + Duration::from_millis(faults.webhook_delay_ms) + Duration::from_secs(30);
+    let lease = state.config.webhook_timeout * 2
+        + Duration::from_millis(faults.webhook_delay_ms)
+        + Duration::from_secs(30);
     let claimed: Vec<Claimed> = sqlx::query_as(
         "WITH due AS (
             SELECT id FROM webhook_deliveries
@@ -219,7 +245,8 @@ pub async fn deliver_due(state: &DemoState) -> sqlx::Result<usize> {
     .fetch_all(&state.pool)
     .await?;
     let n = claimed.len();
-    let results = futures::future::join_all(claimed.into_iter().map(|c| deliver_one(state, c))).await;
+    let results =
+        futures::future::join_all(claimed.into_iter().map(|c| deliver_one(state, c))).await;
     for r in results {
         r?;
     }
@@ -387,8 +414,14 @@ mod tests {
     #[test]
     fn backoff_doubles_and_is_capped() {
         let base = Duration::from_secs(1);
-        assert!(backoff(base, 1) >= Duration::from_secs(1) && backoff(base, 1) < Duration::from_millis(1200));
-        assert!(backoff(base, 4) >= Duration::from_secs(8) && backoff(base, 4) < Duration::from_millis(9600));
+        assert!(
+            backoff(base, 1) >= Duration::from_secs(1)
+                && backoff(base, 1) < Duration::from_millis(1200)
+        );
+        assert!(
+            backoff(base, 4) >= Duration::from_secs(8)
+                && backoff(base, 4) < Duration::from_millis(9600)
+        );
         assert!(backoff(base, 40) <= Duration::from_secs(4320));
     }
 

@@ -76,7 +76,10 @@ pub fn app_field_options(object: &AppObject) -> Vec<FieldOption> {
                 FieldKind::Datetime => ("datetime", vec![]),
                 FieldKind::Enumeration { options } => (
                     "enumeration",
-                    options.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+                    options
+                        .iter()
+                        .map(|o| (o.value.clone(), o.label.clone()))
+                        .collect(),
                 ),
                 FieldKind::String | FieldKind::Email | FieldKind::Phone => ("text", vec![]),
             };
@@ -101,11 +104,19 @@ pub fn default_mappings(object: &AppObject, hub: &[FieldOption]) -> Vec<MappingI
             let hub_property = f.default_hub_property.clone()?;
             let h = hub.iter().find(|h| h.name == hub_property)?;
             // Stage fields are handled by the stage map, not by a mapping.
-            if object.pipeline_fields.as_ref().is_some_and(|(p, s)| *p == f.name || *s == f.name) {
+            if object
+                .pipeline_fields
+                .as_ref()
+                .is_some_and(|(p, s)| *p == f.name || *s == f.name)
+            {
                 return None;
             }
             let direction = if f.read_only || h.read_only {
-                if f.read_only { SyncDirection::ToHub } else { SyncDirection::ToApp }
+                if f.read_only {
+                    SyncDirection::ToHub
+                } else {
+                    SyncDirection::ToApp
+                }
             } else {
                 SyncDirection::TwoWay
             };
@@ -135,7 +146,10 @@ fn auto_options(hub: &FieldOption, app: &FieldOption) -> OptionMap {
 }
 
 fn field_err(field: String, message: impl Into<String>) -> FieldError {
-    FieldError { field, message: message.into() }
+    FieldError {
+        field,
+        message: message.into(),
+    }
 }
 
 /// Checks a saved sync against both schemas and builds the engine's settings. Every
@@ -146,8 +160,12 @@ pub fn build_settings(
     hub_fields: &[FieldOption],
 ) -> Result<SyncSettings, ApiError> {
     let app_fields = app_field_options(app_object);
-    let kind = hub_side::object_kind(&input.hub_object)
-        .ok_or_else(|| ApiError::field("hub_object", format!("The hub has no object “{}”.", input.hub_object)))?;
+    let kind = hub_side::object_kind(&input.hub_object).ok_or_else(|| {
+        ApiError::field(
+            "hub_object",
+            format!("The hub has no object “{}”.", input.hub_object),
+        )
+    })?;
     let sync_direction = direction(input.direction);
     let winner = match input.conflict_winner {
         DefaultApp::Hub => ConflictWinner::Hub,
@@ -164,11 +182,17 @@ pub fn build_settings(
     for (i, m) in mappings.iter().enumerate() {
         let at = format!("mappings[{i}]");
         let Some(app) = app_fields.iter().find(|f| f.name == m.app_field) else {
-            errors.push(field_err(at, format!("The app has no field “{}”.", m.app_field)));
+            errors.push(field_err(
+                at,
+                format!("The app has no field “{}”.", m.app_field),
+            ));
             continue;
         };
         let Some(hub) = hub_fields.iter().find(|f| f.name == m.hub_property) else {
-            errors.push(field_err(at, format!("The hub has no property “{}”.", m.hub_property)));
+            errors.push(field_err(
+                at,
+                format!("The hub has no property “{}”.", m.hub_property),
+            ));
             continue;
         };
         let mapping_dir = direction(m.direction);
@@ -176,13 +200,19 @@ pub fn build_settings(
         if m.enabled && flows.to_app && app.read_only {
             errors.push(field_err(
                 at.clone(),
-                format!("{} is read-only in the app: set this mapping to “To hub only”.", app.label),
+                format!(
+                    "{} is read-only in the app: set this mapping to “To hub only”.",
+                    app.label
+                ),
             ));
         }
         if m.enabled && flows.to_hub && hub.read_only {
             errors.push(field_err(
                 at.clone(),
-                format!("{} is read-only in the hub: set this mapping to “To app only”.", hub.label),
+                format!(
+                    "{} is read-only in the hub: set this mapping to “To app only”.",
+                    hub.label
+                ),
             ));
         }
         let mut fm = FieldMapping::new(
@@ -228,7 +258,10 @@ pub fn build_settings(
             SideInput::App => &app_fields[..],
         };
         if !fields.iter().any(|x| x.name == f.field) {
-            errors.push(field_err(format!("filters[{i}]"), format!("“{}” is not a field of that side.", f.field)));
+            errors.push(field_err(
+                format!("filters[{i}]"),
+                format!("“{}” is not a field of that side.", f.field),
+            ));
             continue;
         }
         let condition = plan::Condition::new(f.field.clone(), operator(&f.op));
@@ -242,14 +275,26 @@ pub fn build_settings(
     settings.match_key = match &input.match_key {
         MatchKeyInput::Default => MatchKey::Default,
         MatchKeyInput::None => MatchKey::None,
-        MatchKeyInput::Custom { hub_property, app_field } => {
+        MatchKeyInput::Custom {
+            hub_property,
+            app_field,
+        } => {
             if !hub_fields.iter().any(|f| &f.name == hub_property) {
-                errors.push(field_err("match_key".into(), format!("The hub has no property “{hub_property}”.")));
+                errors.push(field_err(
+                    "match_key".into(),
+                    format!("The hub has no property “{hub_property}”."),
+                ));
             }
             if !app_fields.iter().any(|f| &f.name == app_field) {
-                errors.push(field_err("match_key".into(), format!("The app has no field “{app_field}”.")));
+                errors.push(field_err(
+                    "match_key".into(),
+                    format!("The app has no field “{app_field}”."),
+                ));
             }
-            MatchKey::Custom { hub_property: hub_property.clone(), app_field: app_field.clone() }
+            MatchKey::Custom {
+                hub_property: hub_property.clone(),
+                app_field: app_field.clone(),
+            }
         }
     };
     settings.app_keys = app_key_fields(app_object);
@@ -264,7 +309,10 @@ pub fn build_settings(
             })
             .collect();
         settings.stage_map = Some(plan::StageMap::new(
-            plan::StageFields { pipeline: Some(pipeline.clone()), stage: stage.clone() },
+            plan::StageFields {
+                pipeline: Some(pipeline.clone()),
+                stage: stage.clone(),
+            },
             pairs,
         ));
     }
@@ -327,6 +375,7 @@ pub struct SyncRow {
 
 /// Initial sync progress, stored with the checkpoints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Progress {
     pub hub_total: i64,
     pub hub_indexed: i64,
@@ -337,17 +386,20 @@ pub struct Progress {
     pub hub_pass_done: i64,
 }
 
-pub const SYNC_COLUMNS: &str = "id, portal_id, connection_id, hub_object, app_object, input, settings, options,
+pub const SYNC_COLUMNS: &str =
+    "id, portal_id, connection_id, hub_object, app_object, input, settings, options,
     enabled, phase, generation, step, hub_checkpoint, app_checkpoint, progress, hub_feed_position,
     app_feed_cursor, events_cursor, last_error, created_at, initial_completed_at";
 
 pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, ApiError> {
-    sqlx::query_as::<_, SyncRow>(&format!("SELECT {SYNC_COLUMNS} FROM syncs WHERE id = $1 AND portal_id = $2"))
-        .bind(id)
-        .bind(portal_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| ApiError::not_found("The sync"))
+    sqlx::query_as::<_, SyncRow>(&format!(
+        "SELECT {SYNC_COLUMNS} FROM syncs WHERE id = $1 AND portal_id = $2"
+    ))
+    .bind(id)
+    .bind(portal_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("The sync"))
 }
 
 pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SyncRow>> {
@@ -357,7 +409,11 @@ pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<S
         .await
 }
 
-pub async fn list_for_connection(pool: &PgPool, portal_id: Uuid, connection_id: Uuid) -> sqlx::Result<Vec<SyncRow>> {
+pub async fn list_for_connection(
+    pool: &PgPool,
+    portal_id: Uuid,
+    connection_id: Uuid,
+) -> sqlx::Result<Vec<SyncRow>> {
     sqlx::query_as::<_, SyncRow>(&format!(
         "SELECT {SYNC_COLUMNS} FROM syncs WHERE portal_id = $1 AND connection_id = $2 ORDER BY created_at"
     ))
@@ -368,10 +424,12 @@ pub async fn list_for_connection(pool: &PgPool, portal_id: Uuid, connection_id: 
 }
 
 pub async fn list_for_portal(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<Vec<SyncRow>> {
-    sqlx::query_as::<_, SyncRow>(&format!("SELECT {SYNC_COLUMNS} FROM syncs WHERE portal_id = $1 ORDER BY created_at"))
-        .bind(portal_id)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as::<_, SyncRow>(&format!(
+        "SELECT {SYNC_COLUMNS} FROM syncs WHERE portal_id = $1 ORDER BY created_at"
+    ))
+    .bind(portal_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Stores a new sync and queues its initial sync.
@@ -412,7 +470,12 @@ pub async fn insert(
 
 /// Saves new settings and restarts the initial sync (pairs and their snapshots are kept,
 /// so records already in sync are not written again).
-pub async fn update(pool: &PgPool, row: &SyncRow, input: &SyncInput, settings: &SyncSettings) -> Result<(), ApiError> {
+pub async fn update(
+    pool: &PgPool,
+    row: &SyncRow,
+    input: &SyncInput,
+    settings: &SyncSettings,
+) -> Result<(), ApiError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE syncs SET input = $2, settings = $3, options = $4, enabled = true, updated_at = now()
@@ -465,21 +528,28 @@ pub async fn set_enabled(pool: &PgPool, row: &SyncRow, enabled: bool) -> Result<
 
 /// Removes a sync with its index, activity and jobs.
 pub async fn delete(pool: &PgPool, row: &SyncRow) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM syncs WHERE id = $1").bind(row.id).execute(pool).await?;
+    sqlx::query("DELETE FROM syncs WHERE id = $1")
+        .bind(row.id)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
 /// Turns off every sync of a connection (when it is disconnected); history stays.
 pub async fn turn_off_for_connection(pool: &PgPool, connection_id: Uuid) -> sqlx::Result<u64> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query("UPDATE syncs SET enabled = false, updated_at = now() WHERE connection_id = $1 AND enabled")
-        .bind(connection_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM jobs WHERE sync_id IN (SELECT id FROM syncs WHERE connection_id = $1)")
-        .bind(connection_id)
-        .execute(&mut *tx)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE syncs SET enabled = false, updated_at = now() WHERE connection_id = $1 AND enabled",
+    )
+    .bind(connection_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM jobs WHERE sync_id IN (SELECT id FROM syncs WHERE connection_id = $1)",
+    )
+    .bind(connection_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(done.rows_affected())
 }

@@ -30,13 +30,20 @@ fn kind_name(t: PropertyType) -> &'static str {
         PropertyType::Date => "date",
         PropertyType::Datetime => "datetime",
         PropertyType::Enumeration => "enumeration",
-        PropertyType::String | PropertyType::MultiEnumeration | PropertyType::Email | PropertyType::Phone => "text",
+        PropertyType::String
+        | PropertyType::MultiEnumeration
+        | PropertyType::Email
+        | PropertyType::Phone => "text",
     }
 }
 
 /// The hub's properties of an object, as the mapping editor offers them. Computed
 /// properties are shown read-only (they can flow to the app, never from it).
-pub async fn fields(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> Result<Vec<FieldOption>, ApiError> {
+pub async fn fields(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+) -> Result<Vec<FieldOption>, ApiError> {
     let schema = schema::load(pool, portal_id, object).await?;
     Ok(schema
         .properties
@@ -47,7 +54,11 @@ pub async fn fields(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> Resul
             kind: kind_name(p.kind).into(),
             required: p.required,
             read_only: p.computed,
-            options: p.options.iter().map(|o| (o.value.clone(), o.label.clone())).collect(),
+            options: p
+                .options
+                .iter()
+                .map(|o| (o.value.clone(), o.label.clone()))
+                .collect(),
         })
         .collect())
 }
@@ -90,15 +101,26 @@ pub fn to_plan(r: &records::Record) -> HubRecord {
 
 /// A short, human name for lists: email, then name, then number or title.
 pub fn label_of(values: &plan::Record) -> String {
-    let text = |k: &str| values.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|s| !s.is_empty());
+    let text = |k: &str| {
+        values
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
     if let Some(e) = text("email") {
         return e.to_string();
     }
-    let full = [text("firstname"), text("lastname"), text("first_name"), text("last_name")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let full = [
+        text("firstname"),
+        text("lastname"),
+        text("first_name"),
+        text("last_name"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     if !full.is_empty() {
         return full;
     }
@@ -108,16 +130,33 @@ pub fn label_of(values: &plan::Record) -> String {
         .unwrap_or_default()
 }
 
-pub async fn get_many(pool: &PgPool, portal_id: Uuid, object: ObjectType, ids: &[i64]) -> sqlx::Result<Vec<HubRecord>> {
-    Ok(records::get_many(pool, portal_id, object, ids).await?.iter().map(to_plan).collect())
-}
-
-pub async fn scan(pool: &PgPool, portal_id: Uuid, object: ObjectType, after: i64, limit: i64) -> sqlx::Result<Vec<HubRecord>> {
-    Ok(records::scan(pool, portal_id, object, Some(after), limit, false)
+pub async fn get_many(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    ids: &[i64],
+) -> sqlx::Result<Vec<HubRecord>> {
+    Ok(records::get_many(pool, portal_id, object, ids)
         .await?
         .iter()
         .map(to_plan)
         .collect())
+}
+
+pub async fn scan(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<HubRecord>> {
+    Ok(
+        records::scan(pool, portal_id, object, Some(after), limit, false)
+            .await?
+            .iter()
+            .map(to_plan)
+            .collect(),
+    )
 }
 
 pub async fn count(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<i64> {
@@ -148,25 +187,59 @@ pub async fn write(
     write: HubWrite<'_>,
 ) -> Result<HubRecord, ApiError> {
     let origin = WriteOrigin::Sync(sync_id);
-    sqlx::query("SAVEPOINT hub_write").execute(&mut *conn).await?;
+    sqlx::query("SAVEPOINT hub_write")
+        .execute(&mut *conn)
+        .await?;
     let result = match write.id {
-        None => records::create_in(conn, schema, portal_id, &[patch(write.values)], &origin, false)
-            .await
-            .and_then(|mut v| v.pop().ok_or_else(|| ApiError::internal("create returned nothing")))
-            .map(|r| to_plan(&r)),
-        Some(id) => records::update_in(conn, schema, portal_id, &[(id, patch(write.values))], &origin, false)
-            .await
-            .and_then(|mut v| v.pop().ok_or_else(|| ApiError::internal("update returned nothing")))
-            .map(|u| to_plan(&u.record)),
+        None => records::create_in(
+            conn,
+            schema,
+            portal_id,
+            &[patch(write.values)],
+            &origin,
+            false,
+        )
+        .await
+        .and_then(|mut v| {
+            v.pop()
+                .ok_or_else(|| ApiError::internal("create returned nothing"))
+        })
+        .map(|r| to_plan(&r)),
+        Some(id) => records::update_in(
+            conn,
+            schema,
+            portal_id,
+            &[(id, patch(write.values))],
+            &origin,
+            false,
+        )
+        .await
+        .and_then(|mut v| {
+            v.pop()
+                .ok_or_else(|| ApiError::internal("update returned nothing"))
+        })
+        .map(|u| to_plan(&u.record)),
     };
     match &result {
-        Ok(_) => sqlx::query("RELEASE SAVEPOINT hub_write").execute(&mut *conn).await?,
-        Err(_) => sqlx::query("ROLLBACK TO SAVEPOINT hub_write").execute(&mut *conn).await?,
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT hub_write")
+                .execute(&mut *conn)
+                .await?
+        }
+        Err(_) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT hub_write")
+                .execute(&mut *conn)
+                .await?
+        }
     };
     result
 }
 
-pub async fn load_schema(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<schema::ObjectSchema> {
+pub async fn load_schema(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+) -> sqlx::Result<schema::ObjectSchema> {
     schema::load(pool, portal_id, object).await
 }
 

@@ -40,7 +40,8 @@ impl IndexRow {
     }
 }
 
-pub const COLUMNS: &str = "id, hub_id, app_id, keys, label, snapshot, state, reason_code, message, field, hint,
+pub const COLUMNS: &str =
+    "id, hub_id, app_id, keys, label, snapshot, state, reason_code, message, field, hint,
     deleted_side, pending_key, attempts, generation, last_synced_at, updated_at";
 
 /// Identifiers are stored as `kind:value` text so that a GIN index finds candidates.
@@ -137,32 +138,54 @@ pub async fn index_hub_records(
     Ok(done.rows_affected())
 }
 
-pub async fn by_app_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[String]) -> sqlx::Result<Vec<IndexRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND app_id = ANY($2)"))
-        .bind(sync_id)
-        .bind(ids)
-        .fetch_all(conn)
-        .await
+pub async fn by_app_ids(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    ids: &[String],
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND app_id = ANY($2)"
+    ))
+    .bind(sync_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
-pub async fn by_hub_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx::Result<Vec<IndexRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND hub_id = ANY($2)"))
-        .bind(sync_id)
-        .bind(ids)
-        .fetch_all(conn)
-        .await
+pub async fn by_hub_ids(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    ids: &[i64],
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND hub_id = ANY($2)"
+    ))
+    .bind(sync_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
-pub async fn by_ids(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx::Result<Vec<IndexRow>> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND id = ANY($2) ORDER BY id"))
-        .bind(sync_id)
-        .bind(ids)
-        .fetch_all(conn)
-        .await
+pub async fn by_ids(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    ids: &[i64],
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND id = ANY($2) ORDER BY id"
+    ))
+    .bind(sync_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
 }
 
 /// Rows sharing any of these identifiers, oldest first (the match candidates).
-pub async fn with_keys(conn: &mut PgConnection, sync_id: Uuid, keys: &[String]) -> sqlx::Result<Vec<IndexRow>> {
+pub async fn with_keys(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    keys: &[String],
+) -> sqlx::Result<Vec<IndexRow>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -325,14 +348,19 @@ pub struct Activity<'a> {
     pub details: Option<serde_json::Value>,
 }
 
-pub async fn log_activity(conn: &mut PgConnection, sync_id: Uuid, items: &[Activity<'_>]) -> sqlx::Result<()> {
+pub async fn log_activity(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    items: &[Activity<'_>],
+) -> sqlx::Result<()> {
     if items.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = items.iter().map(|a| a.index_id).collect();
     let kinds: Vec<&str> = items.iter().map(|a| a.kind).collect();
     let messages: Vec<&str> = items.iter().map(|a| a.message.as_str()).collect();
-    let details: Vec<Option<Json<&serde_json::Value>>> = items.iter().map(|a| a.details.as_ref().map(Json)).collect();
+    let details: Vec<Option<Json<&serde_json::Value>>> =
+        items.iter().map(|a| a.details.as_ref().map(Json)).collect();
     sqlx::query(
         "INSERT INTO sync_activity (sync_id, index_id, kind, message, details)
          SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::jsonb[])",
@@ -348,7 +376,12 @@ pub async fn log_activity(conn: &mut PgConnection, sync_id: Uuid, items: &[Activ
 }
 
 /// The hourly tally behind the status chart.
-pub async fn tally(conn: &mut PgConnection, sync_id: Uuid, synced: i64, failed: i64) -> sqlx::Result<()> {
+pub async fn tally(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    synced: i64,
+    failed: i64,
+) -> sqlx::Result<()> {
     if synced == 0 && failed == 0 {
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! definitions, the record index, the job queue, the runner (initial and incremental
 //! sync), workers, troubleshooting guides and notifications.
 
+pub mod associations;
 pub mod definition;
 pub mod export;
 pub mod hub_side;

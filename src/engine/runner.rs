@@ -14,8 +14,8 @@ use super::definition::{Progress, SyncRow};
 use super::hub_side::{self, HubRecord, HubWrite};
 use super::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
 use super::plan::{
-    self, choose_match, decide, identifiers, Candidate, Decision, DuplicateTracker, MatchOutcome, Pairing,
-    Side, WriteKind,
+    self, choose_match, decide, identifiers, Candidate, Decision, DuplicateTracker, MatchOutcome,
+    Pairing, Side, WriteKind,
 };
 use super::queue::{self, Job, NewJob};
 use super::troubleshoot::{self, RecordFailure};
@@ -84,7 +84,11 @@ pub struct BatchError {
 
 impl From<sqlx::Error> for BatchError {
     fn from(e: sqlx::Error) -> Self {
-        BatchError { error: format!("database: {e}"), retry_after: None, blocked: false }
+        BatchError {
+            error: format!("database: {e}"),
+            retry_after: None,
+            blocked: false,
+        }
     }
 }
 
@@ -94,8 +98,15 @@ impl From<ConnectorError> for BatchError {
             ConnectorError::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         };
-        let blocked = matches!(e, ConnectorError::ReconnectNeeded { .. } | ConnectorError::Permission { .. });
-        BatchError { error: e.to_string(), retry_after, blocked }
+        let blocked = matches!(
+            e,
+            ConnectorError::ReconnectNeeded { .. } | ConnectorError::Permission { .. }
+        );
+        BatchError {
+            error: e.to_string(),
+            retry_after,
+            blocked,
+        }
     }
 }
 
@@ -107,7 +118,12 @@ fn app_values(a: &AppRecord) -> &plan::Record {
 pub enum Finish {
     /// An initial sync step: `set` assigns `hub_checkpoint` ($3), `app_checkpoint` ($4)
     /// and `progress` ($5) (and maybe the next step).
-    Step { set: &'static str, int: i64, text: Option<String>, progress: Progress },
+    Step {
+        set: &'static str,
+        int: i64,
+        text: Option<String>,
+        progress: Progress,
+    },
     /// The hub change feed, consumed up to `last`.
     HubFeed { last: i64, done: bool },
     /// The app change feed, consumed up to `cursor`.
@@ -116,41 +132,65 @@ pub enum Finish {
     JobAfter { last: i64 },
 }
 
-async fn finish(conn: &mut PgConnection, job: &Job, sync: &SyncRow, f: Finish) -> sqlx::Result<bool> {
+async fn finish(
+    conn: &mut PgConnection,
+    job: &Job,
+    sync: &SyncRow,
+    f: Finish,
+) -> sqlx::Result<bool> {
     match f {
-        Finish::Step { set, int, text, progress } => {
+        Finish::Step {
+            set,
+            int,
+            text,
+            progress,
+        } => {
             // Only while the sync's settings are those the batch ran with.
-            let updated = sqlx::query(&format!("UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"))
-                .bind(sync.id)
-                .bind(sync.generation)
-                .bind(int)
-                .bind(text)
-                .bind(sqlx::types::Json(progress))
-                .execute(&mut *conn)
-                .await?;
+            let updated = sqlx::query(&format!(
+                "UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"
+            ))
+            .bind(sync.id)
+            .bind(sync.generation)
+            .bind(int)
+            .bind(text)
+            .bind(sqlx::types::Json(progress))
+            .execute(&mut *conn)
+            .await?;
             if updated.rows_affected() == 0 {
                 return Ok(false);
             }
             queue::release(conn, job, Duration::ZERO, None, true).await
         }
         Finish::HubFeed { last, done } => {
-            let moved = sqlx::query("UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2")
-                .bind(sync.id)
-                .bind(last)
-                .execute(&mut *conn)
-                .await?;
+            let moved = sqlx::query(
+                "UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2",
+            )
+            .bind(sync.id)
+            .bind(last)
+            .execute(&mut *conn)
+            .await?;
             if moved.rows_affected() == 0 {
                 return Ok(false);
             }
-            if done { queue::complete(conn, job).await } else { queue::release(conn, job, Duration::ZERO, None, true).await }
+            if done {
+                queue::complete(conn, job).await
+            } else {
+                queue::release(conn, job, Duration::ZERO, None, true).await
+            }
         }
         Finish::AppFeed { cursor, more } => {
-            sqlx::query("UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1")
-                .bind(sync.id)
-                .bind(&cursor)
-                .execute(&mut *conn)
-                .await?;
-            if more { queue::release(conn, job, Duration::ZERO, None, true).await } else { queue::complete(conn, job).await }
+            sqlx::query(
+                "UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1",
+            )
+            .bind(sync.id)
+            .bind(&cursor)
+            .execute(&mut *conn)
+            .await?;
+            if more {
+                queue::release(conn, job, Duration::ZERO, None, true).await
+            } else {
+                queue::complete(conn, job).await
+            }
         }
         Finish::JobAfter { last } => {
             sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
@@ -166,7 +206,12 @@ async fn finish(conn: &mut PgConnection, job: &Job, sync: &SyncRow, f: Finish) -
 /// Carries out the decisions for `items` and commits them with `then` (the checkpoint
 /// and the job's end). `Ok(false)`: nothing was committed because the job's lease was
 /// lost or the settings changed meanwhile; another run redoes it.
-pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -> Result<bool, BatchError> {
+pub async fn process(
+    run: &Run<'_>,
+    job: &Job,
+    items: Vec<Item>,
+    then: Finish,
+) -> Result<bool, BatchError> {
     let settings = &run.sync.settings.0;
     let options = &run.sync.options.0;
     let sync_id = run.sync.id;
@@ -178,7 +223,11 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
             if let Some(e) = &it.preset {
                 return Decision::Excluded(e.clone());
             }
-            let snapshot = it.row.as_ref().and_then(|r| r.snapshot.as_ref()).map(|s| &s.0);
+            let snapshot = it
+                .row
+                .as_ref()
+                .and_then(|r| r.snapshot.as_ref())
+                .map(|s| &s.0);
             let paired = it.row.as_ref().is_some_and(IndexRow::is_paired);
             let pairing = match (snapshot, it.recreate, paired) {
                 (Some(s), true, _) => Pairing::Recreate(s),
@@ -195,11 +244,23 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
     let mut app_writes: Vec<(usize, RecordWrite)> = Vec::new();
     let mut pending: Vec<(i64, Uuid)> = Vec::new();
     for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {
-        let Some(w) = d.write_to(Side::App) else { continue };
+        let Some(w) = d.write_to(Side::App) else {
+            continue;
+        };
         let (id, key) = match w.kind {
-            WriteKind::Update => (it.app.as_ref().map(|a| a.id.clone()).or_else(|| it.row.as_ref().and_then(|r| r.app_id.clone())), None),
+            WriteKind::Update => (
+                it.app
+                    .as_ref()
+                    .map(|a| a.id.clone())
+                    .or_else(|| it.row.as_ref().and_then(|r| r.app_id.clone())),
+                None,
+            ),
             WriteKind::Create => {
-                let key = it.row.as_ref().and_then(|r| r.pending_key).unwrap_or_else(Uuid::new_v4);
+                let key = it
+                    .row
+                    .as_ref()
+                    .and_then(|r| r.pending_key)
+                    .unwrap_or_else(Uuid::new_v4);
                 if let Some(row) = &it.row {
                     if row.pending_key != Some(key) {
                         pending.push((row.id, key));
@@ -238,7 +299,9 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
     // Deletions propagate to the app before the index says so.
     if options.propagate_deletes {
         for (it, d) in items.iter().zip(&decisions) {
-            if let (Decision::Deleted { side: Side::Hub }, Some(app_id)) = (d, it.row.as_ref().and_then(|r| r.app_id.as_ref())) {
+            if let (Decision::Deleted { side: Side::Hub }, Some(app_id)) =
+                (d, it.row.as_ref().and_then(|r| r.app_id.as_ref()))
+            {
                 match run.connector.delete(&run.sync.app_object, app_id).await {
                     Ok(()) | Err(ConnectorError::NotFound { .. }) => {}
                     Err(e) => return Err(e.into()),
@@ -254,11 +317,20 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
     let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
     let (mut synced, mut failed) = (0i64, 0i64);
     let mut archive_in_hub: Vec<i64> = Vec::new();
+    let mut synced_pairs: Vec<super::associations::Pair> = Vec::new();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
         let prev_state = it.row.as_ref().map(|r| r.state.as_str());
         let mut u = RowUpdate {
-            hub_id: it.hub.as_ref().map(|h| h.id).or(it.row.as_ref().and_then(|r| r.hub_id)),
-            app_id: it.app.as_ref().map(|a| a.id.clone()).or(it.row.as_ref().and_then(|r| r.app_id.clone())),
+            hub_id: it
+                .hub
+                .as_ref()
+                .map(|h| h.id)
+                .or(it.row.as_ref().and_then(|r| r.hub_id)),
+            app_id: it
+                .app
+                .as_ref()
+                .map(|a| a.id.clone())
+                .or(it.row.as_ref().and_then(|r| r.app_id.clone())),
             label: it
                 .hub
                 .as_ref()
@@ -284,7 +356,17 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
                 if let Some(res) = app_results.remove(&i) {
                     match res {
                         Ok(rec) => {
-                            app_note = Some(if plan.app.as_ref().is_some_and(|w| w.kind == WriteKind::Create) { "created_in_app" } else { "updated_in_app" });
+                            app_note = Some(
+                                if plan
+                                    .app
+                                    .as_ref()
+                                    .is_some_and(|w| w.kind == WriteKind::Create)
+                                {
+                                    "created_in_app"
+                                } else {
+                                    "updated_in_app"
+                                },
+                            );
                             u.app_id = Some(rec.id.clone());
                         }
                         Err(f) => failure = Some(f),
@@ -297,9 +379,24 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
                             WriteKind::Create => None,
                             WriteKind::Update => u.hub_id,
                         };
-                        match hub_side::write(&mut tx, &run.schema, run.sync.portal_id, sync_id, HubWrite { id, values: &w.values }).await {
+                        match hub_side::write(
+                            &mut tx,
+                            &run.schema,
+                            run.sync.portal_id,
+                            sync_id,
+                            HubWrite {
+                                id,
+                                values: &w.values,
+                            },
+                        )
+                        .await
+                        {
                             Ok(rec) => {
-                                hub_note = Some(if id.is_none() { "created_in_hub" } else { "updated_in_hub" });
+                                hub_note = Some(if id.is_none() {
+                                    "created_in_hub"
+                                } else {
+                                    "updated_in_hub"
+                                });
                                 u.hub_id = Some(rec.id);
                                 if u.label.is_empty() {
                                     u.label = rec.label;
@@ -316,18 +413,43 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
                         activity.push((i, "failed", f.message.clone(), None));
                     }
                     None => {
+                        if let (Some(hub_id), Some(app_id)) = (u.hub_id, u.app_id.clone()) {
+                            synced_pairs.push(super::associations::Pair {
+                                hub_id,
+                                app_id,
+                                app_associations: it
+                                    .app
+                                    .as_ref()
+                                    .map(|a| a.associations.clone())
+                                    .unwrap_or_default(),
+                            });
+                        }
                         u.state = "syncing";
                         u.snapshot = Some(plan.snapshot.clone());
                         u.synced_now = hub_note.is_some() || app_note.is_some();
                         if u.synced_now {
                             synced += 1;
                         }
-                        let fields: Vec<String> = plan.notes.iter().map(|n| n.hub_property.clone()).collect();
+                        let fields: Vec<String> =
+                            plan.notes.iter().map(|n| n.hub_property.clone()).collect();
                         for (note, side) in [(hub_note, "hub"), (app_note, "app")] {
                             if let Some(kind) = note {
-                                let verb = if kind.starts_with("created") { "Created in" } else { "Updated in" };
-                                let what = if fields.is_empty() || verb == "Created in" { String::new() } else { format!(": {}", fields.join(", ")) };
-                                activity.push((i, kind, format!("{verb} {side}{what}"), serde_json::to_value(&plan.notes).ok()));
+                                let verb = if kind.starts_with("created") {
+                                    "Created in"
+                                } else {
+                                    "Updated in"
+                                };
+                                let what = if fields.is_empty() || verb == "Created in" {
+                                    String::new()
+                                } else {
+                                    format!(": {}", fields.join(", "))
+                                };
+                                activity.push((
+                                    i,
+                                    kind,
+                                    format!("{verb} {side}{what}"),
+                                    serde_json::to_value(&plan.notes).ok(),
+                                ));
                             }
                         }
                     }
@@ -359,7 +481,11 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
                 u.reason_code = Some("deleted".into());
                 u.message = Some(format!(
                     "The record was deleted in the {side}.{}",
-                    if propagated { " It was deleted on the other side too (deletions propagate for this sync)." } else { " The deletion was not propagated." }
+                    if propagated {
+                        " It was deleted on the other side too (deletions propagate for this sync)."
+                    } else {
+                        " The deletion was not propagated."
+                    }
                 ));
                 u.hint = Some(troubleshoot::guide("deleted").fix.to_string());
                 if propagated && side == Side::App {
@@ -377,19 +503,44 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
             continue;
         }
         counts.moved(prev_state, u.state);
-        let id = index::save(&mut tx, sync_id, run.sync.generation, it.row.as_ref().map(|r| r.id), &u).await?;
+        let id = index::save(
+            &mut tx,
+            sync_id,
+            run.sync.generation,
+            it.row.as_ref().map(|r| r.id),
+            &u,
+        )
+        .await?;
         saved_ids[i] = Some(id);
     }
     for h in &archive_in_hub {
         // The hub's own archive path keeps the change feed and provenance right.
         sqlx::query("SAVEPOINT archive").execute(&mut *tx).await?;
-        if crate::hub::records::archive_in(&mut tx, run.sync.portal_id, run.hub_object, *h, &WriteOrigin::Sync(sync_id)).await.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT archive").execute(&mut *tx).await?;
+        if crate::hub::records::archive_in(
+            &mut tx,
+            run.sync.portal_id,
+            run.hub_object,
+            *h,
+            &WriteOrigin::Sync(sync_id),
+        )
+        .await
+        .is_err()
+        {
+            sqlx::query("ROLLBACK TO SAVEPOINT archive")
+                .execute(&mut *tx)
+                .await?;
         }
     }
     let log: Vec<Activity> = activity
         .into_iter()
-        .filter_map(|(i, kind, message, details)| saved_ids[i].map(|index_id| Activity { index_id, kind, message, details }))
+        .filter_map(|(i, kind, message, details)| {
+            saved_ids[i].map(|index_id| Activity {
+                index_id,
+                kind,
+                message,
+                details,
+            })
+        })
         .collect();
     index::log_activity(&mut tx, sync_id, &log).await?;
     counts.flush(&mut tx, sync_id).await?;
@@ -399,6 +550,11 @@ pub async fn process(run: &Run<'_>, job: &Job, items: Vec<Item>, then: Finish) -
         return Ok(false);
     }
     tx.commit().await?;
+    if let Err(e) =
+        super::associations::sync_pairs(run.pool, run.sync, &run.connector, &synced_pairs).await
+    {
+        tracing::warn!(sync = %run.sync.id, error = %e, "associations not synced this time");
+    }
     Ok(true)
 }
 
@@ -432,8 +588,15 @@ pub async fn match_records(
             Side::App => app.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
             Side::Hub => hub.as_ref().map(|h| h.id.to_string()).unwrap_or_default(),
         };
-        let ids = values.map(|v| identifiers(settings, side, v)).unwrap_or_default();
-        let mut item = Item { row, hub, app, ..Default::default() };
+        let ids = values
+            .map(|v| identifiers(settings, side, v))
+            .unwrap_or_default();
+        let mut item = Item {
+            row,
+            hub,
+            app,
+            ..Default::default()
+        };
         if ids.is_empty() {
             out.push(item);
             continue;
@@ -445,19 +608,40 @@ pub async fn match_records(
         }
         let rows = index::with_keys(conn, sync.id, &index::keys_text(&ids)).await?;
         let own_row = item.row.as_ref().map(|r| r.id);
-        let rows: Vec<IndexRow> = rows.into_iter().filter(|r| Some(r.id) != own_row && r.reason_code.as_deref() != Some("duplicate")).collect();
+        let rows: Vec<IndexRow> = rows
+            .into_iter()
+            .filter(|r| Some(r.id) != own_row && r.reason_code.as_deref() != Some("duplicate"))
+            .collect();
         let candidates: Vec<Candidate> = rows
             .iter()
             .map(|r| {
                 let (their_id, paired_with) = match side {
                     // App records look for hub rows; a hub row already holding an app record is taken.
-                    Side::App => (r.hub_id.map(|h| h.to_string()).unwrap_or_default(), r.app_id.clone().or_else(|| r.hub_id.is_none().then(String::new))),
-                    Side::Hub => (r.app_id.clone().unwrap_or_default(), r.hub_id.map(|h| h.to_string()).or_else(|| r.app_id.is_none().then(String::new))),
+                    Side::App => (
+                        r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+                        r.app_id
+                            .clone()
+                            .or_else(|| r.hub_id.is_none().then(String::new)),
+                    ),
+                    Side::Hub => (
+                        r.app_id.clone().unwrap_or_default(),
+                        r.hub_id
+                            .map(|h| h.to_string())
+                            .or_else(|| r.app_id.is_none().then(String::new)),
+                    ),
                 };
                 Candidate {
                     id: their_id,
-                    identifiers: r.keys.iter().filter_map(|k| index::key_from_text(k)).collect(),
-                    paired_with: paired_with.or_else(|| claimed.contains(&r.id).then(|| "an earlier record".to_string())),
+                    identifiers: r
+                        .keys
+                        .iter()
+                        .filter_map(|k| index::key_from_text(k))
+                        .collect(),
+                    paired_with: paired_with.or_else(|| {
+                        claimed
+                            .contains(&r.id)
+                            .then(|| "an earlier record".to_string())
+                    }),
                 }
             })
             .collect();
@@ -467,7 +651,10 @@ pub async fn match_records(
                 claimed.insert(partner.id);
                 // Merge into the partner's row; a row of our own (e.g. an old exclusion) is dropped.
                 if let Some(own) = item.row.take() {
-                    sqlx::query("DELETE FROM sync_index WHERE id = $1").bind(own.id).execute(&mut *conn).await?;
+                    sqlx::query("DELETE FROM sync_index WHERE id = $1")
+                        .bind(own.id)
+                        .execute(&mut *conn)
+                        .await?;
                     let mut d = CountDeltas::default();
                     d.moved(Some(&own.state), "removed");
                     d.flush(conn, sync.id).await?;
@@ -484,20 +671,29 @@ pub async fn match_records(
 
 /// Loads the hub records and app records of index rows (either side may be missing).
 pub async fn complete_items(run: &Run<'_>, items: &mut [Item]) -> Result<(), BatchError> {
-    let hub_ids: Vec<i64> = items.iter().filter(|i| i.hub.is_none()).filter_map(|i| i.row.as_ref().and_then(|r| r.hub_id)).collect();
+    let hub_ids: Vec<i64> = items
+        .iter()
+        .filter(|i| i.hub.is_none())
+        .filter_map(|i| i.row.as_ref().and_then(|r| r.hub_id))
+        .collect();
     if !hub_ids.is_empty() {
-        let found: HashMap<i64, HubRecord> = hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, &hub_ids)
-            .await?
-            .into_iter()
-            .map(|h| (h.id, h))
-            .collect();
+        let found: HashMap<i64, HubRecord> =
+            hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, &hub_ids)
+                .await?
+                .into_iter()
+                .map(|h| (h.id, h))
+                .collect();
         for it in items.iter_mut().filter(|i| i.hub.is_none()) {
             if let Some(id) = it.row.as_ref().and_then(|r| r.hub_id) {
                 it.hub = found.get(&id).cloned();
             }
         }
     }
-    let app_ids: Vec<String> = items.iter().filter(|i| i.app.is_none()).filter_map(|i| i.row.as_ref().and_then(|r| r.app_id.clone())).collect();
+    let app_ids: Vec<String> = items
+        .iter()
+        .filter(|i| i.app.is_none())
+        .filter_map(|i| i.row.as_ref().and_then(|r| r.app_id.clone()))
+        .collect();
     if !app_ids.is_empty() {
         let found: HashMap<String, AppRecord> = run
             .connector
@@ -537,12 +733,28 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 .bind(sync.generation)
                 .execute(&mut *tx)
                 .await?;
-                progress = Progress { hub_total: hub_side::count(run.pool, sync.portal_id, run.hub_object).await?, ..Default::default() };
+                progress = Progress {
+                    hub_total: hub_side::count(run.pool, sync.portal_id, run.hub_object).await?,
+                    ..Default::default()
+                };
             }
-            let records = hub_side::scan(run.pool, sync.portal_id, run.hub_object, sync.hub_checkpoint, INDEX_CHUNK).await?;
+            let records = hub_side::scan(
+                run.pool,
+                sync.portal_id,
+                run.hub_object,
+                sync.hub_checkpoint,
+                INDEX_CHUNK,
+            )
+            .await?;
             let rows: Vec<(i64, Vec<String>, String)> = records
                 .iter()
-                .map(|r| (r.id, index::keys_text(&identifiers(&sync.settings.0, Side::Hub, &r.values)), r.label.clone()))
+                .map(|r| {
+                    (
+                        r.id,
+                        index::keys_text(&identifiers(&sync.settings.0, Side::Hub, &r.values)),
+                        r.label.clone(),
+                    )
+                })
                 .collect();
             index::index_hub_records(&mut tx, sync.id, sync.generation, &rows).await?;
             progress.hub_indexed += records.len() as i64;
@@ -550,22 +762,44 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 Some(r) => ("hub_checkpoint = $3, app_checkpoint = $4, progress = $5", r.id),
                 None => ("step = 'app_pass', phase = 'syncing', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", 0),
             };
-            let ok = finish(&mut tx, job, sync, Finish::Step { set, int: last, text: None, progress }).await?;
+            let ok = finish(
+                &mut tx,
+                job,
+                sync,
+                Finish::Step {
+                    set,
+                    int: last,
+                    text: None,
+                    progress,
+                },
+            )
+            .await?;
             if ok {
                 tx.commit().await?;
             }
             Ok(Outcome::Continue)
         }
         "app_pass" => {
-            let page = run.connector.list(&sync.app_object, sync.app_checkpoint.as_deref(), PAGE).await?;
+            let page = run
+                .connector
+                .list(&sync.app_object, sync.app_checkpoint.as_deref(), PAGE)
+                .await?;
             let mut conn = run.pool.acquire().await?;
             let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
-            let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids).await?.into_iter().map(|r| (r.app_id.clone().unwrap_or_default(), r)).collect();
+            let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.app_id.clone().unwrap_or_default(), r))
+                .collect();
             let mut paired = Vec::new();
             let mut fresh = Vec::new();
             for rec in page.records.iter().cloned() {
                 match known.get(&rec.id) {
-                    Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item { row: Some(row.clone()), app: Some(rec), ..Default::default() }),
+                    Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item {
+                        row: Some(row.clone()),
+                        app: Some(rec),
+                        ..Default::default()
+                    }),
                     // Seen before without a pair (excluded, failed): matched again under the current settings.
                     other => fresh.push((other.cloned(), None, Some(rec))),
                 }
@@ -575,33 +809,80 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
             items.extend(paired);
             complete_items(run, &mut items).await?;
             progress.app_seen += page.records.len() as i64;
-            progress.app_estimate = progress.app_estimate.max(progress.app_seen + if page.next_cursor.is_some() { PAGE as i64 } else { 0 });
+            progress.app_estimate = progress.app_estimate.max(
+                progress.app_seen
+                    + if page.next_cursor.is_some() {
+                        PAGE as i64
+                    } else {
+                        0
+                    },
+            );
             let (set, text) = match &page.next_cursor {
-                Some(c) => ("app_checkpoint = $4, hub_checkpoint = $3, progress = $5", Some(c.clone())),
-                None => ("step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", None),
+                Some(c) => (
+                    "app_checkpoint = $4, hub_checkpoint = $3, progress = $5",
+                    Some(c.clone()),
+                ),
+                None => (
+                    "step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5",
+                    None,
+                ),
             };
-            let pass_total = if page.next_cursor.is_none() { undecided_count(run.pool, sync.id).await? } else { 0 };
+            let pass_total = if page.next_cursor.is_none() {
+                undecided_count(run.pool, sync.id).await?
+            } else {
+                0
+            };
             if page.next_cursor.is_none() {
                 progress.hub_pass_total = pass_total;
                 progress.app_estimate = progress.app_seen;
             }
-            process(run, job, items, Finish::Step { set, int: 0, text, progress }).await?;
+            process(
+                run,
+                job,
+                items,
+                Finish::Step {
+                    set,
+                    int: 0,
+                    text,
+                    progress,
+                },
+            )
+            .await?;
             Ok(Outcome::Continue)
         }
         "hub_pass" => {
             let mut conn = run.pool.acquire().await?;
-            let rows = index::undecided_hub_rows(&mut conn, sync.id, sync.hub_checkpoint, PAGE as i64).await?;
+            let rows =
+                index::undecided_hub_rows(&mut conn, sync.id, sync.hub_checkpoint, PAGE as i64)
+                    .await?;
             if rows.is_empty() {
                 drop(conn);
                 return finish_initial(run, job).await;
             }
             let last = rows.last().map(|r| r.id).unwrap_or_default();
-            let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), ..Default::default() }).collect();
+            let mut items: Vec<Item> = rows
+                .into_iter()
+                .map(|r| Item {
+                    row: Some(r),
+                    ..Default::default()
+                })
+                .collect();
             drop(conn);
             complete_items(run, &mut items).await?;
             progress.hub_pass_done += items.len() as i64;
             let set = "hub_checkpoint = $3, app_checkpoint = $4, progress = $5";
-            process(run, job, items, Finish::Step { set, int: last, text: sync.app_checkpoint.clone(), progress }).await?;
+            process(
+                run,
+                job,
+                items,
+                Finish::Step {
+                    set,
+                    int: last,
+                    text: sync.app_checkpoint.clone(),
+                    progress,
+                },
+            )
+            .await?;
             Ok(Outcome::Continue)
         }
         _ => finish_initial(run, job).await,
@@ -649,7 +930,8 @@ async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError>
 /// Hub changes since the sync's position (its own writes skipped: they are echoes).
 pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let feed = changes::read_after(run.pool, sync.portal_id, sync.hub_feed_position, FEED_CHUNK).await?;
+    let feed =
+        changes::read_after(run.pool, sync.portal_id, sync.hub_feed_position, FEED_CHUNK).await?;
     let Some(last) = feed.last().map(|c| c.seq) else {
         let mut tx = run.pool.begin().await?;
         if queue::complete(&mut tx, job).await? {
@@ -660,27 +942,43 @@ pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     let own = WriteOrigin::Sync(sync.id);
     let mut ids: Vec<i64> = feed
         .iter()
-        .filter(|c| c.object == run.hub_object && c.origin != own && c.associated.is_none())
+        .filter(|c| c.object == run.hub_object && c.origin != own)
         .map(|c| c.record_id)
         .collect();
     ids.sort_unstable();
     ids.dedup();
     let more = feed.len() as i64 >= FEED_CHUNK;
-    let items = if ids.is_empty() { Vec::new() } else { items_for_hub_ids(run, &ids).await? };
+    let items = if ids.is_empty() {
+        Vec::new()
+    } else {
+        items_for_hub_ids(run, &ids).await?
+    };
     let done = !more;
     process(run, job, items, Finish::HubFeed { last, done }).await?;
-    Ok(if done { Outcome::Done } else { Outcome::Continue })
+    Ok(if done {
+        Outcome::Done
+    } else {
+        Outcome::Continue
+    })
 }
 
 async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, BatchError> {
     let mut conn = run.pool.acquire().await?;
-    let rows: HashMap<i64, IndexRow> = index::by_hub_ids(&mut conn, run.sync.id, ids).await?.into_iter().filter_map(|r| r.hub_id.map(|h| (h, r))).collect();
+    let rows: HashMap<i64, IndexRow> = index::by_hub_ids(&mut conn, run.sync.id, ids)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.hub_id.map(|h| (h, r)))
+        .collect();
     let hubs = hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, ids).await?;
     let mut paired = Vec::new();
     let mut fresh = Vec::new();
     for h in hubs {
         match rows.get(&h.id) {
-            Some(r) if r.app_id.is_some() => paired.push(Item { row: Some(r.clone()), hub: Some(h), ..Default::default() }),
+            Some(r) if r.app_id.is_some() => paired.push(Item {
+                row: Some(r.clone()),
+                hub: Some(h),
+                ..Default::default()
+            }),
             other => fresh.push((other.cloned(), Some(h), None)),
         }
     }
@@ -695,10 +993,17 @@ async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, Batc
 /// only say "look now", so dropped, duplicated or reordered deliveries change nothing.
 pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let page = run.connector.changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE).await?;
+    let page = run
+        .connector
+        .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
+        .await?;
     let mut conn = run.pool.acquire().await?;
     let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
-    let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids).await?.into_iter().map(|r| (r.app_id.clone().unwrap_or_default(), r)).collect();
+    let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
+        .collect();
     // The latest version of each record in this page.
     let mut latest: HashMap<String, AppRecord> = HashMap::new();
     for r in page.records {
@@ -708,7 +1013,11 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     let mut fresh = Vec::new();
     for (_, rec) in latest {
         match rows.get(&rec.id) {
-            Some(row) if row.hub_id.is_some() => paired.push(Item { row: Some(row.clone()), app: Some(rec), ..Default::default() }),
+            Some(row) if row.hub_id.is_some() => paired.push(Item {
+                row: Some(row.clone()),
+                app: Some(rec),
+                ..Default::default()
+            }),
             _ if rec.deleted => {}
             other => fresh.push((other.cloned(), None, Some(rec))),
         }
@@ -718,8 +1027,21 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     items.extend(paired);
     complete_items(run, &mut items).await?;
     let more = page.has_more;
-    process(run, job, items, Finish::AppFeed { cursor: page.cursor.clone(), more }).await?;
-    Ok(if more { Outcome::Continue } else { Outcome::Done })
+    process(
+        run,
+        job,
+        items,
+        Finish::AppFeed {
+            cursor: page.cursor.clone(),
+            more,
+        },
+    )
+    .await?;
+    Ok(if more {
+        Outcome::Continue
+    } else {
+        Outcome::Done
+    })
 }
 
 /// Records whose failure may have been temporary, once their retry time has come.
@@ -743,7 +1065,13 @@ pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome
         }
         return Ok(Outcome::Done);
     };
-    let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), ..Default::default() }).collect();
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            row: Some(r),
+            ..Default::default()
+        })
+        .collect();
     complete_items(run, &mut items).await?;
     process(run, job, items, Finish::JobAfter { last }).await?;
     Ok(Outcome::Continue)
@@ -753,9 +1081,21 @@ pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome
 /// deleted pairs (`payload.side` is where they were deleted; `payload.ids` limits it).
 pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let side = job.payload.get("side").and_then(|v| v.as_str()).unwrap_or("hub").to_string();
-    let only: Option<Vec<i64>> = job.payload.get("ids").and_then(|v| serde_json::from_value(v.clone()).ok());
-    let after = job.payload.get("after").and_then(|v| v.as_i64()).unwrap_or(0);
+    let side = job
+        .payload
+        .get("side")
+        .and_then(|v| v.as_str())
+        .unwrap_or("hub")
+        .to_string();
+    let only: Option<Vec<i64>> = job
+        .payload
+        .get("ids")
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let after = job
+        .payload
+        .get("after")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
     let rows: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = 'deleted' AND deleted_side = $2
          AND id > $3 AND ($4::bigint[] IS NULL OR id = ANY($4)) ORDER BY id LIMIT $5",
@@ -775,7 +1115,14 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
         }
         return Ok(Outcome::Done);
     };
-    let mut items: Vec<Item> = rows.into_iter().map(|r| Item { row: Some(r), recreate: true, ..Default::default() }).collect();
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            row: Some(r),
+            recreate: true,
+            ..Default::default()
+        })
+        .collect();
     complete_items(run, &mut items).await?;
     // The deleted side's old id is gone; the decision creates a new record there.
     for it in &mut items {
@@ -798,7 +1145,10 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
 /// Event sync: email opens and clicks become timeline events on hub contacts that exist.
 pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let page = run.connector.events(sync.events_cursor.as_deref(), PAGE).await?;
+    let page = run
+        .connector
+        .events(sync.events_cursor.as_deref(), PAGE)
+        .await?;
     let contact_ids: Vec<String> = page.events.iter().map(|e| e.contact_id.clone()).collect();
     let mut tx = run.pool.begin().await?;
     let rows: HashMap<String, i64> = index::by_app_ids(&mut tx, sync.id, &contact_ids)
@@ -814,22 +1164,43 @@ pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
         };
         let (kind, title) = match e.kind {
             crate::connectors::EventKind::EmailOpened => ("email_opened", "Opened an email"),
-            crate::connectors::EventKind::EmailClicked => ("email_clicked", "Clicked a link in an email"),
+            crate::connectors::EventKind::EmailClicked => {
+                ("email_clicked", "Clicked a link in an email")
+            }
         };
-        let subject = e.properties.get("subject").and_then(|v| v.as_str()).unwrap_or_default();
+        let subject = e
+            .properties
+            .get("subject")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let event = crate::hub::timeline::NewTimelineEvent {
             kind: kind.into(),
             occurred_at: e.occurred_at,
-            title: if subject.is_empty() { title.to_string() } else { format!("{title}: {subject}") },
+            title: if subject.is_empty() {
+                title.to_string()
+            } else {
+                format!("{title}: {subject}")
+            },
             body: String::new(),
             properties: serde_json::Value::Object(e.properties.clone()),
             external_id: Some(format!("{}:{}", sync.connection_id, e.id)),
         };
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
-        match crate::hub::timeline::insert_in(&mut tx, sync.portal_id, ObjectType::Contacts, *hub_id, &event, &WriteOrigin::Sync(sync.id)).await {
+        match crate::hub::timeline::insert_in(
+            &mut tx,
+            sync.portal_id,
+            ObjectType::Contacts,
+            *hub_id,
+            &event,
+            &WriteOrigin::Sync(sync.id),
+        )
+        .await
+        {
             Ok(_) => synced += 1,
             Err(_) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT event").execute(&mut *tx).await?;
+                sqlx::query("ROLLBACK TO SAVEPOINT event")
+                    .execute(&mut *tx)
+                    .await?;
                 skipped += 1;
             }
         }
@@ -846,9 +1217,17 @@ pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     .bind(skipped)
     .execute(&mut *tx)
     .await?;
-    let ok = if page.has_more { queue::release(&mut tx, job, Duration::ZERO, None, true).await? } else { queue::complete(&mut tx, job).await? };
+    let ok = if page.has_more {
+        queue::release(&mut tx, job, Duration::ZERO, None, true).await?
+    } else {
+        queue::complete(&mut tx, job).await?
+    };
     if ok {
         tx.commit().await?;
     }
-    Ok(if page.has_more { Outcome::Continue } else { Outcome::Done })
+    Ok(if page.has_more {
+        Outcome::Continue
+    } else {
+        Outcome::Done
+    })
 }

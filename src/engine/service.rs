@@ -16,20 +16,38 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
 
-async fn connector(state: &AppState, portal_id: Uuid, connection_id: Uuid) -> Result<(ConnectionView, Arc<dyn Connector>), ApiError> {
-    let view = connections::get(&state.pool, portal_id, connection_id, &state.config.public_url).await?;
+async fn connector(
+    state: &AppState,
+    portal_id: Uuid,
+    connection_id: Uuid,
+) -> Result<(ConnectionView, Arc<dyn Connector>), ApiError> {
+    let view = connections::get(
+        &state.pool,
+        portal_id,
+        connection_id,
+        &state.config.public_url,
+    )
+    .await?;
     if view.status != ConnectionStatus::Connected {
-        return Err(ApiError::conflict(format!("{} needs reconnecting before its syncs can be set up.", view.account_name))
-            .with_hint("Open the app's page in Connected apps and choose Reconnect."));
+        return Err(ApiError::conflict(format!(
+            "{} needs reconnecting before its syncs can be set up.",
+            view.account_name
+        ))
+        .with_hint("Open the app's page in Connected apps and choose Reconnect."));
     }
-    let def = registry::app_definition(&state.config, &view.app).ok_or_else(|| ApiError::not_found("The app"))?;
+    let def = registry::app_definition(&state.config, &view.app)
+        .ok_or_else(|| ApiError::not_found("The app"))?;
     let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)?;
     Ok((view, c))
 }
 
 fn app_unreachable(e: crate::connectors::ConnectorError) -> ApiError {
-    ApiError::new(502, "app_unavailable", format!("The app did not answer as expected: {e}"))
-        .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
+    ApiError::new(
+        502,
+        "app_unavailable",
+        format!("The app did not answer as expected: {e}"),
+    )
+    .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
 }
 
 async fn app_objects(c: &Arc<dyn Connector>) -> Result<Vec<AppObject>, ApiError> {
@@ -37,14 +55,21 @@ async fn app_objects(c: &Arc<dyn Connector>) -> Result<Vec<AppObject>, ApiError>
 }
 
 /// The *Select* step: the app's objects and the hub object each pairs with.
-pub async fn setup_options(state: &AppState, portal_id: Uuid, connection_id: Uuid) -> Result<Vec<ObjectPairOption>, ApiError> {
+pub async fn setup_options(
+    state: &AppState,
+    portal_id: Uuid,
+    connection_id: Uuid,
+) -> Result<Vec<ObjectPairOption>, ApiError> {
     let (_, c) = connector(state, portal_id, connection_id).await?;
     let existing = definition::list_for_connection(&state.pool, portal_id, connection_id).await?;
     Ok(app_objects(&c)
         .await?
         .into_iter()
         .map(|o| ObjectPairOption {
-            existing_sync: existing.iter().find(|s| s.app_object == o.name).map(|s| s.id),
+            existing_sync: existing
+                .iter()
+                .find(|s| s.app_object == o.name)
+                .map(|s| s.id),
             app_object: o.name,
             app_label: o.label,
             hub_object: o.hub_object,
@@ -53,10 +78,21 @@ pub async fn setup_options(state: &AppState, portal_id: Uuid, connection_id: Uui
 }
 
 /// The *Configure* and *Limit* steps' choices for one object pair.
-pub async fn field_options(state: &AppState, portal_id: Uuid, connection_id: Uuid, app_object: &str, hub_object: &str) -> Result<SyncFieldChoices, ApiError> {
+pub async fn field_options(
+    state: &AppState,
+    portal_id: Uuid,
+    connection_id: Uuid,
+    app_object: &str,
+    hub_object: &str,
+) -> Result<SyncFieldChoices, ApiError> {
     let (view, c) = connector(state, portal_id, connection_id).await?;
     let object = find_object(&c, app_object).await?;
-    let hub_type = hub_side::object_type(hub_object).ok_or_else(|| ApiError::field("hub_object", format!("The hub has no object “{hub_object}”.")))?;
+    let hub_type = hub_side::object_type(hub_object).ok_or_else(|| {
+        ApiError::field(
+            "hub_object",
+            format!("The hub has no object “{hub_object}”."),
+        )
+    })?;
     let hub_properties = hub_side::fields(&state.pool, portal_id, hub_type).await?;
     let (hub_pipelines, app_pipelines) = if object.pipeline_fields.is_some() {
         let app = c
@@ -64,7 +100,11 @@ pub async fn field_options(state: &AppState, portal_id: Uuid, connection_id: Uui
             .await
             .map_err(app_unreachable)?
             .into_iter()
-            .map(|p| PipelineOption { id: p.id, label: p.label, stages: p.stages.into_iter().map(|s| (s.id, s.label)).collect() })
+            .map(|p| PipelineOption {
+                id: p.id,
+                label: p.label,
+                stages: p.stages.into_iter().map(|s| (s.id, s.label)).collect(),
+            })
             .collect();
         (hub_side::pipelines(&state.pool, portal_id).await?, app)
     } else {
@@ -93,10 +133,22 @@ pub fn auto_map_pipelines(hub: &[PipelineOption], app: &[PipelineOption]) -> Vec
             .iter()
             .filter(|ap| !used.contains(&ap.id))
             .map(|ap| {
-                let hs: Vec<Stage> = hp.stages.iter().map(|(id, l)| Stage::new(&hp.id, id, l)).collect();
-                let a: Vec<Stage> = ap.stages.iter().map(|(id, l)| Stage::new(&ap.id, id, l)).collect();
+                let hs: Vec<Stage> = hp
+                    .stages
+                    .iter()
+                    .map(|(id, l)| Stage::new(&hp.id, id, l))
+                    .collect();
+                let a: Vec<Stage> = ap
+                    .stages
+                    .iter()
+                    .map(|(id, l)| Stage::new(&ap.id, id, l))
+                    .collect();
                 let pairs = auto_map(&hs, &a, AUTO_MAP_THRESHOLD);
-                (pairs.len() as f64 + similarity(&hp.label, &ap.label), ap, pairs)
+                (
+                    pairs.len() as f64 + similarity(&hp.label, &ap.label),
+                    ap,
+                    pairs,
+                )
             })
             .max_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((_, ap, pairs)) = best.filter(|b| !b.2.is_empty()) {
@@ -117,41 +169,77 @@ async fn find_object(c: &Arc<dyn Connector>, app_object: &str) -> Result<AppObje
         .await?
         .into_iter()
         .find(|o| o.name == app_object)
-        .ok_or_else(|| ApiError::field("app_object", format!("The app has no object “{app_object}”.")))
+        .ok_or_else(|| {
+            ApiError::field(
+                "app_object",
+                format!("The app has no object “{app_object}”."),
+            )
+        })
 }
 
 /// Checks a sync's settings without saving (the wizard shows the problems inline).
-pub async fn validate(state: &AppState, portal_id: Uuid, input: &SyncInput) -> Result<super::plan::SyncSettings, ApiError> {
+pub async fn validate(
+    state: &AppState,
+    portal_id: Uuid,
+    input: &SyncInput,
+) -> Result<super::plan::SyncSettings, ApiError> {
     let (_, c) = connector(state, portal_id, input.connection_id).await?;
     let object = find_object(&c, &input.app_object).await?;
-    let hub_type = hub_side::object_type(&input.hub_object).ok_or_else(|| ApiError::field("hub_object", format!("The hub has no object “{}”.", input.hub_object)))?;
+    let hub_type = hub_side::object_type(&input.hub_object).ok_or_else(|| {
+        ApiError::field(
+            "hub_object",
+            format!("The hub has no object “{}”.", input.hub_object),
+        )
+    })?;
     if object.hub_object != hub_type.as_str() {
         return Err(ApiError::field(
             "hub_object",
-            format!("{} in the app sync with hub {}, not {}.", object.label, object.hub_object, hub_type.as_str()),
+            format!(
+                "{} in the app sync with hub {}, not {}.",
+                object.label,
+                object.hub_object,
+                hub_type.as_str()
+            ),
         ));
     }
     let hub_fields = hub_side::fields(&state.pool, portal_id, hub_type).await?;
     definition::build_settings(input, &object, &hub_fields)
 }
 
-pub async fn create(state: &AppState, portal_id: Uuid, user_id: Uuid, input: &SyncInput) -> Result<SyncView, ApiError> {
+pub async fn create(
+    state: &AppState,
+    portal_id: Uuid,
+    user_id: Uuid,
+    input: &SyncInput,
+) -> Result<SyncView, ApiError> {
     let settings = validate(state, portal_id, input).await?;
     let id = definition::insert(&state.pool, portal_id, user_id, input, &settings).await?;
     view(state, portal_id, id).await
 }
 
-pub async fn update(state: &AppState, portal_id: Uuid, id: Uuid, input: &SyncInput) -> Result<SyncView, ApiError> {
+pub async fn update(
+    state: &AppState,
+    portal_id: Uuid,
+    id: Uuid,
+    input: &SyncInput,
+) -> Result<SyncView, ApiError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     if input.connection_id != row.connection_id || input.app_object != row.app_object {
-        return Err(ApiError::bad_request("A sync's account and app object cannot change; create another sync instead."));
+        return Err(ApiError::bad_request(
+            "A sync's account and app object cannot change; create another sync instead.",
+        ));
     }
     let settings = validate(state, portal_id, input).await?;
     definition::update(&state.pool, &row, input, &settings).await?;
     view(state, portal_id, id).await
 }
 
-pub async fn set_enabled(state: &AppState, portal_id: Uuid, id: Uuid, enabled: bool) -> Result<SyncView, ApiError> {
+pub async fn set_enabled(
+    state: &AppState,
+    portal_id: Uuid,
+    id: Uuid,
+    enabled: bool,
+) -> Result<SyncView, ApiError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     definition::set_enabled(&state.pool, &row, enabled).await?;
     view(state, portal_id, id).await
@@ -163,29 +251,65 @@ pub async fn delete(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<(), A
 }
 
 async fn counts(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<SyncCounts> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
-        .bind(sync_id)
-        .fetch_all(pool)
-        .await?;
-    let n = |s: &str| rows.iter().find(|(k, _)| k == s).map(|(_, n)| (*n).max(0)).unwrap_or(0);
-    Ok(SyncCounts { syncing: n("syncing"), failed: n("failed"), excluded: n("excluded"), deleted: n("deleted"), queued: n("queued") })
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
+            .bind(sync_id)
+            .fetch_all(pool)
+            .await?;
+    let n = |s: &str| {
+        rows.iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, n)| (*n).max(0))
+            .unwrap_or(0)
+    };
+    Ok(SyncCounts {
+        syncing: n("syncing"),
+        failed: n("failed"),
+        excluded: n("excluded"),
+        deleted: n("deleted"),
+        queued: n("queued"),
+    })
 }
 
 fn progress(row: &SyncRow) -> SyncProgress {
     let p = &row.progress.0;
     let (label, done, total, base, span) = match row.step.as_str() {
-        "hub_index" => ("Scanning hub records", p.hub_indexed, p.hub_total, 0.0, 20.0),
-        "app_pass" => ("Syncing app records", p.app_seen, p.app_estimate.max(p.app_seen), 20.0, 60.0),
-        "hub_pass" => ("Syncing remaining hub records", p.hub_pass_done, p.hub_pass_total.max(p.hub_pass_done), 80.0, 20.0),
+        "hub_index" => (
+            "Scanning hub records",
+            p.hub_indexed,
+            p.hub_total,
+            0.0,
+            20.0,
+        ),
+        "app_pass" => (
+            "Syncing app records",
+            p.app_seen,
+            p.app_estimate.max(p.app_seen),
+            20.0,
+            60.0,
+        ),
+        "hub_pass" => (
+            "Syncing remaining hub records",
+            p.hub_pass_done,
+            p.hub_pass_total.max(p.hub_pass_done),
+            80.0,
+            20.0,
+        ),
         _ => ("Done", 1, 1, 100.0, 0.0),
     };
-    let frac = if total > 0 { done as f64 / total as f64 } else { 0.0 };
+    let frac = if total > 0 {
+        done as f64 / total as f64
+    } else {
+        0.0
+    };
     SyncProgress {
         step: row.step.clone(),
         step_label: label.into(),
         done,
         total,
-        percent: (base + span * frac.clamp(0.0, 1.0)).round().clamp(0.0, 100.0) as u8,
+        percent: (base + span * frac.clamp(0.0, 1.0))
+            .round()
+            .clamp(0.0, 100.0) as u8,
     }
 }
 
@@ -201,7 +325,13 @@ pub fn phase(row: &SyncRow) -> SyncPhase {
 }
 
 async fn to_view(state: &AppState, portal_id: Uuid, row: SyncRow) -> Result<SyncView, ApiError> {
-    let connection = connections::get(&state.pool, portal_id, row.connection_id, &state.config.public_url).await?;
+    let connection = connections::get(
+        &state.pool,
+        portal_id,
+        row.connection_id,
+        &state.config.public_url,
+    )
+    .await?;
     Ok(SyncView {
         id: row.id,
         connection,
@@ -223,7 +353,11 @@ pub async fn view(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<SyncVie
     to_view(state, portal_id, row).await
 }
 
-pub async fn list(state: &AppState, portal_id: Uuid, connection_id: Option<Uuid>) -> Result<Vec<SyncView>, ApiError> {
+pub async fn list(
+    state: &AppState,
+    portal_id: Uuid,
+    connection_id: Option<Uuid>,
+) -> Result<Vec<SyncView>, ApiError> {
     let rows = match connection_id {
         Some(c) => definition::list_for_connection(&state.pool, portal_id, c).await?,
         None => definition::list_for_portal(&state.pool, portal_id).await?,
@@ -263,15 +397,39 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
-pub async fn records(pool: &PgPool, portal_id: Uuid, sync_id: Uuid, q: &RecordQuery) -> Result<SyncRecordPage, ApiError> {
-    let (state, reason, search, after, limit) = (q.state.as_deref(), q.reason.as_deref(), q.search.as_deref(), q.after, q.limit);
+pub async fn records(
+    pool: &PgPool,
+    portal_id: Uuid,
+    sync_id: Uuid,
+    q: &RecordQuery,
+) -> Result<SyncRecordPage, ApiError> {
+    let (state, reason, search, after, limit) = (
+        q.state.as_deref(),
+        q.reason.as_deref(),
+        q.search.as_deref(),
+        q.after,
+        q.limit,
+    );
     definition::get(pool, portal_id, sync_id).await?;
     let states: Vec<String> = match state {
         Some(s) if super::index::VISIBLE_STATES.contains(&s) => vec![s.to_string()],
-        Some(s) => return Err(ApiError::field("state", format!("“{s}” is not a record state; use syncing, failed, excluded, deleted or queued."))),
-        None => super::index::VISIBLE_STATES.iter().map(|s| s.to_string()).collect(),
+        Some(s) => {
+            return Err(ApiError::field(
+                "state",
+                format!(
+                "“{s}” is not a record state; use syncing, failed, excluded, deleted or queued."
+            ),
+            ))
+        }
+        None => super::index::VISIBLE_STATES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
-    let search = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
+    let search = search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
     let limit = limit.clamp(1, 200);
     let rows: Vec<IndexRow> = sqlx::query_as(&format!(
         "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = ANY($2) AND id > $3
@@ -312,18 +470,31 @@ pub async fn records(pool: &PgPool, portal_id: Uuid, sync_id: Uuid, q: &RecordQu
     let more = rows.len() as i64 > limit;
     let rows: Vec<SyncRecordRow> = rows.iter().take(limit as usize).map(row_view).collect();
     Ok(SyncRecordPage {
-        next_after: if more { rows.last().map(|r| r.index_id) } else { None },
+        next_after: if more {
+            rows.last().map(|r| r.index_id)
+        } else {
+            None
+        },
         rows,
         groups: groups
             .into_iter()
-            .map(|(code, count)| ReasonGroup { title: troubleshoot::guide(&code).title.to_string(), code, count })
+            .map(|(code, count)| ReasonGroup {
+                title: troubleshoot::guide(&code).title.to_string(),
+                code,
+                count,
+            })
             .collect(),
         total,
     })
 }
 
 /// A record's detail: values on both sides, activity, reason and troubleshooting.
-pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, index_id: i64) -> Result<SyncRecordDetails, ApiError> {
+pub async fn record_detail(
+    state: &AppState,
+    portal_id: Uuid,
+    sync_id: Uuid,
+    index_id: i64,
+) -> Result<SyncRecordDetails, ApiError> {
     let sync = definition::get(&state.pool, portal_id, sync_id).await?;
     let mut conn = state.pool.acquire().await?;
     let row = super::index::by_ids(&mut conn, sync_id, &[index_id])
@@ -332,12 +503,18 @@ pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, ind
         .ok_or_else(|| ApiError::not_found("The record"))?;
     drop(conn);
     let hub = match (row.hub_id, hub_side::object_type(&sync.hub_object)) {
-        (Some(id), Some(t)) => hub_side::get_many(&state.pool, portal_id, t, &[id]).await?.pop(),
+        (Some(id), Some(t)) => hub_side::get_many(&state.pool, portal_id, t, &[id])
+            .await?
+            .pop(),
         _ => None,
     };
     let app = match &row.app_id {
         Some(id) => match connector(state, portal_id, sync.connection_id).await {
-            Ok((_, c)) => c.read(&sync.app_object, std::slice::from_ref(id)).await.ok().and_then(|mut v| v.pop()),
+            Ok((_, c)) => c
+                .read(&sync.app_object, std::slice::from_ref(id))
+                .await
+                .ok()
+                .and_then(|mut v| v.pop()),
             Err(_) => None,
         },
         None => None,
@@ -358,7 +535,8 @@ pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, ind
             app_field: m.app_field.clone(),
             hub_value: text(hub.as_ref().and_then(|h| h.values.get(&m.hub_property))),
             app_value: text(app.as_ref().and_then(|a| a.properties.get(&m.app_field))),
-            failed: !failed_field.is_empty() && (failed_field.contains(&m.app_field) || failed_field.contains(&m.hub_property)),
+            failed: !failed_field.is_empty()
+                && (failed_field.contains(&m.app_field) || failed_field.contains(&m.hub_property)),
         })
         .collect();
     let activity: Vec<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
@@ -372,25 +550,44 @@ pub async fn record_detail(state: &AppState, portal_id: Uuid, sync_id: Uuid, ind
         let g = troubleshoot::guide(code);
         let mut links = Vec::new();
         if let Some(h) = row.hub_id {
-            links.push(("Open the hub record".to_string(), format!("/{}/{h}", sync.hub_object)));
+            links.push((
+                "Open the hub record".to_string(),
+                format!("/{}/{h}", sync.hub_object),
+            ));
         }
-        links.push(("Edit the sync settings".to_string(), format!("/settings/integrations/syncs/{}/edit", sync.id)));
+        links.push((
+            "Edit the sync settings".to_string(),
+            format!("/settings/integrations/syncs/{}/edit", sync.id),
+        ));
         if g.open == "settings" {
             links.reverse();
         }
-        TroubleshootView { code: code.into(), title: g.title.into(), what: g.what.into(), fix: g.fix.into(), links }
+        TroubleshootView {
+            code: code.into(),
+            title: g.title.into(),
+            what: g.what.into(),
+            fix: g.fix.into(),
+            links,
+        }
     });
     Ok(SyncRecordDetails {
         hint: row.hint.clone(),
         row: row_view(&row),
         fields,
-        activity: activity.into_iter().map(|(at, kind, message)| ActivityView { at, kind, message }).collect(),
+        activity: activity
+            .into_iter()
+            .map(|(at, kind, message)| ActivityView { at, kind, message })
+            .collect(),
         troubleshoot,
     })
 }
 
 /// Records synced and failed per hour over the last 24 hours (empty hours included).
-pub async fn chart(pool: &PgPool, portal_id: Uuid, sync_id: Uuid) -> Result<Vec<HourPoint>, ApiError> {
+pub async fn chart(
+    pool: &PgPool,
+    portal_id: Uuid,
+    sync_id: Uuid,
+) -> Result<Vec<HourPoint>, ApiError> {
     definition::get(pool, portal_id, sync_id).await?;
     let rows: Vec<(chrono::DateTime<chrono::Utc>, i64, i64)> = sqlx::query_as(
         "SELECT h.hour, COALESCE(s.synced, 0), COALESCE(s.failed, 0)
@@ -401,11 +598,24 @@ pub async fn chart(pool: &PgPool, portal_id: Uuid, sync_id: Uuid) -> Result<Vec<
     .bind(sync_id)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(hour, synced, failed)| HourPoint { hour, synced, failed }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(hour, synced, failed)| HourPoint {
+            hour,
+            synced,
+            failed,
+        })
+        .collect())
 }
 
 /// *Resync deleted records in hub / in app*: recreates them where they were deleted.
-pub async fn resync_deleted(pool: &PgPool, portal_id: Uuid, sync_id: Uuid, side: SideInput, ids: Option<Vec<i64>>) -> Result<i64, ApiError> {
+pub async fn resync_deleted(
+    pool: &PgPool,
+    portal_id: Uuid,
+    sync_id: Uuid,
+    side: SideInput,
+    ids: Option<Vec<i64>>,
+) -> Result<i64, ApiError> {
     let sync = definition::get(pool, portal_id, sync_id).await?;
     let side = match side {
         SideInput::Hub => "hub",
@@ -433,7 +643,13 @@ pub async fn resync_deleted(pool: &PgPool, portal_id: Uuid, sync_id: Uuid, side:
 
 /// *Restore all deleted records*: the deleted records of one hub object that would be
 /// recreated in `destination` (the side they were deleted in), across the app's syncs.
-pub async fn preview_restore(pool: &PgPool, portal_id: Uuid, connection_id: Uuid, hub_object: &str, destination: SideInput) -> Result<Vec<RestoreCandidate>, ApiError> {
+pub async fn preview_restore(
+    pool: &PgPool,
+    portal_id: Uuid,
+    connection_id: Uuid,
+    hub_object: &str,
+    destination: SideInput,
+) -> Result<Vec<RestoreCandidate>, ApiError> {
     let side = match destination {
         SideInput::Hub => "hub",
         SideInput::App => "app",
@@ -451,19 +667,42 @@ pub async fn preview_restore(pool: &PgPool, portal_id: Uuid, connection_id: Uuid
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(sync_id, index_id, label, deleted_side, deleted_at)| RestoreCandidate { sync_id, index_id, label, deleted_side, deleted_at })
+        .map(
+            |(sync_id, index_id, label, deleted_side, deleted_at)| RestoreCandidate {
+                sync_id,
+                index_id,
+                label,
+                deleted_side,
+                deleted_at,
+            },
+        )
         .collect())
 }
 
-pub async fn restore(pool: &PgPool, portal_id: Uuid, connection_id: Uuid, hub_object: &str, destination: SideInput, ids: Vec<i64>) -> Result<i64, ApiError> {
-    let candidates = preview_restore(pool, portal_id, connection_id, hub_object, destination).await?;
-    let chosen: Vec<&RestoreCandidate> = candidates.iter().filter(|c| ids.is_empty() || ids.contains(&c.index_id)).collect();
+pub async fn restore(
+    pool: &PgPool,
+    portal_id: Uuid,
+    connection_id: Uuid,
+    hub_object: &str,
+    destination: SideInput,
+    ids: Vec<i64>,
+) -> Result<i64, ApiError> {
+    let candidates =
+        preview_restore(pool, portal_id, connection_id, hub_object, destination).await?;
+    let chosen: Vec<&RestoreCandidate> = candidates
+        .iter()
+        .filter(|c| ids.is_empty() || ids.contains(&c.index_id))
+        .collect();
     let mut total = 0;
     let mut syncs: Vec<Uuid> = chosen.iter().map(|c| c.sync_id).collect();
     syncs.sort();
     syncs.dedup();
     for sync_id in syncs {
-        let these: Vec<i64> = chosen.iter().filter(|c| c.sync_id == sync_id).map(|c| c.index_id).collect();
+        let these: Vec<i64> = chosen
+            .iter()
+            .filter(|c| c.sync_id == sync_id)
+            .map(|c| c.index_id)
+            .collect();
         total += resync_deleted(pool, portal_id, sync_id, destination, Some(these)).await?;
     }
     Ok(total)
@@ -472,10 +711,12 @@ pub async fn restore(pool: &PgPool, portal_id: Uuid, connection_id: Uuid, hub_ob
 /// *Retry all failed*.
 pub async fn retry_failed(pool: &PgPool, portal_id: Uuid, sync_id: Uuid) -> Result<i64, ApiError> {
     let sync = definition::get(pool, portal_id, sync_id).await?;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sync_index WHERE sync_id = $1 AND state = 'failed'")
-        .bind(sync.id)
-        .fetch_one(pool)
-        .await?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sync_index WHERE sync_id = $1 AND state = 'failed'",
+    )
+    .bind(sync.id)
+    .fetch_one(pool)
+    .await?;
     let mut tx = pool.begin().await?;
     let mut job = NewJob::new(runner::RETRY, sync.id);
     job.dedupe_key = Some(format!("retry-all:{}", sync.id));

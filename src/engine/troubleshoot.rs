@@ -112,7 +112,11 @@ pub fn app_refused(e: &ItemError) -> RecordFailure {
         "error" | "internal" | "unavailable" => "app_error",
         _ => "app_validation",
     };
-    let field = e.field.as_ref().map(|f| format!(" (field {f})")).unwrap_or_default();
+    let field = e
+        .field
+        .as_ref()
+        .map(|f| format!(" (field {f})"))
+        .unwrap_or_default();
     RecordFailure {
         code: code.into(),
         message: format!("The app refused the record{field}: {}", e.message),
@@ -123,7 +127,11 @@ pub fn app_refused(e: &ItemError) -> RecordFailure {
 }
 
 pub fn hub_refused(e: &ApiError) -> RecordFailure {
-    let code = if e.status == 409 { "hub_conflict" } else { "hub_validation" };
+    let code = if e.status == 409 {
+        "hub_conflict"
+    } else {
+        "hub_validation"
+    };
     let detail = e
         .fields
         .first()
@@ -145,9 +153,19 @@ mod tests {
     #[test]
     fn every_code_the_engine_records_has_a_guide() {
         for code in [
-            "type_conversion", "required_field_missing", "app_validation", "app_not_found", "hub_validation",
-            "hub_conflict", "app_error", "filter_not_met", "duplicate", "no_identifier", "no_valid_email",
-            "unmapped_stage", "deleted",
+            "type_conversion",
+            "required_field_missing",
+            "app_validation",
+            "app_not_found",
+            "hub_validation",
+            "hub_conflict",
+            "app_error",
+            "filter_not_met",
+            "duplicate",
+            "no_identifier",
+            "no_valid_email",
+            "unmapped_stage",
+            "deleted",
         ] {
             assert_eq!(guide(code).code, code);
         }
@@ -156,15 +174,24 @@ mod tests {
 
     #[test]
     fn plan_codes_have_guides() {
-        let f = plan::Failure::RequiredFieldMissing { app_field: "last_name".into(), hub_property: "lastname".into() };
+        let f = plan::Failure::RequiredFieldMissing {
+            app_field: "last_name".into(),
+            hub_property: "lastname".into(),
+        };
         assert_eq!(guide(f.code()).code, f.code());
-        let e = plan::Exclusion::NoValidEmail { side: plan::Side::App };
+        let e = plan::Exclusion::NoValidEmail {
+            side: plan::Side::App,
+        };
         assert_eq!(guide(e.code()).code, e.code());
     }
 
     #[test]
     fn app_errors_name_the_field() {
-        let f = app_refused(&ItemError { code: "validation".into(), message: "email is invalid".into(), field: Some("email".into()) });
+        let f = app_refused(&ItemError {
+            code: "validation".into(),
+            message: "email is invalid".into(),
+            field: Some("email".into()),
+        });
         assert_eq!(f.code, "app_validation");
         assert_eq!(f.field.as_deref(), Some("email"));
         assert!(f.message.contains("email is invalid"));

@@ -19,8 +19,16 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-/// How long a worker owns a job before another may take it over.
-pub const LEASE: Duration = Duration::from_secs(120);
+/// How long a worker owns a job before another may take it over
+/// (`TANDEM_JOB_LEASE_SECS`, default 120): a crashed worker's job resumes after it.
+fn lease() -> Duration {
+    std::env::var("TANDEM_JOB_LEASE_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(120))
+}
 /// A job blocked by something a person must fix is looked at again after this.
 const BLOCKED_RETRY: Duration = Duration::from_secs(300);
 
@@ -43,7 +51,14 @@ impl Engine {
             .filter(|s| *s > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(60));
-        Arc::new(Engine { pool, config, key, connectors: Mutex::new(HashMap::new()), wake: Notify::new(), poll_every })
+        Arc::new(Engine {
+            pool,
+            config,
+            key,
+            connectors: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            poll_every,
+        })
     }
 
     fn connector(&self, connection_id: Uuid, app: &str) -> Result<Arc<dyn Connector>, BatchError> {
@@ -56,18 +71,20 @@ impl Engine {
             retry_after: None,
             blocked: true,
         })?;
-        let c = connections::connector_for(&self.pool, &self.key, &def, connection_id).map_err(|e| BatchError {
-            error: e.message,
-            retry_after: None,
-            blocked: true,
-        })?;
+        let c = connections::connector_for(&self.pool, &self.key, &def, connection_id).map_err(
+            |e| BatchError {
+                error: e.message,
+                retry_after: None,
+                blocked: true,
+            },
+        )?;
         cache.insert(connection_id, c.clone());
         Ok(c)
     }
 
     /// Runs the next due job, if any. `Ok(false)`: the queue had nothing due.
     pub async fn run_one(&self, worker: &str) -> anyhow::Result<bool> {
-        let Some(job) = queue::dequeue(&self.pool, worker, LEASE).await? else {
+        let Some(job) = queue::dequeue(&self.pool, worker, lease()).await? else {
             return Ok(false);
         };
         let outcome = self.execute(&job).await;
@@ -84,7 +101,13 @@ impl Engine {
                 let delay = if e.blocked {
                     BLOCKED_RETRY
                 } else {
-                    e.retry_after.unwrap_or_else(|| queue::backoff(job.attempts, Duration::from_secs(1), Duration::from_secs(600)))
+                    e.retry_after.unwrap_or_else(|| {
+                        queue::backoff(
+                            job.attempts,
+                            Duration::from_secs(1),
+                            Duration::from_secs(600),
+                        )
+                    })
                 };
                 tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, ?delay, "job will be retried");
                 let mut tx = self.pool.begin().await?;
@@ -119,26 +142,33 @@ impl Engine {
             return self.finish(job).await;
         }
         let listening = sync.phase == "listening";
-        if matches!(job.kind.as_str(), runner::HUB_CHANGES | runner::APP_CHANGES | runner::EVENTS | runner::RETRY) && !listening {
+        if matches!(
+            job.kind.as_str(),
+            runner::HUB_CHANGES | runner::APP_CHANGES | runner::EVENTS | runner::RETRY
+        ) && !listening
+        {
             // The initial sync replays these when it completes.
             return self.finish(job).await;
         }
-        let app: (String, String) = sqlx::query_as("SELECT app, status FROM connections WHERE id = $1")
-            .bind(sync.connection_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let app: (String, String) =
+            sqlx::query_as("SELECT app, status FROM connections WHERE id = $1")
+                .bind(sync.connection_id)
+                .fetch_one(&self.pool)
+                .await?;
         if app.1 != "connected" {
             return Err(BatchError {
-                error: "The connected account needs reconnecting: the sync is paused until then.".into(),
+                error: "The connected account needs reconnecting: the sync is paused until then."
+                    .into(),
                 retry_after: None,
                 blocked: true,
             });
         }
-        let hub_object = super::hub_side::object_type(&sync.hub_object).ok_or_else(|| BatchError {
-            error: format!("unknown hub object {}", sync.hub_object),
-            retry_after: None,
-            blocked: true,
-        })?;
+        let hub_object =
+            super::hub_side::object_type(&sync.hub_object).ok_or_else(|| BatchError {
+                error: format!("unknown hub object {}", sync.hub_object),
+                retry_after: None,
+                blocked: true,
+            })?;
         let run = Run {
             pool: &self.pool,
             config: &self.config,
@@ -153,7 +183,11 @@ impl Engine {
             runner::APP_CHANGES => runner::app_changes(&run, job).await,
             runner::EVENTS => runner::events(&run, job).await,
             runner::RETRY => {
-                let all = job.payload.get("all").and_then(|v| v.as_bool()).unwrap_or(false);
+                let all = job
+                    .payload
+                    .get("all")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false);
                 runner::retry_failed(&run, job, all).await
             }
             runner::RESYNC_DELETED => runner::resync_deleted(&run, job).await,
@@ -235,13 +269,19 @@ impl Engine {
     }
 
     async fn on_hub_change(&self, payload: &str) -> anyhow::Result<()> {
-        let Some(portal) = payload.split(':').next().and_then(|p| Uuid::parse_str(p).ok()) else {
+        let Some(portal) = payload
+            .split(':')
+            .next()
+            .and_then(|p| Uuid::parse_str(p).ok())
+        else {
             return Ok(());
         };
-        let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'")
-            .bind(portal)
-            .fetch_all(&self.pool)
-            .await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'",
+        )
+        .bind(portal)
+        .fetch_all(&self.pool)
+        .await?;
         let mut conn = self.pool.acquire().await?;
         for id in ids {
             queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
@@ -250,7 +290,11 @@ impl Engine {
     }
 
     async fn on_delivery(&self, payload: &str) -> anyhow::Result<()> {
-        let Some(connection) = payload.split(':').next().and_then(|p| Uuid::parse_str(p).ok()) else {
+        let Some(connection) = payload
+            .split(':')
+            .next()
+            .and_then(|p| Uuid::parse_str(p).ok())
+        else {
             return Ok(());
         };
         enqueue_app_work(&self.pool, connection).await
@@ -284,11 +328,13 @@ impl Engine {
         for (id, poll, retry, behind) in listening {
             if poll {
                 queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, id)).await?;
-                let events: bool = sqlx::query_scalar("SELECT (options->>'event_sync')::boolean FROM syncs WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .unwrap_or(false);
+                let events: bool = sqlx::query_scalar(
+                    "SELECT (options->>'event_sync')::boolean FROM syncs WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap_or(false);
                 if events {
                     queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, id)).await?;
                 }

@@ -18,7 +18,12 @@ use uuid::Uuid;
 /// associated. Returns `(from, to, swapped)`.
 pub fn canonical(a: ObjectType, b: ObjectType) -> Option<(ObjectType, ObjectType, bool)> {
     use ObjectType::*;
-    let pairs = [(Contacts, Companies), (Deals, Companies), (Deals, Contacts), (Invoices, Contacts)];
+    let pairs = [
+        (Contacts, Companies),
+        (Deals, Companies),
+        (Deals, Contacts),
+        (Invoices, Contacts),
+    ];
     if pairs.contains(&(a, b)) {
         Some((a, b, false))
     } else if pairs.contains(&(b, a)) {
@@ -39,7 +44,12 @@ fn not_associable(a: ObjectType, b: ObjectType) -> ApiError {
 }
 
 /// Both records must exist in the portal (archived ones too); else 404.
-async fn check_ends(pool: &PgPool, portal_id: Uuid, a: (ObjectType, i64), b: (ObjectType, i64)) -> Result<(), ApiError> {
+async fn check_ends(
+    pool: &PgPool,
+    portal_id: Uuid,
+    a: (ObjectType, i64),
+    b: (ObjectType, i64),
+) -> Result<(), ApiError> {
     let found: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, object FROM hub_records WHERE portal_id = $1 AND id = ANY($2)")
             .bind(portal_id)
@@ -47,9 +57,16 @@ async fn check_ends(pool: &PgPool, portal_id: Uuid, a: (ObjectType, i64), b: (Ob
             .fetch_all(pool)
             .await?;
     for (object, id) in [a, b] {
-        if !found.iter().any(|(fid, fo)| *fid == id && fo == object.as_str()) {
-            return Err(ApiError::new(404, "not_found", format!("There is no {} with id {id}.", object.singular()))
-                .with_hint("It may have been deleted, or it belongs to another portal."));
+        if !found
+            .iter()
+            .any(|(fid, fo)| *fid == id && fo == object.as_str())
+        {
+            return Err(ApiError::new(
+                404,
+                "not_found",
+                format!("There is no {} with id {id}.", object.singular()),
+            )
+            .with_hint("It may have been deleted, or it belongs to another portal."));
         }
     }
     Ok(())
@@ -81,18 +98,24 @@ async fn change(
         .await?
         .rows_affected()
     } else {
-        sqlx::query("DELETE FROM hub_associations WHERE portal_id = $1 AND from_id = $2 AND to_id = $3")
-            .bind(portal_id)
-            .bind(from.1)
-            .bind(to.1)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        sqlx::query(
+            "DELETE FROM hub_associations WHERE portal_id = $1 AND from_id = $2 AND to_id = $3",
+        )
+        .bind(portal_id)
+        .bind(from.1)
+        .bind(to.1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
     };
     if affected == 0 {
         return Ok(false);
     }
-    let kind = if add { ChangeKind::Associated } else { ChangeKind::Dissociated };
+    let kind = if add {
+        ChangeKind::Associated
+    } else {
+        ChangeKind::Dissociated
+    };
     for (this, other) in [(from, to), (to, from)] {
         changes::append(
             &mut tx,
@@ -135,7 +158,12 @@ pub async fn dissociate(
 }
 
 /// Ids of the records of type `to` associated with a record, in id order.
-pub async fn list_ids(pool: &PgPool, portal_id: Uuid, from: (ObjectType, i64), to: ObjectType) -> Result<Vec<i64>, ApiError> {
+pub async fn list_ids(
+    pool: &PgPool,
+    portal_id: Uuid,
+    from: (ObjectType, i64),
+    to: ObjectType,
+) -> Result<Vec<i64>, ApiError> {
     let (_, _, swapped) = canonical(from.0, to).ok_or_else(|| not_associable(from.0, to))?;
     let sql = if swapped {
         "SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2 AND from_object = $3 ORDER BY from_id"
@@ -160,7 +188,12 @@ struct LinkedRow {
 
 /// Every record associated with one, of every associable type, with display names
 /// (the record page's associations panel). At most `limit_per_type` per type.
-pub async fn list_all(pool: &PgPool, portal_id: Uuid, from: (ObjectType, i64), limit_per_type: i64) -> Result<Vec<AssociationView>, ApiError> {
+pub async fn list_all(
+    pool: &PgPool,
+    portal_id: Uuid,
+    from: (ObjectType, i64),
+    limit_per_type: i64,
+) -> Result<Vec<AssociationView>, ApiError> {
     let rows: Vec<LinkedRow> = sqlx::query_as(
         "SELECT r.object, r.id, r.properties, r.archived_at IS NOT NULL AS archived
          FROM (SELECT to_id AS id FROM hub_associations WHERE portal_id = $1 AND from_id = $2

@@ -168,7 +168,12 @@ impl ChangeRow {
             kind: ChangeKind::parse(&self.kind)?,
             properties: self.properties,
             origin: WriteOrigin::from_parts(&self.origin_kind, self.origin_id)?,
-            associated: match (self.associated_object.as_deref().and_then(ObjectType::parse), self.associated_id) {
+            associated: match (
+                self.associated_object
+                    .as_deref()
+                    .and_then(ObjectType::parse),
+                self.associated_id,
+            ) {
                 (Some(o), Some(id)) => Some((o, id)),
                 _ => None,
             },
@@ -178,7 +183,12 @@ impl ChangeRow {
 }
 
 /// The portal's changes with `seq > after_seq`, oldest first, at most `limit`.
-pub async fn read_after(pool: &PgPool, portal_id: Uuid, after_seq: i64, limit: i64) -> sqlx::Result<Vec<Change>> {
+pub async fn read_after(
+    pool: &PgPool,
+    portal_id: Uuid,
+    after_seq: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Change>> {
     let rows: Vec<ChangeRow> = sqlx::query_as(
         "SELECT seq, portal_id, object, record_id, kind, properties, origin_kind, origin_id,
                 associated_object, associated_id, at
@@ -189,7 +199,10 @@ pub async fn read_after(pool: &PgPool, portal_id: Uuid, after_seq: i64, limit: i
     .bind(limit.clamp(1, 10_000))
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().filter_map(ChangeRow::into_change).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(ChangeRow::into_change)
+        .collect())
 }
 
 /// The portal's latest position (0 when it has no changes): where a consumer that
@@ -242,7 +255,11 @@ impl ChangeListener {
     }
 
     /// Waits for a notice of one portal; `None` when `timeout` passes first.
-    pub async fn wait_for_portal(&mut self, portal_id: Uuid, timeout: Duration) -> sqlx::Result<Option<ChangeNotice>> {
+    pub async fn wait_for_portal(
+        &mut self,
+        portal_id: Uuid,
+        timeout: Duration,
+    ) -> sqlx::Result<Option<ChangeNotice>> {
         let wait = async {
             loop {
                 let n = self.recv().await?;

@@ -46,75 +46,269 @@ pub struct Generated {
 }
 
 const FIRST: &[(&str, &str)] = &[
-    ("Anna", "anna"), ("Ben", "ben"), ("Clara", "clara"), ("David", "david"), ("Emma", "emma"),
-    ("Felix", "felix"), ("Grace", "grace"), ("Henry", "henry"), ("Isabel", "isabel"), ("Jack", "jack"),
-    ("Katherine", "katherine"), ("Liam", "liam"), ("Maria", "maria"), ("Noah", "noah"), ("Olivia", "olivia"),
-    ("Paul", "paul"), ("Quinn", "quinn"), ("Rosa", "rosa"), ("Samuel", "samuel"), ("Tara", "tara"),
-    ("Umar", "umar"), ("Vera", "vera"), ("William", "william"), ("Xavier", "xavier"), ("Yara", "yara"),
-    ("Zoe", "zoe"), ("Lucas", "lucas"), ("Mia", "mia"), ("Oscar", "oscar"), ("Sofia", "sofia"),
-    ("Thomas", "thomas"), ("Laura", "laura"), ("Daniel", "daniel"), ("Sarah", "sarah"), ("Martin", "martin"),
-    ("Julia", "julia"), ("Peter", "peter"), ("Nina", "nina"), ("Jonas", "jonas"), ("Eva", "eva"),
+    ("Anna", "anna"),
+    ("Ben", "ben"),
+    ("Clara", "clara"),
+    ("David", "david"),
+    ("Emma", "emma"),
+    ("Felix", "felix"),
+    ("Grace", "grace"),
+    ("Henry", "henry"),
+    ("Isabel", "isabel"),
+    ("Jack", "jack"),
+    ("Katherine", "katherine"),
+    ("Liam", "liam"),
+    ("Maria", "maria"),
+    ("Noah", "noah"),
+    ("Olivia", "olivia"),
+    ("Paul", "paul"),
+    ("Quinn", "quinn"),
+    ("Rosa", "rosa"),
+    ("Samuel", "samuel"),
+    ("Tara", "tara"),
+    ("Umar", "umar"),
+    ("Vera", "vera"),
+    ("William", "william"),
+    ("Xavier", "xavier"),
+    ("Yara", "yara"),
+    ("Zoe", "zoe"),
+    ("Lucas", "lucas"),
+    ("Mia", "mia"),
+    ("Oscar", "oscar"),
+    ("Sofia", "sofia"),
+    ("Thomas", "thomas"),
+    ("Laura", "laura"),
+    ("Daniel", "daniel"),
+    ("Sarah", "sarah"),
+    ("Martin", "martin"),
+    ("Julia", "julia"),
+    ("Peter", "peter"),
+    ("Nina", "nina"),
+    ("Jonas", "jonas"),
+    ("Eva", "eva"),
 ];
 const LAST: &[(&str, &str)] = &[
-    ("Smith", "smith"), ("Johnson", "johnson"), ("Brown", "brown"), ("Taylor", "taylor"), ("Wilson", "wilson"),
-    ("Davies", "davies"), ("Evans", "evans"), ("Thomas", "thomas"), ("Roberts", "roberts"), ("Walker", "walker"),
-    ("Schmidt", "schmidt"), ("Fischer", "fischer"), ("Weber", "weber"), ("Wagner", "wagner"), ("Becker", "becker"),
-    ("Rossi", "rossi"), ("Russo", "russo"), ("Bianchi", "bianchi"), ("Martin", "martin"), ("Bernard", "bernard"),
-    ("Dubois", "dubois"), ("Garcia", "garcia"), ("Lopez", "lopez"), ("Novak", "novak"), ("Jansen", "jansen"),
-    ("de Vries", "devries"), ("Andersen", "andersen"), ("Nielsen", "nielsen"), ("Kowalski", "kowalski"), ("Murphy", "murphy"),
-    ("O'Brien", "obrien"), ("Kelly", "kelly"), ("Clarke", "clarke"), ("Hughes", "hughes"), ("Moreau", "moreau"),
+    ("Smith", "smith"),
+    ("Johnson", "johnson"),
+    ("Brown", "brown"),
+    ("Taylor", "taylor"),
+    ("Wilson", "wilson"),
+    ("Davies", "davies"),
+    ("Evans", "evans"),
+    ("Thomas", "thomas"),
+    ("Roberts", "roberts"),
+    ("Walker", "walker"),
+    ("Schmidt", "schmidt"),
+    ("Fischer", "fischer"),
+    ("Weber", "weber"),
+    ("Wagner", "wagner"),
+    ("Becker", "becker"),
+    ("Rossi", "rossi"),
+    ("Russo", "russo"),
+    ("Bianchi", "bianchi"),
+    ("Martin", "martin"),
+    ("Bernard", "bernard"),
+    ("Dubois", "dubois"),
+    ("Garcia", "garcia"),
+    ("Lopez", "lopez"),
+    ("Novak", "novak"),
+    ("Jansen", "jansen"),
+    ("de Vries", "devries"),
+    ("Andersen", "andersen"),
+    ("Nielsen", "nielsen"),
+    ("Kowalski", "kowalski"),
+    ("Murphy", "murphy"),
+    ("O'Brien", "obrien"),
+    ("Kelly", "kelly"),
+    ("Clarke", "clarke"),
+    ("Hughes", "hughes"),
+    ("Moreau", "moreau"),
 ];
 /// Unicode names (with an ASCII form for email addresses).
 const UNICODE_FIRST: &[(&str, &str)] = &[
-    ("Zoë", "zoe"), ("José", "jose"), ("Łukasz", "lukasz"), ("Øyvind", "oyvind"), ("Renée", "renee"),
-    ("Björn", "bjorn"), ("Ines", "ines"), ("Şebnem", "sebnem"), ("Σοφία", "sofia"), ("Иван", "ivan"),
-    ("李", "li"), ("さくら", "sakura"), ("Dvořák", "dvorak"), ("Chloé", "chloe"), ("Jürgen", "jurgen"),
+    ("Zoë", "zoe"),
+    ("José", "jose"),
+    ("Łukasz", "lukasz"),
+    ("Øyvind", "oyvind"),
+    ("Renée", "renee"),
+    ("Björn", "bjorn"),
+    ("Ines", "ines"),
+    ("Şebnem", "sebnem"),
+    ("Σοφία", "sofia"),
+    ("Иван", "ivan"),
+    ("李", "li"),
+    ("さくら", "sakura"),
+    ("Dvořák", "dvorak"),
+    ("Chloé", "chloe"),
+    ("Jürgen", "jurgen"),
 ];
 const UNICODE_LAST: &[(&str, &str)] = &[
-    ("Müller", "mueller"), ("Šimić", "simic"), ("Ødegaard", "odegaard"), ("García Márquez", "garciamarquez"),
-    ("Nuñez", "nunez"), ("Żółć", "zolc"), ("Παπαδόπουλος", "papadopoulos"), ("Смирнова", "smirnova"),
-    ("王", "wang"), ("田中", "tanaka"), ("Björk", "bjork"), ("Lefèvre", "lefevre"), ("Öztürk", "ozturk"),
+    ("Müller", "mueller"),
+    ("Šimić", "simic"),
+    ("Ødegaard", "odegaard"),
+    ("García Márquez", "garciamarquez"),
+    ("Nuñez", "nunez"),
+    ("Żółć", "zolc"),
+    ("Παπαδόπουλος", "papadopoulos"),
+    ("Смирнова", "smirnova"),
+    ("王", "wang"),
+    ("田中", "tanaka"),
+    ("Björk", "bjork"),
+    ("Lefèvre", "lefevre"),
+    ("Öztürk", "ozturk"),
 ];
-const FREE_MAIL: &[&str] = &["gmail.com", "outlook.com", "yahoo.com", "web.de", "gmx.net", "orange.fr", "icloud.com", "proton.me"];
+const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "outlook.com",
+    "yahoo.com",
+    "web.de",
+    "gmx.net",
+    "orange.fr",
+    "icloud.com",
+    "proton.me",
+];
 const JOBS: &[&str] = &[
-    "CEO", "CTO", "Head of Sales", "Account Executive", "Marketing Manager", "Software Engineer", "Office Manager",
-    "Procurement Lead", "Operations Director", "Customer Success Manager", "Founder", "Consultant", "CFO",
+    "CEO",
+    "CTO",
+    "Head of Sales",
+    "Account Executive",
+    "Marketing Manager",
+    "Software Engineer",
+    "Office Manager",
+    "Procurement Lead",
+    "Operations Director",
+    "Customer Success Manager",
+    "Founder",
+    "Consultant",
+    "CFO",
 ];
 const CITIES: &[(&str, &str)] = &[
-    ("Berlin", "Germany"), ("Munich", "Germany"), ("Hamburg", "Germany"), ("Paris", "France"), ("Lyon", "France"),
-    ("London", "United Kingdom"), ("Manchester", "United Kingdom"), ("Dublin", "Ireland"), ("Amsterdam", "Netherlands"),
-    ("Milan", "Italy"), ("Madrid", "Spain"), ("Vienna", "Austria"), ("Zürich", "Switzerland"), ("Kraków", "Poland"),
-    ("New York", "United States"), ("Austin", "United States"), ("Toronto", "Canada"), ("São Paulo", "Brazil"),
-    ("Tokyo", "Japan"), ("Copenhagen", "Denmark"),
+    ("Berlin", "Germany"),
+    ("Munich", "Germany"),
+    ("Hamburg", "Germany"),
+    ("Paris", "France"),
+    ("Lyon", "France"),
+    ("London", "United Kingdom"),
+    ("Manchester", "United Kingdom"),
+    ("Dublin", "Ireland"),
+    ("Amsterdam", "Netherlands"),
+    ("Milan", "Italy"),
+    ("Madrid", "Spain"),
+    ("Vienna", "Austria"),
+    ("Zürich", "Switzerland"),
+    ("Kraków", "Poland"),
+    ("New York", "United States"),
+    ("Austin", "United States"),
+    ("Toronto", "Canada"),
+    ("São Paulo", "Brazil"),
+    ("Tokyo", "Japan"),
+    ("Copenhagen", "Denmark"),
 ];
 const COMPANY_A: &[&str] = &[
-    "Nordwind", "Blue Harbor", "Alpine", "Brightline", "Cedar", "Helix", "Kestrel", "Lumen", "Meridian", "Northstar",
-    "Orchid", "Pioneer", "Quantum", "Redwood", "Silverlake", "Tidewater", "Umbra", "Vertex", "Westbrook", "Zenith",
-    "Falkenberg", "Rheinland", "Étoile", "Sakura", "Aurora",
+    "Nordwind",
+    "Blue Harbor",
+    "Alpine",
+    "Brightline",
+    "Cedar",
+    "Helix",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Northstar",
+    "Orchid",
+    "Pioneer",
+    "Quantum",
+    "Redwood",
+    "Silverlake",
+    "Tidewater",
+    "Umbra",
+    "Vertex",
+    "Westbrook",
+    "Zenith",
+    "Falkenberg",
+    "Rheinland",
+    "Étoile",
+    "Sakura",
+    "Aurora",
 ];
 const COMPANY_B: &[&str] = &[
-    "Logistics", "Software", "Analytics", "Foods", "Robotics", "Energy", "Consulting", "Health", "Media", "Textiles",
-    "Systems", "Labs", "Partners", "Design", "Freight",
+    "Logistics",
+    "Software",
+    "Analytics",
+    "Foods",
+    "Robotics",
+    "Energy",
+    "Consulting",
+    "Health",
+    "Media",
+    "Textiles",
+    "Systems",
+    "Labs",
+    "Partners",
+    "Design",
+    "Freight",
 ];
-const LEGAL: &[&str] = &["GmbH", "Ltd", "Inc.", "SAS", "S.p.A.", "B.V.", "AG", "LLC", "", ""];
+const LEGAL: &[&str] = &[
+    "GmbH", "Ltd", "Inc.", "SAS", "S.p.A.", "B.V.", "AG", "LLC", "", "",
+];
 const INDUSTRIES: &[&str] = &[
-    "ACCOUNTING", "COMPUTER_SOFTWARE", "CONSTRUCTION", "CONSUMER_GOODS", "EDUCATION_MANAGEMENT", "FINANCIAL_SERVICES",
-    "HOSPITAL_HEALTH_CARE", "LOGISTICS_AND_SUPPLY_CHAIN", "MARKETING_AND_ADVERTISING", "RETAIL", "TELECOMMUNICATIONS",
+    "ACCOUNTING",
+    "COMPUTER_SOFTWARE",
+    "CONSTRUCTION",
+    "CONSUMER_GOODS",
+    "EDUCATION_MANAGEMENT",
+    "FINANCIAL_SERVICES",
+    "HOSPITAL_HEALTH_CARE",
+    "LOGISTICS_AND_SUPPLY_CHAIN",
+    "MARKETING_AND_ADVERTISING",
+    "RETAIL",
+    "TELECOMMUNICATIONS",
 ];
 const LIFECYCLE: &[(&str, u32)] = &[
-    ("subscriber", 20), ("lead", 35), ("marketingqualifiedlead", 12), ("salesqualifiedlead", 8),
-    ("opportunity", 8), ("customer", 14), ("evangelist", 2), ("other", 1),
+    ("subscriber", 20),
+    ("lead", 35),
+    ("marketingqualifiedlead", 12),
+    ("salesqualifiedlead", 8),
+    ("opportunity", 8),
+    ("customer", 14),
+    ("evangelist", 2),
+    ("other", 1),
 ];
-const LEAD_STATUS: &[&str] = &["NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED"];
+const LEAD_STATUS: &[&str] = &[
+    "NEW",
+    "OPEN",
+    "IN_PROGRESS",
+    "OPEN_DEAL",
+    "UNQUALIFIED",
+    "ATTEMPTED_TO_CONTACT",
+    "CONNECTED",
+];
 const STAGES: &[&str] = &[
-    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
-    "closedwon", "closedlost",
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
 ];
 const PRODUCTS: &[&str] = &[
-    "Annual licence", "Pilot project", "Support renewal", "Enterprise upgrade", "Onboarding package", "Hardware refresh",
-    "Consulting days", "Expansion seats",
+    "Annual licence",
+    "Pilot project",
+    "Support renewal",
+    "Enterprise upgrade",
+    "Onboarding package",
+    "Hardware refresh",
+    "Consulting days",
+    "Expansion seats",
 ];
-const CURRENCIES: &[(&str, u32)] = &[("EUR", 50), ("USD", 30), ("GBP", 12), ("CHF", 5), ("CAD", 3)];
+const CURRENCIES: &[(&str, u32)] = &[
+    ("EUR", 50),
+    ("USD", 30),
+    ("GBP", 12),
+    ("CHF", 5),
+    ("CAD", 3),
+];
 const INVOICE_STATUS: &[(&str, u32)] = &[("paid", 55), ("open", 25), ("draft", 12), ("voided", 8)];
 
 fn weighted<'a>(rng: &mut ChaCha8Rng, items: &'a [(&'a str, u32)]) -> &'a str {
@@ -145,7 +339,10 @@ fn rng_for(seed: u64, object: ObjectType) -> ChaCha8Rng {
 
 /// Records are spread over 2025, in creation order.
 fn created_at(rng: &mut ChaCha8Rng, i: u64, n: u64) -> DateTime<Utc> {
-    let start = Utc.with_ymd_and_hms(2025, 1, 1, 8, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2025, 1, 1, 8, 0, 0)
+        .single()
+        .unwrap_or_default();
     let span = 364 * 24 * 3600;
     let base = (i as i64 * span) / (n.max(1) as i64);
     start + Duration::seconds(base + rng.gen_range(0..3600))
@@ -194,9 +391,17 @@ impl Loader<'_> {
         if data.is_empty() {
             return Ok(());
         }
-        let mut copy = self.conn.copy_in_raw(statement).await.with_context(|| format!("starting {statement}"))?;
-        copy.send(data.into_bytes()).await.context("sending COPY data")?;
-        copy.finish().await.with_context(|| format!("finishing {statement}"))?;
+        let mut copy = self
+            .conn
+            .copy_in_raw(statement)
+            .await
+            .with_context(|| format!("starting {statement}"))?;
+        copy.send(data.into_bytes())
+            .await
+            .context("sending COPY data")?;
+        copy.finish()
+            .await
+            .with_context(|| format!("finishing {statement}"))?;
         Ok(())
     }
 
@@ -226,8 +431,18 @@ impl Loader<'_> {
             names.push('}');
             let _ = write!(records, "{id}\t{}\t{}\t", self.portal_text, object.as_str());
             push_copy_text(&mut records, &serde_json::Value::Object(props).to_string());
-            let _ = writeln!(records, "\t{meta}\timport\t{}\t{}", copy_ts(row.created), copy_ts(row.updated));
-            let _ = writeln!(feed, "{}\t{}\t{id}\tcreated\t{names}\timport\t\\N\t\\N\t\\N", self.portal_text, object.as_str());
+            let _ = writeln!(
+                records,
+                "\t{meta}\timport\t{}\t{}",
+                copy_ts(row.created),
+                copy_ts(row.updated)
+            );
+            let _ = writeln!(
+                feed,
+                "{}\t{}\t{id}\tcreated\t{names}\timport\t\\N\t\\N\t\\N",
+                self.portal_text,
+                object.as_str()
+            );
         }
         self.copy(
             "COPY hub_records (id, portal_id, object, properties, property_meta, created_by, created_at, updated_at) FROM STDIN",
@@ -243,17 +458,29 @@ impl Loader<'_> {
     }
 
     /// Writes associations (canonical direction) and their two change rows each.
-    async fn associate(&mut self, pairs: &[(ObjectType, i64, ObjectType, i64)]) -> anyhow::Result<()> {
+    async fn associate(
+        &mut self,
+        pairs: &[(ObjectType, i64, ObjectType, i64)],
+    ) -> anyhow::Result<()> {
         let mut rows = String::new();
         let mut feed = String::new();
         for (fo, fid, to, tid) in pairs {
             let p = &self.portal_text;
             let _ = writeln!(rows, "{p}\t{fo}\t{fid}\t{to}\t{tid}");
-            let _ = writeln!(feed, "{p}\t{fo}\t{fid}\tassociated\t{{}}\timport\t\\N\t{to}\t{tid}");
-            let _ = writeln!(feed, "{p}\t{to}\t{tid}\tassociated\t{{}}\timport\t\\N\t{fo}\t{fid}");
+            let _ = writeln!(
+                feed,
+                "{p}\t{fo}\t{fid}\tassociated\t{{}}\timport\t\\N\t{to}\t{tid}"
+            );
+            let _ = writeln!(
+                feed,
+                "{p}\t{to}\t{tid}\tassociated\t{{}}\timport\t\\N\t{fo}\t{fid}"
+            );
         }
-        self.copy("COPY hub_associations (portal_id, from_object, from_id, to_object, to_id) FROM STDIN", rows)
-            .await?;
+        self.copy(
+            "COPY hub_associations (portal_id, from_object, from_id, to_object, to_id) FROM STDIN",
+            rows,
+        )
+        .await?;
         self.copy(
             "COPY hub_changes (portal_id, object, record_id, kind, properties, origin_kind, origin_id, associated_object, associated_id) FROM STDIN",
             feed,
@@ -261,10 +488,18 @@ impl Loader<'_> {
         .await
     }
 
-    async fn timeline(&mut self, events: &[(i64, &'static str, DateTime<Utc>, String, String)]) -> anyhow::Result<()> {
+    async fn timeline(
+        &mut self,
+        events: &[(i64, &'static str, DateTime<Utc>, String, String)],
+    ) -> anyhow::Result<()> {
         let mut rows = String::new();
         for (record, kind, at, title, props) in events {
-            let _ = write!(rows, "{}\tcontacts\t{record}\t{kind}\t{}\t", self.portal_text, copy_ts(*at));
+            let _ = write!(
+                rows,
+                "{}\tcontacts\t{record}\t{kind}\t{}\t",
+                self.portal_text,
+                copy_ts(*at)
+            );
             push_copy_text(&mut rows, title);
             rows.push_str("\t\t");
             push_copy_text(&mut rows, props);
@@ -278,7 +513,12 @@ impl Loader<'_> {
     }
 }
 
-fn company_row(rng: &mut ChaCha8Rng, i: u64, n: u64, previous: &[(String, String)]) -> (Row, String) {
+fn company_row(
+    rng: &mut ChaCha8Rng,
+    i: u64,
+    n: u64,
+    previous: &[(String, String)],
+) -> (Row, String) {
     let created = created_at(rng, i, n);
     // 3% share the name of an earlier company under another domain (a matching case).
     let name = if !previous.is_empty() && rng.gen_bool(0.03) {
@@ -286,7 +526,11 @@ fn company_row(rng: &mut ChaCha8Rng, i: u64, n: u64, previous: &[(String, String
     } else {
         let legal = *pick(rng, LEGAL);
         let base = format!("{} {}", pick(rng, COMPANY_A), pick(rng, COMPANY_B));
-        if legal.is_empty() { base } else { format!("{base} {legal}") }
+        if legal.is_empty() {
+            base
+        } else {
+            format!("{base} {legal}")
+        }
     };
     let slug: String = name
         .to_lowercase()
@@ -304,18 +548,42 @@ fn company_row(rng: &mut ChaCha8Rng, i: u64, n: u64, previous: &[(String, String
     props.push(("country", country.into()));
     props.push(("numberofemployees", rng.gen_range(2..20_000u32).to_string()));
     if rng.gen_bool(0.6) {
-        props.push(("annualrevenue", (rng.gen_range(50u64..500_000) * 1000).to_string()));
+        props.push((
+            "annualrevenue",
+            (rng.gen_range(50u64..500_000) * 1000).to_string(),
+        ));
     }
     if rng.gen_bool(0.7) {
-        props.push(("phone", format!("+{} {} {}", rng.gen_range(1..99), rng.gen_range(10..999), rng.gen_range(100_000..9_999_999))));
+        props.push((
+            "phone",
+            format!(
+                "+{} {} {}",
+                rng.gen_range(1..99),
+                rng.gen_range(10..999),
+                rng.gen_range(100_000..9_999_999)
+            ),
+        ));
     }
     props.push(("lifecyclestage", weighted(rng, LIFECYCLE).to_string()));
     let updated = created + Duration::hours(rng.gen_range(0..24 * 60));
-    (Row { props, created, updated }, name)
+    (
+        Row {
+            props,
+            created,
+            updated,
+        },
+        name,
+    )
 }
 
 /// Generates a contact; `recent` holds emails to copy for the case/whitespace twins.
-fn contact_row(rng: &mut ChaCha8Rng, i: u64, n: u64, company: Option<&str>, recent: &mut Vec<String>) -> Row {
+fn contact_row(
+    rng: &mut ChaCha8Rng,
+    i: u64,
+    n: u64,
+    company: Option<&str>,
+    recent: &mut Vec<String>,
+) -> Row {
     let created = created_at(rng, i, n);
     let unicode = rng.gen_bool(0.12);
     let (first, first_ascii) = *pick(rng, if unicode { UNICODE_FIRST } else { FIRST });
@@ -342,13 +610,20 @@ fn contact_row(rng: &mut ChaCha8Rng, i: u64, n: u64, company: Option<&str>, rece
             1 => format!("  {base} "),
             _ => {
                 let mut c = base.chars();
-                c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or(base)
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or(base)
             }
         })
     } else {
         let domain = match company {
             Some(c) if rng.gen_bool(0.6) => {
-                let slug: String = c.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).take(20).collect();
+                let slug: String = c
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .take(20)
+                    .collect();
                 format!("{slug}.com")
             }
             _ => pick(rng, FREE_MAIL).to_string(),
@@ -372,7 +647,15 @@ fn contact_row(rng: &mut ChaCha8Rng, i: u64, n: u64, company: Option<&str>, rece
         props.push(("lastname", last.into()));
     }
     if rng.gen_bool(0.75) {
-        props.push(("phone", format!("+{} {} {}", rng.gen_range(1..99), rng.gen_range(10..999), rng.gen_range(100_000..9_999_999))));
+        props.push((
+            "phone",
+            format!(
+                "+{} {} {}",
+                rng.gen_range(1..99),
+                rng.gen_range(10..999),
+                rng.gen_range(100_000..9_999_999)
+            ),
+        ));
     }
     if let Some(c) = company {
         props.push(("company", c.to_string()));
@@ -392,18 +675,31 @@ fn contact_row(rng: &mut ChaCha8Rng, i: u64, n: u64, company: Option<&str>, rece
     if rng.gen_bool(0.1) {
         props.push((
             "date_of_birth",
-            format!("{}-{:02}-{:02}", rng.gen_range(1950..2004), rng.gen_range(1..13), rng.gen_range(1..29)),
+            format!(
+                "{}-{:02}-{:02}",
+                rng.gen_range(1950..2004),
+                rng.gen_range(1..13),
+                rng.gen_range(1..29)
+            ),
         ));
     }
     if rng.gen_bool(0.05) {
         props.push(("hs_email_optout", "true".into()));
     }
     let updated = created + Duration::hours(rng.gen_range(0..24 * 90));
-    Row { props, created, updated }
+    Row {
+        props,
+        created,
+        updated,
+    }
 }
 
 /// Generates and loads the records; see the module docs.
-pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) -> anyhow::Result<Generated> {
+pub async fn generate(
+    pool: &PgPool,
+    portal_id: Uuid,
+    opts: &GenerateOptions,
+) -> anyhow::Result<Generated> {
     let mut tx = pool.begin().await?;
     changes::lock_feed(&mut tx, portal_id).await?;
     let mut out = Generated::default();
@@ -448,15 +744,24 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
-                let company = (!companies.is_empty() && rng.gen_bool(0.7)).then(|| pick(&mut rng, &companies).clone());
-                rows.push(contact_row(&mut rng, i + k, opts.contacts, company.as_ref().map(|c| c.1.as_str()), &mut recent));
+                let company = (!companies.is_empty() && rng.gen_bool(0.7))
+                    .then(|| pick(&mut rng, &companies).clone());
+                rows.push(contact_row(
+                    &mut rng,
+                    i + k,
+                    opts.contacts,
+                    company.as_ref().map(|c| c.1.as_str()),
+                    &mut recent,
+                ));
                 links.push(company.map(|c| c.0));
             }
             let ids = loader.load(ObjectType::Contacts, &rows).await?;
             let pairs: Vec<_> = ids
                 .iter()
                 .zip(&links)
-                .filter_map(|(id, c)| c.map(|c| (ObjectType::Contacts, *id, ObjectType::Companies, c)))
+                .filter_map(|(id, c)| {
+                    c.map(|c| (ObjectType::Contacts, *id, ObjectType::Companies, c))
+                })
                 .collect();
             out.associations += pairs.len() as u64;
             loader.associate(&pairs).await?;
@@ -466,7 +771,15 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
                 if row.props.iter().any(|(k, _)| *k == "email") && rng.gen_bool(0.1) {
                     for _ in 0..rng.gen_range(1..4) {
                         let at = row.created + Duration::hours(rng.gen_range(1..24 * 120));
-                        let campaign = *pick(&mut rng, &["Spring newsletter", "Product update", "Webinar invitation", "Black Friday offer"]);
+                        let campaign = *pick(
+                            &mut rng,
+                            &[
+                                "Spring newsletter",
+                                "Product update",
+                                "Webinar invitation",
+                                "Black Friday offer",
+                            ],
+                        );
                         let (kind, title) = if rng.gen_bool(0.7) {
                             ("email_opened", format!("Opened email “{campaign}”"))
                         } else {
@@ -494,25 +807,46 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
             let mut links = Vec::new();
             for k in 0..n {
                 let created = created_at(&mut rng, i + k, opts.deals);
-                let company = (!companies.is_empty() && rng.gen_bool(0.9)).then(|| pick(&mut rng, &companies).clone());
-                let title = company.as_ref().map(|c| c.1.clone()).unwrap_or_else(|| pick(&mut rng, COMPANY_A).to_string());
+                let company = (!companies.is_empty() && rng.gen_bool(0.9))
+                    .then(|| pick(&mut rng, &companies).clone());
+                let title = company
+                    .as_ref()
+                    .map(|c| c.1.clone())
+                    .unwrap_or_else(|| pick(&mut rng, COMPANY_A).to_string());
                 let mut props: Vec<(&'static str, String)> = vec![
-                    ("dealname", format!("{title} – {}", pick(&mut rng, PRODUCTS))),
+                    (
+                        "dealname",
+                        format!("{title} – {}", pick(&mut rng, PRODUCTS)),
+                    ),
                     ("pipeline", "default".into()),
                     ("dealstage", pick(&mut rng, STAGES).to_string()),
                 ];
                 if rng.gen_bool(0.9) {
-                    let cents = if rng.gen_bool(0.3) { format!(".{:02}", rng.gen_range(1..100)) } else { String::new() };
+                    let cents = if rng.gen_bool(0.3) {
+                        format!(".{:02}", rng.gen_range(1..100))
+                    } else {
+                        String::new()
+                    };
                     props.push(("amount", format!("{}{cents}", rng.gen_range(5..2500) * 100)));
                 }
                 let close = created + Duration::days(rng.gen_range(7..180));
                 props.push(("closedate", close.format("%Y-%m-%d").to_string()));
-                props.push(("dealtype", pick(&mut rng, &["newbusiness", "existingbusiness"]).to_string()));
+                props.push((
+                    "dealtype",
+                    pick(&mut rng, &["newbusiness", "existingbusiness"]).to_string(),
+                ));
                 if rng.gen_bool(0.5) {
-                    props.push(("hs_priority", pick(&mut rng, &["low", "medium", "high"]).to_string()));
+                    props.push((
+                        "hs_priority",
+                        pick(&mut rng, &["low", "medium", "high"]).to_string(),
+                    ));
                 }
                 let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row { props, created, updated });
+                rows.push(Row {
+                    props,
+                    created,
+                    updated,
+                });
                 let mut contacts = Vec::new();
                 if !contact_ids.is_empty() {
                     for _ in 0..rng.gen_range(0..3) {
@@ -552,8 +886,14 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
                 let issue = created.date_naive();
                 let due = issue + Duration::days(*pick(&mut rng, &[14i64, 30, 30, 45, 60]));
                 let mut props: Vec<(&'static str, String)> = vec![
-                    ("number", format!("INV-{}-{:05}", issue.format("%Y"), i + k + 1)),
-                    ("amount", format!("{}.{:02}", rng.gen_range(50..25_000), rng.gen_range(0..100))),
+                    (
+                        "number",
+                        format!("INV-{}-{:05}", issue.format("%Y"), i + k + 1),
+                    ),
+                    (
+                        "amount",
+                        format!("{}.{:02}", rng.gen_range(50..25_000), rng.gen_range(0..100)),
+                    ),
                     ("currency", weighted(&mut rng, CURRENCIES).to_string()),
                     ("status", weighted(&mut rng, INVOICE_STATUS).to_string()),
                     ("issue_date", issue.format("%Y-%m-%d").to_string()),
@@ -563,15 +903,22 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
                     props.push(("description", pick(&mut rng, PRODUCTS).to_string()));
                 }
                 let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row { props, created, updated });
-                let contact = (!contact_ids.is_empty() && rng.gen_bool(0.9)).then(|| *pick(&mut rng, &contact_ids));
+                rows.push(Row {
+                    props,
+                    created,
+                    updated,
+                });
+                let contact = (!contact_ids.is_empty() && rng.gen_bool(0.9))
+                    .then(|| *pick(&mut rng, &contact_ids));
                 links.push(contact);
             }
             let ids = loader.load(ObjectType::Invoices, &rows).await?;
             let pairs: Vec<_> = ids
                 .iter()
                 .zip(&links)
-                .filter_map(|(id, c)| c.map(|c| (ObjectType::Invoices, *id, ObjectType::Contacts, c)))
+                .filter_map(|(id, c)| {
+                    c.map(|c| (ObjectType::Invoices, *id, ObjectType::Contacts, c))
+                })
                 .collect();
             out.associations += pairs.len() as u64;
             loader.associate(&pairs).await?;
@@ -580,16 +927,20 @@ pub async fn generate(pool: &PgPool, portal_id: Uuid, opts: &GenerateOptions) ->
         out.invoices = opts.invoices;
     }
 
-    let last = sqlx::query_scalar::<_, i64>("SELECT coalesce(max(seq), 0) FROM hub_changes WHERE portal_id = $1")
-        .bind(loader.portal_id)
-        .fetch_one(&mut *loader.conn)
-        .await?;
+    let last = sqlx::query_scalar::<_, i64>(
+        "SELECT coalesce(max(seq), 0) FROM hub_changes WHERE portal_id = $1",
+    )
+    .bind(loader.portal_id)
+    .fetch_one(&mut *loader.conn)
+    .await?;
     changes::notify(&mut tx, portal_id, last).await?;
     tx.commit().await.context("committing the generated data")?;
     // Fresh statistics, so that the planner picks the indexes right away.
     sqlx::query("ANALYZE hub_records").execute(pool).await?;
     sqlx::query("ANALYZE hub_changes").execute(pool).await?;
-    sqlx::query("ANALYZE hub_associations").execute(pool).await?;
+    sqlx::query("ANALYZE hub_associations")
+        .execute(pool)
+        .await?;
     Ok(out)
 }
 

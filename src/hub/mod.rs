@@ -53,7 +53,11 @@ use sqlx::PgPool;
 
 /// The origin of a write made by an authenticated caller: the user for a session, the
 /// token (by id) for a Bearer token.
-pub async fn origin_of(pool: &PgPool, principal: &Principal, parts: &http::request::Parts) -> Result<WriteOrigin, ApiError> {
+pub async fn origin_of(
+    pool: &PgPool,
+    principal: &Principal,
+    parts: &http::request::Parts,
+) -> Result<WriteOrigin, ApiError> {
     if principal.via == AuthVia::Session {
         return Ok(WriteOrigin::User(principal.user_id));
     }
@@ -64,10 +68,13 @@ pub async fn origin_of(pool: &PgPool, principal: &Principal, parts: &http::reque
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or_default();
-    let id: Option<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1 AND portal_id = $2")
-        .bind(crate::server::tokens::hash(secret))
-        .bind(principal.portal_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(id.map(WriteOrigin::ApiToken).unwrap_or(WriteOrigin::User(principal.user_id)))
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1 AND portal_id = $2")
+            .bind(crate::server::tokens::hash(secret))
+            .bind(principal.portal_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(id
+        .map(WriteOrigin::ApiToken)
+        .unwrap_or(WriteOrigin::User(principal.user_id)))
 }

@@ -47,7 +47,9 @@ pub async fn list(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<Vec<PipelineVi
                 stages: Vec::new(),
             });
         }
-        if let (Some(id), Some(label), Some(order), Some(pipeline)) = (r.stage_id, r.stage_label, r.stage_order, out.last_mut()) {
+        if let (Some(id), Some(label), Some(order), Some(pipeline)) =
+            (r.stage_id, r.stage_label, r.stage_order, out.last_mut())
+        {
             pipeline.stages.push(StageView {
                 id,
                 label,
@@ -61,7 +63,10 @@ pub async fn list(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<Vec<PipelineVi
 }
 
 pub async fn get(pool: &PgPool, portal_id: Uuid, id: &str) -> sqlx::Result<Option<PipelineView>> {
-    Ok(list(pool, portal_id).await?.into_iter().find(|p| p.id == id))
+    Ok(list(pool, portal_id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id))
 }
 
 /// A stage of a new pipeline.
@@ -75,7 +80,12 @@ pub struct NewStage {
 }
 
 /// Adds a deal pipeline with its stages (in the given order). Ids are generated.
-pub async fn create(pool: &PgPool, portal_id: Uuid, label: &str, stages: &[NewStage]) -> Result<PipelineView, ApiError> {
+pub async fn create(
+    pool: &PgPool,
+    portal_id: Uuid,
+    label: &str,
+    stages: &[NewStage],
+) -> Result<PipelineView, ApiError> {
     let mut errors = Vec::new();
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 {

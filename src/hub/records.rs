@@ -80,8 +80,14 @@ impl Record {
     pub fn with_computed(&self) -> BTreeMap<String, String> {
         let mut p = self.properties.clone();
         p.insert("hs_object_id".into(), self.id.to_string());
-        p.insert("createdate".into(), schema::format_datetime(self.created_at));
-        p.insert("lastmodifieddate".into(), schema::format_datetime(self.updated_at));
+        p.insert(
+            "createdate".into(),
+            schema::format_datetime(self.created_at),
+        );
+        p.insert(
+            "lastmodifieddate".into(),
+            schema::format_datetime(self.updated_at),
+        );
         p
     }
 
@@ -129,7 +135,11 @@ impl RecordRow {
             .property_meta
             .0
             .into_iter()
-            .filter_map(|(k, v)| serde_json::from_value::<PropertyChange>(v).ok().map(|m| (k, m)))
+            .filter_map(|(k, v)| {
+                serde_json::from_value::<PropertyChange>(v)
+                    .ok()
+                    .map(|m| (k, m))
+            })
             .collect();
         Record {
             id: self.id,
@@ -163,24 +173,42 @@ pub struct Updated {
 // ---------------------------------------------------------------------------------
 // Reads
 
-pub async fn get(pool: &PgPool, portal_id: Uuid, object: ObjectType, id: i64) -> sqlx::Result<Option<Record>> {
-    let row: Option<RecordRow> =
-        sqlx::query_as(&format!("SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = $3"))
-            .bind(portal_id)
-            .bind(object.as_str())
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
+pub async fn get(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+) -> sqlx::Result<Option<Record>> {
+    let row: Option<RecordRow> = sqlx::query_as(&format!(
+        "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = $3"
+    ))
+    .bind(portal_id)
+    .bind(object.as_str())
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(RecordRow::into_record))
 }
 
 /// Like [`get`], but a missing record (or one of another portal) is a 404.
-pub async fn get_or_404(pool: &PgPool, portal_id: Uuid, object: ObjectType, id: i64) -> Result<Record, ApiError> {
-    get(pool, portal_id, object, id).await?.ok_or_else(|| not_found(object, id))
+pub async fn get_or_404(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+) -> Result<Record, ApiError> {
+    get(pool, portal_id, object, id)
+        .await?
+        .ok_or_else(|| not_found(object, id))
 }
 
 /// The records with these ids (archived included), in id order; missing ids are skipped.
-pub async fn get_many(pool: &PgPool, portal_id: Uuid, object: ObjectType, ids: &[i64]) -> sqlx::Result<Vec<Record>> {
+pub async fn get_many(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    ids: &[i64],
+) -> sqlx::Result<Vec<Record>> {
     let rows: Vec<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = ANY($3) ORDER BY id"
     ))
@@ -193,7 +221,11 @@ pub async fn get_many(pool: &PgPool, portal_id: Uuid, object: ObjectType, ids: &
 }
 
 /// Live contacts whose email equals `email` trimmed and case-insensitively, oldest first.
-pub async fn find_contacts_by_email(pool: &PgPool, portal_id: Uuid, email: &str) -> sqlx::Result<Vec<Record>> {
+pub async fn find_contacts_by_email(
+    pool: &PgPool,
+    portal_id: Uuid,
+    email: &str,
+) -> sqlx::Result<Vec<Record>> {
     let key = schema::email_key(email);
     if key.is_empty() {
         return Ok(Vec::new());
@@ -219,8 +251,12 @@ pub async fn find_companies(
     name: Option<&str>,
     domain: Option<&str>,
 ) -> sqlx::Result<Vec<Record>> {
-    let name = name.map(|n| n.trim().to_lowercase()).filter(|n| !n.is_empty());
-    let domain = domain.map(schema::normalise_domain).filter(|d| !d.is_empty());
+    let name = name
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty());
+    let domain = domain
+        .map(schema::normalise_domain)
+        .filter(|d| !d.is_empty());
     if name.is_none() && domain.is_none() {
         return Ok(Vec::new());
     }
@@ -314,7 +350,11 @@ async fn check_unique_emails(
     }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, email, own_id) in wanted {
-        let field = if batch { format!("inputs[{i}].email") } else { "email".to_string() };
+        let field = if batch {
+            format!("inputs[{i}].email")
+        } else {
+            "email".to_string()
+        };
         if let Some(first) = seen.insert(email.as_str(), *i) {
             return Err(ApiError::validation(vec![FieldError {
                 field,
@@ -333,8 +373,10 @@ async fn check_unique_emails(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(existing) = existing {
-            let mut e = ApiError::conflict(format!("A contact with the email {email} already exists. Existing ID: {existing}"))
-                .with_hint("Open or update the existing contact instead, or use another email.");
+            let mut e = ApiError::conflict(format!(
+                "A contact with the email {email} already exists. Existing ID: {existing}"
+            ))
+            .with_hint("Open or update the existing contact instead, or use another email.");
             e.fields = vec![FieldError {
                 field,
                 message: format!("Already used by contact {existing}."),
@@ -355,9 +397,18 @@ pub async fn create(
 ) -> Result<Record, ApiError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
-    let mut out = create_in(&mut tx, &schema, portal_id, std::slice::from_ref(properties), origin, false).await?;
+    let mut out = create_in(
+        &mut tx,
+        &schema,
+        portal_id,
+        std::slice::from_ref(properties),
+        origin,
+        false,
+    )
+    .await?;
     tx.commit().await?;
-    out.pop().ok_or_else(|| ApiError::internal("create returned nothing"))
+    out.pop()
+        .ok_or_else(|| ApiError::internal("create returned nothing"))
 }
 
 /// Creates up to [`MAX_BATCH`] records in one transaction: all or none. Field errors
@@ -379,7 +430,10 @@ pub async fn create_many(
 
 fn check_batch_size(n: usize) -> Result<(), ApiError> {
     if n == 0 || n > MAX_BATCH {
-        return Err(ApiError::field("inputs", format!("Send between 1 and {MAX_BATCH} inputs (got {n}).")));
+        return Err(ApiError::field(
+            "inputs",
+            format!("Send between 1 and {MAX_BATCH} inputs (got {n})."),
+        ));
     }
     Ok(())
 }
@@ -406,10 +460,16 @@ pub async fn create_in(
                     .filter(|(k, _)| !errs.iter().any(|e| &e.field == *k))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                (schema.validate_patch(&valid, origin).unwrap_or_default(), errs)
+                (
+                    schema.validate_patch(&valid, origin).unwrap_or_default(),
+                    errs,
+                )
             }
         };
-        let mut merged: BTreeMap<String, String> = patch.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect();
+        let mut merged: BTreeMap<String, String> = patch
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
         if schema.object == ObjectType::Deals && !merged.contains_key("pipeline") {
             if let Some(p) = schema.default_pipeline() {
                 merged.insert("pipeline".into(), p.to_string());
@@ -483,9 +543,18 @@ pub async fn update(
 ) -> Result<Updated, ApiError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
-    let mut out = update_in(&mut tx, &schema, portal_id, &[(id, patch.clone())], origin, false).await?;
+    let mut out = update_in(
+        &mut tx,
+        &schema,
+        portal_id,
+        &[(id, patch.clone())],
+        origin,
+        false,
+    )
+    .await?;
     tx.commit().await?;
-    out.pop().ok_or_else(|| ApiError::internal("update returned nothing"))
+    out.pop()
+        .ok_or_else(|| ApiError::internal("update returned nothing"))
 }
 
 /// Updates up to [`MAX_BATCH`] records in one transaction: all or none.
@@ -517,7 +586,10 @@ pub async fn update_in(
     let mut ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(ApiError::field("inputs", format!("The record {} is listed twice in this batch.", w[0])));
+        return Err(ApiError::field(
+            "inputs",
+            format!("The record {} is listed twice in this batch.", w[0]),
+        ));
     }
     let rows: Vec<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = ANY($3) ORDER BY id FOR UPDATE"
@@ -527,7 +599,8 @@ pub async fn update_in(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mut current: BTreeMap<i64, Record> = rows.into_iter().map(|r| (r.id, r.into_record())).collect();
+    let mut current: BTreeMap<i64, Record> =
+        rows.into_iter().map(|r| (r.id, r.into_record())).collect();
 
     struct Plan {
         record: Record,
@@ -542,8 +615,10 @@ pub async fn update_in(
             return Err(not_found(object, *id));
         };
         if record.is_archived() {
-            return Err(ApiError::conflict(format!("The {} {id} is archived.", object.singular()))
-                .with_hint("Restore it first, then change it."));
+            return Err(
+                ApiError::conflict(format!("The {} {id} is archived.", object.singular()))
+                    .with_hint("Restore it first, then change it."),
+            );
         }
         let normalised: NormalisedPatch = match schema.validate_patch(patch, origin) {
             Ok(p) => p,
@@ -569,7 +644,11 @@ pub async fn update_in(
             errors.extend(prefix_fields(errs, prefix));
             continue;
         }
-        plans.push(Plan { record, merged, changed });
+        plans.push(Plan {
+            record,
+            merged,
+            changed,
+        });
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -579,7 +658,11 @@ pub async fn update_in(
             .iter()
             .enumerate()
             .filter(|(_, p)| p.changed.iter().any(|c| c == "email"))
-            .filter_map(|(i, p)| p.merged.get("email").map(|e| (i, schema::email_key(e), Some(p.record.id))))
+            .filter_map(|(i, p)| {
+                p.merged
+                    .get("email")
+                    .map(|e| (i, schema::email_key(e), Some(p.record.id)))
+            })
             .collect();
         check_unique_emails(conn, portal_id, &emails, batch).await?;
     }
@@ -632,13 +715,25 @@ pub async fn update_in(
 }
 
 /// Soft-deletes a record. Archiving an archived record changes nothing.
-pub async fn archive(pool: &PgPool, portal_id: Uuid, object: ObjectType, id: i64, origin: &WriteOrigin) -> Result<Record, ApiError> {
+pub async fn archive(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+    origin: &WriteOrigin,
+) -> Result<Record, ApiError> {
     set_archived(pool, portal_id, object, id, true, origin).await
 }
 
 /// Brings an archived record back. A contact whose email another live contact now
 /// uses is refused (409).
-pub async fn restore(pool: &PgPool, portal_id: Uuid, object: ObjectType, id: i64, origin: &WriteOrigin) -> Result<Record, ApiError> {
+pub async fn restore(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    id: i64,
+    origin: &WriteOrigin,
+) -> Result<Record, ApiError> {
     set_archived(pool, portal_id, object, id, false, origin).await
 }
 
@@ -738,7 +833,13 @@ async fn set_archived_in(
     }
     if !archive && object == ObjectType::Contacts {
         if let Some(email) = record.get("email") {
-            check_unique_emails(tx, portal_id, &[(0, schema::email_key(email), Some(id))], false).await?;
+            check_unique_emails(
+                tx,
+                portal_id,
+                &[(0, schema::email_key(email), Some(id))],
+                false,
+            )
+            .await?;
         }
     }
     let row: RecordRow = sqlx::query_as(&format!(
@@ -756,7 +857,11 @@ async fn set_archived_in(
             portal_id,
             object,
             record_id: id,
-            kind: if archive { ChangeKind::Archived } else { ChangeKind::Restored },
+            kind: if archive {
+                ChangeKind::Archived
+            } else {
+                ChangeKind::Restored
+            },
             properties: &[],
             origin,
             associated: None,
@@ -818,7 +923,15 @@ impl Sort {
         }
     }
     fn signature(&self) -> String {
-        format!("{}:{}", self.property, if self.dir == SortDir::Asc { "asc" } else { "desc" })
+        format!(
+            "{}:{}",
+            self.property,
+            if self.dir == SortDir::Asc {
+                "asc"
+            } else {
+                "desc"
+            }
+        )
     }
 }
 
@@ -850,7 +963,9 @@ impl Cursor {
                 id,
             });
         }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -954,11 +1069,15 @@ pub struct SortKey {
 
 fn safe_name(name: &str) -> Result<&str, ApiError> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(name)
     } else {
-        Err(ApiError::bad_request(format!("“{name}” is not a property name.")))
+        Err(ApiError::bad_request(format!(
+            "“{name}” is not a property name."
+        )))
     }
 }
 
@@ -968,7 +1087,10 @@ pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, ApiErr
     let def = schema.get(property).ok_or_else(|| {
         ApiError::field(
             "sort",
-            format!("There is no property “{property}” on {}; pick a column to sort by.", schema.object),
+            format!(
+                "There is no property “{property}” on {}; pick a column to sort by.",
+                schema.object
+            ),
         )
     })?;
     let key = |expr: String, cast, nullable, lowered| SortKey {
@@ -989,11 +1111,21 @@ pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, ApiErr
         name => {
             let name = safe_name(name)?;
             match def.kind {
-                PropertyType::Number => key(format!("hub_num(properties->>'{name}')"), "numeric", true, false),
+                PropertyType::Number => key(
+                    format!("hub_num(properties->>'{name}')"),
+                    "numeric",
+                    true,
+                    false,
+                ),
                 PropertyType::Date | PropertyType::Datetime | PropertyType::Bool => {
                     key(format!("(properties->>'{name}')"), "text", true, false)
                 }
-                PropertyType::Email => key(format!("lower(btrim(properties->>'{name}'))"), "text", true, true),
+                PropertyType::Email => key(
+                    format!("lower(btrim(properties->>'{name}'))"),
+                    "text",
+                    true,
+                    true,
+                ),
                 _ => key(format!("lower(properties->>'{name}')"), "text", true, true),
             }
         }
@@ -1001,15 +1133,26 @@ pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, ApiErr
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// The WHERE clause shared by every segment: portal, object, archived, search, filters.
-fn push_base(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, portal_id: Uuid, q: &ListQuery) -> Result<(), ApiError> {
+fn push_base(
+    qb: &mut QueryBuilder<'static, Postgres>,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    q: &ListQuery,
+) -> Result<(), ApiError> {
     qb.push("portal_id = ").push_bind(portal_id);
     // The object is a literal so that the planner can use the per-object partial indexes.
     qb.push(format!(" AND object = '{}'", schema.object.as_str()));
-    qb.push(if q.archived { " AND archived_at IS NOT NULL" } else { " AND archived_at IS NULL" });
+    qb.push(if q.archived {
+        " AND archived_at IS NOT NULL"
+    } else {
+        " AND archived_at IS NULL"
+    });
     if let Some(search) = q.search.as_deref() {
         for term in search.split_whitespace().take(8) {
             let term: String = term.to_lowercase().chars().take(100).collect();
@@ -1026,7 +1169,12 @@ fn push_base(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, po
             qb.push("(TRUE");
             for (f, filter) in group.iter().enumerate() {
                 qb.push(" AND ");
-                push_filter(qb, schema, filter, &format!("filterGroups[{g}].filters[{f}]"))?;
+                push_filter(
+                    qb,
+                    schema,
+                    filter,
+                    &format!("filterGroups[{g}].filters[{f}]"),
+                )?;
             }
             qb.push(")");
         }
@@ -1036,7 +1184,14 @@ fn push_base(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, po
 }
 
 /// A filter value in the property's stored form (lower-cased where compared so).
-fn filter_value(key: &SortKey, def_kind: PropertyType, schema: &ObjectSchema, property: &str, raw: &str, field: &str) -> Result<String, ApiError> {
+fn filter_value(
+    key: &SortKey,
+    def_kind: PropertyType,
+    schema: &ObjectSchema,
+    property: &str,
+    raw: &str,
+    field: &str,
+) -> Result<String, ApiError> {
     let bad = |m: String| ApiError::field(&format!("{field}.value"), m);
     if key.is_id {
         return raw
@@ -1052,9 +1207,13 @@ fn filter_value(key: &SortKey, def_kind: PropertyType, schema: &ObjectSchema, pr
     }
     match def_kind {
         PropertyType::Email => Ok(schema::email_key(raw)),
-        PropertyType::String | PropertyType::Phone | PropertyType::MultiEnumeration => Ok(raw.trim().to_lowercase()),
+        PropertyType::String | PropertyType::Phone | PropertyType::MultiEnumeration => {
+            Ok(raw.trim().to_lowercase())
+        }
         _ => {
-            let def = schema.get(property).ok_or_else(|| bad(format!("Unknown property {property}.")))?;
+            let def = schema
+                .get(property)
+                .ok_or_else(|| bad(format!("Unknown property {property}.")))?;
             let v = schema::normalise_value(def, &serde_json::Value::String(raw.to_string()))
                 .map_err(bad)?
                 .unwrap_or_default();
@@ -1063,25 +1222,45 @@ fn filter_value(key: &SortKey, def_kind: PropertyType, schema: &ObjectSchema, pr
     }
 }
 
-fn push_filter(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, f: &Filter, field: &str) -> Result<(), ApiError> {
+fn push_filter(
+    qb: &mut QueryBuilder<'static, Postgres>,
+    schema: &ObjectSchema,
+    f: &Filter,
+    field: &str,
+) -> Result<(), ApiError> {
     let def = schema.get(&f.property).ok_or_else(|| {
         ApiError::field(
             &format!("{field}.propertyName"),
-            format!("There is no property “{}” on {}.", f.property, schema.object),
+            format!(
+                "There is no property “{}” on {}.",
+                f.property, schema.object
+            ),
         )
     })?;
     let key = sort_key(schema, &f.property)?;
-    let name = if def.computed { "" } else { safe_name(&f.property)? };
+    let name = if def.computed {
+        ""
+    } else {
+        safe_name(&f.property)?
+    };
     let expr = key.expr.clone();
     let cast = key.cast;
     let need = |v: &Option<String>, what: &str| {
-        v.clone()
-            .ok_or_else(|| ApiError::field(&format!("{field}.{what}"), format!("This operator needs a {what}.")))
+        v.clone().ok_or_else(|| {
+            ApiError::field(
+                &format!("{field}.{what}"),
+                format!("This operator needs a {what}."),
+            )
+        })
     };
     let value = |raw: &str| filter_value(&key, def.kind, schema, &f.property, raw, field);
     match f.op {
         FilterOp::HasProperty | FilterOp::NotHasProperty => {
-            let has = if def.computed { "TRUE".to_string() } else { format!("(properties ? '{name}')") };
+            let has = if def.computed {
+                "TRUE".to_string()
+            } else {
+                format!("(properties ? '{name}')")
+            };
             if f.op == FilterOp::HasProperty {
                 qb.push(has);
             } else {
@@ -1094,7 +1273,11 @@ fn push_filter(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, 
             if f.op == FilterOp::Neq {
                 qb.push("NOT coalesce(");
             }
-            qb.push("(';' || ").push(test).push("'%;' || ").push_bind(escape_like(&v)).push(" || ';%')");
+            qb.push("(';' || ")
+                .push(test)
+                .push("'%;' || ")
+                .push_bind(escape_like(&v))
+                .push(" || ';%')");
             if f.op == FilterOp::Neq {
                 qb.push(", FALSE)");
             }
@@ -1108,11 +1291,15 @@ fn push_filter(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, 
                 _ => ">=",
             };
             let v = value(&need(&f.value, "value")?)?;
-            qb.push(format!("{expr} {op} ")).push_bind(v).push(format!("::{cast}"));
+            qb.push(format!("{expr} {op} "))
+                .push_bind(v)
+                .push(format!("::{cast}"));
         }
         FilterOp::Neq => {
             let v = value(&need(&f.value, "value")?)?;
-            qb.push(format!("{expr} IS DISTINCT FROM ")).push_bind(v).push(format!("::{cast}"));
+            qb.push(format!("{expr} IS DISTINCT FROM "))
+                .push_bind(v)
+                .push(format!("::{cast}"));
         }
         FilterOp::Between => {
             let lo = value(&need(&f.value, "value")?)?;
@@ -1125,11 +1312,20 @@ fn push_filter(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, 
         }
         FilterOp::In | FilterOp::NotIn => {
             if f.values.is_empty() {
-                return Err(ApiError::field(&format!("{field}.values"), "This operator needs a list of values."));
+                return Err(ApiError::field(
+                    &format!("{field}.values"),
+                    "This operator needs a list of values.",
+                ));
             }
-            let vals = f.values.iter().map(|v| value(v)).collect::<Result<Vec<_>, _>>()?;
+            let vals = f
+                .values
+                .iter()
+                .map(|v| value(v))
+                .collect::<Result<Vec<_>, _>>()?;
             if f.op == FilterOp::In {
-                qb.push(format!("{expr} = ANY(")).push_bind(vals).push(format!("::{cast}[])"));
+                qb.push(format!("{expr} = ANY("))
+                    .push_bind(vals)
+                    .push(format!("::{cast}[])"));
             } else {
                 qb.push(format!("({expr} IS NULL OR {expr} <> ALL("))
                     .push_bind(vals)
@@ -1143,11 +1339,17 @@ fn push_filter(qb: &mut QueryBuilder<'static, Postgres>, schema: &ObjectSchema, 
             } else {
                 format!("%{}%", escape_like(&raw))
             };
-            let text = if def.computed { format!("lower({expr}::text)") } else { format!("lower(properties->>'{name}')") };
+            let text = if def.computed {
+                format!("lower({expr}::text)")
+            } else {
+                format!("lower(properties->>'{name}')")
+            };
             if f.op == FilterOp::ContainsToken {
                 qb.push(format!("{text} LIKE ")).push_bind(pattern);
             } else {
-                qb.push(format!("coalesce({text} NOT LIKE ")).push_bind(pattern).push(", TRUE)");
+                qb.push(format!("coalesce({text} NOT LIKE "))
+                    .push_bind(pattern)
+                    .push(", TRUE)");
             }
         }
     }
@@ -1175,14 +1377,31 @@ async fn fetch(
 ) -> Result<Vec<(Record, Option<String>)>, ApiError> {
     let mut qb = build_fetch("", schema, portal_id, q, key, dir, after, limit)?;
     let rows: Vec<ListRow> = qb.build_query_as().fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|r| (r.record.into_record(), r.sort_key)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.record.into_record(), r.sort_key))
+        .collect())
 }
 
 /// The plan of the query behind one list page (tests and the benchmark check that it
 /// uses the right index). Runs on the given connection, so `SET`s made there apply.
-pub async fn explain_list(conn: &mut PgConnection, schema: &ObjectSchema, portal_id: Uuid, q: &ListQuery) -> Result<String, ApiError> {
+pub async fn explain_list(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    q: &ListQuery,
+) -> Result<String, ApiError> {
     let key = sort_key(schema, &q.sort.property)?;
-    let mut qb = build_fetch("EXPLAIN ", schema, portal_id, q, &key, q.sort.dir, q.after.as_ref(), q.limit + 1)?;
+    let mut qb = build_fetch(
+        "EXPLAIN ",
+        schema,
+        portal_id,
+        q,
+        &key,
+        q.sort.dir,
+        q.after.as_ref(),
+        q.limit + 1,
+    )?;
     let lines: Vec<String> = qb.build_query_scalar().fetch_all(conn).await?;
     Ok(lines.join("\n"))
 }
@@ -1209,7 +1428,11 @@ fn build_fetch(
     };
     let start = match after {
         Some(c) if key.nullable => {
-            let wanted = if c.key.is_none() { Segment::Null } else { Segment::NonNull };
+            let wanted = if c.key.is_none() {
+                Segment::Null
+            } else {
+                Segment::NonNull
+            };
             segments.iter().position(|s| *s == wanted).unwrap_or(0)
         }
         _ => 0,
@@ -1242,7 +1465,10 @@ fn build_fetch(
             if key.is_id || *seg == Segment::Null {
                 qb.push(format!(" AND id {} ", dir.cmp())).push_bind(c.id);
             } else {
-                let k = c.key.clone().ok_or_else(|| ApiError::bad_request("The page cursor is not valid."))?;
+                let k = c
+                    .key
+                    .clone()
+                    .ok_or_else(|| ApiError::bad_request("The page cursor is not valid."))?;
                 qb.push(format!(" AND ({expr}, id) {} (", dir.cmp()))
                     .push_bind(k)
                     .push(format!("::{}, ", key.cast))
@@ -1260,7 +1486,8 @@ fn build_fetch(
         qb.push(" LIMIT ").push_bind(limit as i64).push(")");
     }
     if union {
-        qb.push(format!(") u ORDER BY seg, k {d}, id {d} LIMIT ")).push_bind(limit as i64);
+        qb.push(format!(") u ORDER BY seg, k {d}, id {d} LIMIT "))
+            .push_bind(limit as i64);
     }
     Ok(qb)
 }
@@ -1268,31 +1495,57 @@ fn build_fetch(
 fn cursor_of(sort: &Sort, key: &SortKey, row: &(Record, Option<String>)) -> Cursor {
     Cursor {
         sort: sort.signature(),
-        key: if key.is_id { Some(row.0.id.to_string()) } else { row.1.clone() },
+        key: if key.is_id {
+            Some(row.0.id.to_string())
+        } else {
+            row.1.clone()
+        },
         id: row.0.id,
     }
 }
 
 /// One page of a list or search, in keyset order. `after` continues forward from a
 /// page's `next`; `before` goes back from a page's `prev`.
-pub async fn list(pool: &PgPool, portal_id: Uuid, object: ObjectType, q: &ListQuery) -> Result<Page, ApiError> {
+pub async fn list(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    q: &ListQuery,
+) -> Result<Page, ApiError> {
     let schema = schema::load(pool, portal_id, object).await?;
     list_with_schema(pool, &schema, portal_id, q).await
 }
 
-pub async fn list_with_schema(pool: &PgPool, schema: &ObjectSchema, portal_id: Uuid, q: &ListQuery) -> Result<Page, ApiError> {
+pub async fn list_with_schema(
+    pool: &PgPool,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    q: &ListQuery,
+) -> Result<Page, ApiError> {
     let limit = q.limit.clamp(1, MAX_LIMIT);
     let key = sort_key(schema, &q.sort.property)?;
     let signature = q.sort.signature();
     for c in [&q.after, &q.before].into_iter().flatten() {
         if c.sort != signature {
-            return Err(ApiError::bad_request("This page link belongs to another sort order.")
-                .with_hint("Start again from the first page."));
+            return Err(
+                ApiError::bad_request("This page link belongs to another sort order.")
+                    .with_hint("Start again from the first page."),
+            );
         }
     }
     let dir = q.sort.dir;
     if let Some(before) = &q.before {
-        let mut rows = fetch(pool, schema, portal_id, q, &key, dir.reverse(), Some(before), limit + 1).await?;
+        let mut rows = fetch(
+            pool,
+            schema,
+            portal_id,
+            q,
+            &key,
+            dir.reverse(),
+            Some(before),
+            limit + 1,
+        )
+        .await?;
         let more_before = rows.len() > limit;
         rows.truncate(limit);
         rows.reverse();
@@ -1313,20 +1566,39 @@ pub async fn list_with_schema(pool: &PgPool, schema: &ObjectSchema, portal_id: U
         };
         return Box::pin(list_with_schema(pool, schema, portal_id, &first)).await;
     }
-    let mut rows = fetch(pool, schema, portal_id, q, &key, dir, q.after.as_ref(), limit + 1).await?;
+    let mut rows = fetch(
+        pool,
+        schema,
+        portal_id,
+        q,
+        &key,
+        dir,
+        q.after.as_ref(),
+        limit + 1,
+    )
+    .await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
-    let next = if more { rows.last().map(|r| cursor_of(&q.sort, &key, r)) } else { None };
+    let next = if more {
+        rows.last().map(|r| cursor_of(&q.sort, &key, r))
+    } else {
+        None
+    };
     let prev = match (&q.after, rows.first()) {
         (Some(_), Some(first)) => {
             let c = cursor_of(&q.sort, &key, first);
-            let earlier = fetch(pool, schema, portal_id, q, &key, dir.reverse(), Some(&c), 1).await?;
+            let earlier =
+                fetch(pool, schema, portal_id, q, &key, dir.reverse(), Some(&c), 1).await?;
             (!earlier.is_empty()).then_some(c)
         }
         (Some(after), None) => Some(Cursor {
             sort: after.sort.clone(),
             key: after.key.clone(),
-            id: if dir == SortDir::Asc { after.id.saturating_add(1) } else { after.id.saturating_sub(1) },
+            id: if dir == SortDir::Asc {
+                after.id.saturating_add(1)
+            } else {
+                after.id.saturating_sub(1)
+            },
         }),
         _ => None,
     };
@@ -1338,8 +1610,15 @@ pub async fn list_with_schema(pool: &PgPool, schema: &ObjectSchema, portal_id: U
 }
 
 /// How many records match a query, counting at most `cap` (cheap at any size).
-pub async fn count_capped(pool: &PgPool, schema: &ObjectSchema, portal_id: Uuid, q: &ListQuery, cap: i64) -> Result<i64, ApiError> {
-    let mut qb: QueryBuilder<'static, Postgres> = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM hub_records WHERE ");
+pub async fn count_capped(
+    pool: &PgPool,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    q: &ListQuery,
+    cap: i64,
+) -> Result<i64, ApiError> {
+    let mut qb: QueryBuilder<'static, Postgres> =
+        QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM hub_records WHERE ");
     push_base(&mut qb, schema, portal_id, q)?;
     qb.push(" LIMIT ").push_bind(cap).push(") t");
     Ok(qb.build_query_scalar::<i64>().fetch_one(pool).await?)
@@ -1347,7 +1626,13 @@ pub async fn count_capped(pool: &PgPool, schema: &ObjectSchema, portal_id: Uuid,
 
 /// The cursor that continues after a given record in a sort order (benchmarks and
 /// tools that jump into the middle of a list).
-pub async fn cursor_at(pool: &PgPool, portal_id: Uuid, object: ObjectType, sort: &Sort, id: i64) -> Result<Cursor, ApiError> {
+pub async fn cursor_at(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    sort: &Sort,
+    id: i64,
+) -> Result<Cursor, ApiError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let key = sort_key(&schema, &sort.property)?;
     let k: Option<String> = sqlx::query_scalar(&format!(
@@ -1369,5 +1654,8 @@ pub async fn cursor_at(pool: &PgPool, portal_id: Uuid, object: ObjectType, sort:
 
 /// Names of the properties set on any of these records (for REST `properties` defaults).
 pub fn property_names(records: &[Record]) -> BTreeSet<String> {
-    records.iter().flat_map(|r| r.properties.keys().cloned()).collect()
+    records
+        .iter()
+        .flat_map(|r| r.properties.keys().cloned())
+        .collect()
 }

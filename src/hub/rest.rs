@@ -15,7 +15,10 @@
 use super::records::{self, Cursor, Filter, FilterOp, ListQuery, Record, Sort, SortDir};
 use super::{associations, pipelines, schema};
 use crate::api::ApiError;
-use crate::model::crm::{NewPropertyRequest, ObjectType, PipelineView, PropertyDef, PropertyOption, PropertyType, WriteOrigin};
+use crate::model::crm::{
+    NewPropertyRequest, ObjectType, PipelineView, PropertyDef, PropertyOption, PropertyType,
+    WriteOrigin,
+};
 use crate::server::auth::Principal;
 use crate::server::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
@@ -50,9 +53,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/crm/v3/objects/{object}/batch/read"),
     ("post", "/api/crm/v3/objects/{object}/batch/update"),
     ("post", "/api/crm/v3/objects/{object}/batch/archive"),
-    ("get", "/api/crm/v3/objects/{object}/{id}/associations/{toObject}"),
-    ("put", "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}"),
-    ("delete", "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}"),
+    (
+        "get",
+        "/api/crm/v3/objects/{object}/{id}/associations/{toObject}",
+    ),
+    (
+        "put",
+        "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}",
+    ),
+    (
+        "delete",
+        "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}",
+    ),
     ("get", "/api/crm/v3/properties/{object}"),
     ("post", "/api/crm/v3/properties/{object}"),
     ("get", "/api/crm/v3/properties/{object}/{name}"),
@@ -66,15 +78,24 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
-        .route("/api/crm/v3/objects/{object}", get(list_objects).post(create_object))
+        .route(
+            "/api/crm/v3/objects/{object}",
+            get(list_objects).post(create_object),
+        )
         .route("/api/crm/v3/objects/{object}/search", post(search_objects))
         .route("/api/crm/v3/objects/{object}/batch/{action}", post(batch))
         .route(
             "/api/crm/v3/objects/{object}/{id}",
             get(read_object).patch(update_object).delete(archive_object),
         )
-        .route("/api/crm/v3/objects/{object}/{id}/restore", post(restore_object))
-        .route("/api/crm/v3/objects/{object}/{id}/associations/{to}", get(list_associations))
+        .route(
+            "/api/crm/v3/objects/{object}/{id}/restore",
+            post(restore_object),
+        )
+        .route(
+            "/api/crm/v3/objects/{object}/{id}/associations/{to}",
+            get(list_associations),
+        )
         .route(
             "/api/crm/v3/objects/{object}/{id}/associations/{to}/{to_id}",
             put(associate).delete(dissociate),
@@ -83,11 +104,26 @@ pub fn router() -> Router<AppState> {
             "/api/crm/v3/objects/{object}/{id}/associations/{to}/{to_id}/{kind}",
             put(associate_typed).delete(dissociate_typed),
         )
-        .route("/api/crm/v3/properties/{object}", get(list_properties).post(create_property))
-        .route("/api/crm/v3/properties/{object}/{name}", get(read_property).delete(delete_property))
-        .route("/api/crm/v3/pipelines/{object}", get(list_pipelines).post(create_pipeline))
-        .route("/api/crm/v3/pipelines/{object}/{pipeline}", get(read_pipeline))
-        .route("/api/crm/v3/pipelines/{object}/{pipeline}/stages", get(list_stages))
+        .route(
+            "/api/crm/v3/properties/{object}",
+            get(list_properties).post(create_property),
+        )
+        .route(
+            "/api/crm/v3/properties/{object}/{name}",
+            get(read_property).delete(delete_property),
+        )
+        .route(
+            "/api/crm/v3/pipelines/{object}",
+            get(list_pipelines).post(create_pipeline),
+        )
+        .route(
+            "/api/crm/v3/pipelines/{object}/{pipeline}",
+            get(read_pipeline),
+        )
+        .route(
+            "/api/crm/v3/pipelines/{object}/{pipeline}/stages",
+            get(list_stages),
+        )
 }
 
 // ---------------------------------------------------------------------------------
@@ -148,8 +184,10 @@ impl IntoResponse for RestError {
         let (_, status) = category(&self.0);
         let mut res = (status, Json(error_body(&self.0))).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"tandem\""));
+            res.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"tandem\""),
+            );
         }
         res
     }
@@ -169,7 +207,10 @@ pub struct Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = RestError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let principal = crate::server::auth::authenticate(state, parts).await?;
         let origin = super::origin_of(&state.pool, &principal, parts).await?;
         Ok(Caller { principal, origin })
@@ -179,7 +220,10 @@ impl FromRequestParts<AppState> for Caller {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = RestError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(crate::server::auth::authenticate(state, parts).await?)
     }
 }
@@ -193,11 +237,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_request(format!("The request body could not be read: {e}")))?;
+            .map_err(|e| {
+                ApiError::bad_request(format!("The request body could not be read: {e}"))
+            })?;
         serde_json::from_slice(&bytes).map(Body).map_err(|e| {
             RestError(
-                ApiError::bad_request(format!("The request body is not valid JSON for this endpoint: {e}"))
-                    .with_hint("See /api/openapi.json for the expected shape."),
+                ApiError::bad_request(format!(
+                    "The request body is not valid JSON for this endpoint: {e}"
+                ))
+                .with_hint("See /api/openapi.json for the expected shape."),
             )
         })
     }
@@ -215,7 +263,10 @@ impl Params {
         )
     }
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn list(&self, name: &str) -> Vec<String> {
         self.0
@@ -227,7 +278,8 @@ impl Params {
             .collect()
     }
     fn flag(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
     }
 }
 
@@ -245,7 +297,13 @@ fn id_of(object: ObjectType, s: &str) -> Result<i64, RestError> {
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| RestError(ApiError::new(404, "not_found", format!("There is no {} with id {s}.", object.singular()))))
+        .ok_or_else(|| {
+            RestError(ApiError::new(
+                404,
+                "not_found",
+                format!("There is no {} with id {s}.", object.singular()),
+            ))
+        })
 }
 
 fn ts(d: DateTime<Utc>) -> String {
@@ -273,13 +331,40 @@ enum Selection {
 
 fn default_selection(object: ObjectType) -> Vec<String> {
     let names: &[&str] = match object {
-        ObjectType::Contacts => &["createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"],
-        ObjectType::Companies => &["createdate", "domain", "hs_object_id", "lastmodifieddate", "name"],
+        ObjectType::Contacts => &[
+            "createdate",
+            "email",
+            "firstname",
+            "hs_object_id",
+            "lastmodifieddate",
+            "lastname",
+        ],
+        ObjectType::Companies => &[
+            "createdate",
+            "domain",
+            "hs_object_id",
+            "lastmodifieddate",
+            "name",
+        ],
         ObjectType::Deals => &[
-            "amount", "closedate", "createdate", "dealname", "dealstage", "hs_object_id", "lastmodifieddate", "pipeline",
+            "amount",
+            "closedate",
+            "createdate",
+            "dealname",
+            "dealstage",
+            "hs_object_id",
+            "lastmodifieddate",
+            "pipeline",
         ],
         ObjectType::Invoices => &[
-            "amount", "createdate", "currency", "due_date", "hs_object_id", "lastmodifieddate", "number", "status",
+            "amount",
+            "createdate",
+            "currency",
+            "due_date",
+            "hs_object_id",
+            "lastmodifieddate",
+            "number",
+            "status",
         ],
     };
     names.iter().map(|s| s.to_string()).collect()
@@ -298,10 +383,20 @@ fn selection(object: ObjectType, asked: Vec<String>) -> Selection {
 fn object_json(r: &Record, sel: &Selection) -> Value {
     let all = r.with_computed();
     let props: Map<String, Value> = match sel {
-        Selection::All => all.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+        Selection::All => all
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
         Selection::Names(names) => names
             .iter()
-            .map(|n| (n.clone(), all.get(n).map(|v| Value::String(v.clone())).unwrap_or(Value::Null)))
+            .map(|n| {
+                (
+                    n.clone(),
+                    all.get(n)
+                        .map(|v| Value::String(v.clone()))
+                        .unwrap_or(Value::Null),
+                )
+            })
             .collect(),
     };
     let mut o = json!({
@@ -317,7 +412,13 @@ fn object_json(r: &Record, sel: &Selection) -> Value {
     o
 }
 
-async fn with_associations(state: &AppState, portal: uuid::Uuid, r: &Record, to: &[ObjectType], o: &mut Value) -> Result<(), RestError> {
+async fn with_associations(
+    state: &AppState,
+    portal: uuid::Uuid,
+    r: &Record,
+    to: &[ObjectType],
+    o: &mut Value,
+) -> Result<(), RestError> {
     if to.is_empty() {
         return Ok(());
     }
@@ -328,7 +429,10 @@ async fn with_associations(state: &AppState, portal: uuid::Uuid, r: &Record, to:
             continue;
         }
         let label = associations::type_label(r.object, *t);
-        let results: Vec<Value> = ids.iter().map(|id| json!({ "id": id.to_string(), "type": label })).collect();
+        let results: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({ "id": id.to_string(), "type": label }))
+            .collect();
         map.insert(t.as_str().to_string(), json!({ "results": results }));
     }
     o["associations"] = Value::Object(map);
@@ -343,7 +447,11 @@ fn association_targets(object: ObjectType, params: &Params) -> Result<Vec<Object
             let t = object_of(s)?;
             associations::canonical(object, t)
                 .map(|_| t)
-                .ok_or_else(|| RestError(ApiError::bad_request(format!("{object} cannot be associated with {t}."))))
+                .ok_or_else(|| {
+                    RestError(ApiError::bad_request(format!(
+                        "{object} cannot be associated with {t}."
+                    )))
+                })
         })
         .collect()
 }
@@ -351,7 +459,12 @@ fn association_targets(object: ObjectType, params: &Params) -> Result<Vec<Object
 // ---------------------------------------------------------------------------------
 // Objects
 
-async fn list_objects(State(state): State<AppState>, caller: Caller, Path(object): Path<String>, RawQuery(raw): RawQuery) -> RestResult {
+async fn list_objects(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> RestResult {
     let object = object_of(&object)?;
     let params = Params::parse(raw);
     let limit = parse_limit(params.get("limit"), LIST_DEFAULT, LIST_MAX)?;
@@ -409,7 +522,12 @@ fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, R
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| RestError(ApiError::field("limit", format!("limit must be a number from 1 to {max}.")))),
+            .ok_or_else(|| {
+                RestError(ApiError::field(
+                    "limit",
+                    format!("limit must be a number from 1 to {max}."),
+                ))
+            }),
     }
 }
 
@@ -419,13 +537,30 @@ struct PropertiesInput {
     properties: BTreeMap<String, Value>,
 }
 
-async fn create_object(State(state): State<AppState>, caller: Caller, Path(object): Path<String>, Body(input): Body<PropertiesInput>) -> RestResult {
+async fn create_object(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+    Body(input): Body<PropertiesInput>,
+) -> RestResult {
     let object = object_of(&object)?;
-    let r = records::create(&state.pool, caller.principal.portal_id, object, &input.properties, &caller.origin).await?;
+    let r = records::create(
+        &state.pool,
+        caller.principal.portal_id,
+        object,
+        &input.properties,
+        &caller.origin,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(object_json(&r, &Selection::All))).into_response())
 }
 
-async fn read_object(State(state): State<AppState>, caller: Caller, Path((object, id)): Path<(String, String)>, RawQuery(raw): RawQuery) -> RestResult {
+async fn read_object(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> RestResult {
     let object = object_of(&object)?;
     let params = Params::parse(raw);
     let portal = caller.principal.portal_id;
@@ -436,14 +571,33 @@ async fn read_object(State(state): State<AppState>, caller: Caller, Path((object
         }
         _ => records::get(&state.pool, portal, object, id_of(object, &id)?).await?,
     };
-    let record = record.ok_or_else(|| RestError(ApiError::new(404, "not_found", format!("There is no {} with id {id}.", object.singular()))))?;
+    let record = record.ok_or_else(|| {
+        RestError(ApiError::new(
+            404,
+            "not_found",
+            format!("There is no {} with id {id}.", object.singular()),
+        ))
+    })?;
     // Archived records are found only when asked for, like HubSpot's `archived=true`.
     if record.is_archived() && !params.flag("archived") {
-        return Err(RestError(ApiError::new(404, "not_found", format!("There is no {} with id {id}.", object.singular()))
-            .with_hint("It is archived: add ?archived=true to read it, or restore it.")));
+        return Err(RestError(
+            ApiError::new(
+                404,
+                "not_found",
+                format!("There is no {} with id {id}.", object.singular()),
+            )
+            .with_hint("It is archived: add ?archived=true to read it, or restore it."),
+        ));
     }
     let mut o = object_json(&record, &selection(object, params.list("properties")));
-    with_associations(&state, portal, &record, &association_targets(object, &params)?, &mut o).await?;
+    with_associations(
+        &state,
+        portal,
+        &record,
+        &association_targets(object, &params)?,
+        &mut o,
+    )
+    .await?;
     Ok(Json(o).into_response())
 }
 
@@ -455,21 +609,51 @@ async fn update_object(
 ) -> RestResult {
     let object = object_of(&object)?;
     let id = id_of(object, &id)?;
-    let u = records::update(&state.pool, caller.principal.portal_id, object, id, &input.properties, &caller.origin).await?;
+    let u = records::update(
+        &state.pool,
+        caller.principal.portal_id,
+        object,
+        id,
+        &input.properties,
+        &caller.origin,
+    )
+    .await?;
     Ok(Json(object_json(&u.record, &Selection::All)).into_response())
 }
 
-async fn archive_object(State(state): State<AppState>, caller: Caller, Path((object, id)): Path<(String, String)>) -> RestResult {
+async fn archive_object(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id)): Path<(String, String)>,
+) -> RestResult {
     let object = object_of(&object)?;
     let id = id_of(object, &id)?;
-    records::archive(&state.pool, caller.principal.portal_id, object, id, &caller.origin).await?;
+    records::archive(
+        &state.pool,
+        caller.principal.portal_id,
+        object,
+        id,
+        &caller.origin,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn restore_object(State(state): State<AppState>, caller: Caller, Path((object, id)): Path<(String, String)>) -> RestResult {
+async fn restore_object(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id)): Path<(String, String)>,
+) -> RestResult {
     let object = object_of(&object)?;
     let id = id_of(object, &id)?;
-    let r = records::restore(&state.pool, caller.principal.portal_id, object, id, &caller.origin).await?;
+    let r = records::restore(
+        &state.pool,
+        caller.principal.portal_id,
+        object,
+        id,
+        &caller.origin,
+    )
+    .await?;
     Ok(Json(object_json(&r, &Selection::All)).into_response())
 }
 
@@ -526,11 +710,17 @@ enum SortIn {
 
 fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
     if body.filter_groups.len() > 5 {
-        return Err(RestError(ApiError::field("filterGroups", "At most 5 filter groups.")));
+        return Err(RestError(ApiError::field(
+            "filterGroups",
+            "At most 5 filter groups.",
+        )));
     }
     let total: usize = body.filter_groups.iter().map(|g| g.filters.len()).sum();
     if total > 18 || body.filter_groups.iter().any(|g| g.filters.len() > 6) {
-        return Err(RestError(ApiError::field("filterGroups", "At most 6 filters per group and 18 in all.")));
+        return Err(RestError(ApiError::field(
+            "filterGroups",
+            "At most 6 filters per group and 18 in all.",
+        )));
     }
     let mut groups = Vec::new();
     for (g, group) in body.filter_groups.iter().enumerate() {
@@ -550,7 +740,12 @@ fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
                 op,
                 value: filter.value.as_ref().and_then(value_text),
                 high_value: filter.high_value.as_ref().and_then(value_text),
-                values: filter.values.iter().flatten().filter_map(value_text).collect(),
+                values: filter
+                    .values
+                    .iter()
+                    .flatten()
+                    .filter_map(value_text)
+                    .collect(),
             });
         }
         if !filters.is_empty() {
@@ -560,32 +755,46 @@ fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
     let sort = match body.sorts.first() {
         None => Sort::by_id(),
         Some(SortIn::Text(s)) => match s.strip_prefix('-') {
-            Some(p) => Sort { property: p.to_string(), dir: SortDir::Desc },
-            None => Sort { property: s.clone(), dir: SortDir::Asc },
+            Some(p) => Sort {
+                property: p.to_string(),
+                dir: SortDir::Desc,
+            },
+            None => Sort {
+                property: s.clone(),
+                dir: SortDir::Asc,
+            },
         },
-        Some(SortIn::Object { property_name, direction }) => Sort {
+        Some(SortIn::Object {
+            property_name,
+            direction,
+        }) => Sort {
             property: property_name.clone(),
-            dir: if direction.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("DESCENDING")) {
+            dir: if direction
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case("DESCENDING"))
+            {
                 SortDir::Desc
             } else {
                 SortDir::Asc
             },
         },
     };
-    let after = match body.after.as_ref().and_then(value_text).filter(|a| !a.is_empty() && a != "0") {
+    let after = match body
+        .after
+        .as_ref()
+        .and_then(value_text)
+        .filter(|a| !a.is_empty() && a != "0")
+    {
         Some(a) => Some(Cursor::decode(&a).ok_or_else(|| bad_after(&a))?),
         None => None,
     };
-    // HubSpot's `after` is an offset-like number; ours is the cursor from paging.next.
-    let after = match after {
-        Some(c) if c.sort != format!("{}:{}", sort.property, if sort.dir == SortDir::Asc { "asc" } else { "desc" }) && c.sort == "hs_object_id:asc" => {
-            return Err(bad_after(&c.id.to_string()));
-        }
-        other => other,
-    };
+    // A cursor made for another sort is refused by `records::list` (400).
     let limit = body.limit.unwrap_or(LIST_DEFAULT);
     if !(1..=SEARCH_MAX).contains(&limit) {
-        return Err(RestError(ApiError::field("limit", format!("limit must be from 1 to {SEARCH_MAX}."))));
+        return Err(RestError(ApiError::field(
+            "limit",
+            format!("limit must be from 1 to {SEARCH_MAX}."),
+        )));
     }
     Ok(ListQuery {
         archived: false,
@@ -598,7 +807,12 @@ fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
     })
 }
 
-async fn search_objects(State(state): State<AppState>, caller: Caller, Path(object): Path<String>, Body(body): Body<SearchBody>) -> RestResult {
+async fn search_objects(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+    Body(body): Body<SearchBody>,
+) -> RestResult {
     let object = object_of(&object)?;
     let portal = caller.principal.portal_id;
     let q = search_query(&body)?;
@@ -629,16 +843,27 @@ struct BatchBody {
 
 fn input_id(object: ObjectType, v: &Value, i: usize) -> Result<i64, RestError> {
     let raw = v.get("id").and_then(value_text).ok_or_else(|| {
-        RestError(ApiError::field(&format!("inputs[{i}].id"), "Every input needs an id."))
+        RestError(ApiError::field(
+            &format!("inputs[{i}].id"),
+            "Every input needs an id.",
+        ))
     })?;
-    raw.trim().parse::<i64>().map_err(|_| RestError(ApiError::field(&format!("inputs[{i}].id"), format!("“{raw}” is not a {} id.", object.singular()))))
+    raw.trim().parse::<i64>().map_err(|_| {
+        RestError(ApiError::field(
+            &format!("inputs[{i}].id"),
+            format!("“{raw}” is not a {} id.", object.singular()),
+        ))
+    })
 }
 
 fn input_properties(v: &Value, i: usize) -> Result<BTreeMap<String, Value>, RestError> {
     match v.get("properties") {
         Some(Value::Object(m)) => Ok(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         None => Ok(BTreeMap::new()),
-        Some(_) => Err(RestError(ApiError::field(&format!("inputs[{i}].properties"), "properties is an object of name → value."))),
+        Some(_) => Err(RestError(ApiError::field(
+            &format!("inputs[{i}].properties"),
+            "properties is an object of name → value.",
+        ))),
     }
 }
 
@@ -651,21 +876,39 @@ fn batch_result(results: Vec<Value>, started: DateTime<Utc>) -> Value {
     })
 }
 
-async fn batch(State(state): State<AppState>, caller: Caller, Path((object, action)): Path<(String, String)>, Body(body): Body<BatchBody>) -> RestResult {
+async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, action)): Path<(String, String)>,
+    Body(body): Body<BatchBody>,
+) -> RestResult {
     let object = object_of(&object)?;
     let portal = caller.principal.portal_id;
     let started = Utc::now();
     if body.inputs.is_empty() || body.inputs.len() > records::MAX_BATCH {
         return Err(RestError(ApiError::field(
             "inputs",
-            format!("Send between 1 and {} inputs (got {}).", records::MAX_BATCH, body.inputs.len()),
+            format!(
+                "Send between 1 and {} inputs (got {}).",
+                records::MAX_BATCH,
+                body.inputs.len()
+            ),
         )));
     }
     match action.as_str() {
         "create" => {
-            let inputs = body.inputs.iter().enumerate().map(|(i, v)| input_properties(v, i)).collect::<Result<Vec<_>, _>>()?;
-            let created = records::create_many(&state.pool, portal, object, &inputs, &caller.origin).await?;
-            let results = created.iter().map(|r| object_json(r, &Selection::All)).collect();
+            let inputs = body
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| input_properties(v, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let created =
+                records::create_many(&state.pool, portal, object, &inputs, &caller.origin).await?;
+            let results = created
+                .iter()
+                .map(|r| object_json(r, &Selection::All))
+                .collect();
             Ok((StatusCode::CREATED, Json(batch_result(results, started))).into_response())
         }
         "update" => {
@@ -675,12 +918,21 @@ async fn batch(State(state): State<AppState>, caller: Caller, Path((object, acti
                 .enumerate()
                 .map(|(i, v)| Ok((input_id(object, v, i)?, input_properties(v, i)?)))
                 .collect::<Result<Vec<_>, RestError>>()?;
-            let updated = records::update_many(&state.pool, portal, object, &inputs, &caller.origin).await?;
-            let results = updated.iter().map(|u| object_json(&u.record, &Selection::All)).collect();
+            let updated =
+                records::update_many(&state.pool, portal, object, &inputs, &caller.origin).await?;
+            let results = updated
+                .iter()
+                .map(|u| object_json(&u.record, &Selection::All))
+                .collect();
             Ok(Json(batch_result(results, started)).into_response())
         }
         "archive" => {
-            let ids = body.inputs.iter().enumerate().map(|(i, v)| input_id(object, v, i)).collect::<Result<Vec<_>, _>>()?;
+            let ids = body
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(i, v)| input_id(object, v, i))
+                .collect::<Result<Vec<_>, _>>()?;
             records::archive_many(&state.pool, portal, object, &ids, &caller.origin).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -692,20 +944,36 @@ async fn batch(State(state): State<AppState>, caller: Caller, Path((object, acti
                 Some("email") if object == ObjectType::Contacts => {
                     for v in &body.inputs {
                         let email = v.get("id").and_then(value_text).unwrap_or_default();
-                        match records::find_contacts_by_email(&state.pool, portal, &email).await?.into_iter().next() {
+                        match records::find_contacts_by_email(&state.pool, portal, &email)
+                            .await?
+                            .into_iter()
+                            .next()
+                        {
                             Some(r) => found.push(r),
                             None => missing.push(email),
                         }
                     }
                 }
                 Some(p) if p != "hs_object_id" => {
-                    return Err(RestError(ApiError::field("idProperty", format!("{p} cannot be used as an id property of {object}."))))
+                    return Err(RestError(ApiError::field(
+                        "idProperty",
+                        format!("{p} cannot be used as an id property of {object}."),
+                    )))
                 }
                 _ => {
-                    let ids = body.inputs.iter().enumerate().map(|(i, v)| input_id(object, v, i)).collect::<Result<Vec<_>, _>>()?;
+                    let ids = body
+                        .inputs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| input_id(object, v, i))
+                        .collect::<Result<Vec<_>, _>>()?;
                     found = records::get_many(&state.pool, portal, object, &ids).await?;
                     found.retain(|r| !r.is_archived());
-                    missing = ids.iter().filter(|id| !found.iter().any(|r| r.id == **id)).map(|id| id.to_string()).collect();
+                    missing = ids
+                        .iter()
+                        .filter(|id| !found.iter().any(|r| r.id == **id))
+                        .map(|id| id.to_string())
+                        .collect();
                 }
             }
             let results: Vec<Value> = found.iter().map(|r| object_json(r, &sel)).collect();
@@ -722,14 +990,22 @@ async fn batch(State(state): State<AppState>, caller: Caller, Path((object, acti
             }]);
             Ok((StatusCode::MULTI_STATUS, Json(out)).into_response())
         }
-        other => Err(RestError(ApiError::new(404, "not_found", format!("There is no batch action “{other}”; use create, read, update or archive.")))),
+        other => Err(RestError(ApiError::new(
+            404,
+            "not_found",
+            format!("There is no batch action “{other}”; use create, read, update or archive."),
+        ))),
     }
 }
 
 // ---------------------------------------------------------------------------------
 // Associations
 
-async fn list_associations(State(state): State<AppState>, caller: Caller, Path((object, id, to)): Path<(String, String, String)>) -> RestResult {
+async fn list_associations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id, to)): Path<(String, String, String)>,
+) -> RestResult {
     let object = object_of(&object)?;
     let to = object_of(&to)?;
     let id = id_of(object, &id)?;
@@ -737,11 +1013,22 @@ async fn list_associations(State(state): State<AppState>, caller: Caller, Path((
     records::get_or_404(&state.pool, portal, object, id).await?;
     let ids = associations::list_ids(&state.pool, portal, (object, id), to).await?;
     let label = associations::type_label(object, to);
-    let results: Vec<Value> = ids.iter().map(|i| json!({ "id": i.to_string(), "type": label })).collect();
+    let results: Vec<Value> = ids
+        .iter()
+        .map(|i| json!({ "id": i.to_string(), "type": label }))
+        .collect();
     Ok(Json(json!({ "results": results })).into_response())
 }
 
-async fn change_association(state: &AppState, caller: &Caller, object: &str, id: &str, to: &str, to_id: &str, add: bool) -> RestResult {
+async fn change_association(
+    state: &AppState,
+    caller: &Caller,
+    object: &str,
+    id: &str,
+    to: &str,
+    to_id: &str,
+    add: bool,
+) -> RestResult {
     let object = object_of(object)?;
     let to = object_of(to)?;
     let a = (object, id_of(object, id)?);
@@ -759,11 +1046,19 @@ async fn change_association(state: &AppState, caller: &Caller, object: &str, id:
     }
 }
 
-async fn associate(State(state): State<AppState>, caller: Caller, Path((o, id, to, to_id)): Path<(String, String, String, String)>) -> RestResult {
+async fn associate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((o, id, to, to_id)): Path<(String, String, String, String)>,
+) -> RestResult {
     change_association(&state, &caller, &o, &id, &to, &to_id, true).await
 }
 
-async fn dissociate(State(state): State<AppState>, caller: Caller, Path((o, id, to, to_id)): Path<(String, String, String, String)>) -> RestResult {
+async fn dissociate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((o, id, to, to_id)): Path<(String, String, String, String)>,
+) -> RestResult {
     change_association(&state, &caller, &o, &id, &to, &to_id, false).await
 }
 
@@ -835,14 +1130,27 @@ pub fn property_json(p: &PropertyDef, order: usize) -> Value {
     })
 }
 
-async fn list_properties(State(state): State<AppState>, caller: Caller, Path(object): Path<String>) -> RestResult {
+async fn list_properties(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+) -> RestResult {
     let object = object_of(&object)?;
     let s = schema::load(&state.pool, caller.principal.portal_id, object).await?;
-    let results: Vec<Value> = s.properties.iter().enumerate().map(|(i, p)| property_json(p, i)).collect();
+    let results: Vec<Value> = s
+        .properties
+        .iter()
+        .enumerate()
+        .map(|(i, p)| property_json(p, i))
+        .collect();
     Ok(Json(json!({ "results": results })).into_response())
 }
 
-async fn read_property(State(state): State<AppState>, caller: Caller, Path((object, name)): Path<(String, String)>) -> RestResult {
+async fn read_property(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, name)): Path<(String, String)>,
+) -> RestResult {
     let object = object_of(&object)?;
     let s = schema::load(&state.pool, caller.principal.portal_id, object).await?;
     let (i, p) = s
@@ -850,7 +1158,13 @@ async fn read_property(State(state): State<AppState>, caller: Caller, Path((obje
         .iter()
         .enumerate()
         .find(|(_, p)| p.name == name)
-        .ok_or_else(|| RestError(ApiError::new(404, "not_found", format!("There is no property “{name}” on {object}."))))?;
+        .ok_or_else(|| {
+            RestError(ApiError::new(
+                404,
+                "not_found",
+                format!("There is no property “{name}” on {object}."),
+            ))
+        })?;
     Ok(Json(property_json(p, i)).into_response())
 }
 
@@ -892,7 +1206,12 @@ fn require_admin(p: &Principal) -> Result<(), RestError> {
     }
 }
 
-async fn create_property(State(state): State<AppState>, caller: Caller, Path(object): Path<String>, Body(input): Body<PropertyIn>) -> RestResult {
+async fn create_property(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+    Body(input): Body<PropertyIn>,
+) -> RestResult {
     let object = object_of(&object)?;
     require_admin(&caller.principal)?;
     let kind = match (input.kind.as_str(), input.field_type.as_deref()) {
@@ -911,7 +1230,14 @@ async fn create_property(State(state): State<AppState>, caller: Caller, Path(obj
         label: input.label,
         name: input.name,
         kind,
-        options: input.options.into_iter().map(|o| PropertyOption { value: o.value, label: o.label }).collect(),
+        options: input
+            .options
+            .into_iter()
+            .map(|o| PropertyOption {
+                value: o.value,
+                label: o.label,
+            })
+            .collect(),
         required: input.required,
         read_only: input.read_only,
         description: input.description,
@@ -920,7 +1246,11 @@ async fn create_property(State(state): State<AppState>, caller: Caller, Path(obj
     Ok((StatusCode::CREATED, Json(property_json(&p, 0))).into_response())
 }
 
-async fn delete_property(State(state): State<AppState>, caller: Caller, Path((object, name)): Path<(String, String)>) -> RestResult {
+async fn delete_property(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, name)): Path<(String, String)>,
+) -> RestResult {
     let object = object_of(&object)?;
     require_admin(&caller.principal)?;
     schema::delete_property(&state.pool, caller.principal.portal_id, object, &name).await?;
@@ -933,7 +1263,9 @@ async fn delete_property(State(state): State<AppState>, caller: Caller, Path((ob
 fn deals_only(object: &str) -> Result<(), RestError> {
     match ObjectType::parse(object) {
         Some(ObjectType::Deals) => Ok(()),
-        _ => Err(RestError(ApiError::bad_request(format!("{object} have no pipelines; only deals do.")))),
+        _ => Err(RestError(ApiError::bad_request(format!(
+            "{object} have no pipelines; only deals do."
+        )))),
     }
 }
 
@@ -960,27 +1292,56 @@ fn pipeline_json(p: &PipelineView) -> Value {
     })
 }
 
-async fn list_pipelines(State(state): State<AppState>, caller: Caller, Path(object): Path<String>) -> RestResult {
+async fn list_pipelines(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+) -> RestResult {
     deals_only(&object)?;
     let list = pipelines::list(&state.pool, caller.principal.portal_id).await?;
-    Ok(Json(json!({ "results": list.iter().map(pipeline_json).collect::<Vec<_>>() })).into_response())
+    Ok(
+        Json(json!({ "results": list.iter().map(pipeline_json).collect::<Vec<_>>() }))
+            .into_response(),
+    )
 }
 
-async fn find_pipeline(state: &AppState, caller: &Caller, object: &str, id: &str) -> Result<PipelineView, RestError> {
+async fn find_pipeline(
+    state: &AppState,
+    caller: &Caller,
+    object: &str,
+    id: &str,
+) -> Result<PipelineView, RestError> {
     deals_only(object)?;
     pipelines::get(&state.pool, caller.principal.portal_id, id)
         .await?
-        .ok_or_else(|| RestError(ApiError::new(404, "not_found", format!("There is no pipeline “{id}”."))))
+        .ok_or_else(|| {
+            RestError(ApiError::new(
+                404,
+                "not_found",
+                format!("There is no pipeline “{id}”."),
+            ))
+        })
 }
 
-async fn read_pipeline(State(state): State<AppState>, caller: Caller, Path((object, id)): Path<(String, String)>) -> RestResult {
+async fn read_pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id)): Path<(String, String)>,
+) -> RestResult {
     let p = find_pipeline(&state, &caller, &object, &id).await?;
     Ok(Json(pipeline_json(&p)).into_response())
 }
 
-async fn list_stages(State(state): State<AppState>, caller: Caller, Path((object, id)): Path<(String, String)>) -> RestResult {
+async fn list_stages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id)): Path<(String, String)>,
+) -> RestResult {
     let p = find_pipeline(&state, &caller, &object, &id).await?;
-    Ok(Json(json!({ "results": p.stages.iter().map(stage_json).collect::<Vec<_>>() })).into_response())
+    Ok(
+        Json(json!({ "results": p.stages.iter().map(stage_json).collect::<Vec<_>>() }))
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -1000,7 +1361,12 @@ struct StageIn {
     metadata: Option<Value>,
 }
 
-async fn create_pipeline(State(state): State<AppState>, caller: Caller, Path(object): Path<String>, Body(input): Body<PipelineIn>) -> RestResult {
+async fn create_pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(object): Path<String>,
+    Body(input): Body<PipelineIn>,
+) -> RestResult {
     deals_only(&object)?;
     require_admin(&caller.principal)?;
     let mut stages: Vec<(i32, usize, pipelines::NewStage)> = input
@@ -1009,14 +1375,34 @@ async fn create_pipeline(State(state): State<AppState>, caller: Caller, Path(obj
         .enumerate()
         .map(|(i, s)| {
             let meta = s.metadata.unwrap_or(Value::Null);
-            let probability = meta.get("probability").and_then(value_text).and_then(|p| p.parse::<f64>().ok());
-            let is_closed = meta.get("isClosed").and_then(value_text).is_some_and(|c| c == "true");
-            (s.display_order.unwrap_or(i as i32), i, pipelines::NewStage { label: s.label, probability, is_closed })
+            let probability = meta
+                .get("probability")
+                .and_then(value_text)
+                .and_then(|p| p.parse::<f64>().ok());
+            let is_closed = meta
+                .get("isClosed")
+                .and_then(value_text)
+                .is_some_and(|c| c == "true");
+            (
+                s.display_order.unwrap_or(i as i32),
+                i,
+                pipelines::NewStage {
+                    label: s.label,
+                    probability,
+                    is_closed,
+                },
+            )
         })
         .collect();
     stages.sort_by_key(|(order, i, _)| (*order, *i));
     let stages: Vec<_> = stages.into_iter().map(|(_, _, s)| s).collect();
-    let p = pipelines::create(&state.pool, caller.principal.portal_id, &input.label, &stages).await?;
+    let p = pipelines::create(
+        &state.pool,
+        caller.principal.portal_id,
+        &input.label,
+        &stages,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(pipeline_json(&p))).into_response())
 }
 
@@ -1030,15 +1416,19 @@ async fn openapi() -> Response {
 /// The OpenAPI 3.0 description of the REST API (hand-built; tests check that it lists
 /// every route in [`ROUTES`]).
 pub fn openapi_document() -> Value {
-    let op = || json!({ "name": "object", "in": "path", "required": true,
+    let op = || {
+        json!({ "name": "object", "in": "path", "required": true,
         "schema": { "type": "string", "enum": ["contacts", "companies", "deals", "invoices"] },
-        "description": "Object type (HubSpot ids 0-1, 0-2, 0-3, 0-53 work too)." });
-    let ip = || json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
+        "description": "Object type (HubSpot ids 0-1, 0-2, 0-3, 0-53 work too)." })
+    };
+    let ip =
+        || json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
     let err = |d: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let ok = |d: &str, schema: &str| json!({ "description": d, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let body = |schema: &str| json!({ "required": true, "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
     let std_errors = |mut responses: Value| {
-        responses["400"] = err("Invalid input (category VALIDATION_ERROR), one entry per field in `errors`.");
+        responses["400"] =
+            err("Invalid input (category VALIDATION_ERROR), one entry per field in `errors`.");
         responses["401"] = err("Missing or invalid token (INVALID_AUTHENTICATION).");
         responses["404"] = err("Not found in your portal (OBJECT_NOT_FOUND); other portals' records are not found either.");
         responses
@@ -1140,7 +1530,8 @@ pub fn openapi_document() -> Value {
                 "responses": std_errors(json!({ "200": ok("Stages", "StageList") })) }
         }
     });
-    let props_map = json!({ "type": "object", "additionalProperties": { "type": "string", "nullable": true } });
+    let props_map =
+        json!({ "type": "object", "additionalProperties": { "type": "string", "nullable": true } });
     let schemas = json!({
         "Error": { "type": "object", "required": ["status", "category", "message", "errors"], "properties": {
             "status": { "type": "string", "enum": ["error"] },

@@ -66,7 +66,11 @@ fn required(mut p: PropertyDef) -> PropertyDef {
 
 fn lifecycle_stage() -> PropertyDef {
     with_options(
-        prop("lifecyclestage", "Lifecycle stage", PropertyType::Enumeration),
+        prop(
+            "lifecyclestage",
+            "Lifecycle stage",
+            PropertyType::Enumeration,
+        ),
         &[
             ("subscriber", "Subscriber"),
             ("lead", "Lead"),
@@ -153,7 +157,10 @@ pub fn default_properties(object: ObjectType) -> Vec<PropertyDef> {
             prop("closedate", "Close date", Date),
             with_options(
                 prop("dealtype", "Deal type", Enumeration),
-                &[("newbusiness", "New business"), ("existingbusiness", "Existing business")],
+                &[
+                    ("newbusiness", "New business"),
+                    ("existingbusiness", "Existing business"),
+                ],
             ),
             with_options(
                 prop("hs_priority", "Priority", Enumeration),
@@ -177,7 +184,12 @@ pub fn default_properties(object: ObjectType) -> Vec<PropertyDef> {
             ),
             with_options(
                 prop("status", "Invoice status", Enumeration),
-                &[("draft", "Draft"), ("open", "Open"), ("paid", "Paid"), ("voided", "Voided")],
+                &[
+                    ("draft", "Draft"),
+                    ("open", "Open"),
+                    ("paid", "Paid"),
+                    ("voided", "Voided"),
+                ],
             ),
             prop("issue_date", "Invoice date", Date),
             prop("due_date", "Due date", Date),
@@ -198,10 +210,31 @@ pub fn default_properties(object: ObjectType) -> Vec<PropertyDef> {
 /// Columns of the list page, in order.
 pub fn list_columns(object: ObjectType) -> &'static [&'static str] {
     match object {
-        ObjectType::Contacts => &["lastname", "email", "phone", "company", "lifecyclestage", "createdate"],
-        ObjectType::Companies => &["name", "domain", "industry", "city", "country", "createdate"],
+        ObjectType::Contacts => &[
+            "lastname",
+            "email",
+            "phone",
+            "company",
+            "lifecyclestage",
+            "createdate",
+        ],
+        ObjectType::Companies => &[
+            "name",
+            "domain",
+            "industry",
+            "city",
+            "country",
+            "createdate",
+        ],
         ObjectType::Deals => &["dealname", "amount", "dealstage", "closedate", "createdate"],
-        ObjectType::Invoices => &["number", "amount", "currency", "status", "due_date", "createdate"],
+        ObjectType::Invoices => &[
+            "number",
+            "amount",
+            "currency",
+            "status",
+            "due_date",
+            "createdate",
+        ],
     }
 }
 
@@ -211,18 +244,52 @@ pub fn list_columns(object: ObjectType) -> &'static [&'static str] {
 pub fn sortable(object: ObjectType) -> &'static [&'static str] {
     match object {
         ObjectType::Contacts => &[
-            "lastname", "firstname", "email", "company", "createdate", "lastmodifieddate", "hs_object_id",
+            "lastname",
+            "firstname",
+            "email",
+            "company",
+            "createdate",
+            "lastmodifieddate",
+            "hs_object_id",
         ],
-        ObjectType::Companies => &["name", "domain", "createdate", "lastmodifieddate", "hs_object_id"],
-        ObjectType::Deals => &["dealname", "amount", "closedate", "createdate", "lastmodifieddate", "hs_object_id"],
-        ObjectType::Invoices => &["number", "amount", "due_date", "createdate", "lastmodifieddate", "hs_object_id"],
+        ObjectType::Companies => &[
+            "name",
+            "domain",
+            "createdate",
+            "lastmodifieddate",
+            "hs_object_id",
+        ],
+        ObjectType::Deals => &[
+            "dealname",
+            "amount",
+            "closedate",
+            "createdate",
+            "lastmodifieddate",
+            "hs_object_id",
+        ],
+        ObjectType::Invoices => &[
+            "number",
+            "amount",
+            "due_date",
+            "createdate",
+            "lastmodifieddate",
+            "hs_object_id",
+        ],
     }
 }
 
 /// Properties of the "Create" dialog, in order (required ones are always included).
 pub fn create_form(object: ObjectType) -> &'static [&'static str] {
     match object {
-        ObjectType::Contacts => &["email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage"],
+        ObjectType::Contacts => &[
+            "email",
+            "firstname",
+            "lastname",
+            "phone",
+            "company",
+            "jobtitle",
+            "lifecyclestage",
+        ],
         ObjectType::Companies => &["name", "domain", "industry", "city", "country"],
         ObjectType::Deals => &["dealname", "amount", "pipeline", "dealstage", "closedate"],
         ObjectType::Invoices => &["number", "amount", "currency", "status", "due_date"],
@@ -247,7 +314,9 @@ impl ObjectSchema {
         if object == ObjectType::Deals {
             for p in properties.iter_mut() {
                 match p.name.as_str() {
-                    "pipeline" => p.options = pipelines.iter().map(|pl| opt(&pl.id, &pl.label)).collect(),
+                    "pipeline" => {
+                        p.options = pipelines.iter().map(|pl| opt(&pl.id, &pl.label)).collect()
+                    }
                     "dealstage" => {
                         p.options = pipelines
                             .iter()
@@ -264,9 +333,16 @@ impl ObjectSchema {
             }
         }
         // Custom properties go before the computed ones.
-        let computed_at = properties.iter().position(|p| p.computed).unwrap_or(properties.len());
+        let computed_at = properties
+            .iter()
+            .position(|p| p.computed)
+            .unwrap_or(properties.len());
         properties.splice(computed_at..computed_at, custom);
-        let index = properties.iter().enumerate().map(|(i, p)| (p.name.clone(), i)).collect();
+        let index = properties
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.name.clone(), i))
+            .collect();
         ObjectSchema {
             object,
             properties,
@@ -301,7 +377,11 @@ impl ObjectSchema {
     /// Checks and normalises a patch. Every problem is reported, one per field:
     /// unknown properties, computed or read-only ones (read-only is refused to people
     /// and API tokens only), and values that do not fit the property's type.
-    pub fn validate_patch(&self, patch: &PropertyValues, origin: &WriteOrigin) -> Result<NormalisedPatch, Vec<FieldError>> {
+    pub fn validate_patch(
+        &self,
+        patch: &PropertyValues,
+        origin: &WriteOrigin,
+    ) -> Result<NormalisedPatch, Vec<FieldError>> {
         let mut out = NormalisedPatch::new();
         let mut errors = Vec::new();
         for (name, value) in patch {
@@ -313,13 +393,19 @@ impl ObjectSchema {
                 continue;
             };
             if def.computed {
-                errors.push(field_error(name, format!("{} is set by Tandem and cannot be changed.", def.label)));
+                errors.push(field_error(
+                    name,
+                    format!("{} is set by Tandem and cannot be changed.", def.label),
+                ));
                 continue;
             }
             if def.read_only && origin.is_person_or_script() {
                 errors.push(field_error(
                     name,
-                    format!("{} is read-only: only syncs and imports write it.", def.label),
+                    format!(
+                        "{} is read-only: only syncs and imports write it.",
+                        def.label
+                    ),
                 ));
                 continue;
             }
@@ -340,7 +426,11 @@ impl ObjectSchema {
     /// Checks a record as it would be after a write: required properties have a value
     /// and a deal's stage belongs to its pipeline. `touched` limits the required check
     /// on updates to the properties the patch clears (old records stay editable).
-    pub fn check_record(&self, merged: &BTreeMap<String, String>, touched: Option<&NormalisedPatch>) -> Vec<FieldError> {
+    pub fn check_record(
+        &self,
+        merged: &BTreeMap<String, String>,
+        touched: Option<&NormalisedPatch>,
+    ) -> Vec<FieldError> {
         let mut errors = Vec::new();
         for p in self.properties.iter().filter(|p| p.required && !p.computed) {
             let considered = touched.is_none_or(|t| t.contains_key(&p.name));
@@ -349,8 +439,10 @@ impl ObjectSchema {
             }
         }
         if self.object == ObjectType::Deals {
-            if let (Some(stage), Some(pipeline)) = (merged.get("dealstage"), merged.get("pipeline")) {
-                let touched_stage = touched.is_none_or(|t| t.contains_key("dealstage") || t.contains_key("pipeline"));
+            if let (Some(stage), Some(pipeline)) = (merged.get("dealstage"), merged.get("pipeline"))
+            {
+                let touched_stage = touched
+                    .is_none_or(|t| t.contains_key("dealstage") || t.contains_key("pipeline"));
                 if touched_stage && self.stage_pipeline.get(stage) != Some(pipeline) {
                     let label = self
                         .pipelines
@@ -400,14 +492,20 @@ pub fn normalise_value(def: &PropertyDef, value: &Value) -> Result<Option<String
             parts.join(";")
         }
         Value::Array(_) | Value::Object(_) => {
-            return Err(format!("{} takes a single value, not a list or an object.", def.label))
+            return Err(format!(
+                "{} takes a single value, not a list or an object.",
+                def.label
+            ))
         }
     };
     if text.is_empty() {
         return Ok(None);
     }
     if text.chars().count() > MAX_TEXT_LEN {
-        return Err(format!("{} is longer than {MAX_TEXT_LEN} characters.", def.label));
+        return Err(format!(
+            "{} is longer than {MAX_TEXT_LEN} characters.",
+            def.label
+        ));
     }
     let label = &def.label;
     let normalised = match def.kind {
@@ -418,9 +516,9 @@ pub fn normalise_value(def: &PropertyDef, value: &Value) -> Result<Option<String
                 text
             }
         }
-        PropertyType::Number => {
-            normalise_number(&text).ok_or_else(|| format!("{label} must be a number, like 1200 or 99.5 (got “{text}”)."))?
-        }
+        PropertyType::Number => normalise_number(&text).ok_or_else(|| {
+            format!("{label} must be a number, like 1200 or 99.5 (got “{text}”).")
+        })?,
         PropertyType::Bool => match text.to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" | "on" => "true".into(),
             "false" | "no" | "0" | "off" => "false".into(),
@@ -430,10 +528,9 @@ pub fn normalise_value(def: &PropertyDef, value: &Value) -> Result<Option<String
             .ok_or_else(|| format!("{label} must be a date like 2026-01-31 (got “{text}”)."))?
             .format("%Y-%m-%d")
             .to_string(),
-        PropertyType::Datetime => format_datetime(
-            parse_datetime(&text)
-                .ok_or_else(|| format!("{label} must be a date and time like 2026-01-31T09:30:00Z (got “{text}”)."))?,
-        ),
+        PropertyType::Datetime => format_datetime(parse_datetime(&text).ok_or_else(|| {
+            format!("{label} must be a date and time like 2026-01-31T09:30:00Z (got “{text}”).")
+        })?),
         PropertyType::Enumeration => match_option(def, &text)?,
         PropertyType::MultiEnumeration => {
             let mut values: Vec<String> = Vec::new();
@@ -448,9 +545,11 @@ pub fn normalise_value(def: &PropertyDef, value: &Value) -> Result<Option<String
             }
             values.join(";")
         }
-        PropertyType::Email => normalise_email(&text).ok_or_else(|| format!("“{text}” is not a valid email address."))?,
-        PropertyType::Phone => normalise_phone(&text)
-            .ok_or_else(|| format!("{label} must be a phone number, like +49 30 1234567 (got “{text}”)."))?,
+        PropertyType::Email => normalise_email(&text)
+            .ok_or_else(|| format!("“{text}” is not a valid email address."))?,
+        PropertyType::Phone => normalise_phone(&text).ok_or_else(|| {
+            format!("{label} must be a phone number, like +49 30 1234567 (got “{text}”).")
+        })?,
     };
     Ok(Some(normalised))
 }
@@ -459,21 +558,28 @@ fn match_option(def: &PropertyDef, text: &str) -> Result<String, String> {
     if let Some(o) = def.options.iter().find(|o| o.value == text) {
         return Ok(o.value.clone());
     }
-    if let Some(o) = def
-        .options
-        .iter()
-        .find(|o| o.value.eq_ignore_ascii_case(text) || o.label.to_lowercase() == text.to_lowercase())
-    {
+    if let Some(o) = def.options.iter().find(|o| {
+        o.value.eq_ignore_ascii_case(text) || o.label.to_lowercase() == text.to_lowercase()
+    }) {
         return Ok(o.value.clone());
     }
-    let mut list: Vec<&str> = def.options.iter().take(10).map(|o| o.value.as_str()).collect();
+    let mut list: Vec<&str> = def
+        .options
+        .iter()
+        .take(10)
+        .map(|o| o.value.as_str())
+        .collect();
     if def.options.len() > 10 {
         list.push("…");
     }
     Err(format!(
         "“{text}” is not an option of {}. Options: {}.",
         def.label,
-        if list.is_empty() { "none yet".to_string() } else { list.join(", ") }
+        if list.is_empty() {
+            "none yet".to_string()
+        } else {
+            list.join(", ")
+        }
     ))
 }
 
@@ -482,7 +588,8 @@ pub fn normalise_email(text: &str) -> Option<String> {
     let e = text.trim().to_lowercase();
     let valid = email_address::EmailAddress::is_valid(&e)
         && !e.chars().any(char::is_whitespace)
-        && e.rsplit_once('@').is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
+        && e.rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') && !d.ends_with('.'));
     valid.then_some(e)
 }
 
@@ -494,10 +601,16 @@ pub fn email_key(text: &str) -> String {
 /// Company domains: lower-case host without scheme, `www.`, path or port.
 pub fn normalise_domain(text: &str) -> String {
     let t = text.trim().to_lowercase();
-    let t = t.split_once("://").map(|(_, rest)| rest.to_string()).unwrap_or(t);
+    let t = t
+        .split_once("://")
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or(t);
     let host = t.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.split(':').next().unwrap_or("");
-    host.strip_prefix("www.").unwrap_or(host).trim_end_matches('.').to_string()
+    host.strip_prefix("www.")
+        .unwrap_or(host)
+        .trim_end_matches('.')
+        .to_string()
 }
 
 fn normalise_phone(text: &str) -> Option<String> {
@@ -574,7 +687,12 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(text) {
         return Some(d.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(text, fmt) {
             return Some(d.and_utc());
         }
@@ -621,7 +739,11 @@ impl CustomRow {
     }
 }
 
-async fn custom_properties(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<Vec<PropertyDef>> {
+async fn custom_properties(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+) -> sqlx::Result<Vec<PropertyDef>> {
     let rows: Vec<CustomRow> = sqlx::query_as(
         "SELECT name, label, type, options, required, read_only, description FROM hub_properties
          WHERE portal_id = $1 AND object = $2 ORDER BY display_order, created_at, name",
@@ -634,7 +756,11 @@ async fn custom_properties(pool: &PgPool, portal_id: Uuid, object: ObjectType) -
 }
 
 /// The schema of one object type in one portal (two small queries).
-pub async fn load(pool: &PgPool, portal_id: Uuid, object: ObjectType) -> sqlx::Result<ObjectSchema> {
+pub async fn load(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+) -> sqlx::Result<ObjectSchema> {
     let custom = custom_properties(pool, portal_id, object).await?;
     let pipelines = if object == ObjectType::Deals {
         super::pipelines::list(pool, portal_id).await?
@@ -660,7 +786,11 @@ pub fn name_from_label(label: &str) -> String {
     } else {
         format!("p_{out}")
     };
-    out.chars().take(63).collect::<String>().trim_end_matches('_').to_string()
+    out.chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches('_')
+        .to_string()
 }
 
 fn valid_name(name: &str) -> bool {
@@ -680,7 +810,10 @@ pub async fn create_property(
     let mut errors = Vec::new();
     let label = req.label.trim().to_string();
     if label.is_empty() || label.chars().count() > 100 {
-        errors.push(field_error("label", "Give the property a label of 1 to 100 characters."));
+        errors.push(field_error(
+            "label",
+            "Give the property a label of 1 to 100 characters.",
+        ));
     }
     let name = match req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => n.to_string(),
@@ -701,29 +834,44 @@ pub async fn create_property(
     if req.kind.has_options() {
         for o in &req.options {
             let value = o.value.trim().to_string();
-            let label = if o.label.trim().is_empty() { value.clone() } else { o.label.trim().to_string() };
+            let label = if o.label.trim().is_empty() {
+                value.clone()
+            } else {
+                o.label.trim().to_string()
+            };
             if value.is_empty() || value.contains(';') {
-                errors.push(field_error("options", "Every option needs a value without “;”."));
+                errors.push(field_error(
+                    "options",
+                    "Every option needs a value without “;”.",
+                ));
                 break;
             }
             if options.iter().any(|x: &PropertyOption| x.value == value) {
-                errors.push(field_error("options", format!("The option “{value}” is listed twice.")));
+                errors.push(field_error(
+                    "options",
+                    format!("The option “{value}” is listed twice."),
+                ));
                 break;
             }
             options.push(PropertyOption { value, label });
         }
         if req.options.is_empty() {
-            errors.push(field_error("options", "A dropdown or checkbox property needs at least one option."));
+            errors.push(field_error(
+                "options",
+                "A dropdown or checkbox property needs at least one option.",
+            ));
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM hub_properties WHERE portal_id = $1 AND object = $2")
-        .bind(portal_id)
-        .bind(object.as_str())
-        .fetch_one(pool)
-        .await?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM hub_properties WHERE portal_id = $1 AND object = $2",
+    )
+    .bind(portal_id)
+    .bind(object.as_str())
+    .fetch_one(pool)
+    .await?;
     if count >= MAX_CUSTOM_PROPERTIES {
         return Err(ApiError::conflict(format!(
             "{object} already has {MAX_CUSTOM_PROPERTIES} custom properties, the most a portal can have."
@@ -748,14 +896,26 @@ pub async fn create_property(
     .bind(count as i32)
     .fetch_optional(pool)
     .await?;
-    row.map(CustomRow::into_def)
-        .ok_or_else(|| ApiError::field("name", format!("A property named “{name}” already exists on {object}.")))
+    row.map(CustomRow::into_def).ok_or_else(|| {
+        ApiError::field(
+            "name",
+            format!("A property named “{name}” already exists on {object}."),
+        )
+    })
 }
 
 /// Deletes a custom property that no record has a value for.
-pub async fn delete_property(pool: &PgPool, portal_id: Uuid, object: ObjectType, name: &str) -> Result<(), ApiError> {
+pub async fn delete_property(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    name: &str,
+) -> Result<(), ApiError> {
     if default_properties(object).iter().any(|p| p.name == name) {
-        return Err(ApiError::field("name", format!("“{name}” is a default property; it cannot be deleted.")));
+        return Err(ApiError::field(
+            "name",
+            format!("“{name}” is a default property; it cannot be deleted."),
+        ));
     }
     let mut tx = pool.begin().await?;
     let exists: Option<String> =
@@ -777,8 +937,10 @@ pub async fn delete_property(pool: &PgPool, portal_id: Uuid, object: ObjectType,
     .fetch_one(&mut *tx)
     .await?;
     if in_use {
-        return Err(ApiError::conflict(format!("Some {object} still have a value for “{name}”."))
-            .with_hint("Clear the property on those records first, then delete it."));
+        return Err(
+            ApiError::conflict(format!("Some {object} still have a value for “{name}”."))
+                .with_hint("Clear the property on those records first, then delete it."),
+        );
     }
     sqlx::query("DELETE FROM hub_properties WHERE portal_id = $1 AND object = $2 AND name = $3")
         .bind(portal_id)
@@ -817,16 +979,44 @@ mod tests {
             (Bool, json!(false), Some("false")),
             (Date, json!("2026-01-31"), Some("2026-01-31")),
             (Date, json!("2026-01-31T23:00:00Z"), Some("2026-01-31")),
-            (Datetime, json!("2026-01-31T10:00:00+02:00"), Some("2026-01-31T08:00:00.000Z")),
-            (Datetime, json!("2026-01-31"), Some("2026-01-31T00:00:00.000Z")),
-            (Datetime, json!("1769853600000"), Some("2026-01-31T10:00:00.000Z")),
+            (
+                Datetime,
+                json!("2026-01-31T10:00:00+02:00"),
+                Some("2026-01-31T08:00:00.000Z"),
+            ),
+            (
+                Datetime,
+                json!("2026-01-31"),
+                Some("2026-01-31T00:00:00.000Z"),
+            ),
+            (
+                Datetime,
+                json!("1769853600000"),
+                Some("2026-01-31T10:00:00.000Z"),
+            ),
             (Enumeration, json!("gold"), Some("gold")),
             (Enumeration, json!("SILVER"), Some("silver")),
-            (MultiEnumeration, json!("gold; silver;gold"), Some("gold;silver")),
-            (MultiEnumeration, json!(["silver", "gold"]), Some("silver;gold")),
-            (Email, json!("  Anna.Muller@Example.COM "), Some("anna.muller@example.com")),
+            (
+                MultiEnumeration,
+                json!("gold; silver;gold"),
+                Some("gold;silver"),
+            ),
+            (
+                MultiEnumeration,
+                json!(["silver", "gold"]),
+                Some("silver;gold"),
+            ),
+            (
+                Email,
+                json!("  Anna.Muller@Example.COM "),
+                Some("anna.muller@example.com"),
+            ),
             (Phone, json!("+49  30 123456"), Some("+49 30 123456")),
-            (Phone, json!("(555) 123-4567 ext. 12"), Some("(555) 123-4567 ext. 12")),
+            (
+                Phone,
+                json!("(555) 123-4567 ext. 12"),
+                Some("(555) 123-4567 ext. 12"),
+            ),
         ];
         for (kind, input, want) in cases {
             let got = normalise_value(&def(*kind), input);
@@ -843,7 +1033,11 @@ mod tests {
             (Bool, json!("maybe"), "true or false"),
             (Date, json!("31/01/2026"), "must be a date"),
             (Datetime, json!("yesterday"), "date and time"),
-            (Enumeration, json!("bronze"), "not an option of X. Options: gold, silver"),
+            (
+                Enumeration,
+                json!("bronze"),
+                "not an option of X. Options: gold, silver",
+            ),
             (MultiEnumeration, json!("gold;bronze"), "not an option"),
             (Email, json!("not-an-email"), "not a valid email"),
             (Email, json!("anna@localhost"), "not a valid email"),
@@ -859,9 +1053,15 @@ mod tests {
 
     #[test]
     fn domains_and_names() {
-        assert_eq!(normalise_domain(" https://WWW.Acme.com/about?x=1 "), "acme.com");
+        assert_eq!(
+            normalise_domain(" https://WWW.Acme.com/about?x=1 "),
+            "acme.com"
+        );
         assert_eq!(normalise_domain("acme.co.uk:443"), "acme.co.uk");
-        assert_eq!(name_from_label("Customer tier (2026)"), "customer_tier_2026");
+        assert_eq!(
+            name_from_label("Customer tier (2026)"),
+            "customer_tier_2026"
+        );
         assert_eq!(name_from_label("2nd phone"), "p_2nd_phone");
     }
 
@@ -876,7 +1076,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let errs = schema.validate_patch(&patch, &WriteOrigin::System).unwrap_err();
+        let errs = schema
+            .validate_patch(&patch, &WriteOrigin::System)
+            .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["createdate", "email", "shoe_size"]);
     }
@@ -889,9 +1091,15 @@ mod tests {
         let schema = ObjectSchema::new(ObjectType::Contacts, vec![custom], Vec::new());
         let patch: PropertyValues = [("erp_id".to_string(), json!("E-1"))].into_iter().collect();
         let user = WriteOrigin::User(Uuid::nil());
-        assert_eq!(schema.validate_patch(&patch, &user).unwrap_err()[0].field, "erp_id");
+        assert_eq!(
+            schema.validate_patch(&patch, &user).unwrap_err()[0].field,
+            "erp_id"
+        );
         let sync = WriteOrigin::Sync(Uuid::nil());
-        assert_eq!(schema.validate_patch(&patch, &sync).unwrap()["erp_id"].as_deref(), Some("E-1"));
+        assert_eq!(
+            schema.validate_patch(&patch, &sync).unwrap()["erp_id"].as_deref(),
+            Some("E-1")
+        );
     }
 
     #[test]
@@ -912,7 +1120,11 @@ mod tests {
         let mut merged = BTreeMap::new();
         merged.insert("pipeline".to_string(), "default".to_string());
         merged.insert("dealstage".to_string(), "elsewhere".to_string());
-        let fields: Vec<String> = schema.check_record(&merged, None).into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = schema
+            .check_record(&merged, None)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, vec!["dealname", "dealstage"]);
         merged.insert("dealstage".to_string(), "closedwon".to_string());
         merged.insert("dealname".to_string(), "Big one".to_string());

@@ -39,13 +39,21 @@ pub struct Inserted {
 
 fn validate(e: &NewTimelineEvent) -> Result<(), ApiError> {
     let mut errors = Vec::new();
-    let kind_ok = e.kind.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+    let kind_ok = e
+        .kind
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
         && e.kind.len() <= 63
-        && e.kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && e.kind
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !kind_ok {
         errors.push(FieldError {
             field: "kind".into(),
-            message: "The event kind uses a-z, 0-9 and _ and starts with a letter, e.g. email_opened.".into(),
+            message:
+                "The event kind uses a-z, 0-9 and _ and starts with a letter, e.g. email_opened."
+                    .into(),
         });
     }
     if e.title.trim().is_empty() || e.title.chars().count() > MAX_TITLE {
@@ -137,7 +145,13 @@ pub async fn insert_in(
     };
     existing
         .map(|id| Inserted { id, created: false })
-        .ok_or_else(|| ApiError::new(404, "not_found", format!("There is no {} with id {record_id}.", object.singular())))
+        .ok_or_else(|| {
+            ApiError::new(
+                404,
+                "not_found",
+                format!("There is no {} with id {record_id}.", object.singular()),
+            )
+        })
 }
 
 #[derive(sqlx::FromRow)]
@@ -152,7 +166,13 @@ struct EventRow {
 }
 
 /// A record's events, newest first.
-pub async fn list(pool: &PgPool, portal_id: Uuid, object: ObjectType, record_id: i64, limit: i64) -> sqlx::Result<Vec<TimelineEventView>> {
+pub async fn list(
+    pool: &PgPool,
+    portal_id: Uuid,
+    object: ObjectType,
+    record_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<TimelineEventView>> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT id, kind, occurred_at, title, body, properties, source FROM hub_timeline_events
          WHERE portal_id = $1 AND object = $2 AND record_id = $3

@@ -76,7 +76,11 @@ impl ObjectType {
     /// The object types a record of this type can be associated with.
     pub fn associable(self) -> &'static [ObjectType] {
         match self {
-            ObjectType::Contacts => &[ObjectType::Companies, ObjectType::Deals, ObjectType::Invoices],
+            ObjectType::Contacts => &[
+                ObjectType::Companies,
+                ObjectType::Deals,
+                ObjectType::Invoices,
+            ],
             ObjectType::Companies => &[ObjectType::Contacts, ObjectType::Deals],
             ObjectType::Deals => &[ObjectType::Companies, ObjectType::Contacts],
             ObjectType::Invoices => &[ObjectType::Contacts],
@@ -85,7 +89,12 @@ impl ObjectType {
 
     /// How people recognise a record: a contact's name (or email), a company's name…
     pub fn display_name(self, properties: &BTreeMap<String, String>) -> String {
-        let get = |k: &str| properties.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            properties
+                .get(k)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+        };
         let name = match self {
             ObjectType::Contacts => {
                 let full = [get("firstname"), get("lastname")]
@@ -93,7 +102,9 @@ impl ObjectType {
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                Some(full).filter(|s| !s.is_empty()).or_else(|| get("email").map(String::from))
+                Some(full)
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| get("email").map(String::from))
             }
             ObjectType::Companies => get("name").or_else(|| get("domain")).map(String::from),
             ObjectType::Deals => get("dealname").map(String::from),
@@ -101,7 +112,9 @@ impl ObjectType {
         };
         name.unwrap_or_else(|| {
             let id = properties.get("hs_object_id").cloned().unwrap_or_default();
-            format!("Unnamed {} {id}", self.singular()).trim_end().to_string()
+            format!("Unnamed {} {id}", self.singular())
+                .trim_end()
+                .to_string()
         })
     }
 }
@@ -175,7 +188,10 @@ impl PropertyType {
     }
 
     pub fn has_options(self) -> bool {
-        matches!(self, PropertyType::Enumeration | PropertyType::MultiEnumeration)
+        matches!(
+            self,
+            PropertyType::Enumeration | PropertyType::MultiEnumeration
+        )
     }
 }
 
@@ -320,7 +336,10 @@ impl FromStr for WriteOrigin {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, id) = match s.split_once(':') {
-            Some((k, id)) => (k, Some(Uuid::parse_str(id).map_err(|e| format!("bad origin id: {e}"))?)),
+            Some((k, id)) => (
+                k,
+                Some(Uuid::parse_str(id).map_err(|e| format!("bad origin id: {e}"))?),
+            ),
             None => (s, None),
         };
         WriteOrigin::from_parts(kind, id).ok_or_else(|| format!("unknown write origin `{s}`"))
@@ -496,7 +515,10 @@ mod tests {
             let json = serde_json::to_string(&o).unwrap();
             assert_eq!(serde_json::from_str::<WriteOrigin>(&json).unwrap(), o);
         }
-        assert!("sync".parse::<WriteOrigin>().is_err(), "a sync origin needs its id");
+        assert!(
+            "sync".parse::<WriteOrigin>().is_err(),
+            "a sync origin needs its id"
+        );
         assert!("robot".parse::<WriteOrigin>().is_err());
     }
 

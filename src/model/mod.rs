@@ -2,8 +2,8 @@
 //! return. No database rows here; the server converts its rows into these views.
 
 pub mod apps;
-pub mod sync;
 pub mod crm;
+pub mod sync;
 pub mod users;
 
 pub use apps::*;

@@ -117,7 +117,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::migrate(&config.database_url).await?;
             if args.portal != seed::DEMO_PORTAL {
                 if !args.records.any() {
-                    bail!("only the `{}` portal can be seeded for now", seed::DEMO_PORTAL);
+                    bail!(
+                        "only the `{}` portal can be seeded for now",
+                        seed::DEMO_PORTAL
+                    );
                 }
                 let portal_id = portals::ensure(&pool, &args.portal, &args.portal).await?;
                 println!("{}", args.records.run(&pool, portal_id).await?);
@@ -135,7 +138,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             if args.records.any() {
-                let portal_id = portals::id_by_slug(&pool, &args.portal).await?.context("the demo portal vanished")?;
+                let portal_id = portals::id_by_slug(&pool, &args.portal)
+                    .await?
+                    .context("the demo portal vanished")?;
                 println!("{}", args.records.run(&pool, portal_id).await?);
             }
             Ok(())
@@ -209,9 +214,15 @@ async fn demo_app(command: Option<DemoAppCommand>) -> anyhow::Result<()> {
                     started.elapsed().as_secs_f64()
                 );
             } else {
-                println!("Account `{}` already has records; left as it is.", report.account);
+                println!(
+                    "Account `{}` already has records; left as it is.",
+                    report.account
+                );
             }
-            println!("Sign in as {} with password {}", report.username, report.password);
+            println!(
+                "Sign in as {} with password {}",
+                report.username, report.password
+            );
             Ok(())
         }
     }
@@ -234,9 +245,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     // Sync workers in this process (`TANDEM_WORKERS`, default 2; 0 leaves the work to
     // `tandem worker` processes).
-    let workers: usize = std::env::var("TANDEM_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let workers: usize = std::env::var("TANDEM_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let stop_engine = (workers > 0).then(|| {
-        let engine = crate::engine::worker::Engine::new(state.pool.clone(), state.config.clone(), state.secret_key.clone());
+        let engine = crate::engine::worker::Engine::new(
+            state.pool.clone(),
+            state.config.clone(),
+            state.secret_key.clone(),
+        );
         crate::engine::worker::spawn(engine, workers, "serve")
     });
 

@@ -24,6 +24,31 @@ pub struct Config {
     pub demo_app_url: String,
     pub demo_client_id: String,
     pub demo_client_secret: String,
+    /// Requests per window Tandem allows itself per connected account
+    /// (`TANDEM_APP_RATE_LIMIT`, `95/10` by default, `off` for none): just under the
+    /// apps' own limits, so that 429s stay rare.
+    pub app_rate_limit: Option<(u32, f64)>,
+}
+
+/// `"95/10"` → 95 requests per 10 s; `"off"` → no limit.
+pub fn parse_rate_limit(s: &str) -> anyhow::Result<Option<(u32, f64)>> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let (n, secs) = s.split_once('/').ok_or_else(|| {
+        anyhow::anyhow!("write the rate limit as requests/seconds, e.g. 95/10, or off")
+    })?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .context("the number of requests must be a whole number")?;
+    let secs: f64 = secs
+        .trim()
+        .parse()
+        .context("the window must be a number of seconds")?;
+    anyhow::ensure!(n > 0 && secs > 0.0, "the rate limit must be positive");
+    Ok(Some((n, secs)))
 }
 
 pub const DEFAULT_DEMO_APP_URL: &str = "http://127.0.0.1:3100";
@@ -64,6 +89,10 @@ impl Config {
             demo_client_id: var("TANDEM_DEMO_CLIENT_ID").unwrap_or_else(|| "tandem".into()),
             demo_client_secret: var("TANDEM_DEMO_CLIENT_SECRET")
                 .unwrap_or_else(|| "tandem-demo-secret".into()),
+            app_rate_limit: match var("TANDEM_APP_RATE_LIMIT") {
+                Some(v) => parse_rate_limit(&v).context("TANDEM_APP_RATE_LIMIT")?,
+                None => Some((95, 10.0)),
+            },
         })
     }
 
@@ -79,6 +108,7 @@ impl Config {
             demo_app_url: DEFAULT_DEMO_APP_URL.into(),
             demo_client_id: "tandem".into(),
             demo_client_secret: "tandem-demo-secret".into(),
+            app_rate_limit: Some((95, 10.0)),
         }
     }
 

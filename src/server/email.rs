@@ -8,7 +8,12 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 pub const FROM: &str = "Tandem <tandem@localhost>";
 
 /// Sends one plain-text email to each address; `Ok(false)` when emails are off.
-pub async fn send(config: &Config, to: &[String], subject: &str, body: &str) -> anyhow::Result<bool> {
+pub async fn send(
+    config: &Config,
+    to: &[String],
+    subject: &str,
+    body: &str,
+) -> anyhow::Result<bool> {
     let Some(url) = &config.smtp_url else {
         return Ok(false);
     };

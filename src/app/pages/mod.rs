@@ -13,13 +13,13 @@ mod tokens;
 mod users;
 
 pub use connected_apps::{AppPage, ConnectedAppsPage};
+pub use crm::{CrmListPage, CrmRecordPage};
 pub use home::HomePage;
 pub use import_export::ImportExportPage;
 pub use login::LoginPage;
 pub use marketplace::{AppListingPage, MarketplacePage};
 pub use notifications::NotificationsPage;
 pub use properties::PropertiesPage;
-pub use crm::{CrmListPage, CrmRecordPage};
 pub use syncs::{EditSyncPage, ExportPage, NewSyncPage, SyncRecordsPage};
 pub use tokens::TokensPage;
 pub use users::UsersPage;

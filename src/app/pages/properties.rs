@@ -4,7 +4,9 @@
 use crate::api::properties::{list_crm_properties, CreateCrmProperty, DeleteCrmProperty};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
-use crate::model::crm::{NewPropertyRequest, ObjectType, PropertyDef, PropertyOption, PropertyType};
+use crate::model::crm::{
+    NewPropertyRequest, ObjectType, PropertyDef, PropertyOption, PropertyType,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -67,7 +69,12 @@ pub fn PropertiesPage() -> impl IntoView {
 }
 
 #[component]
-fn PropertyRow(object: ObjectType, def: PropertyDef, admin: bool, delete: ServerAction<DeleteCrmProperty>) -> impl IntoView {
+fn PropertyRow(
+    object: ObjectType,
+    def: PropertyDef,
+    admin: bool,
+    delete: ServerAction<DeleteCrmProperty>,
+) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let mut rules = Vec::new();
     if def.required {
@@ -80,7 +87,12 @@ fn PropertyRow(object: ObjectType, def: PropertyDef, admin: bool, delete: Server
     }
     rules.push(if def.custom { "custom" } else { "default" });
     let options = (!def.options.is_empty() && !def.computed).then(|| {
-        let mut names: Vec<String> = def.options.iter().take(6).map(|o| o.label.clone()).collect();
+        let mut names: Vec<String> = def
+            .options
+            .iter()
+            .take(6)
+            .map(|o| o.label.clone())
+            .collect();
         if def.options.len() > 6 {
             names.push("…".into());
         }
@@ -128,7 +140,10 @@ fn parse_options(text: &str) -> Vec<PropertyOption> {
 }
 
 #[component]
-fn AddPropertyForm(object: Memo<ObjectType>, create: ServerAction<CreateCrmProperty>) -> impl IntoView {
+fn AddPropertyForm(
+    object: Memo<ObjectType>,
+    create: ServerAction<CreateCrmProperty>,
+) -> impl IntoView {
     let label = RwSignal::new(String::new());
     let name = RwSignal::new(String::new());
     let kind = RwSignal::new("string".to_string());
@@ -144,7 +159,11 @@ fn AddPropertyForm(object: Memo<ObjectType>, create: ServerAction<CreateCrmPrope
                 label: label.get_untracked(),
                 name: Some(name.get_untracked()).filter(|n| !n.trim().is_empty()),
                 kind,
-                options: if kind.has_options() { parse_options(&options.get_untracked()) } else { Vec::new() },
+                options: if kind.has_options() {
+                    parse_options(&options.get_untracked())
+                } else {
+                    Vec::new()
+                },
                 required: required.get_untracked(),
                 read_only: read_only.get_untracked(),
                 description: String::new(),
@@ -159,7 +178,13 @@ fn AddPropertyForm(object: Memo<ObjectType>, create: ServerAction<CreateCrmPrope
         }
     });
     let error = move || create.value().get().and_then(Result::err);
-    let field_error = move |f: &'static str| move || error().and_then(|e| e.field_message(f).map(String::from)).map(|m| view! { <span class="field-error" role="alert">{m}</span> });
+    let field_error = move |f: &'static str| {
+        move || {
+            error()
+                .and_then(|e| e.field_message(f).map(String::from))
+                .map(|m| view! { <span class="field-error" role="alert">{m}</span> })
+        }
+    };
     view! {
         <details class="card">
             <summary><strong>{move || format!("Add a property to {}", object.get().as_str())}</strong></summary>

@@ -10,7 +10,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 #[component]
-pub fn CreateDialog(object: ObjectType, schema: ObjectSchemaView, open: RwSignal<bool>) -> impl IntoView {
+pub fn CreateDialog(
+    object: ObjectType,
+    schema: ObjectSchemaView,
+    open: RwSignal<bool>,
+) -> impl IntoView {
     let create = ServerAction::<CreateCrmRecord>::new();
     let fields: Vec<(crate::model::crm::PropertyDef, RwSignal<String>)> = schema
         .create_form
@@ -19,13 +23,20 @@ pub fn CreateDialog(object: ObjectType, schema: ObjectSchemaView, open: RwSignal
         .map(|def| {
             // Deals start in the first pipeline.
             let initial = match def.name.as_str() {
-                "pipeline" => schema.pipelines.first().map(|p| p.id.clone()).unwrap_or_default(),
+                "pipeline" => schema
+                    .pipelines
+                    .first()
+                    .map(|p| p.id.clone())
+                    .unwrap_or_default(),
                 _ => String::new(),
             };
             (def, RwSignal::new(initial))
         })
         .collect();
-    let values = fields.iter().map(|(d, v)| (d.name.clone(), *v)).collect::<Vec<_>>();
+    let values = fields
+        .iter()
+        .map(|(d, v)| (d.name.clone(), *v))
+        .collect::<Vec<_>>();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let properties: BTreeMap<String, Value> = values
@@ -40,7 +51,10 @@ pub fn CreateDialog(object: ObjectType, schema: ObjectSchemaView, open: RwSignal
     Effect::new(move |_| {
         if let Some(Ok(record)) = create.value().get() {
             open.set(false);
-            use_navigate()(&format!("{}/{}", object.path(), record.id), Default::default());
+            use_navigate()(
+                &format!("{}/{}", object.path(), record.id),
+                Default::default(),
+            );
         }
     });
     let title = format!("Create {}", object.singular());

@@ -60,6 +60,8 @@ pub fn CrmListPage(object: ObjectType) -> impl IntoView {
     let page = Resource::new(move || request.get(), move |r| list_crm_records(object, r));
     let creating = RwSignal::new(false);
     let search = RwSignal::new(request.get_untracked().search.unwrap_or_default());
+    // Back and forward change the URL: the search box follows.
+    Effect::new(move |_| search.set(request.get().search.unwrap_or_default()));
 
     let on_search = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -121,12 +123,27 @@ pub fn CrmListPage(object: ObjectType) -> impl IntoView {
 }
 
 #[component]
-fn RecordTable(object: ObjectType, schema: ObjectSchemaView, request: ListRequest, page: crate::model::crm::RecordPage) -> impl IntoView {
+fn RecordTable(
+    object: ObjectType,
+    schema: ObjectSchemaView,
+    request: ListRequest,
+    page: crate::model::crm::RecordPage,
+) -> impl IntoView {
     if page.records.is_empty() && page.prev.is_none() {
         let message = match (&request.search, request.archived) {
-            (Some(q), _) => format!("No {} match “{q}”. Try another word, or clear the search.", object.as_str()),
-            (None, true) => format!("No archived {}. Archived records show up here and can be restored.", object.as_str()),
-            (None, false) => format!("No {} yet. Create the first one with “Create {}”.", object.as_str(), object.singular()),
+            (Some(q), _) => format!(
+                "No {} match “{q}”. Try another word, or clear the search.",
+                object.as_str()
+            ),
+            (None, true) => format!(
+                "No archived {}. Archived records show up here and can be restored.",
+                object.as_str()
+            ),
+            (None, false) => format!(
+                "No {} yet. Create the first one with “Create {}”.",
+                object.as_str(),
+                object.singular()
+            ),
         };
         return view! { <p class="empty" data-testid="empty">{message}</p> }.into_any();
     }
@@ -138,15 +155,38 @@ fn RecordTable(object: ObjectType, schema: ObjectSchemaView, request: ListReques
             let label = if i == 0 && object == ObjectType::Contacts {
                 "Name".to_string()
             } else {
-                schema.property(name).map(|p| p.label.clone()).unwrap_or_else(|| name.clone())
+                schema
+                    .property(name)
+                    .map(|p| p.label.clone())
+                    .unwrap_or_else(|| name.clone())
             };
             let sorted_here = match request.sort.as_deref() {
                 Some(s) => s == name,
                 None => name == "createdate",
             };
-            let descending = if request.sort.is_some() { request.descending } else { true };
-            let arrow = if sorted_here { if descending { " ↓" } else { " ↑" } } else { "" };
-            let aria = if sorted_here { if descending { "descending" } else { "ascending" } } else { "none" };
+            let descending = if request.sort.is_some() {
+                request.descending
+            } else {
+                true
+            };
+            let arrow = if sorted_here {
+                if descending {
+                    " ↓"
+                } else {
+                    " ↑"
+                }
+            } else {
+                ""
+            };
+            let aria = if sorted_here {
+                if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            } else {
+                "none"
+            };
             if schema.sortable.contains(name) {
                 let next = ListRequest {
                     sort: Some(name.clone()),
@@ -209,7 +249,12 @@ fn RecordTable(object: ObjectType, schema: ObjectSchemaView, request: ListReques
 }
 
 #[component]
-fn RecordRow(object: ObjectType, schema: ObjectSchemaView, columns: Vec<String>, record: RecordView) -> impl IntoView {
+fn RecordRow(
+    object: ObjectType,
+    schema: ObjectSchemaView,
+    columns: Vec<String>,
+    record: RecordView,
+) -> impl IntoView {
     let href = format!("{}/{}", object.path(), record.id);
     let cells = columns
         .iter()
@@ -221,7 +266,10 @@ fn RecordRow(object: ObjectType, schema: ObjectSchemaView, columns: Vec<String>,
             }
             let text = match (name.as_str(), record.properties.get(name)) {
                 ("createdate", _) => short_time(record.created_at),
-                (_, Some(v)) => schema.property(name).map(|p| p.display_value(v)).unwrap_or_else(|| v.clone()),
+                (_, Some(v)) => schema
+                    .property(name)
+                    .map(|p| p.display_value(v))
+                    .unwrap_or_else(|| v.clone()),
                 (_, None) => String::new(),
             };
             view! { <td>{text}</td> }.into_any()

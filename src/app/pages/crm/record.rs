@@ -4,8 +4,9 @@
 use super::fields::{input_value, PropertyInput};
 use super::short_time;
 use crate::api::crm::{
-    crm_schema, get_crm_record, list_crm_associations, list_crm_records, list_crm_timeline, AddCrmNote,
-    ArchiveCrmRecord, AssociateCrmRecords, DissociateCrmRecords, RestoreCrmRecord, UpdateCrmRecord,
+    crm_schema, get_crm_record, list_crm_associations, list_crm_records, list_crm_timeline,
+    AddCrmNote, ArchiveCrmRecord, AssociateCrmRecords, DissociateCrmRecords, RestoreCrmRecord,
+    UpdateCrmRecord,
 };
 use crate::app::components::{set_page_status, ErrorBox, Loading};
 use crate::model::crm::{ListRequest, ObjectSchemaView, ObjectType, PropertyDef, RecordView};
@@ -63,12 +64,19 @@ pub fn CrmRecordPage(object: ObjectType) -> impl IntoView {
 }
 
 #[component]
-fn RecordBody(object: ObjectType, schema: ObjectSchemaView, record: RecordView, version: RwSignal<u32>) -> impl IntoView {
+fn RecordBody(
+    object: ObjectType,
+    schema: ObjectSchemaView,
+    record: RecordView,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let archive = ServerAction::<ArchiveCrmRecord>::new();
     let restore = ServerAction::<RestoreCrmRecord>::new();
     let confirming = RwSignal::new(false);
     Effect::new(move |_| {
-        if matches!(archive.value().get(), Some(Ok(_))) || matches!(restore.value().get(), Some(Ok(_))) {
+        if matches!(archive.value().get(), Some(Ok(_)))
+            || matches!(restore.value().get(), Some(Ok(_)))
+        {
             version.update(|v| *v += 1);
         }
     });
@@ -134,7 +142,14 @@ fn RecordBody(object: ObjectType, schema: ObjectSchemaView, record: RecordView, 
 }
 
 #[component]
-fn PropertyRow(object: ObjectType, id: i64, def: PropertyDef, record: RecordView, editable: bool, version: RwSignal<u32>) -> impl IntoView {
+fn PropertyRow(
+    object: ObjectType,
+    id: i64,
+    def: PropertyDef,
+    record: RecordView,
+    editable: bool,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let update = ServerAction::<UpdateCrmRecord>::new();
     let editing = RwSignal::new(false);
     let stored = record.properties.get(&def.name).cloned();
@@ -155,17 +170,21 @@ fn PropertyRow(object: ObjectType, id: i64, def: PropertyDef, record: RecordView
             ev.prevent_default();
             let mut properties = BTreeMap::new();
             properties.insert(name.clone(), Value::String(draft.get_untracked()));
-            update.dispatch(UpdateCrmRecord { object, id, properties });
+            update.dispatch(UpdateCrmRecord {
+                object,
+                id,
+                properties,
+            });
         }
     };
     let can_edit = editable && !def.computed && !def.read_only;
     let field = StoredValue::new(name.clone());
     let error = move || {
-        update
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| field.with_value(|n| e.field_message(n).map(String::from)).unwrap_or(e.message))
+        update.value().get().and_then(Result::err).map(|e| {
+            field
+                .with_value(|n| e.field_message(n).map(String::from))
+                .unwrap_or(e.message)
+        })
     };
     let edit_label = format!("Edit {label}");
     let input_def = def.clone();
@@ -256,7 +275,12 @@ fn AssociationsPanel(object: ObjectType, id: i64) -> impl IntoView {
 }
 
 #[component]
-fn AddAssociation(object: ObjectType, id: i64, to: ObjectType, associate: ServerAction<AssociateCrmRecords>) -> impl IntoView {
+fn AddAssociation(
+    object: ObjectType,
+    id: i64,
+    to: ObjectType,
+    associate: ServerAction<AssociateCrmRecords>,
+) -> impl IntoView {
     let open = RwSignal::new(false);
     let text = RwSignal::new(String::new());
     let results = Resource::new(
@@ -311,7 +335,10 @@ fn AddAssociation(object: ObjectType, id: i64, to: ObjectType, associate: Server
 #[component]
 fn TimelinePanel(object: ObjectType, id: i64) -> impl IntoView {
     let note = ServerAction::<AddCrmNote>::new();
-    let events = Resource::new(move || (id, note.version().get()), move |(id, _)| list_crm_timeline(object, id));
+    let events = Resource::new(
+        move || (id, note.version().get()),
+        move |(id, _)| list_crm_timeline(object, id),
+    );
     let body = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(Ok(_)) = note.value().get() {
@@ -320,7 +347,11 @@ fn TimelinePanel(object: ObjectType, id: i64) -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        note.dispatch(AddCrmNote { object, id, body: body.get_untracked() });
+        note.dispatch(AddCrmNote {
+            object,
+            id,
+            body: body.get_untracked(),
+        });
     };
     view! {
         <section class="card timeline" aria-label="Timeline" data-testid="timeline">

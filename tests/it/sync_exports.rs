@@ -3,10 +3,8 @@
 //! back with `calamine`), the notification, and the download link's rules (signed in,
 //! same portal, 24 hours).
 
-mod common;
-
 use axum::body::{to_bytes, Body};
-use common::*;
+use crate::common::*;
 use http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;

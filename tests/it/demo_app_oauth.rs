@@ -2,14 +2,12 @@
 //! crate (what Tandem uses) against it, PKCE, state, code replay, refresh rotation and
 //! reuse detection, expiry, revocation and scopes.
 
-mod demo_app_common;
-
-use demo_app_common::*;
+use crate::demo_app_common::*;
 use http::StatusCode;
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use sqlx::PgPool;
 use std::time::Duration;
@@ -28,7 +26,10 @@ async fn approve(demo: &Demo, auth_url: &url::Url, username: &str) -> String {
     let page = demo.http.get(auth_url.as_str()).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""), "{html}");
+    assert!(
+        html.contains("name=\"username\"") && html.contains("name=\"password\""),
+        "{html}"
+    );
     assert!(html.contains(">Allow<") && html.contains(">Deny<"));
     assert!(html.contains("crm.read"), "the scopes are shown");
     let mut params: Vec<(String, String)> = auth_url.query_pairs().into_owned().collect();
@@ -81,7 +82,11 @@ async fn the_oauth2_crate_completes_the_flow_state_is_echoed_and_refresh_works(p
         .url();
     let location = approve(&demo, &auth_url, "acme-admin").await;
     assert!(location.starts_with(REDIRECT_URI), "{location}");
-    assert_eq!(query_param(&location, "state").as_deref(), Some(csrf.secret().as_str()), "state is echoed");
+    assert_eq!(
+        query_param(&location, "state").as_deref(),
+        Some(csrf.secret().as_str()),
+        "state is echoed"
+    );
     let code = query_param(&location, "code").expect("a code");
 
     let token = client
@@ -91,7 +96,12 @@ async fn the_oauth2_crate_completes_the_flow_state_is_echoed_and_refresh_works(p
         .await
         .expect("the token exchange succeeds");
     assert_eq!(token.expires_in(), Some(Duration::from_secs(3600)));
-    let scopes: Vec<String> = token.scopes().unwrap().iter().map(|s| s.to_string()).collect();
+    let scopes: Vec<String> = token
+        .scopes()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     assert_eq!(scopes, vec!["crm.read", "crm.write"]);
 
     let me = demo.get(token.access_token().secret(), "/v1/me").await;
@@ -106,7 +116,10 @@ async fn the_oauth2_crate_completes_the_flow_state_is_echoed_and_refresh_works(p
         .request_async(&demo.http)
         .await
         .expect("refresh succeeds");
-    assert_ne!(refreshed.access_token().secret(), token.access_token().secret());
+    assert_ne!(
+        refreshed.access_token().secret(),
+        token.access_token().secret()
+    );
     assert_ne!(
         refreshed.refresh_token().unwrap().secret(),
         token.refresh_token().unwrap().secret(),
@@ -122,7 +135,10 @@ async fn a_wrong_pkce_verifier_is_refused_and_spends_the_code(pool: PgPool) {
     demo.account("acme").await;
     let client = oauth_client(&demo);
     let (challenge, right) = PkceCodeChallenge::new_random_sha256();
-    let (auth_url, _) = client.authorize_url(CsrfToken::new_random).set_pkce_challenge(challenge).url();
+    let (auth_url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
     let code = query_param(&approve(&demo, &auth_url, "acme-admin").await, "code").unwrap();
 
     let wrong = PkceCodeVerifier::new("x".repeat(64));
@@ -147,7 +163,11 @@ async fn a_wrong_pkce_verifier_is_refused_and_spends_the_code(pool: PgPool) {
     let v = verifier();
     let code = demo.code_for("acme", "", &v).await;
     let r = demo
-        .token_request(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT_URI)])
+        .token_request(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+        ])
         .await;
     assert_eq!(r.body["error"], "invalid_request");
 }
@@ -156,7 +176,7 @@ async fn a_wrong_pkce_verifier_is_refused_and_spends_the_code(pool: PgPool) {
 async fn deny_and_bad_requests_go_back_to_the_client_with_its_state(pool: PgPool) {
     let demo = start(&pool, |_| {}).await;
     demo.account("acme").await;
-    let challenge = demo_app_common::verifier();
+    let challenge = crate::demo_app_common::verifier();
     let base = [
         ("response_type", "code"),
         ("client_id", "tandem"),
@@ -173,7 +193,10 @@ async fn deny_and_bad_requests_go_back_to_the_client_with_its_state(pool: PgPool
     assert_eq!(res.status().as_u16(), 302);
     let loc = res.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"));
-    assert_eq!(query_param(&loc, "state").as_deref(), Some("opaque-client-state"));
+    assert_eq!(
+        query_param(&loc, "state").as_deref(),
+        Some("opaque-client-state")
+    );
     assert!(query_param(&loc, "code").is_none());
 
     // PKCE is mandatory, and only S256.
@@ -181,27 +204,54 @@ async fn deny_and_bad_requests_go_back_to_the_client_with_its_state(pool: PgPool
         let params: Vec<(String, String)> = base
             .iter()
             .filter(|(k, _)| *k != drop_key)
-            .map(|(k, v)| (k.to_string(), if *k == "code_challenge_method" { method.to_string() } else { v.to_string() }))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    if *k == "code_challenge_method" {
+                        method.to_string()
+                    } else {
+                        v.to_string()
+                    },
+                )
+            })
             .collect();
-        let url = url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
+        let url =
+            url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
         let res = demo.http.get(url).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 302, "{drop_key} {method}");
         let loc = res.headers()["location"].to_str().unwrap().to_string();
-        assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"));
-        assert_eq!(query_param(&loc, "state").as_deref(), Some("opaque-client-state"));
+        assert_eq!(
+            query_param(&loc, "error").as_deref(),
+            Some("invalid_request")
+        );
+        assert_eq!(
+            query_param(&loc, "state").as_deref(),
+            Some("opaque-client-state")
+        );
     }
 
     // An unknown scope is invalid_scope.
     let mut params = base.to_vec();
     params.push(("scope", "crm.read admin.everything"));
-    let url = url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
-    let loc = demo.http.get(url).send().await.unwrap().headers()["location"].to_str().unwrap().to_string();
+    let url =
+        url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
+    let loc = demo.http.get(url).send().await.unwrap().headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_scope"));
 
     // An unknown client or a foreign redirect URI is never redirected to.
-    for (k, v) in [("client_id", "evil"), ("redirect_uri", "https://evil.example.com/cb")] {
-        let params: Vec<(&str, &str)> = base.iter().map(|&(bk, bv)| if bk == k { (bk, v) } else { (bk, bv) }).collect();
-        let url = url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
+    for (k, v) in [
+        ("client_id", "evil"),
+        ("redirect_uri", "https://evil.example.com/cb"),
+    ] {
+        let params: Vec<(&str, &str)> = base
+            .iter()
+            .map(|&(bk, bv)| if bk == k { (bk, v) } else { (bk, bv) })
+            .collect();
+        let url =
+            url::Url::parse_with_params(&format!("{}/oauth/authorize", demo.url), &params).unwrap();
         let res = demo.http.get(url).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 400, "{k}");
         assert!(res.headers().get("location").is_none());
@@ -209,11 +259,19 @@ async fn deny_and_bad_requests_go_back_to_the_client_with_its_state(pool: PgPool
 
     // A wrong password shows the page again with an error, and gives no code.
     let mut wrong = base.to_vec();
-    wrong.extend([("username", "acme-admin"), ("password", "nope"), ("decision", "allow")]);
+    wrong.extend([
+        ("username", "acme-admin"),
+        ("password", "nope"),
+        ("decision", "allow"),
+    ]);
     let res = demo.consent(&wrong).await;
     assert_eq!(res.status().as_u16(), 401);
     assert!(res.headers().get("location").is_none());
-    assert!(res.text().await.unwrap().contains("Wrong username or password"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("Wrong username or password"));
 }
 
 #[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
@@ -232,11 +290,23 @@ async fn a_replayed_code_is_refused_and_revokes_the_tokens_it_gave(pool: PgPool)
     let replay = demo.exchange(&code, &v).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert_eq!(replay.body["error"], "invalid_grant");
-    assert!(replay.body["error_description"].as_str().unwrap().contains("already used"));
+    assert!(replay.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("already used"));
 
-    assert_eq!(demo.get(&access, "/v1/me").await.status, StatusCode::UNAUTHORIZED, "access token revoked");
-    let r = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
-    assert_eq!(r.body["error"], "invalid_grant", "refresh token revoked too");
+    assert_eq!(
+        demo.get(&access, "/v1/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "access token revoked"
+    );
+    let r = demo
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(
+        r.body["error"], "invalid_grant",
+        "refresh token revoked too"
+    );
 }
 
 #[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
@@ -245,7 +315,12 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_grant(pool: PgPool) 
     let t1 = demo.tokens("acme", "crm.read").await;
     assert_eq!(t1.scope, "crm.read");
 
-    let r = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &t1.refresh)]).await;
+    let r = demo
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t1.refresh),
+        ])
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["scope"], "crm.read");
@@ -256,23 +331,49 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_grant(pool: PgPool) 
 
     // A refresh cannot widen the scope.
     let wider = demo
-        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &r2), ("scope", "crm.read crm.write")])
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r2),
+            ("scope", "crm.read crm.write"),
+        ])
         .await;
     assert_eq!(wider.body["error"], "invalid_scope");
 
     // The old refresh token again: reuse detected, the whole grant dies.
-    let reuse = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &t1.refresh)]).await;
+    let reuse = demo
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t1.refresh),
+        ])
+        .await;
     assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
     assert_eq!(reuse.body["error"], "invalid_grant");
-    assert!(reuse.body["error_description"].as_str().unwrap().contains("already used"));
-    assert_eq!(demo.get(&a2, "/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(demo.get(&t1.access, "/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    let newest = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await;
-    assert_eq!(newest.body["error"], "invalid_grant", "the newest refresh token is revoked as well");
+    assert!(reuse.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("already used"));
+    assert_eq!(
+        demo.get(&a2, "/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        demo.get(&t1.access, "/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let newest = demo
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &r2)])
+        .await;
+    assert_eq!(
+        newest.body["error"], "invalid_grant",
+        "the newest refresh token is revoked as well"
+    );
 
     // Another grant of the same user is untouched.
     let other = demo.tokens("acme", "").await;
-    assert_eq!(demo.get(&other.access, "/v1/me").await.status, StatusCode::OK);
+    assert_eq!(
+        demo.get(&other.access, "/v1/me").await.status,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
@@ -290,12 +391,23 @@ async fn an_expired_access_token_is_401_with_www_authenticate(pool: PgPool) {
     })
     .await;
     assert_eq!(expired.body["error"], "invalid_token");
-    assert!(expired.body["error_description"].as_str().unwrap().contains("expired"));
+    assert!(expired.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
     let challenge = expired.headers["www-authenticate"].to_str().unwrap();
-    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
 
     // The refresh token still gets a fresh access token.
-    let r = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &t.refresh)]).await;
+    let r = demo
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t.refresh),
+        ])
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["expires_in"], 1);
     let fresh = r.body["access_token"].as_str().unwrap();
@@ -308,8 +420,16 @@ async fn unknown_missing_and_revoked_tokens_are_401(pool: PgPool) {
     let r = demo.get("dat_made_up", "/v1/contacts").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.body["error"], "invalid_token");
-    assert!(r.headers["www-authenticate"].to_str().unwrap().contains("invalid_token"));
-    let none = demo.http.get(format!("{}/v1/me", demo.url)).send().await.unwrap();
+    assert!(r.headers["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains("invalid_token"));
+    let none = demo
+        .http
+        .get(format!("{}/v1/me", demo.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status().as_u16(), 401);
     assert!(none.headers().contains_key("www-authenticate"));
 
@@ -330,15 +450,34 @@ async fn unknown_missing_and_revoked_tokens_are_401(pool: PgPool) {
         }
     };
     assert_eq!(revoke(t.access.clone()).await, 200);
-    assert_eq!(demo.get(&t.access, "/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    let r = demo.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &t.refresh)]).await;
-    assert_eq!(r.status, StatusCode::OK, "revoking an access token leaves the grant alive");
+    assert_eq!(
+        demo.get(&t.access, "/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = demo
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &t.refresh),
+        ])
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "revoking an access token leaves the grant alive"
+    );
     let a2 = r.body["access_token"].as_str().unwrap().to_string();
     let r2 = r.body["refresh_token"].as_str().unwrap().to_string();
     // …a refresh token ends the grant.
     assert_eq!(revoke(r2.clone()).await, 200);
-    assert_eq!(demo.get(&a2, "/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(revoke("unknown".into()).await, 200, "unknown tokens are not an error");
+    assert_eq!(
+        demo.get(&a2, "/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        revoke("unknown".into()).await,
+        200,
+        "unknown tokens are not an error"
+    );
 }
 
 #[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
@@ -368,8 +507,17 @@ async fn clients_authenticate_by_basic_or_body_and_wrong_secrets_fail(pool: PgPo
 
     // Credentials in the body work as well (and the code was not spent by the failure).
     let mut form = base.to_vec();
-    form.extend([("client_id", "tandem"), ("client_secret", "tandem-demo-secret")]);
-    let ok = demo.http.post(format!("{}/oauth/token", demo.url)).form(&form).send().await.unwrap();
+    form.extend([
+        ("client_id", "tandem"),
+        ("client_secret", "tandem-demo-secret"),
+    ]);
+    let ok = demo
+        .http
+        .post(format!("{}/oauth/token", demo.url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status().as_u16(), 200);
 
     let unsupported = demo.token_request(&[("grant_type", "password")]).await;
@@ -380,9 +528,16 @@ async fn clients_authenticate_by_basic_or_body_and_wrong_secrets_fail(pool: PgPo
 async fn scopes_limit_what_a_token_can_do(pool: PgPool) {
     let demo = start(&pool, |_| {}).await;
     let read_only = demo.tokens("acme", "crm.read").await;
-    assert_eq!(demo.get(&read_only.access, "/v1/contacts").await.status, StatusCode::OK);
+    assert_eq!(
+        demo.get(&read_only.access, "/v1/contacts").await.status,
+        StatusCode::OK
+    );
     let w = demo
-        .post(&read_only.access, "/v1/contacts/batch", serde_json::json!({"inputs": [{"properties": {"email": "a@b.co"}}]}))
+        .post(
+            &read_only.access,
+            "/v1/contacts/batch",
+            serde_json::json!({"inputs": [{"properties": {"email": "a@b.co"}}]}),
+        )
         .await;
     assert_eq!(w.status, StatusCode::FORBIDDEN);
     assert_eq!(w.body["error"], "insufficient_scope");

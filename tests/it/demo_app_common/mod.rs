@@ -2,7 +2,6 @@
 //! 127.0.0.1:0 over a real, freshly migrated Postgres database (`#[sqlx::test]` with the
 //! demo app's migrator), tokens obtained through the real OAuth flow, and a local
 //! webhook receiver.
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -57,8 +56,12 @@ async fn reply(res: reqwest::Response) -> Reply {
 pub async fn start(pool: &PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> Demo {
     let mut config = DemoConfig::for_tests("unused: the test pool is used");
     tweak(&mut config);
-    let state = demo_app::prepare(pool.clone(), config).await.expect("demo app starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let state = demo_app::prepare(pool.clone(), config)
+        .await
+        .expect("demo app starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(axum::serve(listener, demo_app::router(state.clone())).into_future());
     Demo {
@@ -78,7 +81,10 @@ pub fn verifier() -> String {
 impl Demo {
     /// The account with its admin `<name>-admin` / `demo` and pipelines.
     pub async fn account(&self, name: &str) -> i64 {
-        seed::ensure_account(&self.state.pool, name).await.expect("account").id
+        seed::ensure_account(&self.state.pool, name)
+            .await
+            .expect("account")
+            .id
     }
 
     pub async fn seed(&self, opts: seed::SeedOptions) -> seed::SeedReport {
@@ -114,7 +120,10 @@ impl Demo {
             ])
             .await;
         assert_eq!(res.status().as_u16(), 302, "consent must redirect");
-        let location = res.headers()["location"].to_str().expect("location").to_string();
+        let location = res.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
         let url = url::Url::parse(&location).expect("absolute redirect");
         url.query_pairs()
             .find(|(k, _)| k == "code")
@@ -153,8 +162,14 @@ impl Demo {
         let r = self.exchange(&code, &v).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         Tokens {
-            access: r.body["access_token"].as_str().expect("access_token").into(),
-            refresh: r.body["refresh_token"].as_str().expect("refresh_token").into(),
+            access: r.body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .into(),
+            refresh: r.body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .into(),
             scope: r.body["scope"].as_str().unwrap_or_default().into(),
         }
     }
@@ -174,8 +189,17 @@ impl Demo {
         reply(res).await
     }
 
-    pub async fn send_json(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(token);
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -183,17 +207,23 @@ impl Demo {
     }
 
     pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
-        self.send_json(reqwest::Method::POST, token, path, Some(body)).await
+        self.send_json(reqwest::Method::POST, token, path, Some(body))
+            .await
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> Reply {
-        self.send_json(reqwest::Method::DELETE, token, path, None).await
+        self.send_json(reqwest::Method::DELETE, token, path, None)
+            .await
     }
 
     /// `POST /v1/{object}/batch`; panics unless the HTTP status is 200.
     pub async fn batch(&self, token: &str, object: &str, inputs: Value) -> Vec<Value> {
         let r = self
-            .post(token, &format!("/v1/{object}/batch"), serde_json::json!({ "inputs": inputs }))
+            .post(
+                token,
+                &format!("/v1/{object}/batch"),
+                serde_json::json!({ "inputs": inputs }),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body["results"].as_array().expect("results").clone()
@@ -202,7 +232,11 @@ impl Demo {
     /// Creates one record and returns its id.
     pub async fn create(&self, token: &str, object: &str, properties: Value) -> String {
         let results = self
-            .batch(token, object, serde_json::json!([{ "properties": properties }]))
+            .batch(
+                token,
+                object,
+                serde_json::json!([{ "properties": properties }]),
+            )
             .await;
         assert_eq!(results[0]["status"], "created", "{}", results[0]);
         results[0]["record"]["id"].as_str().expect("id").to_string()
@@ -287,13 +321,17 @@ impl Receiver {
                 StatusCode::OK
             }
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("address");
         let r = Receiver {
             url: format!("http://{addr}/hook"),
             ..r
         };
-        let app = Router::new().route("/hook", post(hook)).with_state(r.clone());
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(r.clone());
         tokio::spawn(axum::serve(listener, app).into_future());
         r
     }

@@ -1,6 +1,5 @@
 //! Helpers for integration tests: the real router over a real, freshly migrated
 //! Postgres database (one per test, made by `#[sqlx::test]`).
-#![allow(dead_code)]
 
 use axum::body::{to_bytes, Body};
 use axum::Router;

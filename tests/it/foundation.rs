@@ -1,10 +1,8 @@
 //! The foundation through the real router and a real Postgres: authentication by token
 //! and session, permissions, tenant isolation, CSRF, rate limiting, health and metrics.
 
-mod common;
-
+use crate::common::*;
 use axum::body::Body;
-use common::*;
 use http::{header, Request, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;

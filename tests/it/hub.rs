@@ -1,0 +1,2478 @@
+//! The hub CRM against a real Postgres: validation, soft delete and restore, the
+//! change feed (ordering, resume, concurrency, LISTEN), per-property provenance,
+//! keyset paging, index use, associations, pipelines, timeline, the generator, the
+//! REST API (round trip and cross-portal isolation) and the pages' server functions.
+
+use crate::common::*;
+use axum::body::Body;
+use http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tandem::hub::changes::{self, ChangeKind, ChangeListener};
+use tandem::hub::generator::{self, GenerateOptions};
+use tandem::hub::records::{self, Cursor, Filter, FilterOp, ListQuery, Sort, SortDir};
+use tandem::hub::{associations, pipelines, schema, timeline};
+use tandem::model::crm::{
+    NewPropertyRequest, ObjectType, PropertyOption, PropertyType, WriteOrigin,
+};
+use tandem::model::Role;
+use uuid::Uuid;
+
+fn props(v: Value) -> BTreeMap<String, Value> {
+    v.as_object()
+        .expect("an object")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+async fn setup(pool: &PgPool) -> (axum::Router, Seeded) {
+    let app = test_app(pool).await;
+    let s = seed_user(pool, "acme", "boss@example.com", Role::SuperAdmin).await;
+    (app, s)
+}
+
+/// A REST call with a Bearer token.
+async fn rest(
+    app: &axum::Router,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Reply {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(
+            body.map(|b| Body::from(b.to_string()))
+                .unwrap_or_else(Body::empty),
+        )
+        .unwrap();
+    send(app, req).await
+}
+
+fn fields(err: &tandem::api::ApiError) -> Vec<&str> {
+    err.fields.iter().map(|f| f.field.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------
+// Validation
+
+#[sqlx::test]
+async fn validation_errors_name_every_field(pool: PgPool) {
+    let (app, s) = setup(&pool).await;
+    let user = WriteOrigin::User(s.user_id);
+    let err = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({
+            "email": "not-an-email",
+            "lifecyclestage": "astronaut",
+            "date_of_birth": "31/12/1990",
+            "createdate": "2020-01-01",
+            "shoe_size": "44",
+            "firstname": "Valid",
+        })),
+        &user,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 422);
+    assert_eq!(
+        fields(&err),
+        vec![
+            "createdate",
+            "date_of_birth",
+            "email",
+            "lifecyclestage",
+            "shoe_size"
+        ]
+    );
+    assert!(err
+        .field_message("email")
+        .unwrap()
+        .contains("not a valid email"));
+    assert!(err
+        .field_message("lifecyclestage")
+        .unwrap()
+        .contains("Options: subscriber, lead"));
+    assert!(err
+        .field_message("createdate")
+        .unwrap()
+        .contains("cannot be changed"));
+
+    // Numbers must parse; required fields are reported with the others.
+    let err = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Deals,
+        &props(json!({ "amount": "12,50" })),
+        &user,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&err), vec!["amount", "dealname", "dealstage"]);
+    assert!(err.field_message("dealname").unwrap().contains("required"));
+    assert!(err
+        .field_message("amount")
+        .unwrap()
+        .contains("must be a number"));
+
+    // Nothing was written, and no change row either.
+    assert_eq!(changes::last_seq(&pool, s.portal_id).await.unwrap(), 0);
+
+    // Server functions answer 422 with the field names…
+    let r = call(
+        &app,
+        "create_crm_record",
+        Some(&s.token),
+        json!({ "object": "contacts", "properties": { "email": "nope" } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(r.body["code"], "validation");
+    assert_eq!(r.body["fields"][0]["field"], "email");
+
+    // …and REST answers HubSpot's shape with 400.
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts",
+        &s.token,
+        Some(json!({ "properties": { "email": "nope", "hs_lead_status": "MAYBE" } })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.body["status"], "error");
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    let errs: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(errs, vec!["email", "hs_lead_status"]);
+    assert!(r.body["correlationId"].is_string());
+
+    // Read-only custom properties are refused to people and tokens, accepted from syncs.
+    schema::create_property(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        NewPropertyRequest {
+            label: "ERP id".into(),
+            name: None,
+            kind: PropertyType::String,
+            options: Vec::new(),
+            required: false,
+            read_only: true,
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let err = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "erp_id": "E1" })),
+        &user,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&err), vec!["erp_id"]);
+    assert!(err.message.contains("read-only"));
+    let by_sync = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "erp_id": "E1" })),
+        &WriteOrigin::Sync(Uuid::new_v4()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_sync.get("erp_id"), Some("E1"));
+}
+
+#[sqlx::test]
+async fn values_are_stored_normalised(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let r = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        &props(json!({ "name": "  Acme  ", "domain": "https://www.Acme.com/about", "numberofemployees": "0042", "industry": "retail" })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.get("name"), Some("Acme"));
+    assert_eq!(r.get("domain"), Some("acme.com"));
+    assert_eq!(r.get("numberofemployees"), Some("42"));
+    assert_eq!(r.get("industry"), Some("RETAIL"));
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": " Anna@Example.COM " })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.get("email"), Some("anna@example.com"));
+    // Empty values are "not set", not empty strings.
+    let c2 = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "firstname": "Bo", "lastname": "" })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    assert!(c2.get("lastname").is_none());
+}
+
+#[sqlx::test]
+async fn duplicate_contact_emails_are_refused(pool: PgPool) {
+    let (app, s) = setup(&pool).await;
+    let o = WriteOrigin::User(s.user_id);
+    let first = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "sam@example.com" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let err = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "  SAM@example.com" })),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 409);
+    assert!(
+        err.message.contains(&format!("Existing ID: {}", first.id)),
+        "{}",
+        err.message
+    );
+    // Updating another contact to that email is refused too; archiving frees it.
+    let other = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "kim@example.com" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let err = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        other.id,
+        &props(json!({ "email": "sam@example.com" })),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 409);
+    records::archive(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
+        .await
+        .unwrap();
+    records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        other.id,
+        &props(json!({ "email": "sam@example.com" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    // Restoring the archived one would duplicate it now.
+    let err = records::restore(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 409);
+    // Through REST: 409 CONFLICT.
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts",
+        &s.token,
+        Some(json!({ "properties": { "email": "Sam@Example.com" } })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert_eq!(r.body["category"], "CONFLICT");
+}
+
+// ---------------------------------------------------------------------------------
+// Soft delete and restore
+
+#[sqlx::test]
+async fn archive_hides_and_restore_brings_back(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let o = WriteOrigin::User(s.user_id);
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "gone@example.com", "firstname": "Gone" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let live = |archived| ListQuery {
+        archived,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(false))
+            .await
+            .unwrap()
+            .records
+            .len(),
+        1
+    );
+
+    let archived = records::archive(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
+        .await
+        .unwrap();
+    assert!(archived.is_archived());
+    // Hidden from lists, finds and scans…
+    assert!(
+        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(false))
+            .await
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    assert!(
+        records::find_contacts_by_email(&pool, s.portal_id, "gone@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        records::scan(&pool, s.portal_id, ObjectType::Contacts, None, 100, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // …but still there: get, the archived list, scans that ask for it.
+    let got = records::get(&pool, s.portal_id, ObjectType::Contacts, c.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.is_archived());
+    assert_eq!(got.get("firstname"), Some("Gone"));
+    assert_eq!(
+        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(true))
+            .await
+            .unwrap()
+            .records[0]
+            .id,
+        c.id
+    );
+    assert_eq!(
+        records::scan(&pool, s.portal_id, ObjectType::Contacts, None, 100, true)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Archived records cannot be edited; archiving twice changes nothing.
+    let err = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &props(json!({ "firstname": "X" })),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 409);
+    records::archive(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
+        .await
+        .unwrap();
+
+    let restored = records::restore(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
+        .await
+        .unwrap();
+    assert!(!restored.is_archived());
+    assert_eq!(
+        records::find_contacts_by_email(&pool, s.portal_id, " GONE@example.com ")
+            .await
+            .unwrap()[0]
+            .id,
+        c.id
+    );
+
+    let kinds: Vec<ChangeKind> = changes::read_after(&pool, s.portal_id, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ChangeKind::Created,
+            ChangeKind::Archived,
+            ChangeKind::Restored
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Change feed
+
+#[sqlx::test]
+async fn change_feed_is_ordered_resumable_and_carries_origins(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
+    let user = WriteOrigin::User(s.user_id);
+    let sync_id = Uuid::new_v4();
+    let sync = WriteOrigin::Sync(sync_id);
+
+    let a = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "a@example.com", "firstname": "A" })),
+        &user,
+    )
+    .await
+    .unwrap();
+    // Another portal's writes never show in this portal's feed.
+    records::create(
+        &pool,
+        other.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "x@example.com" })),
+        &user,
+    )
+    .await
+    .unwrap();
+    let u = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        a.id,
+        &props(json!({ "firstname": "Anna", "lastname": "Lee", "email": "a@example.com" })),
+        &sync,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        u.changed,
+        vec!["firstname", "lastname"],
+        "email was sent unchanged"
+    );
+    // Writing the same values back changes nothing and appends nothing (no ping-pong).
+    let again = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        a.id,
+        &props(json!({ "firstname": "Anna" })),
+        &sync,
+    )
+    .await
+    .unwrap();
+    assert!(again.changed.is_empty());
+    let co = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        &props(json!({ "name": "Acme" })),
+        &user,
+    )
+    .await
+    .unwrap();
+    associations::associate(
+        &pool,
+        s.portal_id,
+        (ObjectType::Contacts, a.id),
+        (ObjectType::Companies, co.id),
+        &sync,
+    )
+    .await
+    .unwrap();
+    records::archive(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        a.id,
+        &WriteOrigin::Import,
+    )
+    .await
+    .unwrap();
+
+    let all = changes::read_after(&pool, s.portal_id, 0, 100)
+        .await
+        .unwrap();
+    let summary: Vec<(ObjectType, i64, ChangeKind)> = all
+        .iter()
+        .map(|c| (c.object, c.record_id, c.kind))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (ObjectType::Contacts, a.id, ChangeKind::Created),
+            (ObjectType::Contacts, a.id, ChangeKind::Updated),
+            (ObjectType::Companies, co.id, ChangeKind::Created),
+            (ObjectType::Contacts, a.id, ChangeKind::Associated),
+            (ObjectType::Companies, co.id, ChangeKind::Associated),
+            (ObjectType::Contacts, a.id, ChangeKind::Archived),
+        ]
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].seq < w[1].seq),
+        "strictly increasing seq"
+    );
+    assert!(all.iter().all(|c| c.portal_id == s.portal_id));
+    assert_eq!(all[0].properties, vec!["email", "firstname"]);
+    assert_eq!(all[0].origin, user);
+    assert_eq!(all[1].properties, vec!["firstname", "lastname"]);
+    assert_eq!(
+        all[1].origin,
+        WriteOrigin::Sync(sync_id),
+        "the engine recognises its echo"
+    );
+    assert_eq!(all[3].associated, Some((ObjectType::Companies, co.id)));
+    assert_eq!(all[4].associated, Some((ObjectType::Contacts, a.id)));
+    assert_eq!(all[5].origin, WriteOrigin::Import);
+
+    // Resume from any position, a page at a time.
+    let first_two = changes::read_after(&pool, s.portal_id, 0, 2).await.unwrap();
+    assert_eq!(first_two, all[..2].to_vec());
+    let rest_of = changes::read_after(&pool, s.portal_id, first_two[1].seq, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest_of, all[2..].to_vec());
+    assert!(changes::read_after(&pool, s.portal_id, all[5].seq, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        changes::last_seq(&pool, s.portal_id).await.unwrap(),
+        all[5].seq
+    );
+}
+
+#[sqlx::test]
+async fn change_feed_never_skips_under_concurrent_writers(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let portal = s.portal_id;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let pool = pool.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut pos = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let batch = changes::read_after(&pool, portal, pos, 1000).await.unwrap();
+                for c in &batch {
+                    assert!(c.seq > pos);
+                    pos = c.seq;
+                    seen.push(c.seq);
+                }
+                if finished && batch.is_empty() {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for i in 0..20 {
+                    let c = records::create(
+                        &pool,
+                        portal,
+                        ObjectType::Contacts,
+                        &props(json!({ "firstname": format!("W{w}-{i}") })),
+                        &WriteOrigin::System,
+                    )
+                    .await
+                    .unwrap();
+                    records::update(
+                        &pool,
+                        portal,
+                        ObjectType::Contacts,
+                        c.id,
+                        &props(json!({ "lastname": "x" })),
+                        &WriteOrigin::System,
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM hub_changes WHERE portal_id = $1 ORDER BY seq")
+            .bind(portal)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(all.len(), 240);
+    assert_eq!(
+        seen, all,
+        "a reader following the feed saw every change, in order"
+    );
+}
+
+#[sqlx::test]
+async fn a_listener_wakes_when_a_change_commits(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let mut listener = ChangeListener::connect(&pool).await.unwrap();
+    let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
+    // A notice of another portal does not wake a wait for this one.
+    records::create(
+        &pool,
+        other.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "firstname": "Other" })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "firstname": "Wake" })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    let notice = listener
+        .wait_for_portal(s.portal_id, Duration::from_secs(10))
+        .await
+        .unwrap()
+        .expect("a notice arrives");
+    let waited = started.elapsed();
+    let feed = changes::read_after(&pool, s.portal_id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(notice.seq, feed[0].seq);
+    assert_eq!(feed[0].record_id, c.id);
+    assert!(waited < Duration::from_secs(2), "woke after {waited:?}");
+    // No change, no notice: a timeout answers None.
+    assert!(listener
+        .wait_for_portal(s.portal_id, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[sqlx::test]
+async fn every_property_remembers_when_and_by_whom_it_changed(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let user = WriteOrigin::User(s.user_id);
+    let sync = WriteOrigin::Sync(Uuid::new_v4());
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "m@example.com", "firstname": "M", "phone": "+1 555 0100" })),
+        &user,
+    )
+    .await
+    .unwrap();
+    for name in ["email", "firstname", "phone"] {
+        let m = c.property_changed(name).unwrap();
+        assert_eq!(m.source, user);
+        assert_eq!(m.at, c.created_at);
+    }
+    let u = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &props(json!({ "firstname": "Mia", "phone": null })),
+        &sync,
+    )
+    .await
+    .unwrap();
+    let r = u.record;
+    assert_eq!(r.property_changed("firstname").unwrap().source, sync);
+    assert!(r.property_changed("firstname").unwrap().at > c.created_at);
+    assert_eq!(
+        r.property_changed("phone").unwrap().source,
+        sync,
+        "clearing is a change too"
+    );
+    assert!(r.get("phone").is_none());
+    assert_eq!(
+        r.property_changed("email").unwrap().source,
+        user,
+        "untouched properties keep theirs"
+    );
+    // The record page sees the same.
+    assert_eq!(r.view().changes["firstname"].source, sync);
+}
+
+// ---------------------------------------------------------------------------------
+// Lists: keyset paging and indexes
+
+async fn contacts_fixture(pool: &PgPool, portal: Uuid) {
+    // Lastnames with ties, case differences and gaps (NULLs), amounts for deals.
+    let names = [
+        "adams", "Baker", "baker", "Clark", "", "davis", "Evans", "", "baker", "Fox",
+    ];
+    let inputs: Vec<BTreeMap<String, Value>> = (0..57)
+        .map(|i| props(json!({ "firstname": format!("P{i}"), "lastname": names[i % names.len()], "email": format!("p{i}@example.com") })))
+        .collect();
+    for chunk in inputs.chunks(20) {
+        records::create_many(
+            pool,
+            portal,
+            ObjectType::Contacts,
+            chunk,
+            &WriteOrigin::System,
+        )
+        .await
+        .unwrap();
+    }
+    let deals: Vec<BTreeMap<String, Value>> = (0..23)
+        .map(|i| {
+            let mut p =
+                props(json!({ "dealname": format!("D{i}"), "dealstage": "qualifiedtobuy" }));
+            if i % 4 != 0 {
+                p.insert("amount".into(), json!(((i * 37) % 11) * 100));
+            }
+            p
+        })
+        .collect();
+    records::create_many(
+        pool,
+        portal,
+        ObjectType::Deals,
+        &deals,
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+}
+
+async fn walk(
+    pool: &PgPool,
+    portal: Uuid,
+    object: ObjectType,
+    sort: Sort,
+    limit: usize,
+) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut q = ListQuery {
+        sort,
+        limit,
+        ..ListQuery::default()
+    };
+    let mut pages = Vec::new();
+    loop {
+        let page = records::list(pool, portal, object, &q).await.unwrap();
+        assert!(page.records.len() <= limit);
+        ids.extend(page.records.iter().map(|r| r.id));
+        pages.push((
+            page.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+            page.prev.clone(),
+        ));
+        match page.next {
+            Some(n) => q.after = Some(n),
+            None => break,
+        }
+    }
+    // Walking back with `before` gives the same pages.
+    for i in (1..pages.len()).rev() {
+        let prev = pages[i]
+            .1
+            .clone()
+            .expect("a page after the first has a prev cursor");
+        let back = records::list(
+            pool,
+            portal,
+            object,
+            &ListQuery {
+                after: None,
+                before: Some(prev),
+                ..q.clone()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            back.records.iter().map(|r| r.id).collect::<Vec<_>>(),
+            pages[i - 1].0,
+            "page {i} back"
+        );
+    }
+    assert!(pages[0].1.is_none(), "the first page has no prev");
+    ids
+}
+
+async fn expected(pool: &PgPool, portal: Uuid, object: &str, order: &str) -> Vec<i64> {
+    sqlx::query_scalar(&format!(
+        "SELECT id FROM hub_records WHERE portal_id = $1 AND object = '{object}' AND archived_at IS NULL ORDER BY {order}"
+    ))
+    .bind(portal)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test]
+async fn keyset_paging_visits_every_record_once_in_order(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    contacts_fixture(&pool, s.portal_id).await;
+    let p = s.portal_id;
+    let sort = |property: &str, dir| Sort {
+        property: property.into(),
+        dir,
+    };
+    for limit in [1, 7, 25] {
+        assert_eq!(
+            walk(
+                &pool,
+                p,
+                ObjectType::Contacts,
+                sort("lastname", SortDir::Asc),
+                limit
+            )
+            .await,
+            expected(
+                &pool,
+                p,
+                "contacts",
+                "lower(properties->>'lastname') ASC NULLS LAST, id ASC"
+            )
+            .await
+        );
+        assert_eq!(
+            walk(
+                &pool,
+                p,
+                ObjectType::Contacts,
+                sort("lastname", SortDir::Desc),
+                limit
+            )
+            .await,
+            expected(
+                &pool,
+                p,
+                "contacts",
+                "lower(properties->>'lastname') DESC NULLS FIRST, id DESC"
+            )
+            .await
+        );
+        assert_eq!(
+            walk(
+                &pool,
+                p,
+                ObjectType::Deals,
+                sort("amount", SortDir::Asc),
+                limit
+            )
+            .await,
+            expected(
+                &pool,
+                p,
+                "deals",
+                "hub_num(properties->>'amount') ASC NULLS LAST, id ASC"
+            )
+            .await
+        );
+        assert_eq!(
+            walk(
+                &pool,
+                p,
+                ObjectType::Deals,
+                sort("amount", SortDir::Desc),
+                limit
+            )
+            .await,
+            expected(
+                &pool,
+                p,
+                "deals",
+                "hub_num(properties->>'amount') DESC NULLS FIRST, id DESC"
+            )
+            .await
+        );
+    }
+    assert_eq!(
+        walk(&pool, p, ObjectType::Contacts, Sort::newest_first(), 10).await,
+        expected(&pool, p, "contacts", "created_at DESC, id DESC").await
+    );
+    assert_eq!(
+        walk(&pool, p, ObjectType::Contacts, Sort::by_id(), 10).await,
+        expected(&pool, p, "contacts", "id").await
+    );
+    // A cursor only fits the sort it was made for.
+    let first = records::list(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &ListQuery {
+            limit: 5,
+            ..ListQuery::default()
+        },
+    )
+    .await
+    .unwrap();
+    let err = records::list(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &ListQuery {
+            sort: sort("lastname", SortDir::Asc),
+            after: first.next,
+            ..ListQuery::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 400);
+}
+
+#[sqlx::test]
+async fn search_and_filters_find_the_right_records(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    contacts_fixture(&pool, s.portal_id).await;
+    let p = s.portal_id;
+    let q = |search: Option<&str>, groups: Vec<Vec<Filter>>| ListQuery {
+        search: search.map(String::from),
+        filter_groups: groups,
+        sort: Sort::by_id(),
+        limit: 200,
+        ..ListQuery::default()
+    };
+    let f = |property: &str, op, value: Option<&str>| Filter {
+        property: property.into(),
+        op,
+        value: value.map(String::from),
+        high_value: None,
+        values: Vec::new(),
+    };
+    let count = |page: records::Page| page.records.len();
+    // Search: every word must occur (name, email…), case-insensitive.
+    assert_eq!(
+        count(
+            records::list(&pool, p, ObjectType::Contacts, &q(Some("BAKER"), vec![]))
+                .await
+                .unwrap()
+        ),
+        17
+    );
+    assert_eq!(
+        count(
+            records::list(
+                &pool,
+                p,
+                ObjectType::Contacts,
+                &q(Some("baker p12@"), vec![])
+            )
+            .await
+            .unwrap()
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            records::list(&pool, p, ObjectType::Contacts, &q(Some("100%_"), vec![]))
+                .await
+                .unwrap()
+        ),
+        0
+    );
+    // Filters: EQ (email key), NOT_HAS_PROPERTY, OR of groups, GT on numbers.
+    let page = records::list(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &q(
+            None,
+            vec![vec![f("email", FilterOp::Eq, Some(" P3@EXAMPLE.com"))]],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0].get("firstname"), Some("P3"));
+    let no_lastname = records::list(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &q(
+            None,
+            vec![vec![f("lastname", FilterOp::NotHasProperty, None)]],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(no_lastname.records.len(), 11);
+    let either = records::list(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &q(
+            None,
+            vec![
+                vec![f("lastname", FilterOp::Eq, Some("fox"))],
+                vec![f("lastname", FilterOp::Eq, Some("ADAMS"))],
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(either.records.len(), 11);
+    let big = records::list(
+        &pool,
+        p,
+        ObjectType::Deals,
+        &q(None, vec![vec![f("amount", FilterOp::Gt, Some("800"))]]),
+    )
+    .await
+    .unwrap();
+    assert!(!big.records.is_empty());
+    assert!(big
+        .records
+        .iter()
+        .all(|r| r.get("amount").unwrap().parse::<f64>().unwrap() > 800.0));
+    // A bad value names the filter.
+    let err = records::list(
+        &pool,
+        p,
+        ObjectType::Deals,
+        &q(None, vec![vec![f("amount", FilterOp::Gt, Some("lots"))]]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.fields[0].field, "filterGroups[0].filters[0].value");
+}
+
+#[sqlx::test]
+async fn list_queries_use_their_indexes(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    generator::generate(
+        &pool,
+        s.portal_id,
+        &GenerateOptions {
+            contacts: 2000,
+            companies: 50,
+            deals: 300,
+            invoices: 100,
+            seed: 3,
+        },
+    )
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    // Rule out the sequential scan so that the plan shows whether an index fits at all.
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SET enable_sort = off")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let cases = [
+        (ObjectType::Contacts, "lastname", "hub_contacts_lastname"),
+        (ObjectType::Contacts, "email", "hub_contacts_email"),
+        (ObjectType::Contacts, "createdate", "hub_records_created"),
+        // One portal holds nearly every row here, so the primary key serves as well.
+        (
+            ObjectType::Contacts,
+            "hs_object_id",
+            "hub_records_scan|hub_records_pkey",
+        ),
+        (ObjectType::Companies, "name", "hub_companies_name"),
+        (ObjectType::Deals, "amount", "hub_deals_amount"),
+        (ObjectType::Invoices, "due_date", "hub_invoices_due_date"),
+    ];
+    for (object, property, index) in cases {
+        let schema = schema::load(&pool, s.portal_id, object).await.unwrap();
+        for dir in [SortDir::Asc, SortDir::Desc] {
+            let sort = Sort {
+                property: property.into(),
+                dir,
+            };
+            let first = records::list_with_schema(
+                &pool,
+                &schema,
+                s.portal_id,
+                &ListQuery {
+                    sort: sort.clone(),
+                    limit: 25,
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+            let q = ListQuery {
+                sort,
+                after: first.next.clone(),
+                limit: 25,
+                ..ListQuery::default()
+            };
+            let plan = records::explain_list(&mut conn, &schema, s.portal_id, &q)
+                .await
+                .unwrap();
+            let scans: Vec<&str> = plan.lines().filter(|l| l.contains(" Scan ")).collect();
+            assert!(
+                !scans.is_empty()
+                    && scans
+                        .iter()
+                        .all(|l| index.split('|').any(|i| l.contains(i))),
+                "{object} by {property} {dir:?} should use {index}:\n{plan}"
+            );
+            // At most one sort: of the two segments' few rows, above their Append.
+            let sorts = plan.lines().filter(|l| l.contains("Sort Key")).count();
+            assert!(
+                sorts == 0 || (sorts == 1 && plan.contains("Append")),
+                "no sort of the table for {property}:\n{plan}"
+            );
+        }
+    }
+    let schema = schema::load(&pool, s.portal_id, ObjectType::Contacts)
+        .await
+        .unwrap();
+    let q = ListQuery {
+        search: Some("mueller".into()),
+        limit: 25,
+        ..ListQuery::default()
+    };
+    let plan = records::explain_list(&mut conn, &schema, s.portal_id, &q)
+        .await
+        .unwrap();
+    assert!(
+        plan.contains("hub_records_search") || plan.contains("hub_records_created"),
+        "{plan}"
+    );
+    // Finding a contact by email uses the email index.
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM hub_records WHERE portal_id = $1 AND object = 'contacts' AND archived_at IS NULL
+         AND lower(btrim(properties->>'email')) = $2",
+    )
+    .bind(s.portal_id)
+    .bind("x@example.com")
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert!(plan.join("\n").contains("hub_contacts_email"), "{plan:?}");
+}
+
+// ---------------------------------------------------------------------------------
+// Associations, pipelines, timeline, custom properties
+
+#[sqlx::test]
+async fn associations_link_both_ways(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let o = WriteOrigin::User(s.user_id);
+    let p = s.portal_id;
+    let contact = records::create(
+        &pool,
+        p,
+        ObjectType::Contacts,
+        &props(json!({ "firstname": "Cy" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let company = records::create(
+        &pool,
+        p,
+        ObjectType::Companies,
+        &props(json!({ "name": "Cyco" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let deal = records::create(
+        &pool,
+        p,
+        ObjectType::Deals,
+        &props(json!({ "dealname": "Big", "dealstage": "closedwon" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    let invoice = records::create(
+        &pool,
+        p,
+        ObjectType::Invoices,
+        &props(json!({ "number": "INV-1" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    // Either order of the ends works.
+    assert!(associations::associate(
+        &pool,
+        p,
+        (ObjectType::Companies, company.id),
+        (ObjectType::Contacts, contact.id),
+        &o
+    )
+    .await
+    .unwrap());
+    assert!(!associations::associate(
+        &pool,
+        p,
+        (ObjectType::Contacts, contact.id),
+        (ObjectType::Companies, company.id),
+        &o
+    )
+    .await
+    .unwrap());
+    associations::associate(
+        &pool,
+        p,
+        (ObjectType::Deals, deal.id),
+        (ObjectType::Contacts, contact.id),
+        &o,
+    )
+    .await
+    .unwrap();
+    associations::associate(
+        &pool,
+        p,
+        (ObjectType::Invoices, invoice.id),
+        (ObjectType::Contacts, contact.id),
+        &o,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        associations::list_ids(
+            &pool,
+            p,
+            (ObjectType::Contacts, contact.id),
+            ObjectType::Companies
+        )
+        .await
+        .unwrap(),
+        vec![company.id]
+    );
+    assert_eq!(
+        associations::list_ids(
+            &pool,
+            p,
+            (ObjectType::Companies, company.id),
+            ObjectType::Contacts
+        )
+        .await
+        .unwrap(),
+        vec![contact.id]
+    );
+    let all = associations::list_all(&pool, p, (ObjectType::Contacts, contact.id), 10)
+        .await
+        .unwrap();
+    let names: Vec<&str> = all.iter().map(|a| a.display_name.as_str()).collect();
+    assert_eq!(names, vec!["Cyco", "Big", "Invoice INV-1"]);
+    // Pairs that cannot be associated are refused; so are other portals' records.
+    let err = associations::associate(
+        &pool,
+        p,
+        (ObjectType::Invoices, invoice.id),
+        (ObjectType::Companies, company.id),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 400);
+    let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
+    let err = associations::associate(
+        &pool,
+        other.portal_id,
+        (ObjectType::Contacts, contact.id),
+        (ObjectType::Companies, company.id),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 404);
+    assert!(associations::dissociate(
+        &pool,
+        p,
+        (ObjectType::Contacts, contact.id),
+        (ObjectType::Companies, company.id),
+        &o
+    )
+    .await
+    .unwrap());
+    assert!(!associations::dissociate(
+        &pool,
+        p,
+        (ObjectType::Contacts, contact.id),
+        (ObjectType::Companies, company.id),
+        &o
+    )
+    .await
+    .unwrap());
+    let kinds: Vec<_> = changes::read_after(&pool, p, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == ChangeKind::Dissociated)
+        .map(|c| (c.object, c.associated))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                ObjectType::Contacts,
+                Some((ObjectType::Companies, company.id))
+            ),
+            (
+                ObjectType::Companies,
+                Some((ObjectType::Contacts, contact.id))
+            )
+        ]
+    );
+}
+
+#[sqlx::test]
+async fn every_portal_gets_the_sales_pipeline_and_stages_are_checked(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let list = pipelines::list(&pool, s.portal_id).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].id, "default");
+    assert_eq!(list[0].label, "Sales pipeline");
+    let stages: Vec<&str> = list[0].stages.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        stages,
+        vec![
+            "Appointment scheduled",
+            "Qualified to buy",
+            "Presentation scheduled",
+            "Decision maker bought-in",
+            "Contract sent",
+            "Closed won",
+            "Closed lost"
+        ]
+    );
+    let renewals = pipelines::create(
+        &pool,
+        s.portal_id,
+        "Renewals",
+        &[
+            pipelines::NewStage {
+                label: "Due".into(),
+                probability: Some(0.5),
+                is_closed: false,
+            },
+            pipelines::NewStage {
+                label: "Renewed".into(),
+                probability: Some(1.0),
+                is_closed: true,
+            },
+        ],
+    )
+    .await
+    .unwrap();
+    let o = WriteOrigin::System;
+    // A deal without a pipeline goes to the default one; a stage must belong to the deal's pipeline.
+    let d = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Deals,
+        &props(json!({ "dealname": "A", "dealstage": "contractsent" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    assert_eq!(d.get("pipeline"), Some("default"));
+    let err = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Deals,
+        d.id,
+        &props(json!({ "dealstage": renewals.stages[0].id })),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&err), vec!["dealstage"]);
+    let moved = records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Deals,
+        d.id,
+        &props(json!({ "pipeline": renewals.id, "dealstage": "Renewed" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        moved.record.get("dealstage"),
+        Some(renewals.stages[1].id.as_str()),
+        "stage labels are accepted and stored as ids"
+    );
+}
+
+#[sqlx::test]
+async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "t@example.com" })),
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    let sync = WriteOrigin::Sync(Uuid::new_v4());
+    let event = timeline::NewTimelineEvent {
+        kind: "email_opened".into(),
+        occurred_at: chrono::Utc::now(),
+        title: "Opened “Spring newsletter”".into(),
+        body: String::new(),
+        properties: json!({ "subject": "Spring newsletter" }),
+        external_id: Some("evt-1".into()),
+    };
+    let first = timeline::insert(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &event,
+        &sync,
+    )
+    .await
+    .unwrap();
+    assert!(first.created);
+    let again = timeline::insert(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &event,
+        &sync,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again,
+        timeline::Inserted {
+            id: first.id,
+            created: false
+        }
+    );
+    // Archived contacts still take events; other portals' records do not exist.
+    records::archive(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &WriteOrigin::System,
+    )
+    .await
+    .unwrap();
+    let click = timeline::NewTimelineEvent {
+        kind: "email_clicked".into(),
+        external_id: Some("evt-2".into()),
+        ..event.clone()
+    };
+    assert!(
+        timeline::insert(
+            &pool,
+            s.portal_id,
+            ObjectType::Contacts,
+            c.id,
+            &click,
+            &sync
+        )
+        .await
+        .unwrap()
+        .created
+    );
+    let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
+    let err = timeline::insert(
+        &pool,
+        other.portal_id,
+        ObjectType::Contacts,
+        c.id,
+        &click,
+        &sync,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status, 404);
+    let bad = timeline::NewTimelineEvent {
+        kind: "Email Opened".into(),
+        ..event
+    };
+    assert_eq!(
+        fields(
+            &timeline::insert(&pool, s.portal_id, ObjectType::Contacts, c.id, &bad, &sync)
+                .await
+                .unwrap_err()
+        ),
+        vec!["kind"]
+    );
+    let list = timeline::list(&pool, s.portal_id, ObjectType::Contacts, c.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].source, sync);
+}
+
+#[sqlx::test]
+async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let tier = schema::create_property(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        NewPropertyRequest {
+            label: "Customer tier".into(),
+            name: None,
+            kind: PropertyType::Enumeration,
+            options: vec![
+                PropertyOption {
+                    value: "gold".into(),
+                    label: "Gold".into(),
+                },
+                PropertyOption {
+                    value: "silver".into(),
+                    label: "".into(),
+                },
+            ],
+            required: false,
+            read_only: false,
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(tier.name, "customer_tier");
+    assert_eq!(tier.options[1].label, "silver");
+    let dup = schema::create_property(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        NewPropertyRequest {
+            label: "Domain".into(),
+            name: Some("domain".into()),
+            kind: PropertyType::String,
+            options: vec![],
+            required: false,
+            read_only: false,
+            description: String::new(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&dup), vec!["name"]);
+    let o = WriteOrigin::System;
+    let err = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        &props(json!({ "name": "A", "customer_tier": "bronze" })),
+        &o,
+    )
+    .await
+    .unwrap_err();
+    assert!(err
+        .field_message("customer_tier")
+        .unwrap()
+        .contains("gold, silver"));
+    let c = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        &props(json!({ "name": "A", "customer_tier": "Gold" })),
+        &o,
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.get("customer_tier"), Some("gold"));
+    let err = schema::delete_property(&pool, s.portal_id, ObjectType::Companies, "customer_tier")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status, 409);
+    records::update(
+        &pool,
+        s.portal_id,
+        ObjectType::Companies,
+        c.id,
+        &props(json!({ "customer_tier": null })),
+        &o,
+    )
+    .await
+    .unwrap();
+    schema::delete_property(&pool, s.portal_id, ObjectType::Companies, "customer_tier")
+        .await
+        .unwrap();
+    assert!(schema::load(&pool, s.portal_id, ObjectType::Companies)
+        .await
+        .unwrap()
+        .get("customer_tier")
+        .is_none());
+}
+
+// ---------------------------------------------------------------------------------
+// Generator
+
+#[sqlx::test]
+async fn the_generator_is_deterministic_and_messy(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
+    let opts = GenerateOptions {
+        contacts: 1500,
+        companies: 40,
+        deals: 30,
+        invoices: 20,
+        seed: 11,
+    };
+    let g = generator::generate(&pool, s.portal_id, &opts)
+        .await
+        .unwrap();
+    generator::generate(&pool, other.portal_id, &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (g.contacts, g.companies, g.deals, g.invoices),
+        (1500, 40, 30, 20)
+    );
+
+    let dump = |portal: Uuid| {
+        let pool = pool.clone();
+        async move {
+            let rows: Vec<(String, Value, chrono::DateTime<chrono::Utc>)> =
+                sqlx::query_as("SELECT object, properties, created_at FROM hub_records WHERE portal_id = $1 ORDER BY id")
+                    .bind(portal)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            rows
+        }
+    };
+    assert_eq!(
+        dump(s.portal_id).await,
+        dump(other.portal_id).await,
+        "same seed, same data"
+    );
+
+    let contacts = records::scan(&pool, s.portal_id, ObjectType::Contacts, None, 10_000, true)
+        .await
+        .unwrap();
+    let emails: Vec<&str> = contacts.iter().filter_map(|c| c.get("email")).collect();
+    let missing = contacts.len() - emails.len();
+    let invalid = emails
+        .iter()
+        .filter(|e| schema::normalise_email(e).is_none())
+        .count();
+    let mut keys: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for e in &emails {
+        keys.entry(schema::email_key(e)).or_default().push(e);
+    }
+    let case_twins = keys
+        .values()
+        .filter(|v| v.len() > 1 && v.iter().any(|e| *e != v[0]))
+        .count();
+    let unicode = contacts
+        .iter()
+        .filter(|c| {
+            c.get("firstname")
+                .into_iter()
+                .chain(c.get("lastname"))
+                .any(|n| !n.is_ascii())
+        })
+        .count();
+    assert!(missing > 20, "contacts without email: {missing}");
+    assert!(invalid > 5, "invalid emails: {invalid}");
+    assert!(
+        case_twins > 5,
+        "emails differing only in case/whitespace: {case_twins}"
+    );
+    assert!(unicode > 50, "unicode names: {unicode}");
+    // Twins are found together by the matching lookup.
+    let (key, _) = keys.iter().find(|(_, v)| v.len() > 1).unwrap();
+    assert!(
+        records::find_contacts_by_email(&pool, s.portal_id, key)
+            .await
+            .unwrap()
+            .len()
+            > 1
+    );
+
+    // Provenance and feed rows like any write.
+    assert!(contacts[0]
+        .meta
+        .values()
+        .all(|m| m.source == WriteOrigin::Import));
+    let feed: i64 = sqlx::query_scalar("SELECT count(*) FROM hub_changes WHERE portal_id = $1")
+        .bind(s.portal_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(feed as u64, 1590 + 2 * g.associations);
+    // A contact's company is one it is associated with.
+    let with_company = contacts
+        .iter()
+        .find(|c| c.get("company").is_some())
+        .unwrap();
+    let ids = associations::list_ids(
+        &pool,
+        s.portal_id,
+        (ObjectType::Contacts, with_company.id),
+        ObjectType::Companies,
+    )
+    .await
+    .unwrap();
+    let company = records::get(&pool, s.portal_id, ObjectType::Companies, ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(company.get("name"), with_company.get("company"));
+    // Deals sit in real stages of the default pipeline.
+    let deals = records::scan(&pool, s.portal_id, ObjectType::Deals, None, 100, false)
+        .await
+        .unwrap();
+    let schema = schema::load(&pool, s.portal_id, ObjectType::Deals)
+        .await
+        .unwrap();
+    for d in &deals {
+        assert!(
+            schema.check_record(&d.properties, None).is_empty(),
+            "{:?}",
+            d.properties
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// REST API
+
+#[sqlx::test]
+async fn rest_round_trip(pool: PgPool) {
+    let (app, s) = setup(&pool).await;
+    let t = &s.token;
+    // Create
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts", t, Some(json!({ "properties": { "email": "Ada@Example.com", "firstname": "Ada", "lastname": "Lovelace", "hs_email_optout": false } }))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["properties"]["email"], "ada@example.com");
+    assert_eq!(r.body["properties"]["hs_email_optout"], "false");
+    assert_eq!(r.body["properties"]["hs_object_id"], id.as_str());
+    assert_eq!(r.body["archived"], false);
+    // The token is the origin of the write.
+    let token_id: Uuid = sqlx::query_scalar("SELECT id FROM api_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let feed = changes::read_after(&pool, s.portal_id, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(feed[0].origin, WriteOrigin::ApiToken(token_id));
+
+    // Read: default properties, chosen ones, by email.
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["properties"]["lastname"], "Lovelace");
+    assert!(r.body["properties"].get("hs_email_optout").is_none());
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}?properties=phone,firstname"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["properties"],
+        json!({ "phone": null, "firstname": "Ada" })
+    );
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/objects/contacts/ADA@example.com?idProperty=email",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["id"], id.as_str());
+
+    // Update (partial)
+    let r = rest(
+        &app,
+        Method::PATCH,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        t,
+        Some(json!({ "properties": { "jobtitle": "Analyst", "lastname": null } })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["properties"]["jobtitle"], "Analyst");
+    assert!(r.body["properties"].get("lastname").is_none());
+    assert_eq!(r.body["properties"]["firstname"], "Ada");
+
+    // Batch create, then list with paging
+    let inputs: Vec<Value> = (0..12).map(|i| json!({ "properties": { "email": format!("b{i}@example.com"), "firstname": format!("B{i}") } })).collect();
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/create",
+        t,
+        Some(json!({ "inputs": inputs })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["status"], "COMPLETE");
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 12);
+    let mut seen = Vec::new();
+    let mut url = "/api/crm/v3/objects/contacts?limit=5&properties=email".to_string();
+    loop {
+        let r = rest(&app, Method::GET, &url, t, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        for o in r.body["results"].as_array().unwrap() {
+            seen.push(o["id"].as_str().unwrap().to_string());
+        }
+        match r.body["paging"]["next"]["link"].as_str() {
+            Some(link) => url = link.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 13);
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|s| s.parse::<i64>().unwrap());
+    assert_eq!(seen, sorted, "id order");
+
+    // Batch read (one missing → 207), update, archive
+    let b0 = &seen[1];
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/read",
+        t,
+        Some(json!({ "inputs": [{ "id": b0 }, { "id": "999999" }], "properties": ["firstname"] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.text);
+    assert_eq!(r.body["results"][0]["properties"]["firstname"], "B0");
+    assert_eq!(r.body["errors"][0]["context"]["ids"], json!(["999999"]));
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/update",
+        t,
+        Some(json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "customer" } }] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["results"][0]["properties"]["lifecyclestage"],
+        "customer"
+    );
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/update",
+        t,
+        Some(json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "nope" } }] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["errors"][0]["field"], "inputs[0].lifecyclestage");
+    let too_many: Vec<Value> = (0..101).map(|_| json!({ "properties": {} })).collect();
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/create",
+        t,
+        Some(json!({ "inputs": too_many })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Search: filters, sort, paging, total
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+        "filterGroups": [{ "filters": [{ "propertyName": "firstname", "operator": "CONTAINS_TOKEN", "value": "b1" }] }],
+        "sorts": [{ "propertyName": "firstname", "direction": "DESCENDING" }],
+        "properties": ["firstname"],
+        "limit": 2,
+    }))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["total"], 3, "B1, B10, B11");
+    let names: Vec<&str> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["properties"]["firstname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["B11", "B10"]);
+    let after = r.body["paging"]["next"]["after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+        "filterGroups": [{ "filters": [{ "propertyName": "firstname", "operator": "CONTAINS_TOKEN", "value": "b1" }] }],
+        "sorts": ["-firstname"], "properties": ["firstname"], "limit": 2, "after": after,
+    }))).await;
+    assert_eq!(r.body["results"][0]["properties"]["firstname"], "B1");
+    assert!(r.body.get("paging").is_none());
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+        "filterGroups": [{ "filters": [{ "propertyName": "email", "operator": "HAS_PROPERTY" }, { "propertyName": "lifecyclestage", "operator": "EQ", "value": "customer" }] }]
+    }))).await;
+    assert_eq!(r.body["total"], 1, "{}", r.text);
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({ "filterGroups": [{ "filters": [{ "propertyName": "nope", "operator": "EQ", "value": "1" }] }] }))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body["errors"][0]["field"],
+        "filterGroups[0].filters[0].propertyName"
+    );
+
+    // Associations and pipelines
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/companies",
+        t,
+        Some(
+            json!({ "properties": { "name": "Analytical Engines", "domain": "engines.example" } }),
+        ),
+    )
+    .await;
+    let company = r.body["id"].as_str().unwrap().to_string();
+    let r = rest(
+        &app,
+        Method::PUT,
+        &format!(
+            "/api/crm/v3/objects/contacts/{id}/associations/companies/{company}/contact_to_company"
+        ),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.body["associations"]["companies"]["results"][0]["id"],
+        company.as_str()
+    );
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/companies/{company}/associations/contacts"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["results"],
+        json!([{ "id": id, "type": "company_to_contact" }])
+    );
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}?associations=companies"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["associations"]["companies"]["results"][0]["type"],
+        "contact_to_company"
+    );
+    let r = rest(
+        &app,
+        Method::DELETE,
+        &format!("/api/crm/v3/objects/contacts/{id}/associations/companies/{company}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = rest(&app, Method::GET, "/api/crm/v3/pipelines/deals", t, None).await;
+    assert_eq!(r.body["results"][0]["label"], "Sales pipeline");
+    assert_eq!(r.body["results"][0]["stages"].as_array().unwrap().len(), 7);
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/pipelines/deals/default/stages",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["results"][5]["metadata"]["isClosed"], "true");
+
+    // Properties
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/properties/contacts",
+        t,
+        None,
+    )
+    .await;
+    let names: Vec<&str> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"email") && names.contains(&"lifecyclestage"));
+    let r = rest(&app, Method::POST, "/api/crm/v3/properties/contacts", t, Some(json!({ "label": "Favourite colour", "type": "enumeration", "fieldType": "checkbox", "options": [{ "label": "Red", "value": "red" }, { "label": "Blue", "value": "blue" }] }))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["tandemType"], "multi_enumeration");
+    let r = rest(
+        &app,
+        Method::PATCH,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        t,
+        Some(json!({ "properties": { "favourite_colour": "blue;red" } })),
+    )
+    .await;
+    assert_eq!(r.body["properties"]["favourite_colour"], "blue;red");
+
+    // Archive, read archived, restore
+    let r = rest(
+        &app,
+        Method::DELETE,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}?archived=true"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["archived"], true);
+    assert!(r.body["archivedAt"].is_string());
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/objects/contacts?archived=true",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    let r = rest(
+        &app,
+        Method::POST,
+        &format!("/api/crm/v3/objects/contacts/{id}/restore"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["archived"], false);
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/archive",
+        t,
+        Some(json!({ "inputs": [{ "id": id }, { "id": "424242" }] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+
+    // Errors: unknown object, bad JSON, no token — always the one shape.
+    let r = rest(&app, Method::GET, "/api/crm/v3/objects/tickets", t, None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    let req = Request::post("/api/crm/v3/objects/contacts")
+        .header(header::AUTHORIZATION, format!("Bearer {t}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
+    let r = send(&app, req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["status"], "error");
+    let r = send(
+        &app,
+        Request::get("/api/crm/v3/objects/contacts")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.body["category"], "INVALID_AUTHENTICATION");
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/objects/contacts/abc",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
+}
+
+#[sqlx::test]
+async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let a = seed_user(&pool, "portal-a", "a@example.com", Role::SuperAdmin).await;
+    let b = seed_user(&pool, "portal-b", "b@example.com", Role::SuperAdmin).await;
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts",
+        &a.token,
+        Some(json!({ "properties": { "email": "secret@a.example", "firstname": "Secret" } })),
+    )
+    .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let company = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/companies",
+        &a.token,
+        Some(json!({ "properties": { "name": "A corp" } })),
+    )
+    .await
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let attempts = [
+        (
+            Method::GET,
+            format!("/api/crm/v3/objects/contacts/{id}"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/crm/v3/objects/contacts/{id}?archived=true"),
+            None,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/crm/v3/objects/contacts/{id}"),
+            Some(json!({ "properties": { "firstname": "Pwned" } })),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/crm/v3/objects/contacts/{id}"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/crm/v3/objects/contacts/{id}/restore"),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/crm/v3/objects/contacts/{id}/associations/companies"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/crm/v3/objects/contacts/{id}/associations/companies/{company}"),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/crm/v3/objects/contacts/secret@a.example?idProperty=email".to_string(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/crm/v3/objects/contacts/batch/update".to_string(),
+            Some(json!({ "inputs": [{ "id": id, "properties": { "firstname": "Pwned" } }] })),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let r = rest(&app, method.clone(), &path, &b.token, body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            r.text
+        );
+        assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
+    }
+    // Search and list: nothing of A's.
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/search",
+        &b.token,
+        Some(json!({ "query": "secret" })),
+    )
+    .await;
+    assert_eq!(r.body["total"], 0, "{}", r.text);
+    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", &b.token, Some(json!({ "filterGroups": [{ "filters": [{ "propertyName": "hs_object_id", "operator": "EQ", "value": id }] }] }))).await;
+    assert_eq!(r.body["total"], 0);
+    let r = rest(
+        &app,
+        Method::GET,
+        "/api/crm/v3/objects/contacts",
+        &b.token,
+        None,
+    )
+    .await;
+    assert_eq!(r.body["results"], json!([]));
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/read",
+        &b.token,
+        Some(json!({ "inputs": [{ "id": id }] })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::MULTI_STATUS);
+    assert_eq!(r.body["results"], json!([]));
+    // Archive of a foreign id in a batch does nothing.
+    rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts/batch/archive",
+        &b.token,
+        Some(json!({ "inputs": [{ "id": id }] })),
+    )
+    .await;
+    // The pages' server functions too.
+    for (name, body) in [
+        (
+            "get_crm_record",
+            json!({ "object": "contacts", "id": id.parse::<i64>().unwrap() }),
+        ),
+        (
+            "update_crm_record",
+            json!({ "object": "contacts", "id": id.parse::<i64>().unwrap(), "properties": { "firstname": "Pwned" } }),
+        ),
+        (
+            "archive_crm_record",
+            json!({ "object": "contacts", "id": id.parse::<i64>().unwrap() }),
+        ),
+        (
+            "list_crm_timeline",
+            json!({ "object": "contacts", "id": id.parse::<i64>().unwrap() }),
+        ),
+    ] {
+        let r = call(&app, name, Some(&b.token), body).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{name}: {}", r.text);
+    }
+    // A's record is untouched.
+    let r = rest(
+        &app,
+        Method::GET,
+        &format!("/api/crm/v3/objects/contacts/{id}"),
+        &a.token,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["properties"]["firstname"], "Secret");
+    assert_eq!(r.body["archived"], false);
+}
+
+#[sqlx::test]
+async fn plain_users_edit_records_but_not_properties(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let u = seed_user(&pool, "acme", "plain@example.com", Role::User).await;
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/objects/contacts",
+        &u.token,
+        Some(json!({ "properties": { "firstname": "Ok" } })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = rest(
+        &app,
+        Method::POST,
+        "/api/crm/v3/properties/contacts",
+        &u.token,
+        Some(json!({ "label": "X", "type": "string" })),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["category"], "MISSING_SCOPES");
+    let r = call(
+        &app,
+        "create_crm_property",
+        Some(&u.token),
+        json!({ "object": "contacts", "property": { "label": "X", "type": "string" } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test]
+async fn the_openapi_document_lists_every_route(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let r = send(
+        &app,
+        Request::get("/api/openapi.json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    for (method, path) in tandem::hub::rest::ROUTES {
+        assert!(
+            r.body["paths"][path][method].is_object(),
+            "{method} {path} missing from the document"
+        );
+    }
+    // Every $ref points at a schema that exists.
+    let text = r.text.clone();
+    for part in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        assert!(
+            r.body["components"]["schemas"][name].is_object(),
+            "missing schema {name}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The pages' server functions
+
+#[sqlx::test]
+async fn server_functions_list_create_update_and_page(pool: PgPool) {
+    let (app, s) = setup(&pool).await;
+    let t = Some(s.token.as_str());
+    let r = call(&app, "create_crm_record", t, json!({ "object": "contacts", "properties": { "email": "ui@example.com", "firstname": "Ui", "lastname": "Person" } })).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["id"].as_i64().unwrap();
+    assert_eq!(r.body["display_name"], "Ui Person");
+    let r = call(&app, "update_crm_record", t, json!({ "object": "contacts", "id": id, "properties": { "jobtitle": "Tester", "firstname": "Ui" } })).await;
+    assert_eq!(r.body["changed"], json!(["jobtitle"]));
+    assert_eq!(
+        r.body["record"]["changes"]["jobtitle"]["by"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("token")
+    );
+    for i in 0..30 {
+        call(
+            &app,
+            "create_crm_record",
+            t,
+            json!({ "object": "contacts", "properties": { "firstname": format!("N{i:02}") } }),
+        )
+        .await;
+    }
+    let r = call(
+        &app,
+        "list_crm_records",
+        t,
+        json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20 } }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["records"].as_array().unwrap().len(), 20);
+    assert_eq!(r.body["records"][0]["properties"]["firstname"], "N00");
+    let next = r.body["next"].as_str().unwrap();
+    let r = call(&app, "list_crm_records", t, json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20, "after": next } })).await;
+    assert_eq!(r.body["records"].as_array().unwrap().len(), 11);
+    assert!(r.body["next"].is_null());
+    assert!(r.body["prev"].is_string());
+    let r = call(
+        &app,
+        "list_crm_records",
+        t,
+        json!({ "object": "contacts", "request": { "search": "tester" } }),
+    )
+    .await;
+    assert_eq!(
+        r.body["records"].as_array().unwrap().len(),
+        0,
+        "job titles are not searched"
+    );
+    let r = call(
+        &app,
+        "list_crm_records",
+        t,
+        json!({ "object": "contacts", "request": { "search": "ui@" } }),
+    )
+    .await;
+    assert_eq!(r.body["records"][0]["id"], id);
+    let r = call(
+        &app,
+        "list_crm_records",
+        t,
+        json!({ "object": "contacts", "request": { "sort": "jobtitle" } }),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "only indexed columns sort: {}",
+        r.text
+    );
+    let r = call(&app, "crm_schema", t, json!({ "object": "deals" })).await;
+    assert_eq!(r.body["pipelines"][0]["id"], "default");
+    assert!(r.body["create_form"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("dealstage")));
+    let r = call(
+        &app,
+        "add_crm_note",
+        t,
+        json!({ "object": "contacts", "id": id, "body": "Called, will buy." }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = call(
+        &app,
+        "list_crm_timeline",
+        t,
+        json!({ "object": "contacts", "id": id }),
+    )
+    .await;
+    assert_eq!(r.body[0]["kind"], "note");
+    let _ = Cursor::decode("1");
+}
