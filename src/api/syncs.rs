@@ -203,8 +203,20 @@ pub async fn export_sync_records(
     #[server(default)] search: Option<String>,
 ) -> Result<ExportView, ApiError> {
     let p = super::ssr::principal().await?;
-    let request = crate::engine::export::ExportRequest { state, reason, search, format };
-    crate::engine::export::start(&super::ssr::state()?.pool, p.portal_id, p.user_id, sync_id, &request).await
+    let request = crate::engine::export::ExportRequest {
+        state,
+        reason,
+        search,
+        format,
+    };
+    crate::engine::export::start(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        p.user_id,
+        sync_id,
+        &request,
+    )
+    .await
 }
 
 /// Where an export is; `download_url` is set while the file can be downloaded.

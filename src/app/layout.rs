@@ -142,7 +142,13 @@ fn NotificationBell() -> impl IntoView {
     use_interval(30_000, move || {
         version.try_update(|v| *v += 1);
     });
-    let unread = move || notes.get().and_then(Result::ok).map(|n| n.unread).unwrap_or(0);
+    let unread = move || {
+        notes
+            .get()
+            .and_then(Result::ok)
+            .map(|n| n.unread)
+            .unwrap_or(0)
+    };
     view! {
         <div class="bell-menu" on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
             <button type="button" class="bell" aria-label=move || format!("Notifications, {} unread", unread()) data-testid="bell"

@@ -4,8 +4,8 @@
 
 use super::hub_side;
 use super::plan::{
-    self, check_mapping, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType, KeyFields, MappingError,
-    MatchKey, OptionMap, SyncSettings,
+    self, check_mapping, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType,
+    KeyFields, MappingError, MatchKey, OptionMap, SyncSettings,
 };
 use super::queue::{self, NewJob};
 use crate::api::{ApiError, FieldError};
@@ -247,7 +247,10 @@ pub fn build_settings(
         settings.mappings.push(fm);
     }
     if let Err(problems) = check_mappings(&settings.mappings, sync_direction) {
-        for p in problems.into_iter().filter(|p| matches!(p, MappingError::DuplicateTarget { .. })) {
+        for p in problems
+            .into_iter()
+            .filter(|p| matches!(p, MappingError::DuplicateTarget { .. }))
+        {
             errors.push(field_err("mappings".into(), format!("{p} {}", p.hint())));
         }
     }
@@ -561,11 +564,25 @@ mod tests {
     use uuid::Uuid;
 
     fn field(name: &str, kind: FieldKind) -> AppField {
-        AppField { name: name.into(), label: name.into(), kind, required: false, read_only: false, default_hub_property: None }
+        AppField {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            required: false,
+            read_only: false,
+            default_hub_property: None,
+        }
     }
 
     fn hub(name: &str, kind: &str) -> FieldOption {
-        FieldOption { name: name.into(), label: name.into(), kind: kind.into(), required: false, read_only: false, options: vec![] }
+        FieldOption {
+            name: name.into(),
+            label: name.into(),
+            kind: kind.into(),
+            required: false,
+            read_only: false,
+            options: vec![],
+        }
     }
 
     fn mapping(hub_property: &str, app_field: &str) -> MappingInput {
@@ -586,7 +603,10 @@ mod tests {
             name: "contacts".into(),
             label: "Contacts".into(),
             hub_object: "contacts".into(),
-            fields: vec![field("email", FieldKind::Email), field("score", FieldKind::Number)],
+            fields: vec![
+                field("email", FieldKind::Email),
+                field("score", FieldKind::Number),
+            ],
             identifier_fields: vec!["email".into()],
             pipeline_fields: None,
         };
@@ -610,7 +630,11 @@ mod tests {
         let err = build_settings(&input, &object, &hub_fields).unwrap_err();
         assert_eq!(err.fields.len(), 1, "{err:?}");
         assert_eq!(err.fields[0].field, "mappings[1]");
-        assert!(err.fields[0].message.contains("cannot be converted"), "{}", err.fields[0].message);
+        assert!(
+            err.fields[0].message.contains("cannot be converted"),
+            "{}",
+            err.fields[0].message
+        );
         // Number → text only (to the hub) is fine.
         input.mappings[1].direction = SyncDirection::ToHub;
         assert!(build_settings(&input, &object, &hub_fields).is_ok());

@@ -65,7 +65,8 @@ struct ExportRow {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-const EXPORT_COLUMNS: &str = "id, portal_id, user_id, sync_id, title, state, reason, search, format, status, rows,
+const EXPORT_COLUMNS: &str =
+    "id, portal_id, user_id, sync_id, title, state, reason, search, format, status, rows,
     file_name, error, created_at, finished_at, expires_at";
 
 fn format_of(s: &str) -> ExportFormat {
@@ -111,7 +112,9 @@ fn view(row: &ExportRow) -> ExportView {
 
 /// Where an export's file lives.
 pub fn file_path(data_dir: &Path, id: Uuid, format: ExportFormat) -> PathBuf {
-    data_dir.join("exports").join(format!("{id}.{}", format.extension()))
+    data_dir
+        .join("exports")
+        .join(format!("{id}.{}", format.extension()))
 }
 
 fn state_title(state: Option<&str>) -> &'static str {
@@ -135,7 +138,13 @@ pub struct ExportRequest {
 }
 
 /// Records an export and queues its job; the caller polls [`status`].
-pub async fn start(pool: &PgPool, portal_id: Uuid, user_id: Uuid, sync_id: Uuid, r: &ExportRequest) -> Result<ExportView, ApiError> {
+pub async fn start(
+    pool: &PgPool,
+    portal_id: Uuid,
+    user_id: Uuid,
+    sync_id: Uuid,
+    r: &ExportRequest,
+) -> Result<ExportView, ApiError> {
     let sync = definition::get(pool, portal_id, sync_id).await?;
     if let Some(s) = r.state.as_deref() {
         if !VISIBLE_STATES.contains(&s) {
@@ -145,10 +154,11 @@ pub async fn start(pool: &PgPool, portal_id: Uuid, user_id: Uuid, sync_id: Uuid,
             ));
         }
     }
-    let account: Option<(String, String)> = sqlx::query_as("SELECT app, account_name FROM connections WHERE id = $1")
-        .bind(sync.connection_id)
-        .fetch_optional(pool)
-        .await?;
+    let account: Option<(String, String)> =
+        sqlx::query_as("SELECT app, account_name FROM connections WHERE id = $1")
+            .bind(sync.connection_id)
+            .fetch_optional(pool)
+            .await?;
     let (app, account) = account.unwrap_or_default();
     let app_name = crate::connectors::registry::listings()
         .into_iter()
@@ -203,16 +213,23 @@ pub async fn status(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<ExportVi
 }
 
 async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<ExportRow, ApiError> {
-    sqlx::query_as(&format!("SELECT {EXPORT_COLUMNS} FROM exports WHERE id = $1 AND portal_id = $2"))
-        .bind(id)
-        .bind(portal_id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| ApiError::not_found("The export"))
+    sqlx::query_as(&format!(
+        "SELECT {EXPORT_COLUMNS} FROM exports WHERE id = $1 AND portal_id = $2"
+    ))
+    .bind(id)
+    .bind(portal_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found("The export"))
 }
 
 /// The file to send for `GET /exports/{id}`: the path and the name to download it as.
-pub async fn for_download(pool: &PgPool, config: &Config, portal_id: Uuid, id: Uuid) -> Result<(PathBuf, String), ApiError> {
+pub async fn for_download(
+    pool: &PgPool,
+    config: &Config,
+    portal_id: Uuid,
+    id: Uuid,
+) -> Result<(PathBuf, String), ApiError> {
     let row = get(pool, portal_id, id).await?;
     match status_of(&row) {
         ExportStatus::Ready => {}
@@ -228,14 +245,22 @@ pub async fn for_download(pool: &PgPool, config: &Config, portal_id: Uuid, id: U
             .with_hint("Start a new export from the record list (More → Export)."))
         }
         ExportStatus::Expired => {
-            return Err(ApiError::new(410, "expired", format!("This download link expired (links work for {TTL_HOURS} hours)."))
-                .with_hint("Start a new export from the record list (More → Export)."))
+            return Err(ApiError::new(
+                410,
+                "expired",
+                format!("This download link expired (links work for {TTL_HOURS} hours)."),
+            )
+            .with_hint("Start a new export from the record list (More → Export)."))
         }
     }
     let path = file_path(&config.data_dir, row.id, format_of(&row.format));
     if !path.exists() {
-        return Err(ApiError::new(410, "expired", "The export's file is no longer on the server.")
-            .with_hint("Start a new export from the record list (More → Export)."));
+        return Err(ApiError::new(
+            410,
+            "expired",
+            "The export's file is no longer on the server.",
+        )
+        .with_hint("Start a new export from the record list (More → Export)."));
     }
     Ok((path, row.file_name))
 }
@@ -258,11 +283,17 @@ struct Line {
 
 impl Line {
     fn cells(&self) -> [String; 11] {
-        let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
         [
             self.label.clone(),
             self.state.clone(),
-            self.reason_code.as_deref().map(|c| troubleshoot::guide(c).title.to_string()).unwrap_or_default(),
+            self.reason_code
+                .as_deref()
+                .map(|c| troubleshoot::guide(c).title.to_string())
+                .unwrap_or_default(),
             self.reason_code.clone().unwrap_or_default(),
             self.message.clone().unwrap_or_default(),
             self.field.clone().unwrap_or_default(),
@@ -279,7 +310,12 @@ impl Line {
     }
 }
 
-async fn lines(conn: &mut PgConnection, sync_id: Uuid, row: &ExportRow, after: i64) -> sqlx::Result<Vec<Line>> {
+async fn lines(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    row: &ExportRow,
+    after: i64,
+) -> sqlx::Result<Vec<Line>> {
     let states: Vec<String> = match &row.state {
         Some(s) => vec![s.clone()],
         None => VISIBLE_STATES.iter().map(|s| s.to_string()).collect(),
@@ -316,8 +352,12 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 enum Sink {
-    Csv(csv::Writer<std::fs::File>),
-    Xlsx { book: Box<rust_xlsxwriter::Workbook>, sheet: usize, row: u32 },
+    Csv(Box<csv::Writer<std::fs::File>>),
+    Xlsx {
+        book: Box<rust_xlsxwriter::Workbook>,
+        sheet: usize,
+        row: u32,
+    },
 }
 
 fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> anyhow::Error {
@@ -330,12 +370,16 @@ impl Sink {
             ExportFormat::Csv => {
                 let mut w = csv::Writer::from_path(path)?;
                 w.write_record(COLUMNS)?;
-                Ok(Sink::Csv(w))
+                Ok(Sink::Csv(Box::new(w)))
             }
             ExportFormat::Xlsx => {
                 let mut book = Box::new(rust_xlsxwriter::Workbook::new());
                 Self::add_sheet(&mut book, 0)?;
-                Ok(Sink::Xlsx { book, sheet: 0, row: 1 })
+                Ok(Sink::Xlsx {
+                    book,
+                    sheet: 0,
+                    row: 1,
+                })
             }
         }
     }
@@ -343,9 +387,15 @@ impl Sink {
     fn add_sheet(book: &mut rust_xlsxwriter::Workbook, index: usize) -> anyhow::Result<()> {
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let ws = book.add_worksheet_with_constant_memory();
-        ws.set_name(if index == 0 { "Records".to_string() } else { format!("Records {}", index + 1) }).map_err(xlsx_err)?;
+        ws.set_name(if index == 0 {
+            "Records".to_string()
+        } else {
+            format!("Records {}", index + 1)
+        })
+        .map_err(xlsx_err)?;
         for (c, title) in COLUMNS.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, *title, &bold).map_err(xlsx_err)?;
+            ws.write_string_with_format(0, c as u16, *title, &bold)
+                .map_err(xlsx_err)?;
         }
         Ok(())
     }
@@ -384,17 +434,28 @@ impl Sink {
                 w.flush()?;
                 Ok(())
             }
-            Sink::Xlsx { mut book, .. } => tokio::task::spawn_blocking(move || book.save(&path).map_err(xlsx_err)).await?,
+            Sink::Xlsx { mut book, .. } => {
+                tokio::task::spawn_blocking(move || book.save(&path).map_err(xlsx_err)).await?
+            }
         }
     }
 }
 
 /// Writes the file; returns how many records it holds.
-async fn write_file(pool: &PgPool, config: &Config, row: &ExportRow, job: &Job) -> anyhow::Result<i64> {
-    let sync_id = row.sync_id.ok_or_else(|| anyhow::anyhow!("the sync was deleted before its export ran"))?;
+async fn write_file(
+    pool: &PgPool,
+    config: &Config,
+    row: &ExportRow,
+    job: &Job,
+) -> anyhow::Result<i64> {
+    let sync_id = row
+        .sync_id
+        .ok_or_else(|| anyhow::anyhow!("the sync was deleted before its export ran"))?;
     let format = format_of(&row.format);
     let path = file_path(&config.data_dir, row.id, format);
-    let dir = path.parent().ok_or_else(|| anyhow::anyhow!("no export folder"))?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("no export folder"))?;
     std::fs::create_dir_all(dir)?;
     let part = dir.join(format!("{}.{}.part", row.id, job.id));
     let mut sink = Sink::open(format, &part)?;
@@ -409,7 +470,7 @@ async fn write_file(pool: &PgPool, config: &Config, row: &ExportRow, job: &Job) 
         }
         n += batch.len() as i64;
         // A long export keeps its lease, so no other worker starts it again.
-        queue::extend(pool, job, super::worker::LEASE).await?;
+        queue::extend(pool, job, super::worker::lease()).await?;
     }
     drop(conn);
     sink.finish(part.clone()).await?;
@@ -425,10 +486,14 @@ pub async fn run(pool: &PgPool, config: &Config, job: &Job) -> Result<Outcome, B
         .and_then(|v| v.as_str())
         .and_then(|s| Uuid::parse_str(s).ok());
     let row: Option<ExportRow> = match id {
-        Some(id) => sqlx::query_as(&format!("SELECT {EXPORT_COLUMNS} FROM exports WHERE id = $1"))
+        Some(id) => {
+            sqlx::query_as(&format!(
+                "SELECT {EXPORT_COLUMNS} FROM exports WHERE id = $1"
+            ))
             .bind(id)
             .fetch_optional(pool)
-            .await?,
+            .await?
+        }
         None => None,
     };
     let Some(row) = row.filter(|r| matches!(r.status.as_str(), "queued" | "running")) else {
@@ -439,7 +504,10 @@ pub async fn run(pool: &PgPool, config: &Config, job: &Job) -> Result<Outcome, B
         }
         return Ok(Outcome::Done);
     };
-    sqlx::query("UPDATE exports SET status = 'running' WHERE id = $1").bind(row.id).execute(pool).await?;
+    sqlx::query("UPDATE exports SET status = 'running' WHERE id = $1")
+        .bind(row.id)
+        .execute(pool)
+        .await?;
     let result = write_file(pool, config, &row, job).await;
     let mut tx = pool.begin().await?;
     match &result {
@@ -496,7 +564,19 @@ async fn tell(pool: &PgPool, config: &Config, row: &ExportRow, result: &anyhow::
             None,
         ),
     };
-    if let Err(e) = notify_user(pool, row.portal_id, user_id, NewNotification { kind, title: &title, body: &body, link }).await {
+    if let Err(e) = notify_user(
+        pool,
+        row.portal_id,
+        user_id,
+        NewNotification {
+            kind,
+            title: &title,
+            body: &body,
+            link,
+        },
+    )
+    .await
+    {
         tracing::warn!(error = %e, "notification failed");
     }
     if config.smtp_url.is_some() {

@@ -19,7 +19,11 @@ fn wants_html(req: &Request) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-pub async fn download(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
     let Ok(id) = Uuid::parse_str(&id) else {
         return api_error_response(&ApiError::not_found("The export"));
     };
@@ -28,26 +32,40 @@ pub async fn download(State(state): State<AppState>, Path(id): Path<String>, req
     let principal = match auth::authenticate(&state, &parts).await {
         Ok(p) => p,
         Err(e) if e.status == 401 && html => {
-            return Redirect::to(&format!("/login?next=/settings/integrations/exports/{id}")).into_response()
+            return Redirect::to(&format!("/login?next=/settings/integrations/exports/{id}"))
+                .into_response()
         }
         Err(e) => return api_error_response(&e),
     };
-    let (path, name) = match export::for_download(&state.pool, &state.config, principal.portal_id, id).await {
-        Ok(found) => found,
-        // A person sees the export's page, which says what happened and what to do.
-        Err(_) if html => return Redirect::to(&format!("/settings/integrations/exports/{id}")).into_response(),
-        Err(e) => return api_error_response(&e),
-    };
+    let (path, name) =
+        match export::for_download(&state.pool, &state.config, principal.portal_id, id).await {
+            Ok(found) => found,
+            // A person sees the export's page, which says what happened and what to do.
+            Err(_) if html => {
+                return Redirect::to(&format!("/settings/integrations/exports/{id}"))
+                    .into_response()
+            }
+            Err(e) => return api_error_response(&e),
+        };
     let req = Request::from_parts(parts, body);
-    let mut res = match tower_http::services::ServeFile::new(&path).oneshot(req).await {
+    let mut res = match tower_http::services::ServeFile::new(&path)
+        .oneshot(req)
+        .await
+    {
         Ok(res) => res.map(axum::body::Body::new),
         Err(e) => return api_error_response(&ApiError::internal(e)),
     };
-    let ascii: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+    let ascii: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
     if let Ok(v) = http::HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"")) {
-        res.headers_mut().insert(http::header::CONTENT_DISPOSITION, v);
+        res.headers_mut()
+            .insert(http::header::CONTENT_DISPOSITION, v);
     }
-    res.headers_mut()
-        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("private, no-store"));
+    res.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("private, no-store"),
+    );
     res
 }

@@ -3,8 +3,8 @@
 //! back with `calamine`), the notification, and the download link's rules (signed in,
 //! same portal, 24 hours).
 
-use axum::body::{to_bytes, Body};
 use crate::common::*;
+use axum::body::{to_bytes, Body};
 use http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -71,17 +71,96 @@ async fn world(pool: &PgPool) -> World {
     .fetch_one(pool)
     .await
     .unwrap();
-    let rows: &[(Option<i64>, Option<&str>, &str, &str, Option<&str>, Option<&str>)] = &[
-        (Some(1), Some("a1"), "ada@example.com", "syncing", None, None),
-        (Some(2), Some("a2"), "grace@example.com", "syncing", None, None),
-        (Some(3), Some("a3"), "zoë.łukasz@example.com", "syncing", None, None),
-        (Some(4), Some("a4"), "jo@", "failed", Some("hub_validation"), Some("The hub refused the record — email: “jo@” is not a valid email address.")),
-        (Some(5), Some("a5"), "=cmd|' /C calc'!A0", "failed", Some("hub_validation"), Some("The hub refused the record — email: not valid.")),
-        (None, Some("a6"), "Dvořák, Antonín", "failed", Some("hub_validation"), Some("The hub refused the record — phone: must be a phone number.")),
-        (Some(7), Some("a7"), "busy@example.com", "failed", Some("app_error"), Some("The app refused the record: 503")),
-        (None, Some("a8"), "dup@example.com", "excluded", Some("duplicate"), Some("Duplicate of app record a1.")),
-        (None, Some("a9"), "", "excluded", Some("no_valid_email"), Some("No valid email address.")),
-        (Some(10), None, "gone@example.com", "deleted", Some("deleted"), Some("Deleted in the app.")),
+    // (hub id, app id, label, state, reason code, message)
+    type Row<'a> = (
+        Option<i64>,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let rows: &[Row] = &[
+        (
+            Some(1),
+            Some("a1"),
+            "ada@example.com",
+            "syncing",
+            None,
+            None,
+        ),
+        (
+            Some(2),
+            Some("a2"),
+            "grace@example.com",
+            "syncing",
+            None,
+            None,
+        ),
+        (
+            Some(3),
+            Some("a3"),
+            "zoë.łukasz@example.com",
+            "syncing",
+            None,
+            None,
+        ),
+        (
+            Some(4),
+            Some("a4"),
+            "jo@",
+            "failed",
+            Some("hub_validation"),
+            Some("The hub refused the record — email: “jo@” is not a valid email address."),
+        ),
+        (
+            Some(5),
+            Some("a5"),
+            "=cmd|' /C calc'!A0",
+            "failed",
+            Some("hub_validation"),
+            Some("The hub refused the record — email: not valid."),
+        ),
+        (
+            None,
+            Some("a6"),
+            "Dvořák, Antonín",
+            "failed",
+            Some("hub_validation"),
+            Some("The hub refused the record — phone: must be a phone number."),
+        ),
+        (
+            Some(7),
+            Some("a7"),
+            "busy@example.com",
+            "failed",
+            Some("app_error"),
+            Some("The app refused the record: 503"),
+        ),
+        (
+            None,
+            Some("a8"),
+            "dup@example.com",
+            "excluded",
+            Some("duplicate"),
+            Some("Duplicate of app record a1."),
+        ),
+        (
+            None,
+            Some("a9"),
+            "",
+            "excluded",
+            Some("no_valid_email"),
+            Some("No valid email address."),
+        ),
+        (
+            Some(10),
+            None,
+            "gone@example.com",
+            "deleted",
+            Some("deleted"),
+            Some("Deleted in the app."),
+        ),
     ];
     for (hub_id, app_id, label, st, reason, message) in rows {
         sqlx::query(
@@ -107,10 +186,21 @@ async fn world(pool: &PgPool) -> World {
     .execute(pool)
     .await
     .unwrap();
-    World { app: router, engine, admin, sync_id, state }
+    World {
+        app: router,
+        engine,
+        admin,
+        sync_id,
+        state,
+    }
 }
 
-async fn get(app: &axum::Router, path: &str, token: Option<&str>, accept: Option<&str>) -> (StatusCode, http::HeaderMap, Vec<u8>) {
+async fn get(
+    app: &axum::Router,
+    path: &str,
+    token: Option<&str>,
+    accept: Option<&str>,
+) -> (StatusCode, http::HeaderMap, Vec<u8>) {
     let mut req = Request::get(path);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -118,7 +208,11 @@ async fn get(app: &axum::Router, path: &str, token: Option<&str>, accept: Option
     if let Some(a) = accept {
         req = req.header(header::ACCEPT, a);
     }
-    let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = to_bytes(res.into_body(), 64 << 20).await.unwrap().to_vec();
@@ -130,11 +224,20 @@ async fn export(w: &World, body: Value) -> Value {
     let started = call(&w.app, "export_sync_records", Some(&w.admin.token), body).await;
     assert_eq!(started.status, 200, "{}", started.text);
     assert_eq!(started.body["status"], "queued");
-    assert!(started.body["download_url"].is_null(), "no link before the file exists");
+    assert!(
+        started.body["download_url"].is_null(),
+        "no link before the file exists"
+    );
     let ran = w.engine.drain("test-worker").await.unwrap();
     assert!(ran >= 1, "the export job ran");
     let id = started.body["id"].as_str().unwrap();
-    let done = call(&w.app, "export_status", Some(&w.admin.token), json!({ "id": id })).await;
+    let done = call(
+        &w.app,
+        "export_status",
+        Some(&w.admin.token),
+        json!({ "id": id }),
+    )
+    .await;
     assert_eq!(done.status, 200, "{}", done.text);
     done.body
 }
@@ -142,7 +245,10 @@ async fn export(w: &World, body: Value) -> Value {
 fn csv_rows(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_reader(bytes);
     let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r.records().map(|rec| rec.unwrap().iter().map(String::from).collect()).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
     (header, rows)
 }
 
@@ -151,17 +257,33 @@ async fn failed_records_export_as_csv_and_xlsx_with_every_row(pool: PgPool) {
     let w = world(&pool).await;
 
     // CSV of the failed list.
-    let v = export(&w, json!({ "sync_id": w.sync_id, "state": "failed", "format": "csv" })).await;
+    let v = export(
+        &w,
+        json!({ "sync_id": w.sync_id, "state": "failed", "format": "csv" }),
+    )
+    .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["rows"], 4);
     assert_eq!(v["format"], "csv");
     let id = v["id"].as_str().unwrap();
     assert_eq!(v["download_url"], format!("/exports/{id}"));
-    assert!(v["title"].as_str().unwrap().starts_with("Failed contacts"), "{v}");
-    let (status, headers, body) = get(&w.app, &format!("/exports/{id}"), Some(&w.admin.token), None).await;
+    assert!(
+        v["title"].as_str().unwrap().starts_with("Failed contacts"),
+        "{v}"
+    );
+    let (status, headers, body) = get(
+        &w.app,
+        &format!("/exports/{id}"),
+        Some(&w.admin.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap();
-    assert!(disposition.starts_with("attachment; filename=\"tandem-contacts-failed-"), "{disposition}");
+    assert!(
+        disposition.starts_with("attachment; filename=\"tandem-contacts-failed-"),
+        "{disposition}"
+    );
     assert!(disposition.ends_with(".csv\""), "{disposition}");
     let (header_row, rows) = csv_rows(&body);
     assert_eq!(header_row, COLUMNS.to_vec());
@@ -169,7 +291,12 @@ async fn failed_records_export_as_csv_and_xlsx_with_every_row(pool: PgPool) {
     let labels: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         labels,
-        BTreeSet::from(["jo@", "'=cmd|' /C calc'!A0", "Dvořák, Antonín", "busy@example.com"]),
+        BTreeSet::from([
+            "jo@",
+            "'=cmd|' /C calc'!A0",
+            "Dvořák, Antonín",
+            "busy@example.com"
+        ]),
         "every failed record once; a formula-looking cell is quoted"
     );
     assert!(rows.iter().all(|r| r[1] == "failed"));
@@ -182,49 +309,101 @@ async fn failed_records_export_as_csv_and_xlsx_with_every_row(pool: PgPool) {
     assert_eq!(jo[7], "a4");
 
     // XLSX of the same list, read back.
-    let v = export(&w, json!({ "sync_id": w.sync_id, "state": "failed", "format": "xlsx" })).await;
+    let v = export(
+        &w,
+        json!({ "sync_id": w.sync_id, "state": "failed", "format": "xlsx" }),
+    )
+    .await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(v["rows"], 4);
-    let (status, headers, body) = get(&w.app, v["download_url"].as_str().unwrap(), Some(&w.admin.token), None).await;
+    let (status, headers, body) = get(
+        &w.app,
+        v["download_url"].as_str().unwrap(),
+        Some(&w.admin.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
-    assert!(headers[header::CONTENT_DISPOSITION].to_str().unwrap().ends_with(".xlsx\""));
+    assert!(headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .ends_with(".xlsx\""));
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(body)).expect("a valid XLSX file");
     assert_eq!(book.sheet_names(), vec!["Records".to_string()]);
     let range = book.worksheet_range("Records").unwrap();
-    let cells: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    let cells: Vec<Vec<String>> = range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
     assert_eq!(cells[0], COLUMNS.to_vec());
     assert_eq!(cells.len(), 5, "header and four records");
     let labels: BTreeSet<&str> = cells[1..].iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(labels, BTreeSet::from(["jo@", "=cmd|' /C calc'!A0", "Dvořák, Antonín", "busy@example.com"]));
+    assert_eq!(
+        labels,
+        BTreeSet::from([
+            "jo@",
+            "=cmd|' /C calc'!A0",
+            "Dvořák, Antonín",
+            "busy@example.com"
+        ])
+    );
     let busy = cells.iter().find(|r| r[0] == "busy@example.com").unwrap();
     assert_eq!(busy[3], "app_error");
     assert_eq!(busy[6], "7", "hub ids are numbers in the sheet");
 
     // One cause only, and a search, as in the list they came from.
-    let v = export(&w, json!({ "sync_id": w.sync_id, "state": "failed", "reason": "app_error" })).await;
+    let v = export(
+        &w,
+        json!({ "sync_id": w.sync_id, "state": "failed", "reason": "app_error" }),
+    )
+    .await;
     assert_eq!(v["rows"], 1);
     let v = export(&w, json!({ "sync_id": w.sync_id, "search": "example.com" })).await;
     assert_eq!(v["title"].as_str().unwrap().split(' ').next(), Some("All"));
     // ada, grace, zoë, busy, dup, gone: every state.
     assert_eq!(v["rows"], 6);
-    let (_, _, body) = get(&w.app, v["download_url"].as_str().unwrap(), Some(&w.admin.token), None).await;
+    let (_, _, body) = get(
+        &w.app,
+        v["download_url"].as_str().unwrap(),
+        Some(&w.admin.token),
+        None,
+    )
+    .await;
     let (_, rows) = csv_rows(&body);
     let states: BTreeSet<&str> = rows.iter().map(|r| r[1].as_str()).collect();
-    assert_eq!(states, BTreeSet::from(["syncing", "failed", "excluded", "deleted"]));
+    assert_eq!(
+        states,
+        BTreeSet::from(["syncing", "failed", "excluded", "deleted"])
+    );
 
     // The person who asked hears about each export, with the link.
-    let notes = call(&w.app, "list_notifications", Some(&w.admin.token), json!({})).await;
+    let notes = call(
+        &w.app,
+        "list_notifications",
+        Some(&w.admin.token),
+        json!({}),
+    )
+    .await;
     let items = notes.body["items"].as_array().unwrap();
-    let ready: Vec<&Value> = items.iter().filter(|n| n["kind"] == "export_ready").collect();
+    let ready: Vec<&Value> = items
+        .iter()
+        .filter(|n| n["kind"] == "export_ready")
+        .collect();
     assert_eq!(ready.len(), 4, "{}", notes.text);
-    assert!(ready.iter().all(|n| n["link"].as_str().unwrap().starts_with("/exports/")));
+    assert!(ready
+        .iter()
+        .all(|n| n["link"].as_str().unwrap().starts_with("/exports/")));
 }
 
 #[sqlx::test]
 async fn download_links_need_the_portal_and_expire(pool: PgPool) {
     let w = world(&pool).await;
-    let v = export(&w, json!({ "sync_id": w.sync_id, "state": "excluded", "format": "csv" })).await;
+    let v = export(
+        &w,
+        json!({ "sync_id": w.sync_id, "state": "excluded", "format": "csv" }),
+    )
+    .await;
     assert_eq!(v["rows"], 2);
     let id: Uuid = v["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/exports/{id}");
@@ -232,65 +411,142 @@ async fn download_links_need_the_portal_and_expire(pool: PgPool) {
     // Not signed in: 401 for scripts, the sign-in page (then the export's page) for browsers.
     let (status, _, _) = get(&w.app, &path, None, None).await;
     assert_eq!(status, 401);
-    let (status, headers, _) = get(&w.app, &path, None, Some("text/html,application/xhtml+xml")).await;
+    let (status, headers, _) =
+        get(&w.app, &path, None, Some("text/html,application/xhtml+xml")).await;
     assert!(status.is_redirection(), "{status}");
-    assert_eq!(headers[header::LOCATION], format!("/login?next=/settings/integrations/exports/{id}").as_str());
+    assert_eq!(
+        headers[header::LOCATION],
+        format!("/login?next=/settings/integrations/exports/{id}").as_str()
+    );
 
     // Another portal's user: the export does not exist for them.
     let other = seed_user(&pool, "globex", "admin@globex.test", Role::SuperAdmin).await;
     let (status, _, _) = get(&w.app, &path, Some(&other.token), None).await;
     assert_eq!(status, 404);
-    let r = call(&w.app, "export_status", Some(&other.token), json!({ "id": id })).await;
+    let r = call(
+        &w.app,
+        "export_status",
+        Some(&other.token),
+        json!({ "id": id }),
+    )
+    .await;
     assert_eq!(r.status, 404);
-    let r = call(&w.app, "export_sync_records", Some(&other.token), json!({ "sync_id": w.sync_id })).await;
+    let r = call(
+        &w.app,
+        "export_sync_records",
+        Some(&other.token),
+        json!({ "sync_id": w.sync_id }),
+    )
+    .await;
     assert_eq!(r.status, 404, "another portal's sync cannot be exported");
 
     // A user without the App Marketplace permission may export (it only reads).
     let viewer = tandem::server::users::create(
         &pool,
         w.admin.portal_id,
-        tandem::server::users::NewUser { email: "viewer@acme.test".into(), name: "Viewer".into(), password: "correct horse battery".into(), role: Role::User },
+        tandem::server::users::NewUser {
+            email: "viewer@acme.test".into(),
+            name: "Viewer".into(),
+            password: "correct horse battery".into(),
+            role: Role::User,
+        },
     )
     .await
     .unwrap();
-    let viewer_token = tandem::server::tokens::create(&pool, w.admin.portal_id, viewer, "t").await.unwrap().secret;
+    let viewer_token = tandem::server::tokens::create(&pool, w.admin.portal_id, viewer, "t")
+        .await
+        .unwrap()
+        .secret;
     let (status, _, body) = get(&w.app, &path, Some(&viewer_token), None).await;
     assert_eq!(status, 200);
     assert_eq!(csv_rows(&body).1.len(), 2);
 
     // After 24 hours the link stops working and the file is removed.
-    let file = export::file_path(&w.state.config.data_dir, id, tandem::model::ExportFormat::Csv);
+    let file = export::file_path(
+        &w.state.config.data_dir,
+        id,
+        tandem::model::ExportFormat::Csv,
+    );
     assert!(file.exists());
-    sqlx::query("UPDATE exports SET expires_at = now() - interval '1 minute' WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE exports SET expires_at = now() - interval '1 minute' WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     let (status, _, body) = get(&w.app, &path, Some(&w.admin.token), None).await;
     assert_eq!(status, 410);
     let err: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(err["code"], "expired");
     assert!(err["hint"].as_str().unwrap().contains("More → Export"));
-    let r = call(&w.app, "export_status", Some(&w.admin.token), json!({ "id": id })).await;
+    let r = call(
+        &w.app,
+        "export_status",
+        Some(&w.admin.token),
+        json!({ "id": id }),
+    )
+    .await;
     assert_eq!(r.body["status"], "expired");
     assert!(r.body["download_url"].is_null());
-    assert_eq!(export::purge_expired(&pool, &w.state.config).await.unwrap(), 1);
+    assert_eq!(
+        export::purge_expired(&pool, &w.state.config).await.unwrap(),
+        1
+    );
     assert!(!file.exists(), "the expired file is deleted");
 }
 
 #[sqlx::test]
 async fn bad_export_requests_say_what_is_wrong(pool: PgPool) {
     let w = world(&pool).await;
-    let r = call(&w.app, "export_sync_records", Some(&w.admin.token), json!({ "sync_id": w.sync_id, "state": "lost" })).await;
+    let r = call(
+        &w.app,
+        "export_sync_records",
+        Some(&w.admin.token),
+        json!({ "sync_id": w.sync_id, "state": "lost" }),
+    )
+    .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.body["fields"][0]["field"], "state");
-    let r = call(&w.app, "export_sync_records", Some(&w.admin.token), json!({ "sync_id": w.sync_id, "format": "pdf" })).await;
+    let r = call(
+        &w.app,
+        "export_sync_records",
+        Some(&w.admin.token),
+        json!({ "sync_id": w.sync_id, "format": "pdf" }),
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.text);
-    let r = call(&w.app, "export_sync_records", Some(&w.admin.token), json!({ "sync_id": Uuid::new_v4() })).await;
+    let r = call(
+        &w.app,
+        "export_sync_records",
+        Some(&w.admin.token),
+        json!({ "sync_id": Uuid::new_v4() }),
+    )
+    .await;
     assert_eq!(r.status, 404);
-    let r = call(&w.app, "export_sync_records", None, json!({ "sync_id": w.sync_id })).await;
+    let r = call(
+        &w.app,
+        "export_sync_records",
+        None,
+        json!({ "sync_id": w.sync_id }),
+    )
+    .await;
     assert_eq!(r.status, 401);
     let (status, _, _) = get(&w.app, "/exports/not-a-uuid", Some(&w.admin.token), None).await;
     assert_eq!(status, 404);
     // Still being made: the link says so.
-    let started = call(&w.app, "export_sync_records", Some(&w.admin.token), json!({ "sync_id": w.sync_id })).await;
-    let (status, _, _) = get(&w.app, &format!("/exports/{}", started.body["id"].as_str().unwrap()), Some(&w.admin.token), None).await;
+    let started = call(
+        &w.app,
+        "export_sync_records",
+        Some(&w.admin.token),
+        json!({ "sync_id": w.sync_id }),
+    )
+    .await;
+    let (status, _, _) = get(
+        &w.app,
+        &format!("/exports/{}", started.body["id"].as_str().unwrap()),
+        Some(&w.admin.token),
+        None,
+    )
+    .await;
     assert_eq!(status, 409);
 }
 
@@ -308,7 +564,13 @@ async fn a_large_list_is_written_in_batches_each_record_once(pool: PgPool) {
     .unwrap();
     let v = export(&w, json!({ "sync_id": w.sync_id, "state": "failed", "reason": "app_validation", "format": "csv" })).await;
     assert_eq!(v["rows"], 12000);
-    let (_, _, body) = get(&w.app, v["download_url"].as_str().unwrap(), Some(&w.admin.token), None).await;
+    let (_, _, body) = get(
+        &w.app,
+        v["download_url"].as_str().unwrap(),
+        Some(&w.admin.token),
+        None,
+    )
+    .await;
     let (_, rows) = csv_rows(&body);
     let labels: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(rows.len(), 12000);

@@ -85,7 +85,11 @@ pub fn Menu(
     children: ChildrenFn,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
-    let class = if primary { "button primary" } else { "button secondary" };
+    let class = if primary {
+        "button primary"
+    } else {
+        "button secondary"
+    };
     view! {
         <div class="menu" on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
             <button type="button" class=class aria-haspopup="menu" data-testid=testid
@@ -108,7 +112,10 @@ pub fn use_interval(period_ms: u64, tick: impl Fn() + Clone + 'static) {
         let tick = tick.clone();
         let handle = set_interval_with_handle(
             move || {
-                let hidden = web_sys::window().and_then(|w| w.document()).map(|d| d.hidden()).unwrap_or(false);
+                let hidden = web_sys::window()
+                    .and_then(|w| w.document())
+                    .map(|d| d.hidden())
+                    .unwrap_or(false);
                 if !hidden {
                     tick();
                 }
@@ -122,4 +129,3 @@ pub fn use_interval(period_ms: u64, tick: impl Fn() + Clone + 'static) {
     #[cfg(not(feature = "hydrate"))]
     let _ = (period_ms, tick);
 }
-

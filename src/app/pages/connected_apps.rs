@@ -1,8 +1,8 @@
 //! *Settings → Integrations → Connected apps*: the apps with accounts connected to this
 //! portal, and each app's page with its accounts (several per app).
 
-use crate::api::apps::{app_connections, list_connections, Disconnect};
 use super::syncs::SyncsTab;
+use crate::api::apps::{app_connections, list_connections, Disconnect};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
 use crate::model::{ConnectionStatus, ConnectionView};

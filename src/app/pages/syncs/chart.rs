@@ -48,7 +48,13 @@ pub fn bars(points: &[HourPoint], width: f64, height: f64) -> (Vec<Bar>, i64) {
     if points.is_empty() {
         return (vec![], 1);
     }
-    let max = nice_max(points.iter().map(|p| p.synced.max(0) + p.failed.max(0)).max().unwrap_or(0));
+    let max = nice_max(
+        points
+            .iter()
+            .map(|p| p.synced.max(0) + p.failed.max(0))
+            .max()
+            .unwrap_or(0),
+    );
     let slot = width / points.len() as f64;
     let gap = (slot * 0.2).min(2.0);
     let scale = |n: i64| {
@@ -63,7 +69,10 @@ pub fn bars(points: &[HourPoint], width: f64, height: f64) -> (Vec<Bar>, i64) {
         .enumerate()
         .map(|(i, p)| {
             let synced_h = scale(p.synced);
-            let failed_h = scale(p.failed).min(height - synced_h).max(if p.failed > 0 { 1.0 } else { 0.0 });
+            let failed_h =
+                scale(p.failed)
+                    .min(height - synced_h)
+                    .max(if p.failed > 0 { 1.0 } else { 0.0 });
             let synced_y = height - synced_h;
             Bar {
                 x: i as f64 * slot + gap / 2.0,
@@ -72,7 +81,12 @@ pub fn bars(points: &[HourPoint], width: f64, height: f64) -> (Vec<Bar>, i64) {
                 synced_h,
                 failed_y: (synced_y - failed_h).max(0.0),
                 failed_h,
-                title: format!("{} UTC: {} synced, {} failed", p.hour.format("%H:00"), p.synced, p.failed),
+                title: format!(
+                    "{} UTC: {} synced, {} failed",
+                    p.hour.format("%H:00"),
+                    p.synced,
+                    p.failed
+                ),
             }
         })
         .collect();
@@ -112,7 +126,11 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     fn point(h: u32, synced: i64, failed: i64) -> HourPoint {
-        HourPoint { hour: Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap(), synced, failed }
+        HourPoint {
+            hour: Utc.with_ymd_and_hms(2026, 1, 1, h, 0, 0).unwrap(),
+            synced,
+            failed,
+        }
     }
 
     #[test]
@@ -130,7 +148,15 @@ mod tests {
 
     #[test]
     fn bars_fill_the_box_and_stack_failures_on_top() {
-        let points: Vec<HourPoint> = (0..24).map(|h| point(h, if h == 23 { 80 } else { 0 }, if h == 23 { 20 } else { 0 })).collect();
+        let points: Vec<HourPoint> = (0..24)
+            .map(|h| {
+                point(
+                    h,
+                    if h == 23 { 80 } else { 0 },
+                    if h == 23 { 20 } else { 0 },
+                )
+            })
+            .collect();
         let (bars, max) = bars(&points, 240.0, 50.0);
         assert_eq!(max, 100);
         assert_eq!(bars.len(), 24);
@@ -138,7 +164,10 @@ mod tests {
         assert!((last.synced_h - 40.0).abs() < 1e-9);
         assert!((last.failed_h - 10.0).abs() < 1e-9);
         assert!((last.synced_y - 10.0).abs() < 1e-9);
-        assert!((last.failed_y - 0.0).abs() < 1e-9, "the tallest bar reaches the top");
+        assert!(
+            (last.failed_y - 0.0).abs() < 1e-9,
+            "the tallest bar reaches the top"
+        );
         assert!(last.x + last.width <= 240.0);
         assert_eq!(bars[0].synced_h, 0.0);
         assert_eq!(bars[0].failed_h, 0.0);

@@ -23,7 +23,9 @@ fn running(v: &ExportView) -> bool {
 fn poll(export: RwSignal<Option<ExportView>>) {
     let busy = StoredValue::new(false);
     use_interval(1000, move || {
-        let Some(v) = export.get_untracked().filter(running) else { return };
+        let Some(v) = export.get_untracked().filter(running) else {
+            return;
+        };
         if busy.get_value() {
             return;
         }
@@ -157,7 +159,12 @@ pub fn ExportDialog(
 #[component]
 pub fn ExportPage() -> impl IntoView {
     let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").and_then(|s| Uuid::parse_str(&s).ok()));
+    let id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
     let loaded = Resource::new(
         move || id.get(),
         |id| async move {

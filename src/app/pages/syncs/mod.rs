@@ -80,7 +80,7 @@ pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -121,9 +121,14 @@ pub fn PhaseTracker(#[prop(into)] sync: Signal<Option<SyncView>>) -> impl IntoVi
     let detail = move || {
         sync.with(|s| {
             s.as_ref().map(|s| match s.phase {
-                SyncPhase::Off => "The sync is off: nothing flows until it is turned on.".to_string(),
+                SyncPhase::Off => {
+                    "The sync is off: nothing flows until it is turned on.".to_string()
+                }
                 SyncPhase::Listening => match s.initial_completed_at {
-                    Some(t) => format!("Initial sync completed {}. Changes on either side flow within seconds.", t.format("%Y-%m-%d %H:%M UTC")),
+                    Some(t) => format!(
+                        "Initial sync completed {}. Changes on either side flow within seconds.",
+                        t.format("%Y-%m-%d %H:%M UTC")
+                    ),
                     None => "Changes on either side flow within seconds.".to_string(),
                 },
                 _ => format!(
@@ -164,8 +169,14 @@ mod tests {
     #[test]
     fn urls() {
         let id = Uuid::nil();
-        assert_eq!(records_url(id, Some("failed")), format!("/settings/integrations/syncs/{id}?state=failed"));
-        assert_eq!(edit_url(id), format!("/settings/integrations/syncs/{id}/edit"));
+        assert_eq!(
+            records_url(id, Some("failed")),
+            format!("/settings/integrations/syncs/{id}?state=failed")
+        );
+        assert_eq!(
+            edit_url(id),
+            format!("/settings/integrations/syncs/{id}/edit")
+        );
         assert_eq!(object_label("contacts"), "Contacts");
     }
 }

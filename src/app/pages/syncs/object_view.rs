@@ -6,7 +6,9 @@
 
 use super::chart::HourChart;
 use super::record_view::RecordView;
-use super::{edit_url, is_busy, new_url, object_label, records_url, thousands, use_interval, PhaseTracker};
+use super::{
+    edit_url, is_busy, new_url, object_label, records_url, thousands, use_interval, PhaseTracker,
+};
 use crate::api::syncs::{delete_sync, list_syncs, sync_chart, turn_off_sync, turn_on_sync};
 use crate::api::ApiError;
 use crate::app::components::{ErrorBox, Loading, Menu};
@@ -16,14 +18,26 @@ use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
 fn of_app(list: Vec<SyncView>, app: &str) -> Vec<SyncView> {
-    list.into_iter().filter(|s| s.connection.app == app).collect()
+    list.into_iter()
+        .filter(|s| s.connection.app == app)
+        .collect()
 }
 
 #[component]
-pub fn SyncsTab(app: String, app_name: String, connections: Vec<ConnectionView>, can_manage: bool) -> impl IntoView {
+pub fn SyncsTab(
+    app: String,
+    app_name: String,
+    connections: Vec<ConnectionView>,
+    can_manage: bool,
+) -> impl IntoView {
     let query = use_query_map();
     let record_view = move || query.read().get("view").as_deref() == Some("records");
-    let focus = Memo::new(move |_| query.read().get("sync").and_then(|s| Uuid::parse_str(&s).ok()));
+    let focus = Memo::new(move |_| {
+        query
+            .read()
+            .get("sync")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
     let fetch_app = app.clone();
     let syncs = Resource::new(
         || (),
@@ -34,8 +48,12 @@ pub fn SyncsTab(app: String, app_name: String, connections: Vec<ConnectionView>,
     );
     let base = format!("/settings/integrations/connected-apps/{app}?tab=syncs");
     let records_href = format!("{base}&view=records");
-    let connected: Vec<ConnectionView> = connections.into_iter().filter(|c| c.status == ConnectionStatus::Connected).collect();
-    let setup = can_manage.then(|| view! { <SetUpButton app=app.clone() connected=connected.clone()/> });
+    let connected: Vec<ConnectionView> = connections
+        .into_iter()
+        .filter(|c| c.status == ConnectionStatus::Connected)
+        .collect();
+    let setup =
+        can_manage.then(|| view! { <SetUpButton app=app.clone() connected=connected.clone()/> });
     view! {
         <section class="syncs-tab" data-testid="syncs-tab">
             <div class="page-head">
@@ -87,7 +105,13 @@ fn SetUpButton(app: String, connected: Vec<ConnectionView>) -> impl IntoView {
 }
 
 #[component]
-fn SyncTable(initial: Vec<SyncView>, app: String, app_name: String, can_manage: bool, focus: Memo<Option<Uuid>>) -> impl IntoView {
+fn SyncTable(
+    initial: Vec<SyncView>,
+    app: String,
+    app_name: String,
+    can_manage: bool,
+    focus: Memo<Option<Uuid>>,
+) -> impl IntoView {
     let several_accounts = {
         let mut ids: Vec<Uuid> = initial.iter().map(|s| s.connection.id).collect();
         ids.sort();
@@ -105,7 +129,7 @@ fn SyncTable(initial: Vec<SyncView>, app: String, app_name: String, can_manage: 
         ticks.set_value(t);
         let running = syncs.with_untracked(|v| v.iter().any(is_busy));
         // Every 2 s during an initial sync; every 20 s while listening (counts move slowly).
-        if busy.get_value() || !(running || t % 10 == 0) {
+        if busy.get_value() || !(running || t.is_multiple_of(10)) {
             return;
         }
         busy.set_value(true);
@@ -114,7 +138,7 @@ fn SyncTable(initial: Vec<SyncView>, app: String, app_name: String, can_manage: 
             if let Ok(list) = list_syncs(None).await {
                 syncs.try_set(of_app(list, &app));
             }
-            if t % 15 == 0 || running {
+            if t.is_multiple_of(15) || running {
                 chart_version.try_update(|v| *v += 1);
             }
             busy.try_update_value(|b| *b = false);
@@ -156,14 +180,24 @@ fn SyncRowView(
     chart_version: RwSignal<u32>,
 ) -> impl IntoView {
     let sync = Memo::new(move |_| syncs.with(|v| v.iter().find(|s| s.id == id).cloned()));
-    let get = move |f: fn(&SyncView) -> String| move || sync.with(|s| s.as_ref().map(f).unwrap_or_default());
+    let get = move |f: fn(&SyncView) -> String| {
+        move || sync.with(|s| s.as_ref().map(f).unwrap_or_default())
+    };
     let first = sync.get_untracked();
     let (hub_object, app_object, account) = first
         .as_ref()
-        .map(|s| (s.hub_object.clone(), s.app_object.clone(), s.connection.account_name.clone()))
+        .map(|s| {
+            (
+                s.hub_object.clone(),
+                s.app_object.clone(),
+                s.connection.account_name.clone(),
+            )
+        })
         .unwrap_or_default();
-    let arrows = move || sync.with(|s| s.as_ref().map(|s| s.input.direction.arrows()).unwrap_or(""));
-    let direction = move || sync.with(|s| s.as_ref().map(|s| s.input.direction.label()).unwrap_or(""));
+    let arrows =
+        move || sync.with(|s| s.as_ref().map(|s| s.input.direction.arrows()).unwrap_or(""));
+    let direction =
+        move || sync.with(|s| s.as_ref().map(|s| s.input.direction.label()).unwrap_or(""));
     let phase = move || sync.with(|s| s.as_ref().map(|s| s.phase));
     let percent = move || sync.with(|s| s.as_ref().map(|s| s.progress.percent).unwrap_or(0));
     let chart = Resource::new(move || chart_version.get(), move |_| sync_chart(id));
@@ -174,7 +208,11 @@ fn SyncRowView(
     let switch = move |on: bool| {
         working.set(true);
         leptos::task::spawn_local(async move {
-            let r = if on { turn_on_sync(id).await } else { turn_off_sync(id).await };
+            let r = if on {
+                turn_on_sync(id).await
+            } else {
+                turn_off_sync(id).await
+            };
             match r {
                 Ok(v) => {
                     syncs.try_update(|list| {
@@ -206,7 +244,8 @@ fn SyncRowView(
         });
     };
 
-    let status = move || match phase() {
+    let status = move || {
+        match phase() {
         Some(SyncPhase::Scanning) | Some(SyncPhase::Syncing) => view! {
             <span class="status-line"><span class="spinner" aria-hidden="true"></span>
                 {move || sync.with(|s| s.as_ref().map(|s| s.phase.label()).unwrap_or(""))}
@@ -219,6 +258,7 @@ fn SyncRowView(
         .into_any(),
         Some(SyncPhase::Listening) => view! { <span class="status-line"><span class="dot ok" aria-hidden="true"></span>"Listening for changes"</span> }.into_any(),
         _ => view! { <span class="status-line"><span class="dot" aria-hidden="true"></span>"Off"</span> }.into_any(),
+    }
     };
     let count = move |state: &'static str, f: fn(&SyncView) -> i64| {
         let href = records_url(id, Some(state));

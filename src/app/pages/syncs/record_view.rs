@@ -18,7 +18,11 @@ const REVIEW_ROWS: usize = 200;
 
 fn sync_label(s: &SyncView, several_accounts: bool) -> String {
     if several_accounts {
-        format!("{} · {}", object_label(&s.hub_object), s.connection.account_name)
+        format!(
+            "{} · {}",
+            object_label(&s.hub_object),
+            s.connection.account_name
+        )
     } else {
         object_label(&s.hub_object)
     }
@@ -32,7 +36,10 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         ids.dedup();
         ids.len() > 1
     };
-    let options: Vec<(Uuid, String)> = syncs.iter().map(|s| (s.id, sync_label(s, several))).collect();
+    let options: Vec<(Uuid, String)> = syncs
+        .iter()
+        .map(|s| (s.id, sync_label(s, several)))
+        .collect();
     let chosen = RwSignal::new(syncs.first().map(|s| s.id).unwrap_or_default());
     let state = RwSignal::new(String::new());
     let search = RwSignal::new(String::new());
@@ -41,8 +48,25 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
     // Bumped by Search: the list reloads even when nothing else changed.
     let version = RwSignal::new(0u32);
     let page = Resource::new(
-        move || (chosen.get(), state.get(), applied.get(), after.get(), version.get()),
-        |(id, state, search, after, _)| list_sync_records(id, (!state.is_empty()).then_some(state), None, search, after, Some(PAGE_SIZE)),
+        move || {
+            (
+                chosen.get(),
+                state.get(),
+                applied.get(),
+                after.get(),
+                version.get(),
+            )
+        },
+        |(id, state, search, after, _)| {
+            list_sync_records(
+                id,
+                (!state.is_empty()).then_some(state),
+                None,
+                search,
+                after,
+                Some(PAGE_SIZE),
+            )
+        },
     );
     let exporting = RwSignal::new(false);
     let restoring = RwSignal::new(false);
@@ -53,13 +77,23 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         version.update(|v| *v += 1);
     };
     let objects: Vec<(Uuid, String)> = syncs.iter().map(|s| (s.id, s.hub_object.clone())).collect();
-    let hub_object_of = move |id: Uuid| objects.iter().find(|(s, _)| *s == id).map(|(_, o)| o.clone()).unwrap_or_default();
+    let hub_object_of = move |id: Uuid| {
+        objects
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default()
+    };
     let what = {
         let hub_object_of = hub_object_of.clone();
         Signal::derive(move || {
             let st = state.get();
             let object = hub_object_of(chosen.get());
-            if st.is_empty() { format!("all {object}") } else { format!("{} {object}", state_label(&st).to_lowercase()) }
+            if st.is_empty() {
+                format!("all {object}")
+            } else {
+                format!("{} {object}", state_label(&st).to_lowercase())
+            }
         })
     };
     let export_state = Signal::derive(move || Some(state.get()).filter(|s| !s.is_empty()));
@@ -152,12 +186,24 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
 }
 
 #[component]
-fn RestoreDialog(open: RwSignal<bool>, syncs: Vec<SyncView>, app_name: String, several: bool) -> impl IntoView {
+fn RestoreDialog(
+    open: RwSignal<bool>,
+    syncs: Vec<SyncView>,
+    app_name: String,
+    several: bool,
+) -> impl IntoView {
     // Record types: one per (account, hub object).
     let mut kinds: Vec<(Uuid, String, String)> = Vec::new();
     for s in &syncs {
-        if !kinds.iter().any(|(c, o, _)| *c == s.connection.id && *o == s.hub_object) {
-            kinds.push((s.connection.id, s.hub_object.clone(), sync_label(s, several)));
+        if !kinds
+            .iter()
+            .any(|(c, o, _)| *c == s.connection.id && *o == s.hub_object)
+        {
+            kinds.push((
+                s.connection.id,
+                s.hub_object.clone(),
+                sync_label(s, several),
+            ));
         }
     }
     let kinds = StoredValue::new(kinds);
@@ -175,7 +221,9 @@ fn RestoreDialog(open: RwSignal<bool>, syncs: Vec<SyncView>, app_name: String, s
     };
     let chosen = move || kinds.with_value(|k| k.get(kind.get_untracked()).cloned());
     let review = move |_| {
-        let Some((connection, object, _)) = chosen() else { return };
+        let Some((connection, object, _)) = chosen() else {
+            return;
+        };
         reset();
         working.set(true);
         leptos::task::spawn_local(async move {
@@ -191,8 +239,11 @@ fn RestoreDialog(open: RwSignal<bool>, syncs: Vec<SyncView>, app_name: String, s
         });
     };
     let restore = move |_| {
-        let Some((connection, object, _)) = chosen() else { return };
-        let ids: Vec<i64> = preview.with_untracked(|p| p.iter().flatten().map(|c| c.index_id).collect());
+        let Some((connection, object, _)) = chosen() else {
+            return;
+        };
+        let ids: Vec<i64> =
+            preview.with_untracked(|p| p.iter().flatten().map(|c| c.index_id).collect());
         if ids.is_empty() {
             return;
         }

@@ -7,8 +7,13 @@
 //! troubleshooting guides open exactly the list meant.
 
 use super::export::ExportDialog;
-use super::{app_syncs_url, edit_url, is_busy, object_label, state_class, state_label, thousands, use_interval};
-use crate::api::syncs::{list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status};
+use super::{
+    app_syncs_url, edit_url, is_busy, object_label, state_class, state_label, thousands,
+    use_interval,
+};
+use crate::api::syncs::{
+    list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status,
+};
 use crate::api::ApiError;
 use crate::app::components::{set_page_status, ErrorBox, Loading, Menu};
 use crate::app::layout::use_user;
@@ -58,11 +63,19 @@ fn hub_record_url(hub_object: &str, id: i64) -> String {
 pub fn SyncRecordsPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
-    let id = Memo::new(move |_| params.read().get("id").and_then(|s| Uuid::parse_str(&s).ok()));
+    let id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
     let q = Memo::new(move |_| {
         let q = query.read();
         ListQuery {
-            state: q.get("state").filter(|s| STATES.contains(&s.as_str()) || s == "queued").unwrap_or_else(|| "syncing".into()),
+            state: q
+                .get("state")
+                .filter(|s| STATES.contains(&s.as_str()) || s == "queued")
+                .unwrap_or_else(|| "syncing".into()),
             reason: q.get("reason").filter(|s| !s.is_empty()),
             search: q.get("q").filter(|s| !s.trim().is_empty()),
             after: q.get("after").and_then(|s| s.parse().ok()),
@@ -88,7 +101,9 @@ pub fn SyncRecordsPage() -> impl IntoView {
         move || (id.get(), list_key.get(), version.get()),
         |(id, (state, reason, search, after), _)| async move {
             match id {
-                Some(id) => list_sync_records(id, Some(state), reason, search, after, Some(PAGE_SIZE)).await,
+                Some(id) => {
+                    list_sync_records(id, Some(state), reason, search, after, Some(PAGE_SIZE)).await
+                }
                 None => Err(ApiError::not_found("The sync")),
             }
         },
@@ -122,7 +137,12 @@ fn RecordsBody(
     let app = sync.connection.app.clone();
     let app_name = sync.connection.app_name.clone();
     let hub_object = sync.hub_object.clone();
-    let title = format!("{} ⇄ {} {}", object_label(&sync.hub_object), app_name, sync.app_object);
+    let title = format!(
+        "{} ⇄ {} {}",
+        object_label(&sync.hub_object),
+        app_name,
+        sync.app_object
+    );
     let arrows = sync.input.direction.arrows();
     let counts = sync.counts;
     let busy = is_busy(&sync);
@@ -146,9 +166,27 @@ fn RecordsBody(
         let name = app_name.get_value();
         leptos::task::spawn_local(async move {
             let result = match what {
-                "resync_hub" => resync_deleted(id, SideInput::Hub).await.map(|n| format!("{} deleted record{} will be created again in the hub.", thousands(n), if n == 1 { "" } else { "s" })),
-                "resync_app" => resync_deleted(id, SideInput::App).await.map(|n| format!("{} deleted record{} will be created again in {name}.", thousands(n), if n == 1 { "" } else { "s" })),
-                _ => retry_failed(id).await.map(|n| format!("{} failed record{} will be retried.", thousands(n), if n == 1 { "" } else { "s" })),
+                "resync_hub" => resync_deleted(id, SideInput::Hub).await.map(|n| {
+                    format!(
+                        "{} deleted record{} will be created again in the hub.",
+                        thousands(n),
+                        if n == 1 { "" } else { "s" }
+                    )
+                }),
+                "resync_app" => resync_deleted(id, SideInput::App).await.map(|n| {
+                    format!(
+                        "{} deleted record{} will be created again in {name}.",
+                        thousands(n),
+                        if n == 1 { "" } else { "s" }
+                    )
+                }),
+                _ => retry_failed(id).await.map(|n| {
+                    format!(
+                        "{} failed record{} will be retried.",
+                        thousands(n),
+                        if n == 1 { "" } else { "s" }
+                    )
+                }),
             };
             match result {
                 Ok(m) => {
@@ -164,11 +202,22 @@ fn RecordsBody(
     };
     let on_search = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let next = ListQuery { search: Some(search.get_untracked()), after: None, record: None, ..q.get_untracked() };
+        let next = ListQuery {
+            search: Some(search.get_untracked()),
+            after: None,
+            record: None,
+            ..q.get_untracked()
+        };
         use_navigate()(&list_url(id, &next), Default::default());
     };
     let tab = move |state: &'static str, n: i64| {
-        let href = list_url(id, &ListQuery { state: state.into(), ..Default::default() });
+        let href = list_url(
+            id,
+            &ListQuery {
+                state: state.into(),
+                ..Default::default()
+            },
+        );
         view! {
             <a href=href class:active=move || q.get().state == state aria-current=move || (q.get().state == state).then_some("page")
                 data-testid=format!("tab-{state}")>
@@ -183,7 +232,13 @@ fn RecordsBody(
     let export_search = Signal::derive(move || q.get().search);
     let export_what = {
         let hub_object = hub_object.clone();
-        Signal::derive(move || format!("{} {}", state_label(&q.get().state).to_lowercase(), hub_object))
+        Signal::derive(move || {
+            format!(
+                "{} {}",
+                state_label(&q.get().state).to_lowercase(),
+                hub_object
+            )
+        })
     };
     let detail_hub_object = hub_object.clone();
     view! {
@@ -250,7 +305,12 @@ fn RecordsBody(
 }
 
 #[component]
-fn RecordList(sync_id: Uuid, hub_object: String, q: ListQuery, page: SyncRecordPage) -> impl IntoView {
+fn RecordList(
+    sync_id: Uuid,
+    hub_object: String,
+    q: ListQuery,
+    page: SyncRecordPage,
+) -> impl IntoView {
     let groups = (!page.groups.is_empty()).then(|| {
         let all = list_url(sync_id, &ListQuery { reason: None, after: None, record: None, ..q.clone() });
         let total: i64 = page.groups.iter().map(|g| g.count).sum();
@@ -278,13 +338,36 @@ fn RecordList(sync_id: Uuid, hub_object: String, q: ListQuery, page: SyncRecordP
             (None, false, "deleted") => "No record was deleted on one side.".to_string(),
             _ => "No records.".to_string(),
         };
-        return view! { {groups} <p class="empty" data-testid="records-empty">{message}</p> }.into_any();
+        return view! { {groups} <p class="empty" data-testid="records-empty">{message}</p> }
+            .into_any();
     }
     let show_reason = q.state != "syncing";
-    let next = page.next_after.map(|a| list_url(sync_id, &ListQuery { after: Some(a), record: None, ..q.clone() }));
-    let first = q.after.map(|_| list_url(sync_id, &ListQuery { after: None, record: None, ..q.clone() }));
+    let next = page.next_after.map(|a| {
+        list_url(
+            sync_id,
+            &ListQuery {
+                after: Some(a),
+                record: None,
+                ..q.clone()
+            },
+        )
+    });
+    let first = q.after.map(|_| {
+        list_url(
+            sync_id,
+            &ListQuery {
+                after: None,
+                record: None,
+                ..q.clone()
+            },
+        )
+    });
     let summary = if q.search.is_none() && q.reason.is_none() {
-        format!("{} {} records", thousands(page.total), state_label(&q.state).to_lowercase())
+        format!(
+            "{} {} records",
+            thousands(page.total),
+            state_label(&q.state).to_lowercase()
+        )
     } else {
         format!("{} shown", page.rows.len())
     };
@@ -338,8 +421,16 @@ fn RecordList(sync_id: Uuid, hub_object: String, q: ListQuery, page: SyncRecordP
 }
 
 #[component]
-fn RecordDetail(sync_id: Uuid, index_id: i64, hub_object: String, version: RwSignal<u32>) -> impl IntoView {
-    let detail = Resource::new(move || version.get(), move |_| sync_record_detail(sync_id, index_id));
+fn RecordDetail(
+    sync_id: Uuid,
+    index_id: i64,
+    hub_object: String,
+    version: RwSignal<u32>,
+) -> impl IntoView {
+    let detail = Resource::new(
+        move || version.get(),
+        move |_| sync_record_detail(sync_id, index_id),
+    );
     let query = use_query_map();
     let close = move || {
         let q = query.read();
@@ -374,7 +465,11 @@ fn RecordDetail(sync_id: Uuid, index_id: i64, hub_object: String, version: RwSig
 #[component]
 fn DetailBody(d: SyncRecordDetails, hub_object: String) -> impl IntoView {
     let r = d.row;
-    let label = if r.label.trim().is_empty() { format!("Record {}", r.index_id) } else { r.label.clone() };
+    let label = if r.label.trim().is_empty() {
+        format!("Record {}", r.index_id)
+    } else {
+        r.label.clone()
+    };
     view! {
         <h2>{label}</h2>
         <p>
@@ -453,11 +548,26 @@ mod tests {
     #[test]
     fn list_urls_carry_the_whole_state() {
         let id = Uuid::nil();
-        let q = ListQuery { state: "failed".into(), reason: Some("hub_validation".into()), search: Some("ada lovelace".into()), after: Some(50), record: Some(7) };
+        let q = ListQuery {
+            state: "failed".into(),
+            reason: Some("hub_validation".into()),
+            search: Some("ada lovelace".into()),
+            after: Some(50),
+            record: Some(7),
+        };
         assert_eq!(
             list_url(id, &q),
             format!("/settings/integrations/syncs/{id}?state=failed&reason=hub_validation&q=ada%20lovelace&after=50&record=7")
         );
-        assert_eq!(list_url(id, &ListQuery { state: "syncing".into(), ..Default::default() }), format!("/settings/integrations/syncs/{id}?state=syncing"));
+        assert_eq!(
+            list_url(
+                id,
+                &ListQuery {
+                    state: "syncing".into(),
+                    ..Default::default()
+                }
+            ),
+            format!("/settings/integrations/syncs/{id}?state=syncing")
+        );
     }
 }

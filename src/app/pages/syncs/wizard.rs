@@ -8,13 +8,16 @@
 
 use super::{app_syncs_url, edit_url, object_label};
 use crate::api::apps::app_connections;
-use crate::api::syncs::{create_sync, sync_field_options, sync_setup_options, sync_status, update_sync, validate_sync};
+use crate::api::syncs::{
+    create_sync, sync_field_options, sync_setup_options, sync_status, update_sync, validate_sync,
+};
 use crate::api::{ApiError, FieldError};
 use crate::app::components::{ErrorBox, Forbidden, Loading};
 use crate::app::layout::use_user;
 use crate::model::{
-    ConnectionView, DefaultApp, FieldOption, FilterInput, FilterOp, MappingInput, MatchKeyInput, ObjectPairOption,
-    PipelineOption, SideInput, StagePairInput, SyncDirection, SyncFieldChoices, SyncInput, WritePolicy,
+    ConnectionView, DefaultApp, FieldOption, FilterInput, FilterOp, MappingInput, MatchKeyInput,
+    ObjectPairOption, PipelineOption, SideInput, StagePairInput, SyncDirection, SyncFieldChoices,
+    SyncInput, WritePolicy,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,8 +27,16 @@ use uuid::Uuid;
 
 const STEPS: [&str; 5] = ["Select", "Configure", "Limit", "Associations", "Review"];
 const HUB_OBJECTS: [&str; 4] = ["contacts", "companies", "deals", "invoices"];
-const DIRECTIONS: [SyncDirection; 3] = [SyncDirection::TwoWay, SyncDirection::ToHub, SyncDirection::ToApp];
-const POLICIES: [WritePolicy; 3] = [WritePolicy::Always, WritePolicy::OnlyIfEmpty, WritePolicy::OnCreateOnly];
+const DIRECTIONS: [SyncDirection; 3] = [
+    SyncDirection::TwoWay,
+    SyncDirection::ToHub,
+    SyncDirection::ToApp,
+];
+const POLICIES: [WritePolicy; 3] = [
+    WritePolicy::Always,
+    WritePolicy::OnlyIfEmpty,
+    WritePolicy::OnCreateOnly,
+];
 const OPERATORS: [(&str, &str); 8] = [
     ("equals", "is"),
     ("not_equals", "is not"),
@@ -43,8 +54,20 @@ const OPERATORS: [(&str, &str); 8] = [
 pub fn step_of(field: &str) -> usize {
     match field {
         "app_object" | "hub_object" | "connection_id" => 0,
-        f if f.starts_with("mappings") || f == "direction" || f == "conflict_winner" || f == "event_sync" => 1,
-        f if f.starts_with("filters") || f.starts_with("stage_pairs") || f == "match_key" || f == "sync_only_with_email" => 2,
+        f if f.starts_with("mappings")
+            || f == "direction"
+            || f == "conflict_winner"
+            || f == "event_sync" =>
+        {
+            1
+        }
+        f if f.starts_with("filters")
+            || f.starts_with("stage_pairs")
+            || f == "match_key"
+            || f == "sync_only_with_email" =>
+        {
+            2
+        }
         "sync_associations" => 3,
         _ => 1,
     }
@@ -52,7 +75,11 @@ pub fn step_of(field: &str) -> usize {
 
 /// The messages the server gave for one path (`mappings[2]`).
 pub fn messages_at(errors: &[FieldError], path: &str) -> Vec<String> {
-    errors.iter().filter(|e| e.field == path).map(|e| e.message.clone()).collect()
+    errors
+        .iter()
+        .filter(|e| e.field == path)
+        .map(|e| e.message.clone())
+        .collect()
 }
 
 pub fn op_key(op: &FilterOp) -> &'static str {
@@ -70,7 +97,11 @@ pub fn op_key(op: &FilterOp) -> &'static str {
 
 pub fn op_value(op: &FilterOp) -> String {
     match op {
-        FilterOp::Equals(v) | FilterOp::NotEquals(v) | FilterOp::Contains(v) | FilterOp::GreaterThan(v) | FilterOp::LessThan(v) => v.clone(),
+        FilterOp::Equals(v)
+        | FilterOp::NotEquals(v)
+        | FilterOp::Contains(v)
+        | FilterOp::GreaterThan(v)
+        | FilterOp::LessThan(v) => v.clone(),
         FilterOp::InList(v) => v.join(", "),
         FilterOp::IsKnown | FilterOp::IsUnknown => String::new(),
     }
@@ -87,7 +118,14 @@ pub fn make_op(key: &str, value: &str) -> FilterOp {
         "is_unknown" => FilterOp::IsUnknown,
         "greater_than" => FilterOp::GreaterThan(v),
         "less_than" => FilterOp::LessThan(v),
-        "in_list" => FilterOp::InList(value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+        "in_list" => FilterOp::InList(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
         _ => FilterOp::Equals(v),
     }
 }
@@ -105,8 +143,18 @@ pub fn pipeline_blocks(pairs: &[StagePairInput]) -> Vec<(String, String)> {
 }
 
 /// Maps (or, with `None`, unmaps) one hub stage to an app stage of `app_pipeline`.
-pub fn set_stage(pairs: &mut Vec<StagePairInput>, hub_pipeline: &str, hub_stage: &str, app_pipeline: &str, app_stage: Option<&str>) {
-    pairs.retain(|p| !(p.hub_pipeline == hub_pipeline && p.hub_stage == hub_stage && p.app_pipeline == app_pipeline));
+pub fn set_stage(
+    pairs: &mut Vec<StagePairInput>,
+    hub_pipeline: &str,
+    hub_stage: &str,
+    app_pipeline: &str,
+    app_stage: Option<&str>,
+) {
+    pairs.retain(|p| {
+        !(p.hub_pipeline == hub_pipeline
+            && p.hub_stage == hub_stage
+            && p.app_pipeline == app_pipeline)
+    });
     if let Some(s) = app_stage.filter(|s| !s.is_empty()) {
         pairs.push(StagePairInput {
             hub_pipeline: hub_pipeline.into(),
@@ -160,7 +208,11 @@ fn policy_from(key: &str) -> WritePolicy {
 }
 
 fn field_label(fields: &[FieldOption], name: &str) -> String {
-    fields.iter().find(|f| f.name == name).map(|f| f.label.clone()).unwrap_or_else(|| name.to_string())
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.label.clone())
+        .unwrap_or_else(|| name.to_string())
 }
 
 // ---- pages ----
@@ -178,13 +230,19 @@ pub fn NewSyncPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let app = move || params.read().get("app").unwrap_or_default();
-    let connection = Memo::new(move |_| query.read().get("connection").and_then(|s| Uuid::parse_str(&s).ok()));
+    let connection = Memo::new(move |_| {
+        query
+            .read()
+            .get("connection")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
     let user = use_user();
     let data = Resource::new(
         move || (app(), connection.get()),
         |(app, connection)| async move {
             let connection = connection.ok_or_else(|| {
-                ApiError::bad_request("Choose which account to sync.").with_hint("Open the app's page in Connected apps and use Set up sync there.")
+                ApiError::bad_request("Choose which account to sync.")
+                    .with_hint("Open the app's page in Connected apps and use Set up sync there.")
             })?;
             let connected = app_connections(app).await?;
             let c = connected
@@ -215,7 +273,12 @@ pub fn NewSyncPage() -> impl IntoView {
 #[component]
 pub fn EditSyncPage() -> impl IntoView {
     let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").and_then(|s| Uuid::parse_str(&s).ok()));
+    let id = Memo::new(move |_| {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    });
     let user = use_user();
     let data = Resource::new(
         move || id.get(),
@@ -274,7 +337,8 @@ struct Ctx {
 
 impl Ctx {
     fn pair(&self) -> (String, String) {
-        self.input.with_untracked(|i| (i.app_object.clone(), i.hub_object.clone()))
+        self.input
+            .with_untracked(|i| (i.app_object.clone(), i.hub_object.clone()))
     }
 
     fn go(&self, step: usize) {
@@ -287,11 +351,16 @@ impl Ctx {
     }
 
     fn app_fields(&self) -> Vec<FieldOption> {
-        self.choices.with(|c| c.as_ref().map(|c| c.app_fields.clone()).unwrap_or_default())
+        self.choices
+            .with(|c| c.as_ref().map(|c| c.app_fields.clone()).unwrap_or_default())
     }
 
     fn hub_fields(&self) -> Vec<FieldOption> {
-        self.choices.with(|c| c.as_ref().map(|c| c.hub_properties.clone()).unwrap_or_default())
+        self.choices.with(|c| {
+            c.as_ref()
+                .map(|c| c.hub_properties.clone())
+                .unwrap_or_default()
+        })
     }
 
     /// Loads both sides' fields for the chosen objects, then moves on. A new object pair
@@ -299,7 +368,10 @@ impl Ctx {
     fn load_choices(self, next: usize) {
         let pair = self.pair();
         if pair.0.is_empty() {
-            self.errors.set(vec![FieldError { field: "app_object".into(), message: "Choose what to sync.".into() }]);
+            self.errors.set(vec![FieldError {
+                field: "app_object".into(),
+                message: "Choose what to sync.".into(),
+            }]);
             return;
         }
         if self.choices_for.get_untracked().as_ref() == Some(&pair) {
@@ -376,7 +448,12 @@ impl Ctx {
             match saved {
                 Ok(v) => self.done.set(Some(app_syncs_url(&app, Some(v.id)))),
                 Err(e) if e.code == "validation" => {
-                    let first = e.fields.iter().map(|f| step_of(&f.field)).min().unwrap_or(4);
+                    let first = e
+                        .fields
+                        .iter()
+                        .map(|f| step_of(&f.field))
+                        .min()
+                        .unwrap_or(4);
                     self.errors.set(e.fields.clone());
                     self.general.set(Some(e));
                     self.step.set(first);
@@ -407,14 +484,26 @@ fn blank_input(connection_id: Uuid) -> SyncInput {
 }
 
 #[component]
-fn Wizard(connection: ConnectionView, options: Vec<ObjectPairOption>, existing: Option<(Uuid, SyncInput)>) -> impl IntoView {
+fn Wizard(
+    connection: ConnectionView,
+    options: Vec<ObjectPairOption>,
+    existing: Option<(Uuid, SyncInput)>,
+) -> impl IntoView {
     let editing = existing.as_ref().map(|(id, _)| *id);
-    let saved_pair = existing.as_ref().map(|(_, i)| (i.app_object.clone(), i.hub_object.clone()));
-    let input = existing.map(|(_, i)| i).unwrap_or_else(|| blank_input(connection.id));
+    let saved_pair = existing
+        .as_ref()
+        .map(|(_, i)| (i.app_object.clone(), i.hub_object.clone()));
+    let input = existing
+        .map(|(_, i)| i)
+        .unwrap_or_else(|| blank_input(connection.id));
     let ctx = Ctx {
         input: RwSignal::new(input),
         step: RwSignal::new(0),
-        reached: RwSignal::new(if editing.is_some() { STEPS.len() - 1 } else { 0 }),
+        reached: RwSignal::new(if editing.is_some() {
+            STEPS.len() - 1
+        } else {
+            0
+        }),
         choices: RwSignal::new(None),
         choices_for: RwSignal::new(None),
         mappings_for: RwSignal::new(saved_pair),
@@ -427,7 +516,11 @@ fn Wizard(connection: ConnectionView, options: Vec<ObjectPairOption>, existing: 
         app: StoredValue::new(connection.app.clone()),
         app_name: StoredValue::new(connection.app_name.clone()),
     };
-    let title = if editing.is_some() { "Edit sync" } else { "Set up sync" };
+    let title = if editing.is_some() {
+        "Edit sync"
+    } else {
+        "Set up sync"
+    };
     let back = app_syncs_url(&connection.app, editing);
     let stepper = move |i: usize, name: &'static str| {
         view! {
@@ -497,11 +590,21 @@ fn SelectStep(ctx: Ctx) -> impl IntoView {
     let chosen = move || ctx.input.with(|i| i.app_object.clone());
     let existing = move || {
         let app_object = chosen();
-        ctx.options.with_value(|o| o.iter().find(|o| o.app_object == app_object).and_then(|o| o.existing_sync)).filter(|id| Some(*id) != ctx.editing)
+        ctx.options
+            .with_value(|o| {
+                o.iter()
+                    .find(|o| o.app_object == app_object)
+                    .and_then(|o| o.existing_sync)
+            })
+            .filter(|id| Some(*id) != ctx.editing)
     };
     let on_app_object = move |ev| {
         let value = event_target_value(&ev);
-        let hub = ctx.options.with_value(|o| o.iter().find(|o| o.app_object == value).map(|o| o.hub_object.clone()));
+        let hub = ctx.options.with_value(|o| {
+            o.iter()
+                .find(|o| o.app_object == value)
+                .map(|o| o.hub_object.clone())
+        });
         ctx.input.update(|i| {
             i.app_object = value;
             if let Some(h) = hub {
@@ -547,7 +650,9 @@ fn SelectStep(ctx: Ctx) -> impl IntoView {
 #[component]
 fn ConfigureStep(ctx: Ctx) -> impl IntoView {
     let app_name = ctx.app_name.get_value();
-    let supports_events = ctx.choices.with_untracked(|c| c.as_ref().is_some_and(|c| c.supports_events));
+    let supports_events = ctx
+        .choices
+        .with_untracked(|c| c.as_ref().is_some_and(|c| c.supports_events));
     let direction = move || ctx.input.with(|i| i.direction);
     let radio = move |d: SyncDirection, label: String, hint: String| {
         view! {
@@ -754,7 +859,10 @@ fn AddMapping(ctx: Ctx) -> impl IntoView {
 
 #[component]
 fn LimitStep(ctx: Ctx) -> impl IntoView {
-    let has_stages = ctx.choices.with_untracked(|c| c.as_ref().is_some_and(|c| !c.hub_pipelines.is_empty() && !c.app_pipelines.is_empty()));
+    let has_stages = ctx.choices.with_untracked(|c| {
+        c.as_ref()
+            .is_some_and(|c| !c.hub_pipelines.is_empty() && !c.app_pipelines.is_empty())
+    });
     let contacts = ctx.input.with_untracked(|i| i.hub_object == "contacts");
     view! {
         <h2>"Limit"</h2>
@@ -782,16 +890,31 @@ fn LimitStep(ctx: Ctx) -> impl IntoView {
 
 #[component]
 fn StageMapping(ctx: Ctx) -> impl IntoView {
-    let hub_pipelines: Vec<PipelineOption> = ctx.choices.with_untracked(|c| c.as_ref().map(|c| c.hub_pipelines.clone()).unwrap_or_default());
-    let app_pipelines: Vec<PipelineOption> = ctx.choices.with_untracked(|c| c.as_ref().map(|c| c.app_pipelines.clone()).unwrap_or_default());
+    let hub_pipelines: Vec<PipelineOption> = ctx.choices.with_untracked(|c| {
+        c.as_ref()
+            .map(|c| c.hub_pipelines.clone())
+            .unwrap_or_default()
+    });
+    let app_pipelines: Vec<PipelineOption> = ctx.choices.with_untracked(|c| {
+        c.as_ref()
+            .map(|c| c.app_pipelines.clone())
+            .unwrap_or_default()
+    });
     let hub_p = StoredValue::new(hub_pipelines);
     let app_p = StoredValue::new(app_pipelines);
-    let blocks = RwSignal::new(ctx.input.with_untracked(|i| pipeline_blocks(&i.stage_pairs)));
+    let blocks = RwSignal::new(
+        ctx.input
+            .with_untracked(|i| pipeline_blocks(&i.stage_pairs)),
+    );
     let adding = RwSignal::new(false);
     let new_hub = RwSignal::new(String::new());
     let new_app = RwSignal::new(String::new());
     let auto_map = move |_| {
-        let suggested = ctx.choices.with_untracked(|c| c.as_ref().map(|c| c.suggested_stage_pairs.clone()).unwrap_or_default());
+        let suggested = ctx.choices.with_untracked(|c| {
+            c.as_ref()
+                .map(|c| c.suggested_stage_pairs.clone())
+                .unwrap_or_default()
+        });
         blocks.set(pipeline_blocks(&suggested));
         ctx.input.update(|i| i.stage_pairs = suggested);
     };
@@ -896,7 +1019,11 @@ fn FilterPanel(ctx: Ctx, side: SideInput) -> impl IntoView {
     let editing = RwSignal::new(false);
     let title = match side {
         SideInput::Hub => format!("Hub {}", ctx.input.with_untracked(|i| i.hub_object.clone())),
-        SideInput::App => format!("{} {}", ctx.app_name.get_value(), ctx.input.with_untracked(|i| i.app_object.clone())),
+        SideInput::App => format!(
+            "{} {}",
+            ctx.app_name.get_value(),
+            ctx.input.with_untracked(|i| i.app_object.clone())
+        ),
     };
     let fields = move || match side {
         SideInput::Hub => ctx.hub_fields(),
@@ -904,7 +1031,14 @@ fn FilterPanel(ctx: Ctx, side: SideInput) -> impl IntoView {
     };
     // (global index, filter) of this side: server problems are named by the global index.
     let mine = move || {
-        ctx.input.with(|i| i.filters.iter().enumerate().filter(|(_, f)| f.side == side).map(|(n, f)| (n, f.clone())).collect::<Vec<_>>())
+        ctx.input.with(|i| {
+            i.filters
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.side == side)
+                .map(|(n, f)| (n, f.clone()))
+                .collect::<Vec<_>>()
+        })
     };
     let summary = move || {
         let list = mine();
@@ -912,12 +1046,21 @@ fn FilterPanel(ctx: Ctx, side: SideInput) -> impl IntoView {
             return "All records".to_string();
         }
         let fields = fields();
-        list.iter().map(|(_, f)| format!("{} {}", field_label(&fields, &f.field), f.op.label())).collect::<Vec<_>>().join(" and ")
+        list.iter()
+            .map(|(_, f)| format!("{} {}", field_label(&fields, &f.field), f.op.label()))
+            .collect::<Vec<_>>()
+            .join(" and ")
     };
     let side_key = if side == SideInput::Hub { "hub" } else { "app" };
     let add = move |_| {
         let first = fields().first().map(|f| f.name.clone()).unwrap_or_default();
-        ctx.input.update(|i| i.filters.push(FilterInput { side, field: first, op: FilterOp::IsKnown }));
+        ctx.input.update(|i| {
+            i.filters.push(FilterInput {
+                side,
+                field: first,
+                op: FilterOp::IsKnown,
+            })
+        });
     };
     view! {
         <div class="filter-panel card" data-testid=format!("filters-{side_key}")>
@@ -974,18 +1117,30 @@ fn FilterPanel(ctx: Ctx, side: SideInput) -> impl IntoView {
 
 #[component]
 fn MatchKey(ctx: Ctx) -> impl IntoView {
-    let kind = move || ctx.input.with(|i| match i.match_key {
-        MatchKeyInput::Default => "default",
-        MatchKeyInput::Custom { .. } => "custom",
-        MatchKeyInput::None => "none",
-    });
-    let custom = move || ctx.input.with(|i| match &i.match_key {
-        MatchKeyInput::Custom { hub_property, app_field } => (hub_property.clone(), app_field.clone()),
-        _ => (String::new(), String::new()),
-    });
+    let kind = move || {
+        ctx.input.with(|i| match i.match_key {
+            MatchKeyInput::Default => "default",
+            MatchKeyInput::Custom { .. } => "custom",
+            MatchKeyInput::None => "none",
+        })
+    };
+    let custom = move || {
+        ctx.input.with(|i| match &i.match_key {
+            MatchKeyInput::Custom {
+                hub_property,
+                app_field,
+            } => (hub_property.clone(), app_field.clone()),
+            _ => (String::new(), String::new()),
+        })
+    };
     let set_custom = move |hub: Option<String>, app: Option<String>| {
         let (h, a) = custom();
-        ctx.input.update(|i| i.match_key = MatchKeyInput::Custom { hub_property: hub.unwrap_or(h), app_field: app.unwrap_or(a) });
+        ctx.input.update(|i| {
+            i.match_key = MatchKeyInput::Custom {
+                hub_property: hub.unwrap_or(h),
+                app_field: app.unwrap_or(a),
+            }
+        });
     };
     view! {
         <h3>"Matching"</h3>
@@ -1026,9 +1181,18 @@ fn MatchKey(ctx: Ctx) -> impl IntoView {
 fn associations_of(hub_object: &str) -> &'static [(&'static str, &'static str)] {
     match hub_object {
         "contacts" => &[("companies", "Contact ↔ company")],
-        "companies" => &[("contacts", "Company ↔ contact"), ("deals", "Company ↔ deal")],
-        "deals" => &[("companies", "Deal ↔ company"), ("contacts", "Deal ↔ contact")],
-        "invoices" => &[("contacts", "Invoice → contact (invoices are associated only with contacts)")],
+        "companies" => &[
+            ("contacts", "Company ↔ contact"),
+            ("deals", "Company ↔ deal"),
+        ],
+        "deals" => &[
+            ("companies", "Deal ↔ company"),
+            ("contacts", "Deal ↔ contact"),
+        ],
+        "invoices" => &[(
+            "contacts",
+            "Invoice → contact (invoices are associated only with contacts)",
+        )],
         _ => &[],
     }
 }
@@ -1036,7 +1200,12 @@ fn associations_of(hub_object: &str) -> &'static [(&'static str, &'static str)] 
 #[component]
 fn AssociationsStep(ctx: Ctx) -> impl IntoView {
     let hub_object = ctx.input.with_untracked(|i| i.hub_object.clone());
-    let synced = move |object: &str| ctx.options.with_value(|o| o.iter().any(|o| o.hub_object == object && o.existing_sync.is_some()));
+    let synced = move |object: &str| {
+        ctx.options.with_value(|o| {
+            o.iter()
+                .any(|o| o.hub_object == object && o.existing_sync.is_some())
+        })
+    };
     view! {
         <h2>"Associations"</h2>
         <label class="check">
@@ -1075,39 +1244,110 @@ fn ReviewStep(ctx: Ctx) -> impl IntoView {
     let on: Vec<&MappingInput> = i.mappings.iter().filter(|m| m.enabled).collect();
     let custom = on.iter().filter(|m| m.custom).count();
     let filters = |side: SideInput, fields: &[FieldOption]| {
-        let list: Vec<String> = i.filters.iter().filter(|f| f.side == side).map(|f| format!("{} {}", field_label(fields, &f.field), f.op.label())).collect();
-        if list.is_empty() { "all records".to_string() } else { list.join(" and ") }
+        let list: Vec<String> = i
+            .filters
+            .iter()
+            .filter(|f| f.side == side)
+            .map(|f| format!("{} {}", field_label(fields, &f.field), f.op.label()))
+            .collect();
+        if list.is_empty() {
+            "all records".to_string()
+        } else {
+            list.join(" and ")
+        }
     };
     let rows: Vec<(String, String)> = vec![
-        ("Objects".into(), format!("Hub {} {} {app_name} {}", i.hub_object, i.direction.arrows(), i.app_object)),
+        (
+            "Objects".into(),
+            format!(
+                "Hub {} {} {app_name} {}",
+                i.hub_object,
+                i.direction.arrows(),
+                i.app_object
+            ),
+        ),
         ("Direction".into(), i.direction.label().to_string()),
         (
             "Data conflicts".into(),
             if i.direction == SyncDirection::TwoWay {
-                format!("{} wins", if i.conflict_winner == DefaultApp::App { app_name.clone() } else { "The hub".into() })
+                format!(
+                    "{} wins",
+                    if i.conflict_winner == DefaultApp::App {
+                        app_name.clone()
+                    } else {
+                        "The hub".into()
+                    }
+                )
             } else {
                 "Not applicable (one-way)".into()
             },
         ),
-        ("Email events".into(), if i.event_sync { "Synced to contact timelines".into() } else { "Not synced".into() }),
-        ("Field mappings".into(), format!("{} on ({custom} custom), {} off", on.len(), i.mappings.len() - on.len())),
-        ("Deal stages".into(), if i.stage_pairs.is_empty() { "—".into() } else { format!("{} mapped", i.stage_pairs.len()) }),
+        (
+            "Email events".into(),
+            if i.event_sync {
+                "Synced to contact timelines".into()
+            } else {
+                "Not synced".into()
+            },
+        ),
+        (
+            "Field mappings".into(),
+            format!(
+                "{} on ({custom} custom), {} off",
+                on.len(),
+                i.mappings.len() - on.len()
+            ),
+        ),
+        (
+            "Deal stages".into(),
+            if i.stage_pairs.is_empty() {
+                "—".into()
+            } else {
+                format!("{} mapped", i.stage_pairs.len())
+            },
+        ),
         (
             "Contacts without email".into(),
-            if i.hub_object != "contacts" { "—".into() } else if i.sync_only_with_email { "Not synced".into() } else { "Synced".into() },
+            if i.hub_object != "contacts" {
+                "—".into()
+            } else if i.sync_only_with_email {
+                "Not synced".into()
+            } else {
+                "Synced".into()
+            },
         ),
         ("Hub filter".into(), filters(SideInput::Hub, &hub_fields)),
-        (format!("{app_name} filter"), filters(SideInput::App, &app_fields)),
+        (
+            format!("{app_name} filter"),
+            filters(SideInput::App, &app_fields),
+        ),
         (
             "Matching".into(),
             match &i.match_key {
                 MatchKeyInput::Default => "Default".into(),
-                MatchKeyInput::Custom { hub_property, app_field } => format!("{hub_property} = {app_field}"),
+                MatchKeyInput::Custom {
+                    hub_property,
+                    app_field,
+                } => format!("{hub_property} = {app_field}"),
                 MatchKeyInput::None => "None".into(),
             },
         ),
-        ("Associations".into(), if i.sync_associations { "Kept".into() } else { "Not synced".into() }),
-        ("Deletions".into(), if i.propagate_deletes { "Propagated".into() } else { "Not propagated".into() }),
+        (
+            "Associations".into(),
+            if i.sync_associations {
+                "Kept".into()
+            } else {
+                "Not synced".into()
+            },
+        ),
+        (
+            "Deletions".into(),
+            if i.propagate_deletes {
+                "Propagated".into()
+            } else {
+                "Not propagated".into()
+            },
+        ),
     ];
     let problems = ctx.errors.get_untracked();
     view! {
@@ -1146,7 +1386,12 @@ mod tests {
     use super::*;
 
     fn pair(hp: &str, hs: &str, ap: &str, a: &str) -> StagePairInput {
-        StagePairInput { hub_pipeline: hp.into(), hub_stage: hs.into(), app_pipeline: ap.into(), app_stage: a.into() }
+        StagePairInput {
+            hub_pipeline: hp.into(),
+            hub_stage: hs.into(),
+            app_pipeline: ap.into(),
+            app_stage: a.into(),
+        }
     }
 
     #[test]
@@ -1158,11 +1403,23 @@ mod tests {
         assert_eq!(step_of("match_key"), 2);
         assert_eq!(step_of("sync_associations"), 3);
         let errors = vec![
-            FieldError { field: "mappings[2]".into(), message: "a".into() },
-            FieldError { field: "mappings[20]".into(), message: "b".into() },
-            FieldError { field: "mappings[2]".into(), message: "c".into() },
+            FieldError {
+                field: "mappings[2]".into(),
+                message: "a".into(),
+            },
+            FieldError {
+                field: "mappings[20]".into(),
+                message: "b".into(),
+            },
+            FieldError {
+                field: "mappings[2]".into(),
+                message: "c".into(),
+            },
         ];
-        assert_eq!(messages_at(&errors, "mappings[2]"), vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(
+            messages_at(&errors, "mappings[2]"),
+            vec!["a".to_string(), "c".to_string()]
+        );
         assert!(messages_at(&errors, "mappings[0]").is_empty());
     }
 
@@ -1181,14 +1438,27 @@ mod tests {
             assert_eq!(make_op(op_key(&op), &op_value(&op)), op);
             assert!(OPERATORS.iter().any(|(k, _)| *k == op_key(&op)));
         }
-        assert_eq!(make_op("in_list", " a, ,b "), FilterOp::InList(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            make_op("in_list", " a, ,b "),
+            FilterOp::InList(vec!["a".into(), "b".into()])
+        );
         assert_eq!(make_op("bogus", "v"), FilterOp::Equals("v".into()));
     }
 
     #[test]
     fn stage_editor_blocks_and_changes() {
-        let mut pairs = vec![pair("default", "won", "p1", "w"), pair("default", "lost", "p1", "l"), pair("renewals", "due", "p2", "d")];
-        assert_eq!(pipeline_blocks(&pairs), vec![("default".into(), "p1".into()), ("renewals".into(), "p2".into())]);
+        let mut pairs = vec![
+            pair("default", "won", "p1", "w"),
+            pair("default", "lost", "p1", "l"),
+            pair("renewals", "due", "p2", "d"),
+        ];
+        assert_eq!(
+            pipeline_blocks(&pairs),
+            vec![
+                ("default".into(), "p1".into()),
+                ("renewals".into(), "p2".into())
+            ]
+        );
         set_stage(&mut pairs, "default", "won", "p1", Some("w2"));
         assert_eq!(pairs.iter().filter(|p| p.hub_stage == "won").count(), 1);
         assert!(pairs.contains(&pair("default", "won", "p1", "w2")));
@@ -1205,8 +1475,14 @@ mod tests {
             assert_eq!(direction_from(direction_key(d)), d);
         }
         // The model's arrows have the hub on the left; the mapping table has the app there.
-        assert_eq!(app_left_arrows(SyncDirection::ToHub), SyncDirection::ToApp.arrows());
-        assert_eq!(app_left_arrows(SyncDirection::ToApp), SyncDirection::ToHub.arrows());
+        assert_eq!(
+            app_left_arrows(SyncDirection::ToHub),
+            SyncDirection::ToApp.arrows()
+        );
+        assert_eq!(
+            app_left_arrows(SyncDirection::ToApp),
+            SyncDirection::ToHub.arrows()
+        );
         for p in POLICIES {
             assert_eq!(policy_from(policy_key(p)), p);
         }
