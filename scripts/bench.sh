@@ -38,7 +38,18 @@ run_cargo_bench() {
 # The hub CRM: seed 1,000,000 contacts, time the contacts list's first and a deep page.
 bench_hub_list() { run_cargo_bench hub_list; }
 
-BENCHES=(hub_list)
+# The CRM Syncs tab of a 1,000,000-record sync: server-side render and its server functions.
+bench_sync_object_view() { run_cargo_bench sync_object_view; }
+
+# The release WASM bundle the browser downloads, gzipped (goal: under 500 kB).
+bench_wasm_size() {
+  cargo leptos build --release >&2
+  local wasm
+  wasm="$(ls target/site/pkg/*.wasm | head -n 1)"
+  echo "BENCH wasm_gzip_kb $(gzip -9c "$wasm" | wc -c | awk '{printf "%.1f", $1 / 1024}') kB"
+}
+
+BENCHES=(hub_list sync_object_view wasm_size)
 
 log "building the benchmarks (release)"
 cargo bench --features ssr --no-run

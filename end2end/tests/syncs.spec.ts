@@ -72,8 +72,20 @@ async function rows(file: string, csv: boolean): Promise<string[][]> {
   return out;
 }
 
+// A panic in the browser (WASM) leaves a page dead without failing a click: every test
+// fails on an uncaught page error, and prints the console's errors.
+let pageErrors: string[] = [];
 test.beforeEach(async ({ page }) => {
+  pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') console.log(`[browser] ${m.text()}`);
+  });
   await login(page);
+});
+
+test.afterEach(async () => {
+  expect(pageErrors, 'uncaught errors in the page').toEqual([]);
 });
 
 test('connect the demo CRM and set up a two-way contacts sync with a custom mapping and a filter', async ({ page, request }) => {
@@ -189,7 +201,7 @@ test('connect the demo CRM and set up a two-way contacts sync with a custom mapp
   }
   await waitListening(page, 'contacts');
   const row = syncRow(page, 'contacts');
-  await expect(row.getByText('Listening for changes')).toBeVisible();
+  await expect(row.locator('.status-line')).toHaveText('Listening for changes');
   await expect(row.getByRole('progressbar')).toHaveCount(0);
   await expect.poll(async () => Number((await row.getByTestId('count-syncing').innerText()).replace(/,/g, ''))).toBeGreaterThan(10);
   await expect(row.getByTestId('count-failed')).not.toHaveText('0');

@@ -127,10 +127,10 @@ pub fn NotificationLink(link: String, #[prop(into)] label: String) -> impl IntoV
 }
 
 #[component]
-fn NotificationBell() -> impl IntoView {
+fn NotificationBell() -> AnyView {
     let version = RwSignal::new(0u32);
     provide_context(NotificationsVersion(version));
-    let notes = Resource::new(move || version.get(), |_| list_notifications());
+    let notes = super::components::local_resource(move || version.get(), |_| list_notifications());
     let open = RwSignal::new(false);
     let mark = ServerAction::<MarkNotificationsRead>::new();
     Effect::new(move |_| {
@@ -202,6 +202,8 @@ fn NotificationBell() -> impl IntoView {
             </Show>
         </div>
     }
+    // Erased: the frame's view type is otherwise too deep for the compiler's layout pass.
+    .into_any()
 }
 
 #[component]

@@ -29,6 +29,8 @@ struct World {
 /// A portal with a connected Demo CRM account and a contacts sync whose index holds
 /// records in every state (inserted directly: the export reads only the index).
 async fn world(pool: &PgPool) -> World {
+    // A failing server function logs why (shown with --nocapture).
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     db::migrate_pool(pool).await.expect("migrations");
     let dir = std::env::temp_dir().join(format!("tandem-export-test-{}", Uuid::new_v4()));
     let state = AppState::new(pool.clone(), Config::for_tests("unused", dir)).expect("state");

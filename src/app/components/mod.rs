@@ -129,3 +129,20 @@ pub fn use_interval(period_ms: u64, tick: impl Fn() + Clone + 'static) {
     #[cfg(not(feature = "hydrate"))]
     let _ = (period_ms, tick);
 }
+
+/// A resource loaded in the browser only: the server renders the `Suspense`/`Transition`
+/// fallback and the browser hydrates that same fallback, then loads. Used by the sync
+/// pages, whose data (live counts, progress) would be stale by hydration anyway, and
+/// whose server-side resources inside the frame's `Suspend` did not always find their
+/// serialized values when hydrating (an unrecoverable hydration panic).
+pub fn local_resource<K, T, Fut>(
+    key: impl Fn() -> K + 'static,
+    fetch: impl Fn(K) -> Fut + 'static,
+) -> LocalResource<T>
+where
+    K: 'static,
+    T: 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    LocalResource::new(move || fetch(key()))
+}

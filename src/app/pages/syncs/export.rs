@@ -165,7 +165,7 @@ pub fn ExportPage() -> impl IntoView {
             .get("id")
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
-    let loaded = Resource::new(
+    let loaded = crate::app::components::local_resource(
         move || id.get(),
         |id| async move {
             match id {

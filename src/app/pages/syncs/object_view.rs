@@ -39,7 +39,7 @@ pub fn SyncsTab(
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
     let fetch_app = app.clone();
-    let syncs = Resource::new(
+    let syncs = crate::app::components::local_resource(
         || (),
         move |_| {
             let app = fetch_app.clone();
@@ -200,7 +200,18 @@ fn SyncRowView(
         move || sync.with(|s| s.as_ref().map(|s| s.input.direction.label()).unwrap_or(""));
     let phase = move || sync.with(|s| s.as_ref().map(|s| s.phase));
     let percent = move || sync.with(|s| s.as_ref().map(|s| s.progress.percent).unwrap_or(0));
-    let chart = Resource::new(move || chart_version.get(), move |_| sync_chart(id));
+    // Loaded in the browser only (effects do not run on the server): a resource per row
+    // inside the table's own transition does not hydrate reliably, and the page's first
+    // render does not wait for 24 hourly points.
+    let chart: RwSignal<Option<Result<Vec<crate::model::HourPoint>, ApiError>>> =
+        RwSignal::new(None);
+    Effect::new(move |_| {
+        chart_version.track();
+        leptos::task::spawn_local(async move {
+            let points = sync_chart(id).await;
+            chart.try_set(Some(points));
+        });
+    });
     let error: RwSignal<Option<ApiError>> = RwSignal::new(None);
     let confirming = RwSignal::new(false);
     let working = RwSignal::new(false);
@@ -291,14 +302,11 @@ fn SyncRowView(
             <td data-label="Failed" class="num">{count("failed", |s| s.counts.failed)}</td>
             <td data-label="Excluded" class="num">{count("excluded", |s| s.counts.excluded)}</td>
             <td data-label="Last 24 hours">
-                <Transition fallback=|| view! { <span class="muted small">"…"</span> }>
-                    {move || Suspend::new(async move {
-                        match chart.await {
-                            Ok(points) => view! { <HourChart points/> }.into_any(),
-                            Err(_) => view! { <span class="muted small">"Chart unavailable"</span> }.into_any(),
-                        }
-                    })}
-                </Transition>
+                {move || match chart.get() {
+                    None => view! { <span class="muted small">"…"</span> }.into_any(),
+                    Some(Ok(points)) => view! { <HourChart points/> }.into_any(),
+                    Some(Err(_)) => view! { <span class="muted small">"Chart unavailable"</span> }.into_any(),
+                }}
             </td>
             <td data-label="">
                 {can_manage.then(|| view! {

@@ -47,7 +47,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
     let after = RwSignal::new(None::<i64>);
     // Bumped by Search: the list reloads even when nothing else changed.
     let version = RwSignal::new(0u32);
-    let page = Resource::new(
+    let page = crate::app::components::local_resource(
         move || {
             (
                 chosen.get(),

@@ -84,7 +84,7 @@ pub fn SyncRecordsPage() -> impl IntoView {
     });
     // Bumped after an action and while the sync is busy: status and list reload.
     let version = RwSignal::new(0u32);
-    let sync = Resource::new(
+    let sync = crate::app::components::local_resource(
         move || (id.get(), version.get()),
         |(id, _)| async move {
             match id {
@@ -97,7 +97,7 @@ pub fn SyncRecordsPage() -> impl IntoView {
         let q = q.get();
         (q.state, q.reason, q.search, q.after)
     });
-    let page = Resource::new(
+    let page = crate::app::components::local_resource(
         move || (id.get(), list_key.get(), version.get()),
         |(id, (state, reason, search, after), _)| async move {
             match id {
@@ -129,7 +129,7 @@ pub fn SyncRecordsPage() -> impl IntoView {
 fn RecordsBody(
     sync: SyncView,
     q: Memo<ListQuery>,
-    page: Resource<Result<SyncRecordPage, ApiError>>,
+    page: LocalResource<Result<SyncRecordPage, ApiError>>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
     let user = use_user();
@@ -427,7 +427,7 @@ fn RecordDetail(
     hub_object: String,
     version: RwSignal<u32>,
 ) -> impl IntoView {
-    let detail = Resource::new(
+    let detail = crate::app::components::local_resource(
         move || version.get(),
         move |_| sync_record_detail(sync_id, index_id),
     );

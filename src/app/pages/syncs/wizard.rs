@@ -237,7 +237,7 @@ pub fn NewSyncPage() -> impl IntoView {
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
     let user = use_user();
-    let data = Resource::new(
+    let data = crate::app::components::local_resource(
         move || (app(), connection.get()),
         |(app, connection)| async move {
             let connection = connection.ok_or_else(|| {
@@ -280,7 +280,7 @@ pub fn EditSyncPage() -> impl IntoView {
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
     let user = use_user();
-    let data = Resource::new(
+    let data = crate::app::components::local_resource(
         move || id.get(),
         |id| async move {
             let id = id.ok_or_else(|| ApiError::not_found("The sync"))?;
