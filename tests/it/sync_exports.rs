@@ -63,13 +63,14 @@ async fn world(pool: &PgPool) -> World {
     };
     let settings = SyncSettings::new(ObjectKind::Contact, Direction::TwoWay, ConflictWinner::Hub);
     let sync_id: Uuid = sqlx::query_scalar(
-        "INSERT INTO syncs (portal_id, connection_id, hub_object, app_object, input, settings, phase, step)
-         VALUES ($1, $2, 'contacts', 'contacts', $3, $4, 'listening', 'done') RETURNING id",
+        "INSERT INTO syncs (portal_id, connection_id, hub_object, app_object, input, settings, options, phase, step)
+         VALUES ($1, $2, 'contacts', 'contacts', $3, $4, $5, 'listening', 'done') RETURNING id",
     )
     .bind(admin.portal_id)
     .bind(connection)
     .bind(sqlx::types::Json(&input))
     .bind(sqlx::types::Json(&settings))
+    .bind(sqlx::types::Json(tandem::engine::definition::SyncOptions::of(&input)))
     .fetch_one(pool)
     .await
     .unwrap();

@@ -57,7 +57,9 @@ pub fn AppPage() -> impl IntoView {
     let query = use_query_map();
     let app_id = move || params.read().get("app").unwrap_or_default();
     let disconnect = ServerAction::<Disconnect>::new();
-    let data = Resource::new(
+    // Loaded in the browser: the CRM Syncs tab under it is live anyway, and the server's
+    // copy of this page did not always hydrate (see `components::local_resource`).
+    let data = crate::app::components::local_resource(
         move || (app_id(), disconnect.version().get()),
         |(app, _)| app_connections(app),
     );
