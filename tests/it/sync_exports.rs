@@ -579,3 +579,113 @@ async fn a_large_list_is_written_in_batches_each_record_once(pool: PgPool) {
     assert_eq!(rows.len(), 12000);
     assert_eq!(labels.len(), 12000, "no record twice");
 }
+
+/// The whole path against a real sync: Tandem served on a port, the demo CRM refusing a
+/// hub contact it cannot store (no email, no last name), the export asked for over HTTP
+/// with a private app token, made by the engine's worker, and downloaded from
+/// `/exports/{id}`: the file lists exactly the failed record with the app's reason.
+#[sqlx::test]
+async fn a_real_sync_s_failed_record_exports_over_http(pool: PgPool) {
+    use crate::engine_common::{props, stack};
+    use tandem::hub::ObjectType;
+    let s = stack(pool).await;
+    let conn = s.connect("acme").await;
+    s.hub_create(ObjectType::Contacts, props(&[("firstname", "Solo")]))
+        .await;
+    s.hub_create(
+        ObjectType::Contacts,
+        props(&[("email", "kept@example.com"), ("lastname", "Kept")]),
+    )
+    .await;
+    let mut input = s.contacts_input(conn);
+    input.sync_only_with_email = false;
+    input.match_key = MatchKeyInput::None;
+    let sync = s.create_sync(&input).await;
+    let done = s.run_initial(sync.id).await;
+    assert_eq!(done.counts.failed, 1);
+    assert!(done.counts.syncing >= 1);
+
+    let token =
+        tandem::server::tokens::create(s.pool(), s.admin.portal_id, s.admin.user_id, "export")
+            .await
+            .unwrap()
+            .secret;
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{}/api/export_sync_records", s.tandem_url))
+        .bearer_auth(&token)
+        .json(&json!({ "sync_id": sync.id, "state": "failed", "format": "csv" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(started["status"], "queued", "{started}");
+    let id = started["id"].as_str().expect("an export id").to_string();
+    assert!(s.drain().await >= 1, "the worker made the export");
+    let ready: Value = http
+        .post(format!("{}/api/export_status", s.tandem_url))
+        .bearer_auth(&token)
+        .json(&json!({ "id": id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["rows"], 1);
+    let link = ready["download_url"].as_str().expect("a download link");
+    assert_eq!(link, format!("/exports/{id}"));
+
+    // Without the token: refused. With it: the CSV.
+    let anonymous = http
+        .get(format!("{}{link}", s.tandem_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let file = http
+        .get(format!("{}{link}", s.tandem_url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(file.status(), 200);
+    let body = file.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        header,
+        COLUMNS.iter().map(|c| c.to_string()).collect::<Vec<_>>()
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "{body}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("State")], "failed");
+    assert_eq!(&rows[0][col("Reason code")], "app_validation");
+    assert!(rows[0][col("Message")].contains("refused"), "{body}");
+    let solo = s.hub_all(ObjectType::Contacts).await;
+    let solo = solo
+        .iter()
+        .find(|r| r.properties.get("firstname").map(String::as_str) == Some("Solo"))
+        .expect("the refused hub contact");
+    assert_eq!(rows[0][col("Hub id")], solo.id.to_string());
+
+    // The person who asked is told, with the link.
+    let link_in_bell: Option<String> = sqlx::query_scalar(
+        "SELECT link FROM notifications WHERE user_id = $1 AND kind = 'export_ready'",
+    )
+    .bind(s.admin.user_id)
+    .fetch_optional(s.pool())
+    .await
+    .unwrap()
+    .flatten();
+    assert_eq!(link_in_bell.as_deref(), Some(link));
+}
