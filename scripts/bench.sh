@@ -43,7 +43,18 @@ bench_hub_list() { run_cargo_bench hub_list; }
 # incremental latency both ways at 100 changes/s. BENCH_CONTACTS scales it down.
 bench_engine_sync() { run_cargo_bench engine_sync; }
 
-BENCHES=(hub_list engine_sync)
+# The CRM Syncs tab of a 1,000,000-record sync: server-side render and its server functions.
+bench_sync_object_view() { run_cargo_bench sync_object_view; }
+
+# The release WASM bundle the browser downloads, gzipped (goal: under 500 kB).
+bench_wasm_size() {
+  cargo leptos build --release >&2
+  local wasm
+  wasm="$(ls target/site/pkg/*.wasm | head -n 1)"
+  echo "BENCH wasm_gzip_kb $(gzip -9c "$wasm" | wc -c | awk '{printf "%.1f", $1 / 1024}') kB"
+}
+
+BENCHES=(hub_list engine_sync sync_object_view wasm_size)
 
 log "building the benchmarks (release)"
 cargo bench --features ssr --no-run

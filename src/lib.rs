@@ -2,7 +2,8 @@
 //!
 //! One crate, two builds: the server binary (feature `ssr`) and the WASM bundle that
 //! hydrates the pages (feature `hydrate`). Modules marked `ssr` never reach the browser.
-// Leptos views are deeply nested types; the browser build needs more room.
+// The sync pages' view types are deep: without erased components (release and test
+// builds) the compiler's layout pass needs more than the default 128.
 #![recursion_limit = "256"]
 
 pub mod api;

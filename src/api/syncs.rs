@@ -190,3 +190,38 @@ pub async fn retry_failed(sync_id: Uuid) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::retry_failed(&super::ssr::state()?.pool, p.portal_id, sync_id).await
 }
+
+/// *More → Export*: starts a CSV or XLSX file of a sync's list (`state` as in
+/// `list_sync_records`, none for all; `reason` and `search` narrow it the same way). It
+/// is made in the background; poll `export_status`, or wait for the notification.
+#[server(endpoint = "export_sync_records", input = Json, output = Json)]
+pub async fn export_sync_records(
+    sync_id: Uuid,
+    #[server(default)] state: Option<String>,
+    #[server(default)] format: ExportFormat,
+    #[server(default)] reason: Option<String>,
+    #[server(default)] search: Option<String>,
+) -> Result<ExportView, ApiError> {
+    let p = super::ssr::principal().await?;
+    let request = crate::engine::export::ExportRequest {
+        state,
+        reason,
+        search,
+        format,
+    };
+    crate::engine::export::start(
+        &super::ssr::state()?.pool,
+        p.portal_id,
+        p.user_id,
+        sync_id,
+        &request,
+    )
+    .await
+}
+
+/// Where an export is; `download_url` is set while the file can be downloaded.
+#[server(endpoint = "export_status", input = Json, output = Json)]
+pub async fn export_status(id: Uuid) -> Result<ExportView, ApiError> {
+    let p = super::ssr::principal().await?;
+    crate::engine::export::status(&super::ssr::state()?.pool, p.portal_id, id).await
+}

@@ -1,8 +1,9 @@
 //! The authenticated frame every page lives in: top navigation, notification bell, user
 //! menu, and the settings side menu.
 
+use super::components::{use_interval, ErrorBox, Loading};
 use crate::api::auth::{current_user, Logout};
-use crate::api::notifications::list_notifications;
+use crate::api::notifications::{list_notifications, MarkNotificationsRead};
 use crate::api::ApiError;
 use crate::model::WhoAmI;
 use leptos::prelude::*;
@@ -95,24 +96,117 @@ fn UserMenu(user: WhoAmI, logout: ServerAction<Logout>) -> impl IntoView {
     }
 }
 
-#[component]
-fn NotificationBell() -> impl IntoView {
-    let notes = Resource::new(|| (), |_| list_notifications());
-    view! {
-        <a class="bell" href="/notifications" aria-label="Notifications" data-testid="bell">
-            <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-                <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>
-            </svg>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    match notes.await {
-                        Ok(n) if n.unread > 0 => Some(view! { <span class="badge">{n.unread}</span> }),
-                        _ => None,
-                    }
-                })}
-            </Suspense>
-        </a>
+/// Bumped when something a page did may have produced a notification (an export is
+/// ready): the bell reloads.
+#[derive(Clone, Copy)]
+pub struct NotificationsVersion(pub RwSignal<u32>);
+
+/// Tells the bell to reload (no-op outside the authenticated frame).
+pub fn refresh_notifications() {
+    if let Some(v) = use_context::<NotificationsVersion>() {
+        v.0.try_update(|n| *n += 1);
     }
+}
+
+/// What a notification is about, as a small icon.
+fn notification_icon(kind: &str) -> &'static str {
+    match kind {
+        "sync_completed" => "✓",
+        "export_ready" => "⇩",
+        "export_failed" | "sync_turned_off" => "!",
+        "reconnect_needed" => "⚠",
+        _ => "•",
+    }
+}
+
+/// A notification's link: downloads leave the app's router (`/exports/…` is a file).
+#[component]
+pub fn NotificationLink(link: String, #[prop(into)] label: String) -> impl IntoView {
+    if link.starts_with("/exports/") {
+        view! { <a href=link rel="external" download="">{label}</a> }.into_any()
+    } else {
+        view! { <a href=link>{label}</a> }.into_any()
+    }
+}
+
+#[component]
+fn NotificationBell() -> AnyView {
+    let version = RwSignal::new(0u32);
+    provide_context(NotificationsVersion(version));
+    let notes = super::components::local_resource(move || version.get(), |_| list_notifications());
+    let open = RwSignal::new(false);
+    let mark = ServerAction::<MarkNotificationsRead>::new();
+    Effect::new(move |_| {
+        if mark.version().get() > 0 {
+            version.update(|v| *v += 1);
+        }
+    });
+    // New notifications (a sync completed, an export is ready) show up without a reload.
+    use_interval(30_000, move || {
+        version.try_update(|v| *v += 1);
+    });
+    let unread = move || {
+        notes
+            .get()
+            .and_then(Result::ok)
+            .map(|n| n.unread)
+            .unwrap_or(0)
+    };
+    view! {
+        <div class="bell-menu" on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
+            <button type="button" class="bell" aria-label=move || format!("Notifications, {} unread", unread()) data-testid="bell"
+                aria-haspopup="true" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                    <path fill="currentColor" d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z"/>
+                </svg>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match notes.await {
+                            Ok(n) if n.unread > 0 => Some(view! { <span class="badge" data-testid="bell-count">{n.unread}</span> }),
+                            _ => None,
+                        }
+                    })}
+                </Transition>
+            </button>
+            <Show when=move || open.get()>
+                <div class="menu-backdrop" on:click=move |_| open.set(false)></div>
+                <div class="bell-panel" role="dialog" aria-label="Notifications" data-testid="bell-panel">
+                    <div class="page-head">
+                        <strong>"Notifications"</strong>
+                        <button type="button" class="link" on:click=move |_| { mark.dispatch(MarkNotificationsRead {}); }>"Mark all as read"</button>
+                    </div>
+                    <Transition fallback=|| view! { <Loading/> }>
+                        {move || Suspend::new(async move {
+                            match notes.await {
+                                Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                                Ok(list) if list.items.is_empty() => view! {
+                                    <p class="muted small">"Nothing yet. You will hear here when a sync finishes, an export is ready or an app needs reconnecting."</p>
+                                }.into_any(),
+                                Ok(list) => view! {
+                                    <ul class="bell-items">
+                                        {list.items.into_iter().take(8).map(|n| view! {
+                                            <li class:unread=!n.read data-kind=n.kind.clone() data-testid="bell-item">
+                                                <span class=format!("icon kind-{}", n.kind) aria-hidden="true">{notification_icon(&n.kind)}</span>
+                                                <div>
+                                                    <strong>{n.title}</strong>
+                                                    <p class="small">{n.body}</p>
+                                                    <span class="muted small">{n.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
+                                                    {n.link.map(|l| view! { " · " <NotificationLink link=l label="Open"/> })}
+                                                </div>
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                    <a href="/notifications" class="small" on:click=move |_| open.set(false)>"All notifications"</a>
+                </div>
+            </Show>
+        </div>
+    }
+    // Erased: the frame's view type is otherwise too deep for the compiler's layout pass.
+    .into_any()
 }
 
 #[component]

@@ -77,6 +77,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=|| view! { <Redirect path="/settings/integrations/connected-apps"/> }/>
                         <Route path=path!("integrations/connected-apps") view=ConnectedAppsPage/>
                         <Route path=path!("integrations/connected-apps/:app") view=AppPage/>
+                        <Route path=path!("integrations/connected-apps/:app/syncs/new") view=NewSyncPage/>
+                        <Route path=path!("integrations/syncs/:id") view=SyncRecordsPage/>
+                        <Route path=path!("integrations/syncs/:id/edit") view=EditSyncPage/>
+                        <Route path=path!("integrations/exports/:id") view=ExportPage/>
                         <Route path=path!("import-export") view=ImportExportPage/>
                         <Route path=path!("users") view=UsersPage/>
                         <Route path=path!("tokens") view=TokensPage/>

@@ -4,8 +4,8 @@
 
 use super::hub_side;
 use super::plan::{
-    self, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType, KeyFields, MatchKey,
-    OptionMap, SyncSettings,
+    self, check_mapping, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType,
+    KeyFields, MappingError, MatchKey, OptionMap, SyncSettings,
 };
 use super::queue::{self, NewJob};
 use crate::api::{ApiError, FieldError};
@@ -237,10 +237,20 @@ pub fn build_settings(
             };
             fm = fm.options(options);
         }
+        // Type problems are named by the mapping's own path, so the wizard shows them
+        // on its row; what only shows across mappings (a field written twice) below.
+        if fm.enabled {
+            if let Err(p) = check_mapping(&fm, sync_direction) {
+                errors.push(field_err(at.clone(), format!("{p} {}", p.hint())));
+            }
+        }
         settings.mappings.push(fm);
     }
     if let Err(problems) = check_mappings(&settings.mappings, sync_direction) {
-        for p in problems {
+        for p in problems
+            .into_iter()
+            .filter(|p| matches!(p, MappingError::DuplicateTarget { .. }))
+        {
             errors.push(field_err("mappings".into(), format!("{p} {}", p.hint())));
         }
     }
@@ -545,4 +555,92 @@ pub async fn turn_off_for_connection(pool: &PgPool, connection_id: Uuid) -> sqlx
     .await?;
     tx.commit().await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::AppField;
+    use uuid::Uuid;
+
+    fn field(name: &str, kind: FieldKind) -> AppField {
+        AppField {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            required: false,
+            read_only: false,
+            default_hub_property: None,
+        }
+    }
+
+    fn hub(name: &str, kind: &str) -> FieldOption {
+        FieldOption {
+            name: name.into(),
+            label: name.into(),
+            kind: kind.into(),
+            required: false,
+            read_only: false,
+            options: vec![],
+        }
+    }
+
+    fn mapping(hub_property: &str, app_field: &str) -> MappingInput {
+        MappingInput {
+            hub_property: hub_property.into(),
+            app_field: app_field.into(),
+            direction: SyncDirection::TwoWay,
+            enabled: true,
+            write_policy: WritePolicy::Always,
+            options: vec![],
+            custom: true,
+        }
+    }
+
+    #[test]
+    fn a_type_problem_is_named_by_its_mapping_so_the_wizard_shows_it_on_that_row() {
+        let object = AppObject {
+            name: "contacts".into(),
+            label: "Contacts".into(),
+            hub_object: "contacts".into(),
+            fields: vec![
+                field("email", FieldKind::Email),
+                field("score", FieldKind::Number),
+            ],
+            identifier_fields: vec!["email".into()],
+            pipeline_fields: None,
+        };
+        let hub_fields = vec![hub("email", "text"), hub("jobtitle", "text")];
+        let mut input = SyncInput {
+            connection_id: Uuid::nil(),
+            app_object: "contacts".into(),
+            hub_object: "contacts".into(),
+            direction: SyncDirection::TwoWay,
+            conflict_winner: DefaultApp::Hub,
+            mappings: vec![mapping("email", "email"), mapping("jobtitle", "score")],
+            filters: vec![],
+            sync_only_with_email: true,
+            stage_pairs: vec![],
+            match_key: MatchKeyInput::Default,
+            propagate_deletes: false,
+            event_sync: false,
+            sync_associations: true,
+        };
+        // Text → number (hub jobtitle into app score) is refused, on mappings[1].
+        let err = build_settings(&input, &object, &hub_fields).unwrap_err();
+        assert_eq!(err.fields.len(), 1, "{err:?}");
+        assert_eq!(err.fields[0].field, "mappings[1]");
+        assert!(
+            err.fields[0].message.contains("cannot be converted"),
+            "{}",
+            err.fields[0].message
+        );
+        // Number → text only (to the hub) is fine.
+        input.mappings[1].direction = SyncDirection::ToHub;
+        assert!(build_settings(&input, &object, &hub_fields).is_ok());
+        // Two mappings writing one field stay a problem of the whole table.
+        input.mappings.push(mapping("email", "email"));
+        let err = build_settings(&input, &object, &hub_fields).unwrap_err();
+        assert!(err.fields.iter().all(|f| f.field == "mappings"), "{err:?}");
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod associations;
 pub mod definition;
+pub mod export;
 pub mod hub_side;
 pub mod index;
 pub mod notify;

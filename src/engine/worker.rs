@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 /// How long a worker owns a job before another may take it over
 /// (`TANDEM_JOB_LEASE_SECS`, default 120): a crashed worker's job resumes after it.
-fn lease() -> Duration {
+pub(crate) fn lease() -> Duration {
     std::env::var("TANDEM_JOB_LEASE_SECS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -126,6 +126,9 @@ impl Engine {
     }
 
     async fn execute(&self, job: &Job) -> Result<Outcome, BatchError> {
+        if job.kind == super::export::KIND {
+            return super::export::run(&self.pool, &self.config, job).await;
+        }
         let Some(sync_id) = job.sync_id else {
             return self.finish(job).await;
         };

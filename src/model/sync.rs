@@ -373,3 +373,60 @@ pub struct RestoreCandidate {
     pub deleted_side: String,
     pub deleted_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    #[default]
+    Csv,
+    Xlsx,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "CSV",
+            ExportFormat::Xlsx => "Excel (XLSX)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportStatus {
+    /// Waiting for a worker.
+    Queued,
+    Running,
+    /// The file can be downloaded from `download_url` until `expires_at`.
+    Ready,
+    Failed,
+    /// The file was removed after its link expired.
+    Expired,
+}
+
+/// An export of a sync's record list, made in the background.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportView {
+    pub id: Uuid,
+    pub sync_id: Option<Uuid>,
+    /// "Failed contacts · Demo CRM (acme)".
+    pub title: String,
+    pub format: ExportFormat,
+    pub status: ExportStatus,
+    /// Rows written (when ready).
+    pub rows: i64,
+    pub file_name: String,
+    /// `/exports/{id}`, only while the file can be downloaded.
+    pub download_url: Option<String>,
+    pub error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}

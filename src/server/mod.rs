@@ -7,6 +7,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod email;
+pub mod exports;
 pub mod install;
 pub mod metrics;
 pub mod notifications;

@@ -33,6 +33,28 @@ pub async fn notify_admins(
     Ok(done.rows_affected())
 }
 
+/// Sends one notification to one user of the portal (an export they asked for).
+pub async fn notify_user(
+    pool: &PgPool,
+    portal_id: Uuid,
+    user_id: Uuid,
+    n: NewNotification<'_>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "INSERT INTO notifications (portal_id, user_id, kind, title, body, link)
+         SELECT portal_id, id, $3, $4, $5, $6 FROM users WHERE portal_id = $1 AND id = $2",
+    )
+    .bind(portal_id)
+    .bind(user_id)
+    .bind(n.kind)
+    .bind(n.title)
+    .bind(n.body)
+    .bind(n.link)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     id: Uuid,

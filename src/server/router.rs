@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/install/{app}", get(install::routes::install))
         .route("/oauth/callback", get(install::routes::callback))
         .route("/webhooks/{connection_id}", post(webhooks::receive))
+        .route("/exports/{id}", get(super::exports::download))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })

@@ -18,3 +18,4 @@ mod engine_queue;
 mod engine_sync;
 mod foundation;
 mod hub;
+mod sync_exports;

@@ -74,3 +74,75 @@ pub fn ComingSoon(#[prop(into)] title: String, #[prop(into)] body: String) -> im
         </section>
     }
 }
+
+/// A button that opens a small menu of links and buttons (*More*, *Actions*). Choosing
+/// an item, clicking outside or pressing Escape closes it.
+#[component]
+pub fn Menu(
+    #[prop(into)] label: String,
+    #[prop(optional, into)] testid: String,
+    #[prop(optional)] primary: bool,
+    children: ChildrenFn,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let class = if primary {
+        "button primary"
+    } else {
+        "button secondary"
+    };
+    view! {
+        <div class="menu" on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
+            <button type="button" class=class aria-haspopup="menu" data-testid=testid
+                aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                {label}" ▾"
+            </button>
+            <Show when=move || open.get()>
+                <div class="menu-backdrop" on:click=move |_| open.set(false)></div>
+                <div class="menu-panel" role="menu" on:click=move |_| open.set(false)>{children()}</div>
+            </Show>
+        </div>
+    }
+}
+
+/// Calls `tick` every `period_ms` in the browser while the page is visible, until the
+/// component that called this is gone. Nothing happens on the server.
+pub fn use_interval(period_ms: u64, tick: impl Fn() + Clone + 'static) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let tick = tick.clone();
+        let handle = set_interval_with_handle(
+            move || {
+                let hidden = web_sys::window()
+                    .and_then(|w| w.document())
+                    .map(|d| d.hidden())
+                    .unwrap_or(false);
+                if !hidden {
+                    tick();
+                }
+            },
+            std::time::Duration::from_millis(period_ms),
+        );
+        if let Ok(h) = handle {
+            on_cleanup(move || h.clear());
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (period_ms, tick);
+}
+
+/// A resource loaded in the browser only: the server renders the `Suspense`/`Transition`
+/// fallback and the browser hydrates that same fallback, then loads. Used by the sync
+/// pages, whose data (live counts, progress) would be stale by hydration anyway, and
+/// whose server-side resources inside the frame's `Suspend` did not always find their
+/// serialized values when hydrating (an unrecoverable hydration panic).
+pub fn local_resource<K, T, Fut>(
+    key: impl Fn() -> K + 'static,
+    fetch: impl Fn(K) -> Fut + 'static,
+) -> LocalResource<T>
+where
+    K: 'static,
+    T: 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    LocalResource::new(move || fetch(key()))
+}

@@ -1,6 +1,7 @@
 //! *Settings → Integrations → Connected apps*: the apps with accounts connected to this
 //! portal, and each app's page with its accounts (several per app).
 
+use super::syncs::SyncsTab;
 use crate::api::apps::{app_connections, list_connections, Disconnect};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
@@ -56,12 +57,24 @@ pub fn AppPage() -> impl IntoView {
     let query = use_query_map();
     let app_id = move || params.read().get("app").unwrap_or_default();
     let disconnect = ServerAction::<Disconnect>::new();
-    let data = Resource::new(
+    // Loaded in the browser: the CRM Syncs tab under it is live anyway, and the server's
+    // copy of this page did not always hydrate (see `components::local_resource`).
+    let data = crate::app::components::local_resource(
         move || (app_id(), disconnect.version().get()),
         |(app, _)| app_connections(app),
     );
     let user = use_user();
-    let tab = RwSignal::new("accounts");
+    // The tab lives in the URL (`?tab=syncs`), so notifications and links open the right
+    // one; a link to one sync (`?sync=<id>`) opens CRM Syncs.
+    let tab = Memo::new(move |_| {
+        let q = query.read();
+        match q.get("tab").as_deref() {
+            Some("syncs") => "syncs",
+            Some("accounts") => "accounts",
+            _ if q.get("sync").is_some() => "syncs",
+            _ => "accounts",
+        }
+    });
     view! {
         <Suspense fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
@@ -82,22 +95,30 @@ pub fn AppPage() -> impl IntoView {
                                     <details class="menu">
                                         <summary class="button secondary">"Account actions"</summary>
                                         <div class="menu-panel">
-                                            <a href="#accounts" on:click=move |_| tab.set("accounts")>"Manage accounts"</a>
+                                            <a href=format!("/settings/integrations/connected-apps/{}?tab=accounts", d.listing.id)>"Manage accounts"</a>
                                             <a href=install.clone() rel="external" data-testid="connect-another">"Connect another account"</a>
                                         </div>
                                     </details>
                                 })}
                             </div>
                             {just_account.map(|a| view! { <p class="success" data-testid="connected-banner">{format!("{a} is connected.")}</p> })}
-                            <nav class="tabs">
-                                <button class:active=move || tab.get() == "accounts" on:click=move |_| tab.set("accounts")>"Accounts"</button>
-                                <button class:active=move || tab.get() == "syncs" on:click=move |_| tab.set("syncs")>"CRM Syncs"</button>
+                            <nav class="tabs app-tabs">
+                                <a href=format!("/settings/integrations/connected-apps/{}?tab=accounts", d.listing.id)
+                                    aria-current=move || (tab.get() == "accounts").then_some("page")>"Accounts"</a>
+                                <a href=format!("/settings/integrations/connected-apps/{}?tab=syncs", d.listing.id)
+                                    aria-current=move || (tab.get() == "syncs").then_some("page") data-testid="crm-syncs-tab">"CRM Syncs"</a>
                             </nav>
-                            <Show when=move || tab.get() == "accounts" fallback=|| view! {
-                                <p class="empty">"Syncs between this app and your hub will be set up and watched here once the sync engine is part of this version."</p>
-                            }>
-                                <Accounts connections=d.connections.clone() can_manage disconnect install=install.clone()/>
-                            </Show>
+                            {
+                                let connections = d.connections.clone();
+                                let app = d.listing.id.clone();
+                                let app_name = name.clone();
+                                let install = install.clone();
+                                move || if tab.get() == "syncs" {
+                                    view! { <SyncsTab app=app.clone() app_name=app_name.clone() connections=connections.clone() can_manage/> }.into_any()
+                                } else {
+                                    view! { <Accounts connections=connections.clone() can_manage disconnect install=install.clone()/> }.into_any()
+                                }
+                            }
                         }.into_any()
                     }
                 }

@@ -8,6 +8,7 @@ mod login;
 mod marketplace;
 mod notifications;
 mod properties;
+pub mod syncs;
 mod tokens;
 mod users;
 
@@ -19,5 +20,6 @@ pub use login::LoginPage;
 pub use marketplace::{AppListingPage, MarketplacePage};
 pub use notifications::NotificationsPage;
 pub use properties::PropertiesPage;
+pub use syncs::{EditSyncPage, ExportPage, NewSyncPage, SyncRecordsPage};
 pub use tokens::TokensPage;
 pub use users::UsersPage;

@@ -1,5 +1,6 @@
 use crate::api::notifications::{list_notifications, MarkNotificationsRead};
 use crate::app::components::{ErrorBox, Loading};
+use crate::app::layout::NotificationLink;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -30,7 +31,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                         <strong>{n.title}</strong>
                                         <span class="muted">{n.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
                                         <p>{n.body}</p>
-                                        {n.link.map(|l| view! { <a href=l>"Open"</a> })}
+                                        {n.link.map(|l| view! { <NotificationLink link=l label="Open"/> })}
                                     </li>
                                 }).collect_view()}
                             </ul>
