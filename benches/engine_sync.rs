@@ -438,7 +438,7 @@ fn index_of(name: Option<&str>, prefix: &str) -> Option<usize> {
     name?.strip_prefix(prefix)?.parse().ok()
 }
 
-async fn app_to_hub(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64, f64)> {
+async fn app_to_hub(t: &Tandem, n: usize) -> anyhow::Result<(f64, f64)> {
     let def = tandem::connectors::registry::app_definition(&t.state.config, "demo")
         .ok_or_else(|| anyhow::anyhow!("no demo app"))?;
     let connector = tandem::server::connections::connector_for(
@@ -448,13 +448,13 @@ async fn app_to_hub(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64
         t.connection_id,
     )
     .map_err(|e| anyhow::anyhow!(e.message))?;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT r.id FROM records r JOIN accounts a ON a.id = r.account_id
-          WHERE a.name = $2 AND r.object = 'contacts' ORDER BY random() LIMIT $1",
+    // Paired records only: duplicates in the seed are excluded and never sync.
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT app_id FROM sync_index WHERE state = 'syncing' AND app_id IS NOT NULL
+            AND hub_id IS NOT NULL ORDER BY random() LIMIT $1",
     )
     .bind(n as i64)
-    .bind(&t.account)
-    .fetch_all(&demo.pool)
+    .fetch_all(&t.state.pool)
     .await?;
     let since: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM hub_changes")
         .fetch_one(&t.state.pool)
@@ -465,7 +465,7 @@ async fn app_to_hub(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64
         n,
         |i| {
             let connector = connector.clone();
-            let id = ids[i % ids.len()].to_string();
+            let id = ids[i % ids.len()].clone();
             async move {
                 let mut props = Map::new();
                 props.insert("first_name".into(), json!(format!("app-{i}")));
@@ -505,7 +505,8 @@ async fn app_to_hub(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64
 
 async fn hub_to_app(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64, f64)> {
     let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM hub_records WHERE object = 'contacts' ORDER BY random() LIMIT $1",
+        "SELECT hub_id FROM sync_index WHERE state = 'syncing' AND app_id IS NOT NULL
+            AND hub_id IS NOT NULL ORDER BY random() LIMIT $1",
     )
     .bind(n as i64)
     .fetch_all(&t.state.pool)
@@ -581,7 +582,7 @@ async fn main() -> anyhow::Result<()> {
     println!("BENCH initial_sync_peak_rss_mb_100k {rss_small:.1} MB");
 
     eprintln!("incremental latency at 100 changes/s, {changes} changes each way");
-    let (p50, p99) = app_to_hub(&small_setup, &demo, changes).await?;
+    let (p50, p99) = app_to_hub(&small_setup, changes).await?;
     println!("BENCH latency_app_to_hub_p50_ms {p50:.0} ms");
     println!("BENCH latency_app_to_hub_p99_ms {p99:.0} ms");
     let (p50, p99) = hub_to_app(&small_setup, &demo, changes).await?;
