@@ -286,8 +286,9 @@ async fn initial_sync(
     base: &str,
     demo: &DemoApp,
     contacts: u32,
+    label: &str,
 ) -> anyhow::Result<(f64, f64, Tandem, Process)> {
-    let account = format!("bench{contacts}");
+    let account = format!("bench{label}");
     tandem::demo_app::seed::seed(
         &demo.pool,
         &tandem::demo_app::seed::SeedOptions {
@@ -301,7 +302,7 @@ async fn initial_sync(
         },
     )
     .await?;
-    let t = tandem(base, &format!("bench_tandem_{contacts}"), demo, &account).await?;
+    let t = tandem(base, &format!("bench_tandem_{label}"), demo, &account).await?;
     let input = SyncInput {
         connection_id: t.connection_id,
         app_object: "contacts".into(),
@@ -349,9 +350,9 @@ async fn initial_sync(
     Ok((f64::from(contacts) / secs, peak, t, worker))
 }
 
-/// The baseline: the same number of contact rows, read from the demo app's database,
+/// The baseline: the large sync's contact rows, read from the demo app's database,
 /// COPYed into an empty `hub_records` (with its indexes) in one statement.
-async fn copy_rows_per_s(base: &str, demo: &DemoApp, contacts: u32) -> anyhow::Result<f64> {
+async fn copy_rows_per_s(base: &str, demo: &DemoApp) -> anyhow::Result<f64> {
     let url = fresh_database(base, "bench_copy").await?;
     let pool = pool(&url).await?;
     db::migrate_pool(&pool).await?;
@@ -360,7 +361,7 @@ async fn copy_rows_per_s(base: &str, demo: &DemoApp, contacts: u32) -> anyhow::R
         "SELECT r.properties FROM records r JOIN accounts a ON a.id = r.account_id
           WHERE a.name = $1 AND r.object = 'contacts' ORDER BY r.id",
     )
-    .bind(format!("bench{contacts}"))
+    .bind("benchlarge")
     .fetch_all(&demo.pool)
     .await?;
     // COPY's text format: tab-separated, backslash escaped (JSON text has no raw tabs or
@@ -578,7 +579,7 @@ async fn main() -> anyhow::Result<()> {
     let demo = demo_app(&base).await?;
 
     eprintln!("initial sync of {small} contacts");
-    let (_, rss_small, small_setup, worker) = initial_sync(&base, &demo, small).await?;
+    let (_, rss_small, small_setup, worker) = initial_sync(&base, &demo, small, "small").await?;
     println!("BENCH initial_sync_peak_rss_mb_100k {rss_small:.1} MB");
 
     eprintln!("incremental latency at 100 changes/s, {changes} changes each way");
@@ -592,11 +593,11 @@ async fn main() -> anyhow::Result<()> {
     drop(small_setup);
 
     eprintln!("initial sync of {contacts} contacts");
-    let (per_s, rss, large_setup, worker) = initial_sync(&base, &demo, contacts).await?;
+    let (per_s, rss, large_setup, worker) = initial_sync(&base, &demo, contacts, "large").await?;
     drop(worker);
     drop(large_setup);
     eprintln!("raw COPY of {contacts} rows");
-    let copy = copy_rows_per_s(&base, &demo, contacts).await?;
+    let copy = copy_rows_per_s(&base, &demo).await?;
     println!("BENCH initial_sync_records_per_s {per_s:.0} records/s");
     println!("BENCH copy_rows_per_s {copy:.0} rows/s");
     println!("BENCH initial_sync_vs_copy_ratio {:.3} ratio", per_s / copy);
