@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { hydrated, login, logout, unique } from './helpers';
+import { addPlainUser, hydrated, login } from './helpers';
 
 // scripts/test.sh starts the demo CRM with two seeded accounts, `acme` and `globex`.
 
@@ -56,16 +56,7 @@ test('denied consent shows why and connects nothing', async ({ page }) => {
 
 test('a plain user sees why there is no Install button', async ({ page, browser }) => {
   await login(page);
-  await page.goto('/settings/users');
-  await hydrated(page);
-  const email = `${unique('apps-plain')}@example.com`;
-  await page.getByLabel('Name').fill('Plain Apps User');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Initial password').fill('plain-password-1');
-  await page.getByLabel('Role').selectOption('user');
-  await page.getByRole('button', { name: 'Add user' }).click();
-  await expect(page.getByTestId('users')).toContainText(email);
-  await logout(page);
+  const email = await addPlainUser(page, 'apps-plain');
 
   const ctx = await browser.newContext();
   const userPage = await ctx.newPage();

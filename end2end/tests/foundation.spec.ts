@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, login, logout, unique, ADMIN_EMAIL } from './helpers';
+import { addPlainUser, hydrated, login, logout, unique, ADMIN_EMAIL } from './helpers';
 
 test('admin signs in, sees the shell, creates an API token that works, signs out', async ({ page, request }) => {
   await login(page);
@@ -56,16 +56,7 @@ test('admin signs in, sees the shell, creates an API token that works, signs out
 
 test('a plain user cannot open Private app tokens', async ({ page, browser }) => {
   await login(page);
-  await page.goto('/settings/users');
-  await hydrated(page);
-  const email = `${unique('plain')}@example.com`;
-  await page.getByLabel('Name').fill('Plain User');
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Initial password').fill('plain-password-1');
-  await page.getByLabel('Role').selectOption('user');
-  await page.getByRole('button', { name: 'Add user' }).click();
-  await expect(page.getByTestId('users')).toContainText(email);
-  await logout(page);
+  const email = await addPlainUser(page, 'plain');
 
   const ctx = await browser.newContext();
   const userPage = await ctx.newPage();

@@ -28,3 +28,19 @@ export async function logout(page: Page) {
 export function unique(prefix: string) {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
+
+/** As the signed-in admin, adds a plain user (role User) in Settings → Users, signs out,
+ *  and answers the new user's email; their password is `plain-password-1`. */
+export async function addPlainUser(page: Page, prefix: string) {
+  await page.goto('/settings/users');
+  await hydrated(page);
+  const email = `${unique(prefix)}@example.com`;
+  await page.getByLabel('Name').fill('Plain User');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Initial password').fill('plain-password-1');
+  await page.getByLabel('Role').selectOption('user');
+  await page.getByRole('button', { name: 'Add user' }).click();
+  await expect(page.getByTestId('users')).toContainText(email);
+  await logout(page);
+  return email;
+}

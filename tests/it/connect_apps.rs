@@ -155,19 +155,6 @@ async fn tokens_are_sealed_in_the_database(pool: PgPool) {
     assert!(!states.is_empty() && !states.contains(&access));
 }
 
-async fn demo_count(s: &Stack, endpoint: &str, status: &str) -> u64 {
-    let stats: Value = reqwest::Client::new()
-        .get(format!("{}/admin/stats", s.demo_url))
-        .header("X-Admin-Key", tandem::demo_app::config::DEFAULT_ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["by_endpoint"][endpoint][status].as_u64().unwrap_or(0)
-}
-
 #[sqlx::test]
 async fn an_expired_access_token_is_refreshed_transparently(pool: PgPool) {
     let s = stack(pool).await;
@@ -190,7 +177,7 @@ async fn an_expired_access_token_is_refreshed_transparently(pool: PgPool) {
         .expect("the call succeeds after a refresh");
     assert!(!me.name.is_empty());
     assert_eq!(
-        demo_count(&s, "GET /v1/me", "401").await,
+        s.demo_stats().await["by_endpoint"]["GET /v1/me"]["401"],
         1,
         "the expired token was tried"
     );
@@ -444,15 +431,7 @@ async fn the_demo_apps_own_deliveries_arrive_signed_and_duplicates_are_stored_on
             .contains(&format!("/webhooks/{id}")),
         "connecting subscribed Tandem's endpoint: {subscriptions}"
     );
-    reqwest::Client::new()
-        .post(format!("{}/admin/faults", s.demo_url))
-        .header("X-Admin-Key", tandem::demo_app::config::DEFAULT_ADMIN_KEY)
-        .json(&json!({"webhook_duplicate_rate": 1.0}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
+    s.set_faults(json!({"webhook_duplicate_rate": 1.0})).await;
     let start = deliveries(&s).await;
     s.app_write(
         id,
@@ -464,11 +443,11 @@ async fn the_demo_apps_own_deliveries_arrive_signed_and_duplicates_are_stored_on
 
     // The app sends the delivery twice and counts it delivered after both answers.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while demo_webhook_stat(&s, "delivered").await < 1 {
+    while s.demo_stats().await["webhooks"]["delivered"].as_u64() < Some(1) {
         assert!(Instant::now() < deadline, "the demo app did not deliver");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(demo_webhook_stat(&s, "duplicated").await, 1);
+    assert_eq!(s.demo_stats().await["webhooks"]["duplicated"], 1);
     assert_eq!(deliveries(&s).await, start + 1);
     let notice: Value =
         sqlx::query_scalar("SELECT notice FROM webhook_deliveries ORDER BY id DESC LIMIT 1")
@@ -476,17 +455,4 @@ async fn the_demo_apps_own_deliveries_arrive_signed_and_duplicates_are_stored_on
             .await
             .unwrap();
     assert!(notice.to_string().contains("contacts"), "{notice}");
-}
-
-async fn demo_webhook_stat(s: &Stack, counter: &str) -> u64 {
-    let stats: Value = reqwest::Client::new()
-        .get(format!("{}/admin/stats", s.demo_url))
-        .header("X-Admin-Key", tandem::demo_app::config::DEFAULT_ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    stats["webhooks"][counter].as_u64().unwrap_or(0)
 }
