@@ -171,67 +171,63 @@ fn patch(values: &plan::Record) -> schema::PropertyValues {
     values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// One write of a decision: a create (`id` None) or an update.
-pub struct HubWrite<'a> {
-    pub id: Option<i64>,
-    pub values: &'a plan::Record,
-}
-
-/// Writes each record in its own savepoint inside the caller's transaction, so one
-/// refused record (a validation error) fails alone while the others commit.
-pub async fn write(
+/// Creates records in one go inside the caller's transaction; a refused record (a
+/// validation error, an email another contact has) fails alone.
+pub async fn create_many(
     conn: &mut PgConnection,
     schema: &schema::ObjectSchema,
     portal_id: Uuid,
     sync_id: Uuid,
-    write: HubWrite<'_>,
+    values: &[&plan::Record],
+) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
+    let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
+    let results = records::create_each_in(
+        conn,
+        schema,
+        portal_id,
+        &inputs,
+        &WriteOrigin::Sync(sync_id),
+    )
+    .await?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.map(|r| to_plan(&r)))
+        .collect())
+}
+
+/// Updates one record in its own savepoint inside the caller's transaction, so a refused
+/// update (a validation error) fails alone while the others commit.
+pub async fn update(
+    conn: &mut PgConnection,
+    schema: &schema::ObjectSchema,
+    portal_id: Uuid,
+    sync_id: Uuid,
+    id: i64,
+    values: &plan::Record,
 ) -> Result<HubRecord, ApiError> {
-    let origin = WriteOrigin::Sync(sync_id);
     sqlx::query("SAVEPOINT hub_write")
         .execute(&mut *conn)
         .await?;
-    let result = match write.id {
-        None => records::create_in(
-            conn,
-            schema,
-            portal_id,
-            &[patch(write.values)],
-            &origin,
-            false,
-        )
-        .await
-        .and_then(|mut v| {
-            v.pop()
-                .ok_or_else(|| ApiError::internal("create returned nothing"))
-        })
-        .map(|r| to_plan(&r)),
-        Some(id) => records::update_in(
-            conn,
-            schema,
-            portal_id,
-            &[(id, patch(write.values))],
-            &origin,
-            false,
-        )
-        .await
-        .and_then(|mut v| {
-            v.pop()
-                .ok_or_else(|| ApiError::internal("update returned nothing"))
-        })
-        .map(|u| to_plan(&u.record)),
+    let result = records::update_in(
+        conn,
+        schema,
+        portal_id,
+        &[(id, patch(values))],
+        &WriteOrigin::Sync(sync_id),
+        false,
+    )
+    .await
+    .and_then(|mut v| {
+        v.pop()
+            .ok_or_else(|| ApiError::internal("update returned nothing"))
+    })
+    .map(|u| to_plan(&u.record));
+    let end = if result.is_ok() {
+        "RELEASE SAVEPOINT hub_write"
+    } else {
+        "ROLLBACK TO SAVEPOINT hub_write"
     };
-    match &result {
-        Ok(_) => {
-            sqlx::query("RELEASE SAVEPOINT hub_write")
-                .execute(&mut *conn)
-                .await?
-        }
-        Err(_) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT hub_write")
-                .execute(&mut *conn)
-                .await?
-        }
-    };
+    sqlx::query(end).execute(&mut *conn).await?;
     result
 }
 
@@ -241,8 +237,4 @@ pub async fn load_schema(
     object: ObjectType,
 ) -> sqlx::Result<schema::ObjectSchema> {
     schema::load(pool, portal_id, object).await
-}
-
-pub fn origin(sync_id: Uuid) -> WriteOrigin {
-    WriteOrigin::Sync(sync_id)
 }

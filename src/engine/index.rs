@@ -265,79 +265,92 @@ pub struct RowUpdate {
     pub synced_now: bool,
 }
 
-/// Writes a row's final state (inserting it when `row_id` is None); returns its id.
-pub async fn save(
+/// Writes rows' final states in two statements (updates, then inserts for `None` ids);
+/// answers each row's id, in order.
+pub async fn save_many(
     conn: &mut PgConnection,
     sync_id: Uuid,
     generation: i32,
-    row_id: Option<i64>,
-    u: &RowUpdate,
-) -> sqlx::Result<i64> {
-    let failed = u.state == "failed";
-    match row_id {
-        Some(id) => {
-            sqlx::query(
-                "UPDATE sync_index SET hub_id = $2, app_id = $3, keys = $4, label = $5,
-                     snapshot = COALESCE($6, snapshot), state = $7, reason_code = $8, message = $9,
-                     field = $10, hint = $11, deleted_side = $12, pending_key = NULL,
-                     attempts = CASE WHEN $13 THEN attempts + 1 ELSE 0 END,
-                     retry_at = CASE WHEN $14::float8 IS NULL THEN NULL
-                                     ELSE now() + make_interval(secs => $14) END,
-                     generation = $15,
-                     last_synced_at = CASE WHEN $16 THEN now() ELSE last_synced_at END,
-                     updated_at = now()
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(u.hub_id)
-            .bind(&u.app_id)
-            .bind(&u.keys)
-            .bind(&u.label)
-            .bind(u.snapshot.as_ref().map(Json))
-            .bind(u.state)
-            .bind(&u.reason_code)
-            .bind(&u.message)
-            .bind(&u.field)
-            .bind(&u.hint)
-            .bind(u.deleted_side)
-            .bind(failed)
-            .bind(u.retry_in_secs)
-            .bind(generation)
-            .bind(u.synced_now)
-            .execute(conn)
-            .await?;
-            Ok(id)
-        }
-        None => {
-            sqlx::query_scalar(
-                "INSERT INTO sync_index (sync_id, hub_id, app_id, keys, label, snapshot, state, reason_code,
-                     message, field, hint, deleted_side, attempts, retry_at, generation, last_synced_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                     CASE WHEN $13 THEN 1 ELSE 0 END,
-                     CASE WHEN $14::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $14) END,
-                     $15, CASE WHEN $16 THEN now() END)
-                 RETURNING id",
-            )
-            .bind(sync_id)
-            .bind(u.hub_id)
-            .bind(&u.app_id)
-            .bind(&u.keys)
-            .bind(&u.label)
-            .bind(u.snapshot.as_ref().map(Json))
-            .bind(u.state)
-            .bind(&u.reason_code)
-            .bind(&u.message)
-            .bind(&u.field)
-            .bind(&u.hint)
-            .bind(u.deleted_side)
-            .bind(failed)
-            .bind(u.retry_in_secs)
-            .bind(generation)
-            .bind(u.synced_now)
-            .fetch_one(conn)
-            .await
-        }
-    }
+    rows: &[(Option<i64>, RowUpdate)],
+) -> sqlx::Result<Vec<i64>> {
+    let new_rows = rows.iter().filter(|(id, _)| id.is_none()).count();
+    let mut fresh_ids: Vec<i64> = if new_rows == 0 {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "SELECT nextval(pg_get_serial_sequence('sync_index', 'id')) FROM generate_series(1, $1)",
+        )
+        .bind(new_rows as i64)
+        .fetch_all(&mut *conn)
+        .await?
+    };
+    fresh_ids.reverse();
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|(id, _)| {
+            id.or_else(|| fresh_ids.pop())
+                .expect("an id for every new row")
+        })
+        .collect();
+    let is_new: Vec<bool> = rows.iter().map(|(id, _)| id.is_none()).collect();
+    let column = |f: &dyn Fn(&RowUpdate) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|(_, u)| f(u)).collect()
+    };
+    // Ragged text arrays cannot travel in a Postgres array: the keys go as JSON.
+    let keys: Vec<Json<&Vec<String>>> = rows.iter().map(|(_, u)| Json(&u.keys)).collect();
+    let snapshots: Vec<Option<Json<&Snapshot>>> = rows
+        .iter()
+        .map(|(_, u)| u.snapshot.as_ref().map(Json))
+        .collect();
+    sqlx::query(
+        "WITH t AS (
+            SELECT * FROM UNNEST($3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[],
+                                 $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                                 $15::text[], $16::bool[], $17::float8[], $18::bool[])
+                AS t(id, is_new, hub_id, app_id, keys, label, snapshot, state, reason_code, message,
+                     field, hint, deleted_side, failed, retry_in, synced_now)),
+         updated AS (
+            UPDATE sync_index s SET hub_id = t.hub_id, app_id = t.app_id,
+                keys = ARRAY(SELECT jsonb_array_elements_text(t.keys)), label = t.label,
+                snapshot = COALESCE(t.snapshot, s.snapshot), state = t.state,
+                reason_code = t.reason_code, message = t.message, field = t.field, hint = t.hint,
+                deleted_side = t.deleted_side, pending_key = NULL,
+                attempts = CASE WHEN t.failed THEN s.attempts + 1 ELSE 0 END,
+                retry_at = CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
+                generation = $2,
+                last_synced_at = CASE WHEN t.synced_now THEN now() ELSE s.last_synced_at END,
+                updated_at = now()
+            FROM t WHERE NOT t.is_new AND s.id = t.id AND s.sync_id = $1)
+         INSERT INTO sync_index (id, sync_id, hub_id, app_id, keys, label, snapshot, state, reason_code,
+                                 message, field, hint, deleted_side, attempts, retry_at, generation, last_synced_at)
+         SELECT t.id, $1, t.hub_id, t.app_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)), t.label,
+                t.snapshot, t.state, t.reason_code, t.message, t.field, t.hint, t.deleted_side,
+                CASE WHEN t.failed THEN 1 ELSE 0 END,
+                CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
+                $2, CASE WHEN t.synced_now THEN now() END
+         FROM t WHERE t.is_new",
+    )
+    .bind(sync_id)
+    .bind(generation)
+    .bind(&ids)
+    .bind(&is_new)
+    .bind(rows.iter().map(|(_, u)| u.hub_id).collect::<Vec<_>>())
+    .bind(column(&|u| u.app_id.clone()))
+    .bind(&keys)
+    .bind(rows.iter().map(|(_, u)| u.label.as_str()).collect::<Vec<_>>())
+    .bind(&snapshots)
+    .bind(rows.iter().map(|(_, u)| u.state).collect::<Vec<_>>())
+    .bind(column(&|u| u.reason_code.clone()))
+    .bind(column(&|u| u.message.clone()))
+    .bind(column(&|u| u.field.clone()))
+    .bind(column(&|u| u.hint.clone()))
+    .bind(column(&|u| u.deleted_side.map(str::to_string)))
+    .bind(rows.iter().map(|(_, u)| u.state == "failed").collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, u)| u.retry_in_secs).collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, u)| u.synced_now).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(ids)
 }
 
 #[derive(Debug, Clone, Serialize)]

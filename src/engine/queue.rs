@@ -192,15 +192,15 @@ pub async fn release(
     Ok(done.is_some())
 }
 
-/// Keeps a lease alive during a long step.
-pub async fn extend(pool: &PgPool, job: &Job, lease: Duration) -> sqlx::Result<bool> {
+/// Keeps a lease alive during a long step; `false` means the lease was lost.
+pub async fn extend(conn: &mut PgConnection, job: &Job, lease: Duration) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET locked_until = now() + make_interval(secs => $3) WHERE id = $1 AND locked_by = $2",
     )
     .bind(job.id)
     .bind(&job.locked_by)
     .bind(lease.as_secs_f64())
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }

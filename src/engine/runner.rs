@@ -11,7 +11,7 @@
 //! covers: a crash anywhere repeats at most the current batch, and repeating is harmless.
 
 use super::definition::{Progress, SyncRow};
-use super::hub_side::{self, HubRecord, HubWrite};
+use super::hub_side::{self, HubRecord};
 use super::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
 use super::plan::{
     self, choose_match, decide, identifiers, Candidate, Decision, DuplicateTracker, MatchOutcome,
@@ -34,9 +34,13 @@ pub const EVENTS: &str = "events";
 pub const RETRY: &str = "retry_failed";
 pub const RESYNC_DELETED: &str = "resync_deleted";
 
-/// Hub records indexed per step, app records per page, pairs per batch.
+/// Hub records indexed per step, app records per page and per batch of the app pass.
 const INDEX_CHUNK: i64 = 2000;
 const PAGE: usize = 100;
+const APP_BATCH: usize = 1000;
+/// How long a job of the initial sync goes on with batch after batch before it lets the
+/// queue (and other jobs) have a turn.
+const HOLD_FOR: Duration = Duration::from_secs(5);
 const FEED_CHUNK: i64 = 500;
 
 /// How a job ended, for the worker.
@@ -118,11 +122,13 @@ fn app_values(a: &AppRecord) -> &plan::Record {
 pub enum Finish {
     /// An initial sync step: `set` assigns `hub_checkpoint` ($3), `app_checkpoint` ($4)
     /// and `progress` ($5) (and maybe the next step).
+    /// With `hold`, the job goes on in this worker: its lease is renewed, not released.
     Step {
         set: &'static str,
         int: i64,
         text: Option<String>,
         progress: Progress,
+        hold: bool,
     },
     /// The hub change feed, consumed up to `last`.
     HubFeed { last: i64, done: bool },
@@ -144,6 +150,7 @@ async fn finish(
             int,
             text,
             progress,
+            hold,
         } => {
             // Only while the sync's settings are those the batch ran with.
             let updated = sqlx::query(&format!(
@@ -159,7 +166,11 @@ async fn finish(
             if updated.rows_affected() == 0 {
                 return Ok(false);
             }
-            queue::release(conn, job, Duration::ZERO, None, true).await
+            if hold {
+                queue::extend(conn, job, super::worker::lease()).await
+            } else {
+                queue::release(conn, job, Duration::ZERO, None, true).await
+            }
         }
         Finish::HubFeed { last, done } => {
             let moved = sqlx::query(
@@ -312,20 +323,48 @@ pub async fn process(
 
     // 4. One transaction: hub writes, index rows, counters, activity, checkpoint.
     let mut tx = run.pool.begin().await?;
+    // Hub creates go in one statement (a refused record fails alone); an update whose
+    // hub record is unknown creates one too.
+    let hub_id_of = |it: &Item| {
+        it.hub
+            .as_ref()
+            .map(|h| h.id)
+            .or(it.row.as_ref().and_then(|r| r.hub_id))
+    };
+    let mut hub_created: HashMap<usize, Result<HubRecord, crate::api::ApiError>> = {
+        let (positions, values): (Vec<usize>, Vec<&plan::Record>) = items
+            .iter()
+            .zip(&decisions)
+            .enumerate()
+            .filter_map(|(i, (it, d))| match d {
+                Decision::Sync(p) if !matches!(app_results.get(&i), Some(Err(_))) => p
+                    .hub
+                    .as_ref()
+                    .filter(|w| w.kind == WriteKind::Create || hub_id_of(it).is_none())
+                    .map(|w| (i, &w.values)),
+                _ => None,
+            })
+            .unzip();
+        if values.is_empty() {
+            HashMap::new()
+        } else {
+            let results =
+                hub_side::create_many(&mut tx, &run.schema, run.sync.portal_id, sync_id, &values)
+                    .await?;
+            positions.into_iter().zip(results).collect()
+        }
+    };
+    let mut saves: Vec<(Option<i64>, RowUpdate)> = Vec::with_capacity(items.len());
+    let mut saved_items: Vec<usize> = Vec::with_capacity(items.len());
     let mut counts = CountDeltas::default();
     let mut activity: Vec<(usize, &'static str, String, Option<serde_json::Value>)> = Vec::new();
-    let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
     let (mut synced, mut failed) = (0i64, 0i64);
     let mut archive_in_hub: Vec<i64> = Vec::new();
     let mut synced_pairs: Vec<super::associations::Pair> = Vec::new();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
         let prev_state = it.row.as_ref().map(|r| r.state.as_str());
         let mut u = RowUpdate {
-            hub_id: it
-                .hub
-                .as_ref()
-                .map(|h| h.id)
-                .or(it.row.as_ref().and_then(|r| r.hub_id)),
+            hub_id: hub_id_of(it),
             app_id: it
                 .app
                 .as_ref()
@@ -375,24 +414,26 @@ pub async fn process(
                 let mut hub_note = None;
                 if failure.is_none() {
                     if let Some(w) = &plan.hub {
-                        let id = match w.kind {
-                            WriteKind::Create => None,
-                            WriteKind::Update => u.hub_id,
+                        let result = match (hub_created.remove(&i), u.hub_id) {
+                            (Some(created), _) => created,
+                            (None, Some(id)) => {
+                                hub_side::update(
+                                    &mut tx,
+                                    &run.schema,
+                                    run.sync.portal_id,
+                                    sync_id,
+                                    id,
+                                    &w.values,
+                                )
+                                .await
+                            }
+                            (None, None) => Err(crate::api::ApiError::internal(
+                                "a hub update without a hub record",
+                            )),
                         };
-                        match hub_side::write(
-                            &mut tx,
-                            &run.schema,
-                            run.sync.portal_id,
-                            sync_id,
-                            HubWrite {
-                                id,
-                                values: &w.values,
-                            },
-                        )
-                        .await
-                        {
+                        match result {
                             Ok(rec) => {
-                                hub_note = Some(if id.is_none() {
+                                hub_note = Some(if u.hub_id.is_none() {
                                     "created_in_hub"
                                 } else {
                                     "updated_in_hub"
@@ -503,14 +544,12 @@ pub async fn process(
             continue;
         }
         counts.moved(prev_state, u.state);
-        let id = index::save(
-            &mut tx,
-            sync_id,
-            run.sync.generation,
-            it.row.as_ref().map(|r| r.id),
-            &u,
-        )
-        .await?;
+        saves.push((it.row.as_ref().map(|r| r.id), u));
+        saved_items.push(i);
+    }
+    let mut saved_ids: Vec<Option<i64>> = vec![None; items.len()];
+    let ids = index::save_many(&mut tx, sync_id, run.sync.generation, &saves).await?;
+    for (i, id) in saved_items.into_iter().zip(ids) {
         saved_ids[i] = Some(id);
     }
     for h in &archive_in_hub {
@@ -578,19 +617,35 @@ pub async fn match_records(
     let settings = &sync.settings.0;
     let mut tracker = DuplicateTracker::new();
     let mut claimed: HashSet<i64> = HashSet::new();
+    let identified: Vec<Vec<plan::Identifier>> = records
+        .iter()
+        .map(|(_, hub, app)| {
+            let values = match side {
+                Side::App => app.as_ref().map(|a| &a.properties),
+                Side::Hub => hub.as_ref().map(|h| &h.values),
+            };
+            values
+                .map(|v| identifiers(settings, side, v))
+                .unwrap_or_default()
+        })
+        .collect();
+    // Every candidate of the batch in one query, then looked up by identifier.
+    let all_keys: Vec<String> =
+        index::keys_text(&identified.iter().flatten().cloned().collect::<Vec<_>>());
+    let candidates_rows = index::with_keys(conn, sync.id, &all_keys).await?;
+    let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (at, r) in candidates_rows.iter().enumerate() {
+        for k in &r.keys {
+            by_key.entry(k.as_str()).or_default().push(at);
+        }
+    }
+    let mut merged_away: Vec<IndexRow> = Vec::new();
     let mut out = Vec::with_capacity(records.len());
-    for (row, hub, app) in records {
-        let values = match side {
-            Side::App => app.as_ref().map(|a| &a.properties),
-            Side::Hub => hub.as_ref().map(|h| &h.values),
-        };
+    for ((row, hub, app), ids) in records.into_iter().zip(identified) {
         let own_id = match side {
             Side::App => app.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
             Side::Hub => hub.as_ref().map(|h| h.id.to_string()).unwrap_or_default(),
         };
-        let ids = values
-            .map(|v| identifiers(settings, side, v))
-            .unwrap_or_default();
         let mut item = Item {
             row,
             hub,
@@ -606,11 +661,24 @@ pub async fn match_records(
             out.push(item);
             continue;
         }
-        let rows = index::with_keys(conn, sync.id, &index::keys_text(&ids)).await?;
         let own_row = item.row.as_ref().map(|r| r.id);
-        let rows: Vec<IndexRow> = rows
+        let mut at: Vec<usize> = index::keys_text(&ids)
+            .iter()
+            .filter_map(|k| by_key.get(k.as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        // Oldest first, as the query returned them.
+        at.sort_unstable();
+        at.dedup();
+        let rows: Vec<&IndexRow> = at
             .into_iter()
-            .filter(|r| Some(r.id) != own_row && r.reason_code.as_deref() != Some("duplicate"))
+            .map(|i| &candidates_rows[i])
+            .filter(|r| {
+                Some(r.id) != own_row
+                    && r.reason_code.as_deref() != Some("duplicate")
+                    && !merged_away.iter().any(|m| m.id == r.id)
+            })
             .collect();
         let candidates: Vec<Candidate> = rows
             .iter()
@@ -651,13 +719,7 @@ pub async fn match_records(
                 claimed.insert(partner.id);
                 // Merge into the partner's row; a row of our own (e.g. an old exclusion) is dropped.
                 if let Some(own) = item.row.take() {
-                    sqlx::query("DELETE FROM sync_index WHERE id = $1")
-                        .bind(own.id)
-                        .execute(&mut *conn)
-                        .await?;
-                    let mut d = CountDeltas::default();
-                    d.moved(Some(&own.state), "removed");
-                    d.flush(conn, sync.id).await?;
+                    merged_away.push(own);
                 }
                 item.row = Some(partner);
             }
@@ -665,6 +727,18 @@ pub async fn match_records(
             MatchOutcome::Taken(e) => item.preset = Some(e),
         }
         out.push(item);
+    }
+    if !merged_away.is_empty() {
+        let ids: Vec<i64> = merged_away.iter().map(|r| r.id).collect();
+        sqlx::query("DELETE FROM sync_index WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await?;
+        let mut d = CountDeltas::default();
+        for own in &merged_away {
+            d.moved(Some(&own.state), "removed");
+        }
+        d.flush(conn, sync.id).await?;
     }
     Ok(out)
 }
@@ -771,6 +845,7 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                     int: last,
                     text: None,
                     progress,
+                    hold: false,
                 },
             )
             .await?;
@@ -779,77 +854,7 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
             }
             Ok(Outcome::Continue)
         }
-        "app_pass" => {
-            let page = run
-                .connector
-                .list(&sync.app_object, sync.app_checkpoint.as_deref(), PAGE)
-                .await?;
-            let mut conn = run.pool.acquire().await?;
-            let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
-            let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
-                .await?
-                .into_iter()
-                .map(|r| (r.app_id.clone().unwrap_or_default(), r))
-                .collect();
-            let mut paired = Vec::new();
-            let mut fresh = Vec::new();
-            for rec in page.records.iter().cloned() {
-                match known.get(&rec.id) {
-                    Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item {
-                        row: Some(row.clone()),
-                        app: Some(rec),
-                        ..Default::default()
-                    }),
-                    // Seen before without a pair (excluded, failed): matched again under the current settings.
-                    other => fresh.push((other.cloned(), None, Some(rec))),
-                }
-            }
-            let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
-            drop(conn);
-            items.extend(paired);
-            complete_items(run, &mut items).await?;
-            progress.app_seen += page.records.len() as i64;
-            progress.app_estimate = progress.app_estimate.max(
-                progress.app_seen
-                    + if page.next_cursor.is_some() {
-                        PAGE as i64
-                    } else {
-                        0
-                    },
-            );
-            let (set, text) = match &page.next_cursor {
-                Some(c) => (
-                    "app_checkpoint = $4, hub_checkpoint = $3, progress = $5",
-                    Some(c.clone()),
-                ),
-                None => (
-                    "step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5",
-                    None,
-                ),
-            };
-            let pass_total = if page.next_cursor.is_none() {
-                undecided_count(run.pool, sync.id).await?
-            } else {
-                0
-            };
-            if page.next_cursor.is_none() {
-                progress.hub_pass_total = pass_total;
-                progress.app_estimate = progress.app_seen;
-            }
-            process(
-                run,
-                job,
-                items,
-                Finish::Step {
-                    set,
-                    int: 0,
-                    text,
-                    progress,
-                },
-            )
-            .await?;
-            Ok(Outcome::Continue)
-        }
+        "app_pass" => app_pass(run, job, progress).await,
         "hub_pass" => {
             let mut conn = run.pool.acquire().await?;
             let rows =
@@ -880,6 +885,7 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                     int: last,
                     text: sync.app_checkpoint.clone(),
                     progress,
+                    hold: false,
                 },
             )
             .await?;
@@ -887,6 +893,110 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
         }
         _ => finish_initial(run, job).await,
     }
+}
+
+/// A batch of app records for the app pass: several pages, and where to go on from.
+struct AppBatch {
+    records: Vec<AppRecord>,
+    next_cursor: Option<String>,
+}
+
+async fn fetch_app_batch(run: &Run<'_>, cursor: Option<String>) -> Result<AppBatch, BatchError> {
+    let mut batch = AppBatch {
+        records: Vec::new(),
+        next_cursor: cursor,
+    };
+    while batch.records.len() < APP_BATCH {
+        let page = run
+            .connector
+            .list(&run.sync.app_object, batch.next_cursor.as_deref(), PAGE)
+            .await?;
+        batch.records.extend(page.records);
+        batch.next_cursor = page.next_cursor;
+        if batch.next_cursor.is_none() {
+            break;
+        }
+    }
+    Ok(batch)
+}
+
+/// The app pass: app records in batches of several pages, each matched against the index
+/// and committed with the cursor after it. The next batch is fetched while one is
+/// written, and the job keeps its lease for a few seconds of batches.
+async fn app_pass(run: &Run<'_>, job: &Job, mut progress: Progress) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let until = std::time::Instant::now() + HOLD_FOR;
+    let mut batch = fetch_app_batch(run, sync.app_checkpoint.clone()).await?;
+    loop {
+        let last = batch.next_cursor.is_none();
+        let hold = !last && std::time::Instant::now() < until;
+        let next = batch.next_cursor.clone();
+        let checkpoint = next.clone();
+        let seen = batch.records.len() as i64;
+        let write = async {
+            let items = app_items(run, batch.records).await?;
+            progress.app_seen += seen;
+            progress.app_estimate = progress
+                .app_estimate
+                .max(progress.app_seen + if last { 0 } else { PAGE as i64 });
+            let set = if last {
+                progress.hub_pass_total = undecided_count(run.pool, sync.id).await?;
+                progress.app_estimate = progress.app_seen;
+                "step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5"
+            } else {
+                "app_checkpoint = $4, hub_checkpoint = $3, progress = $5"
+            };
+            let finish = Finish::Step {
+                set,
+                int: 0,
+                text: checkpoint,
+                progress: progress.clone(),
+                hold,
+            };
+            process(run, job, items, finish).await
+        };
+        let (written, fetched) = if hold {
+            let (w, f) = tokio::join!(write, fetch_app_batch(run, next));
+            (w, Some(f))
+        } else {
+            (write.await, None)
+        };
+        let committed = written?;
+        match fetched {
+            Some(f) if committed => batch = f?,
+            _ => return Ok(Outcome::Continue),
+        }
+    }
+}
+
+/// App records of the app pass as items: known pairs as they are, the others matched.
+async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, BatchError> {
+    let sync = run.sync;
+    let mut conn = run.pool.acquire().await?;
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
+        .collect();
+    let mut paired = Vec::new();
+    let mut fresh = Vec::new();
+    for rec in records {
+        match known.get(&rec.id) {
+            Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item {
+                row: Some(row.clone()),
+                app: Some(rec),
+                ..Default::default()
+            }),
+            // Seen before without a pair (excluded, failed): matched again under the current settings.
+            other => fresh.push((other.cloned(), None, Some(rec))),
+        }
+    }
+    let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
+    drop(conn);
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    Ok(items)
 }
 
 async fn undecided_count(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<i64> {

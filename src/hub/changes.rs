@@ -110,27 +110,54 @@ pub async fn lock_feed(conn: &mut PgConnection, portal_id: Uuid) -> sqlx::Result
 
 /// Appends one row and notifies; call inside the write's transaction, as its last step.
 pub async fn append(conn: &mut PgConnection, c: NewChange<'_>) -> sqlx::Result<i64> {
-    lock_feed(&mut *conn, c.portal_id).await?;
-    sqlx::query_scalar(
+    let seqs = append_many(conn, std::slice::from_ref(&c)).await?;
+    Ok(seqs.last().copied().unwrap_or_default())
+}
+
+/// Appends rows of one portal and one origin in one statement, with one notice for the
+/// last (notices are wake-ups: a reader reads everything after its position anyway).
+pub async fn append_many(
+    conn: &mut PgConnection,
+    rows: &[NewChange<'_>],
+) -> sqlx::Result<Vec<i64>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    debug_assert!(rows
+        .iter()
+        .all(|c| c.portal_id == first.portal_id && c.origin == first.origin));
+    lock_feed(&mut *conn, first.portal_id).await?;
+    // Ragged text arrays cannot travel in a Postgres array: the names go as JSON.
+    let names: Vec<sqlx::types::Json<&[String]>> = rows
+        .iter()
+        .map(|c| sqlx::types::Json(c.properties))
+        .collect();
+    let seqs: Vec<i64> = sqlx::query_scalar(
         "WITH ins AS (
             INSERT INTO hub_changes (portal_id, object, record_id, kind, properties, origin_kind, origin_id,
                                      associated_object, associated_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            RETURNING seq, portal_id)
-         SELECT seq FROM ins, LATERAL pg_notify($10, ins.portal_id::text || ':' || ins.seq)",
+            SELECT $1, t.object, t.record_id, t.kind, ARRAY(SELECT jsonb_array_elements_text(t.names)),
+                   $2, $3, t.associated_object, t.associated_id
+            FROM UNNEST($4::text[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[], $9::bigint[])
+                 WITH ORDINALITY AS t(object, record_id, kind, names, associated_object, associated_id, n)
+            ORDER BY t.n
+            RETURNING seq),
+         notice AS (SELECT pg_notify($10, $1::text || ':' || max(seq)) FROM ins)
+         SELECT ins.seq FROM ins, notice ORDER BY ins.seq",
     )
-    .bind(c.portal_id)
-    .bind(c.object.as_str())
-    .bind(c.record_id)
-    .bind(c.kind.as_str())
-    .bind(c.properties)
-    .bind(c.origin.kind())
-    .bind(c.origin.id())
-    .bind(c.associated.map(|(o, _)| o.as_str()))
-    .bind(c.associated.map(|(_, id)| id))
+    .bind(first.portal_id)
+    .bind(first.origin.kind())
+    .bind(first.origin.id())
+    .bind(rows.iter().map(|c| c.object.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.record_id).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.kind.as_str()).collect::<Vec<_>>())
+    .bind(names)
+    .bind(rows.iter().map(|c| c.associated.map(|(o, _)| o.as_str())).collect::<Vec<_>>())
+    .bind(rows.iter().map(|c| c.associated.map(|(_, id)| id)).collect::<Vec<_>>())
     .bind(CHANNEL)
-    .fetch_one(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(seqs)
 }
 
 /// Sends the notice for a position (bulk loaders, after their COPY).

@@ -331,23 +331,66 @@ fn prefix_fields(errors: Vec<FieldError>, prefix: Option<String>) -> Vec<FieldEr
 }
 
 /// Locks the email keys (sorted) and refuses any already used by another live contact.
+/// Locks the email keys (sorted, so writers never wait on each other in a cycle) and
+/// answers which live contacts already use them: key → oldest id.
+async fn lock_and_find_emails(
+    conn: &mut PgConnection,
+    portal_id: Uuid,
+    keys: &[&str],
+) -> sqlx::Result<BTreeMap<String, Vec<i64>>> {
+    let mut keys: Vec<&str> = keys.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2::text || ':' || k))
+         FROM unnest($3::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+    )
+    .bind(EMAIL_LOCK)
+    .bind(portal_id)
+    .bind(&keys)
+    .execute(&mut *conn)
+    .await?;
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT lower(btrim(properties->>'email')), id FROM hub_records
+         WHERE portal_id = $1 AND object = 'contacts' AND archived_at IS NULL
+           AND lower(btrim(properties->>'email')) = ANY($2)
+         ORDER BY id",
+    )
+    .bind(portal_id)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut owners: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (key, id) in rows {
+        owners.entry(key).or_default().push(id);
+    }
+    Ok(owners)
+}
+
+/// The 409 of an email another live contact uses.
+fn email_taken(email: &str, existing: i64, field: String) -> ApiError {
+    let mut e = ApiError::conflict(format!(
+        "A contact with the email {email} already exists. Existing ID: {existing}"
+    ))
+    .with_hint("Open or update the existing contact instead, or use another email.");
+    e.fields = vec![FieldError {
+        field,
+        message: format!("Already used by contact {existing}."),
+    }];
+    e
+}
+
 async fn check_unique_emails(
     conn: &mut PgConnection,
     portal_id: Uuid,
     wanted: &[(usize, String, Option<i64>)],
     batch: bool,
 ) -> Result<(), ApiError> {
-    let mut keys: Vec<&String> = wanted.iter().map(|(_, e, _)| e).collect();
-    keys.sort();
-    keys.dedup();
-    for key in &keys {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text || ':' || $3))")
-            .bind(EMAIL_LOCK)
-            .bind(portal_id)
-            .bind(key.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
+    let keys: Vec<&str> = wanted.iter().map(|(_, e, _)| e.as_str()).collect();
+    let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, email, own_id) in wanted {
         let field = if batch {
@@ -361,27 +404,11 @@ async fn check_unique_emails(
                 message: format!("The email {email} is used by inputs[{first}] of this batch too."),
             }]));
         }
-        let existing: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM hub_records
-             WHERE portal_id = $1 AND object = 'contacts' AND archived_at IS NULL
-               AND lower(btrim(properties->>'email')) = $2 AND id <> $3
-             ORDER BY id LIMIT 1",
-        )
-        .bind(portal_id)
-        .bind(email)
-        .bind(own_id.unwrap_or(0))
-        .fetch_optional(&mut *conn)
-        .await?;
+        let existing = owners
+            .get(email)
+            .and_then(|ids| ids.iter().find(|id| Some(**id) != *own_id));
         if let Some(existing) = existing {
-            let mut e = ApiError::conflict(format!(
-                "A contact with the email {email} already exists. Existing ID: {existing}"
-            ))
-            .with_hint("Open or update the existing contact instead, or use another email.");
-            e.fields = vec![FieldError {
-                field,
-                message: format!("Already used by contact {existing}."),
-            }];
-            return Err(e);
+            return Err(email_taken(email, *existing, field));
         }
     }
     Ok(())
@@ -438,6 +465,108 @@ fn check_batch_size(n: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Validates one new record's properties: the values to store, or one error per field.
+fn prepare_create(
+    schema: &ObjectSchema,
+    input: &PropertyValues,
+    origin: &WriteOrigin,
+) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
+    let (patch, mut errs) = match schema.validate_patch(input, origin) {
+        Ok(p) => (p, Vec::new()),
+        Err(errs) => {
+            // Check the valid part too, so required fields are reported at once.
+            let valid: PropertyValues = input
+                .iter()
+                .filter(|(k, _)| !errs.iter().any(|e| &e.field == *k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (
+                schema.validate_patch(&valid, origin).unwrap_or_default(),
+                errs,
+            )
+        }
+    };
+    let mut merged: BTreeMap<String, String> = patch
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+    if schema.object == ObjectType::Deals && !merged.contains_key("pipeline") {
+        if let Some(p) = schema.default_pipeline() {
+            merged.insert("pipeline".into(), p.to_string());
+        }
+    }
+    for e in schema.check_record(&merged, None) {
+        if !errs.iter().any(|x| x.field == e.field) {
+            errs.push(e);
+        }
+    }
+    if errs.is_empty() {
+        Ok(merged)
+    } else {
+        Err(errs)
+    }
+}
+
+/// Inserts validated records in one statement and appends their change rows.
+async fn insert_prepared(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    prepared: &[BTreeMap<String, String>],
+    origin: &WriteOrigin,
+) -> sqlx::Result<Vec<Record>> {
+    if prepared.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids are taken first, so each record is known to belong to its input.
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('hub_records', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(prepared.len() as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    let props: Vec<sqlx::types::Json<&BTreeMap<String, String>>> =
+        prepared.iter().map(sqlx::types::Json).collect();
+    let rows: Vec<RecordRow> = sqlx::query_as(&format!(
+        "INSERT INTO hub_records (id, portal_id, object, properties, property_meta, created_by)
+         SELECT t.id, $1, $2, t.props,
+                coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('at', now(), 'by', $4::text))
+                          FROM jsonb_object_keys(t.props) k), '{{}}'),
+                $4
+         FROM UNNEST($5::bigint[], $3::jsonb[]) AS t(id, props)
+         RETURNING {COLS}"
+    ))
+    .bind(portal_id)
+    .bind(schema.object.as_str())
+    .bind(&props)
+    .bind(origin.to_string())
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<i64, Record> =
+        rows.into_iter().map(|r| (r.id, r.into_record())).collect();
+    let records: Vec<Record> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    let names: Vec<Vec<String>> = prepared
+        .iter()
+        .map(|p| p.keys().cloned().collect())
+        .collect();
+    let feed: Vec<NewChange> = records
+        .iter()
+        .zip(&names)
+        .map(|(r, names)| NewChange {
+            portal_id,
+            object: schema.object,
+            record_id: r.id,
+            kind: ChangeKind::Created,
+            properties: names,
+            origin,
+            associated: None,
+        })
+        .collect();
+    changes::append_many(conn, &feed).await?;
+    Ok(records)
+}
+
 /// The create path inside a caller's transaction (validate all, then write all).
 pub async fn create_in(
     conn: &mut PgConnection,
@@ -450,38 +579,10 @@ pub async fn create_in(
     let mut prepared: Vec<BTreeMap<String, String>> = Vec::with_capacity(inputs.len());
     let mut errors = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
-        let prefix = batch.then(|| format!("inputs[{i}]"));
-        let (patch, mut errs) = match schema.validate_patch(input, origin) {
-            Ok(p) => (p, Vec::new()),
-            Err(errs) => {
-                // Check the valid part too, so required fields are reported at once.
-                let valid: PropertyValues = input
-                    .iter()
-                    .filter(|(k, _)| !errs.iter().any(|e| &e.field == *k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                (
-                    schema.validate_patch(&valid, origin).unwrap_or_default(),
-                    errs,
-                )
-            }
-        };
-        let mut merged: BTreeMap<String, String> = patch
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-        if schema.object == ObjectType::Deals && !merged.contains_key("pipeline") {
-            if let Some(p) = schema.default_pipeline() {
-                merged.insert("pipeline".into(), p.to_string());
-            }
+        match prepare_create(schema, input, origin) {
+            Ok(p) => prepared.push(p),
+            Err(errs) => errors.extend(prefix_fields(errs, batch.then(|| format!("inputs[{i}]")))),
         }
-        for e in schema.check_record(&merged, None) {
-            if !errs.iter().any(|x| x.field == e.field) {
-                errs.push(e);
-            }
-        }
-        errors.extend(prefix_fields(errs, prefix));
-        prepared.push(merged);
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -494,41 +595,67 @@ pub async fn create_in(
             .collect();
         check_unique_emails(conn, portal_id, &emails, batch).await?;
     }
-    let origin_text = origin.to_string();
-    let mut out = Vec::with_capacity(prepared.len());
-    for props in prepared {
-        let row: RecordRow = sqlx::query_as(&format!(
-            "INSERT INTO hub_records (portal_id, object, properties, property_meta, created_by)
-             SELECT $1, $2, $3::jsonb,
-                    coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('at', now(), 'by', $4::text))
-                              FROM jsonb_object_keys($3::jsonb) k), '{{}}'),
-                    $4
-             RETURNING {COLS}"
-        ))
-        .bind(portal_id)
-        .bind(schema.object.as_str())
-        .bind(sqlx::types::Json(&props))
-        .bind(&origin_text)
-        .fetch_one(&mut *conn)
-        .await?;
-        let record = row.into_record();
-        let names: Vec<String> = props.keys().cloned().collect();
-        changes::append(
-            conn,
-            NewChange {
-                portal_id,
-                object: schema.object,
-                record_id: record.id,
-                kind: ChangeKind::Created,
-                properties: &names,
-                origin,
-                associated: None,
-            },
-        )
-        .await?;
-        out.push(record);
+    Ok(insert_prepared(conn, schema, portal_id, &prepared, origin).await?)
+}
+
+/// Creates each input on its own terms inside the caller's transaction: an input that
+/// is invalid or whose email is taken (by a live contact or an earlier input) gets its
+/// error, the others are written together. For the sync engine's batches.
+pub async fn create_each_in(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    inputs: &[PropertyValues],
+    origin: &WriteOrigin,
+) -> Result<Vec<Result<Record, ApiError>>, sqlx::Error> {
+    let mut out: Vec<Option<Result<Record, ApiError>>> = Vec::with_capacity(inputs.len());
+    let mut prepared: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        match prepare_create(schema, input, origin) {
+            Ok(p) => {
+                prepared.push((i, p));
+                out.push(None);
+            }
+            Err(errs) => out.push(Some(Err(ApiError::validation(errs)))),
+        }
     }
-    Ok(out)
+    if schema.object == ObjectType::Contacts {
+        let keys: Vec<String> = prepared
+            .iter()
+            .filter_map(|(_, p)| p.get("email").map(|e| schema::email_key(e)))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
+        let mut first_input: BTreeMap<String, usize> = BTreeMap::new();
+        prepared.retain(|(i, p)| {
+            let Some(email) = p.get("email") else {
+                return true;
+            };
+            let key = schema::email_key(email);
+            let refusal = if let Some(existing) = owners.get(&key).and_then(|ids| ids.first()) {
+                email_taken(email, *existing, "email".into())
+            } else if let Some(first) = first_input.get(&key) {
+                ApiError::field(
+                    "email",
+                    format!("The email {email} is used by another record of this batch (input {first})."),
+                )
+            } else {
+                first_input.insert(key, *i);
+                return true;
+            };
+            out[*i] = Some(Err(refusal));
+            false
+        });
+    }
+    let values: Vec<BTreeMap<String, String>> = prepared.iter().map(|(_, p)| p.clone()).collect();
+    let records = insert_prepared(conn, schema, portal_id, &values, origin).await?;
+    for ((i, _), record) in prepared.iter().zip(records) {
+        out[*i] = Some(Ok(record));
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| r.expect("every input answered"))
+        .collect())
 }
 
 /// Applies a partial patch to one record. Archived records are refused (409: restore
@@ -693,24 +820,25 @@ pub async fn update_in(
         .bind(&plan.changed)
         .fetch_one(&mut *conn)
         .await?;
-        changes::append(
-            conn,
-            NewChange {
-                portal_id,
-                object,
-                record_id: plan.record.id,
-                kind: ChangeKind::Updated,
-                properties: &plan.changed,
-                origin,
-                associated: None,
-            },
-        )
-        .await?;
         out.push(Updated {
             record: row.into_record(),
             changed: plan.changed,
         });
     }
+    let feed: Vec<NewChange> = out
+        .iter()
+        .filter(|u| !u.changed.is_empty())
+        .map(|u| NewChange {
+            portal_id,
+            object,
+            record_id: u.record.id,
+            kind: ChangeKind::Updated,
+            properties: &u.changed,
+            origin,
+            associated: None,
+        })
+        .collect();
+    changes::append_many(conn, &feed).await?;
     Ok(out)
 }
 
