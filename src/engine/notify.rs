@@ -1,10 +1,12 @@
-//! Telling people: every admin of the portal hears when an initial sync completes, in
-//! the notification centre and by email (when SMTP is configured).
+//! Telling people: every admin of the portal hears when an initial sync completes and
+//! when a sync is turned off by errors, in the notification centre and by email (when
+//! SMTP is configured).
 
 use super::definition::SyncRow;
 use crate::server::notifications::{notify_admins, NewNotification};
 use crate::server::Config;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncRow) {
     let counts: Vec<(String, i64)> =
@@ -20,14 +22,7 @@ pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncR
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let app: Option<(String, String)> =
-        sqlx::query_as("SELECT app, account_name FROM connections WHERE id = $1")
-            .bind(sync.connection_id)
-            .fetch_optional(pool)
-            .await
-            .ok()
-            .flatten();
-    let (app, account) = app.unwrap_or_default();
+    let (app, account) = app_and_account(pool, sync.connection_id).await;
     let title = format!(
         "Initial sync of {} with {account} completed",
         sync.hub_object
@@ -38,18 +33,98 @@ pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncR
         n("failed"),
         n("excluded")
     );
-    let link = format!(
-        "/settings/integrations/connected-apps/{app}?sync={}",
-        sync.id
+    let link = sync_link(&app, sync.id);
+    tell_admins(
+        pool,
+        config,
+        sync.portal_id,
+        "sync_completed",
+        &title,
+        &body,
+        &link,
+    )
+    .await;
+}
+
+/// A sync that cannot work as set up (a missing permission, an app or object that is
+/// gone) is turned off, its waiting jobs dropped, and every admin told why and what to do.
+/// The index is kept: turning it on again starts where a person expects.
+pub async fn turn_off_by_error(
+    pool: &PgPool,
+    config: &Config,
+    sync_id: Uuid,
+    error: &str,
+) -> sqlx::Result<()> {
+    let mut tx = pool.begin().await?;
+    let turned_off: Option<(Uuid, Uuid, String)> = sqlx::query_as(
+        "UPDATE syncs SET enabled = false, last_error = $2, updated_at = now()
+         WHERE id = $1 AND enabled RETURNING portal_id, connection_id, hub_object",
+    )
+    .bind(sync_id)
+    .bind(error)
+    .fetch_optional(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM jobs WHERE sync_id = $1")
+        .bind(sync_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let Some((portal_id, connection_id, hub_object)) = turned_off else {
+        return Ok(());
+    };
+    let (app, account) = app_and_account(pool, connection_id).await;
+    let title = format!("Sync of {hub_object} with {account} turned off by errors");
+    let body = format!(
+        "{error} Nothing was lost: the sync's records and history are kept. Fix the cause \
+         (for a missing permission, reconnect the account and allow everything Tandem asks \
+         for), then turn the sync on again from its More menu."
     );
+    let link = sync_link(&app, sync_id);
+    tell_admins(
+        pool,
+        config,
+        portal_id,
+        "sync_turned_off",
+        &title,
+        &body,
+        &link,
+    )
+    .await;
+    Ok(())
+}
+
+async fn app_and_account(pool: &PgPool, connection_id: Uuid) -> (String, String) {
+    sqlx::query_as("SELECT app, account_name FROM connections WHERE id = $1")
+        .bind(connection_id)
+        .fetch_optional(pool)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn sync_link(app: &str, sync_id: Uuid) -> String {
+    format!("/settings/integrations/connected-apps/{app}?sync={sync_id}")
+}
+
+/// In the notification centre and by email; a failure is logged, never fatal.
+async fn tell_admins(
+    pool: &PgPool,
+    config: &Config,
+    portal_id: Uuid,
+    kind: &str,
+    title: &str,
+    body: &str,
+    link: &str,
+) {
     if let Err(e) = notify_admins(
         pool,
-        sync.portal_id,
+        portal_id,
         NewNotification {
-            kind: "sync_completed",
-            title: &title,
-            body: &body,
-            link: Some(&link),
+            kind,
+            title,
+            body,
+            link: Some(link),
         },
     )
     .await
@@ -59,8 +134,8 @@ pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncR
     send_admin_email(
         pool,
         config,
-        sync.portal_id,
-        &title,
+        portal_id,
+        title,
         &format!("{body}\n\nOpen it: {}{link}", config.public_url),
     )
     .await;
@@ -70,7 +145,7 @@ pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncR
 pub async fn send_admin_email(
     pool: &PgPool,
     config: &Config,
-    portal_id: uuid::Uuid,
+    portal_id: Uuid,
     subject: &str,
     body: &str,
 ) {

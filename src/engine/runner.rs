@@ -78,21 +78,39 @@ pub struct Item {
     pub recreate: bool,
 }
 
-/// A transient failure of the app or the database: nothing of the batch is committed.
+/// A failure of a whole batch: nothing of it is committed.
 #[derive(Debug)]
 pub struct BatchError {
     pub error: String,
     pub retry_after: Option<Duration>,
-    pub blocked: bool,
+    pub stop: Stop,
+}
+
+/// What a failed batch means for its sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Transient (the app or the database): the job is retried with backoff.
+    Retry,
+    /// Waits for a person to reconnect the account; tried again now and then.
+    Pause,
+    /// Cannot work as set up (a missing permission, an app or object that is gone): the
+    /// sync is turned off and the admins are told why.
+    TurnOff,
+}
+
+impl BatchError {
+    pub fn new(stop: Stop, error: impl Into<String>) -> Self {
+        BatchError {
+            error: error.into(),
+            retry_after: None,
+            stop,
+        }
+    }
 }
 
 impl From<sqlx::Error> for BatchError {
     fn from(e: sqlx::Error) -> Self {
-        BatchError {
-            error: format!("database: {e}"),
-            retry_after: None,
-            blocked: false,
-        }
+        BatchError::new(Stop::Retry, format!("database: {e}"))
     }
 }
 
@@ -102,14 +120,15 @@ impl From<ConnectorError> for BatchError {
             ConnectorError::RateLimited { retry_after } => Some(*retry_after),
             _ => None,
         };
-        let blocked = matches!(
-            e,
-            ConnectorError::ReconnectNeeded { .. } | ConnectorError::Permission { .. }
-        );
+        let stop = match e {
+            ConnectorError::ReconnectNeeded { .. } => Stop::Pause,
+            ConnectorError::Permission { .. } => Stop::TurnOff,
+            _ => Stop::Retry,
+        };
         BatchError {
             error: e.to_string(),
             retry_after,
-            blocked,
+            stop,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::definition::{self, SyncRow};
 use super::queue::{self, Job, NewJob};
-use super::runner::{self, BatchError, Outcome, Run};
+use super::runner::{self, BatchError, Outcome, Run, Stop};
 use crate::connectors::{registry, Connector};
 use crate::server::connections;
 use crate::server::secrets::SecretKey;
@@ -66,18 +66,14 @@ impl Engine {
         if let Some(c) = cache.get(&connection_id) {
             return Ok(c.clone());
         }
-        let def = registry::app_definition(&self.config, app).ok_or_else(|| BatchError {
-            error: format!("the app `{app}` is not available in this version"),
-            retry_after: None,
-            blocked: true,
+        let def = registry::app_definition(&self.config, app).ok_or_else(|| {
+            BatchError::new(
+                Stop::TurnOff,
+                format!("The app `{app}` is not available in this version of Tandem."),
+            )
         })?;
-        let c = connections::connector_for(&self.pool, &self.key, &def, connection_id).map_err(
-            |e| BatchError {
-                error: e.message,
-                retry_after: None,
-                blocked: true,
-            },
-        )?;
+        let c = connections::connector_for(&self.pool, &self.key, &def, connection_id)
+            .map_err(|e| BatchError::new(Stop::Pause, e.message))?;
         cache.insert(connection_id, c.clone());
         Ok(c)
     }
@@ -97,8 +93,15 @@ impl Engine {
                         .await?;
                 }
             }
+            Err(e) if e.stop == Stop::TurnOff => {
+                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, "sync turned off");
+                if let Some(sync_id) = job.sync_id {
+                    super::notify::turn_off_by_error(&self.pool, &self.config, sync_id, &e.error)
+                        .await?;
+                }
+            }
             Err(e) => {
-                let delay = if e.blocked {
+                let delay = if e.stop == Stop::Pause {
                     BLOCKED_RETRY
                 } else {
                     e.retry_after.unwrap_or_else(|| {
@@ -156,19 +159,17 @@ impl Engine {
                 .fetch_one(&self.pool)
                 .await?;
         if app.1 != "connected" {
-            return Err(BatchError {
-                error: "The connected account needs reconnecting: the sync is paused until then."
-                    .into(),
-                retry_after: None,
-                blocked: true,
-            });
+            return Err(BatchError::new(
+                Stop::Pause,
+                "The connected account needs reconnecting: the sync is paused until then.",
+            ));
         }
-        let hub_object =
-            super::hub_side::object_type(&sync.hub_object).ok_or_else(|| BatchError {
-                error: format!("unknown hub object {}", sync.hub_object),
-                retry_after: None,
-                blocked: true,
-            })?;
+        let hub_object = super::hub_side::object_type(&sync.hub_object).ok_or_else(|| {
+            BatchError::new(
+                Stop::TurnOff,
+                format!("The hub has no object called {}.", sync.hub_object),
+            )
+        })?;
         let run = Run {
             pool: &self.pool,
             config: &self.config,

@@ -709,6 +709,76 @@ async fn turning_off_keeps_the_index_and_turning_on_runs_the_initial_sync_again(
 }
 
 #[sqlx::test]
+async fn a_sync_without_the_permission_it_needs_is_turned_off_and_admins_are_told(pool: PgPool) {
+    let s = stack(pool).await;
+    // The account was connected with read access only; a two-way sync must write to it.
+    let conn = s.connect_with_scope("acme", Some("crm.read")).await;
+    s.hub_create(
+        ObjectType::Contacts,
+        props(&[("email", "hub-only@example.com"), ("firstname", "Hub")]),
+    )
+    .await;
+    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    for _ in 0..500 {
+        s.drain().await;
+        if s.status(sync.id).await.phase == SyncPhase::Off {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let view = s.status(sync.id).await;
+    assert_eq!(
+        view.phase,
+        SyncPhase::Off,
+        "turned off, not retried forever"
+    );
+    let error = view.last_error.expect("the reason is kept on the sync");
+    assert!(error.contains("crm.write"), "{error}");
+    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE sync_id = $1")
+        .bind(sync.id)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(jobs, 0, "nothing is left waiting for a sync that is off");
+    let notes: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT title, body, link FROM notifications WHERE kind = 'sync_turned_off' AND user_id = $1",
+    )
+    .bind(s.admin.user_id)
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(notes.len(), 1, "the admin is told once");
+    let (title, body, link) = &notes[0];
+    assert!(title.contains("turned off by errors"), "{title}");
+    assert!(
+        body.contains("crm.write") && body.contains("turn the sync on again"),
+        "{body}"
+    );
+    assert!(link
+        .as_deref()
+        .is_some_and(|l| l.contains(&sync.id.to_string())));
+
+    // Turning it on again with the permission still missing turns it off again, with one
+    // more notice (not one per retry).
+    tandem::engine::service::set_enabled(&s.state, s.admin.portal_id, sync.id, true)
+        .await
+        .unwrap();
+    for _ in 0..500 {
+        s.drain().await;
+        if s.status(sync.id).await.phase == SyncPhase::Off {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE kind = 'sync_turned_off'")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 2);
+}
+
+#[sqlx::test]
 async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_guide(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;

@@ -181,12 +181,21 @@ impl Stack {
     /// Installs the demo app for `account` the way a browser would: Tandem's install
     /// link, the demo app's consent form (Allow), Tandem's callback.
     pub async fn connect(&self, account: &str) -> Uuid {
+        self.connect_with_scope(account, None).await
+    }
+
+    /// As [`Stack::connect`], with the consent narrowed to `scope` (space-separated) when given.
+    pub async fn connect_with_scope(&self, account: &str, scope: Option<&str>) -> Uuid {
         self.account(account).await;
         let start = install::start(&self.state, &self.admin, "demo")
             .await
             .expect("install starts");
         let url = url::Url::parse(&start.authorization_url).expect("url");
         let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        if let Some(scope) = scope {
+            form.retain(|(k, _)| k != "scope");
+            form.push(("scope".into(), scope.into()));
+        }
         form.push(("username".into(), format!("{account}-admin")));
         form.push(("password".into(), "demo".into()));
         form.push(("decision".into(), "allow".into()));
