@@ -25,6 +25,8 @@ pub fn use_user() -> Resource<Result<Option<WhoAmI>, ApiError>> {
 pub fn AuthedLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
     provide_context(UserResource(user));
+    // Provided here, not in the bell: pages (an export dialog) are not inside the bell.
+    provide_context(NotificationsVersion(RwSignal::new(0)));
     let location = use_location();
     let logout = ServerAction::<Logout>::new();
     view! {
@@ -101,10 +103,14 @@ fn UserMenu(user: WhoAmI, logout: ServerAction<Logout>) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct NotificationsVersion(pub RwSignal<u32>);
 
-/// Tells the bell to reload (no-op outside the authenticated frame).
-pub fn refresh_notifications() {
-    if let Some(v) = use_context::<NotificationsVersion>() {
-        v.0.try_update(|n| *n += 1);
+/// What tells the bell to reload. Taken while the component is set up (contexts are
+/// not reachable from an async task later); a no-op outside the authenticated frame.
+pub fn notifications_refresher() -> impl Fn() + Copy + 'static {
+    let version = use_context::<NotificationsVersion>();
+    move || {
+        if let Some(v) = version {
+            v.0.try_update(|n| *n += 1);
+        }
     }
 }
 
@@ -131,8 +137,7 @@ pub fn NotificationLink(link: String, #[prop(into)] label: String) -> impl IntoV
 
 #[component]
 fn NotificationBell() -> AnyView {
-    let version = RwSignal::new(0u32);
-    provide_context(NotificationsVersion(version));
+    let version = expect_context::<NotificationsVersion>().0;
     let notes = super::components::local_resource(move || version.get(), |_| list_notifications());
     let open = RwSignal::new(false);
     let mark = ServerAction::<MarkNotificationsRead>::new();

@@ -29,11 +29,17 @@ struct World {
 /// A portal with a connected Demo CRM account and a contacts sync whose index holds
 /// records in every state (inserted directly: the export reads only the index).
 async fn world(pool: &PgPool) -> World {
+    world_with(pool, |_| {}).await
+}
+
+async fn world_with(pool: &PgPool, configure: impl FnOnce(&mut Config)) -> World {
     // A failing server function logs why (shown with --nocapture).
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     db::migrate_pool(pool).await.expect("migrations");
     let dir = std::env::temp_dir().join(format!("tandem-export-test-{}", Uuid::new_v4()));
-    let state = AppState::new(pool.clone(), Config::for_tests("unused", dir)).expect("state");
+    let mut config = Config::for_tests("unused", dir);
+    configure(&mut config);
+    let state = AppState::new(pool.clone(), config).expect("state");
     let router = app(state.clone());
     let engine = Engine::new(pool.clone(), state.config.clone(), state.secret_key.clone());
     let admin = seed_user(pool, "acme", "admin@acme.test", Role::SuperAdmin).await;
@@ -397,6 +403,36 @@ async fn failed_records_export_as_csv_and_xlsx_with_every_row(pool: PgPool) {
     assert!(ready
         .iter()
         .all(|n| n["link"].as_str().unwrap().starts_with("/exports/")));
+}
+
+#[sqlx::test]
+async fn a_ready_export_is_emailed_with_its_link_when_smtp_is_configured(pool: PgPool) {
+    let inbox = crate::common::smtp::Inbox::start();
+    let smtp_url = inbox.url();
+    let w = world_with(&pool, |c| c.smtp_url = Some(smtp_url)).await;
+    let v = export(
+        &w,
+        json!({ "sync_id": w.sync_id, "state": "failed", "format": "xlsx" }),
+    )
+    .await;
+    assert_eq!(v["status"], "ready", "{v}");
+    let mail = inbox.wait_for(1).pop().unwrap();
+    assert_eq!(mail.to, vec!["admin@acme.test".to_string()]);
+    assert!(
+        mail.text.contains("Subject: Your export is ready"),
+        "{}",
+        mail.text
+    );
+    let link = format!(
+        "{}/exports/{}",
+        w.state.config.public_url,
+        v["id"].as_str().unwrap()
+    );
+    assert!(
+        mail.unwrapped().contains(&link),
+        "the download link, in:\n{}",
+        mail.text
+    );
 }
 
 #[sqlx::test]

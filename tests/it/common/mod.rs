@@ -1,6 +1,8 @@
 //! Helpers for integration tests: the real router over a real, freshly migrated
 //! Postgres database (one per test, made by `#[sqlx::test]`).
 
+pub mod smtp;
+
 use axum::body::{to_bytes, Body};
 use axum::Router;
 use http::{header, Request, StatusCode};

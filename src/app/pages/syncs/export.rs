@@ -8,7 +8,7 @@ use super::use_interval;
 use crate::api::syncs::{export_status, export_sync_records};
 use crate::api::ApiError;
 use crate::app::components::{set_page_status, ErrorBox, Loading};
-use crate::app::layout::refresh_notifications;
+use crate::app::layout::notifications_refresher;
 use crate::model::{ExportFormat, ExportStatus, ExportView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,6 +22,7 @@ fn running(v: &ExportView) -> bool {
 /// Polls an export until it is ready or failed; tells the bell when it is done.
 fn poll(export: RwSignal<Option<ExportView>>) {
     let busy = StoredValue::new(false);
+    let refresh_notifications = notifications_refresher();
     use_interval(1000, move || {
         let Some(v) = export.get_untracked().filter(running) else {
             return;
