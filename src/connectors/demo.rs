@@ -464,16 +464,17 @@ impl Connector for DemoConnector {
     async fn read(&self, object: &str, ids: &[String]) -> ConnectorResult<Vec<AppRecord>> {
         check_object(object)?;
         let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self
+        for chunk in ids.chunks(BATCH_SIZE) {
+            let v = self
                 .http
-                .json(Method::GET, &format!("/v1/{object}/{id}"), &[], None::<&()>)
-                .await
-            {
-                Ok(v) => out.push(record_from_json(&v).ok_or_else(|| unexpected("record"))?),
-                Err(ConnectorError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
+                .json(
+                    Method::POST,
+                    &format!("/v1/{object}/batch/read"),
+                    &[],
+                    Some(&json!({ "ids": chunk })),
+                )
+                .await?;
+            out.extend(records_from(&v)?);
         }
         Ok(out)
     }

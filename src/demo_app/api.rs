@@ -79,7 +79,7 @@ fn needed_scope(method: &Method, path: &str) -> Option<&'static str> {
         None
     } else if path.starts_with("/v1/webhooks") {
         Some("webhooks")
-    } else if method == Method::GET || method == Method::HEAD {
+    } else if method == Method::GET || method == Method::HEAD || path.ends_with("/batch/read") {
         Some("crm.read")
     } else {
         Some("crm.write")
@@ -350,6 +350,59 @@ pub async fn get_one(
     match records::get(&state.pool, caller.account_id, object, num).await {
         Ok(Some(r)) => ok(r.to_json()),
         Ok(None) => not_found(object, &id),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /v1/{object}/batch/read` `{"ids": [...]}`: up to a batch of records at once;
+/// `missing` lists the ids that are unknown or deleted.
+pub async fn batch_read(
+    State(state): State<DemoState>,
+    Extension(caller): Extension<Caller>,
+    Path(object): Path<String>,
+    body: Bytes,
+) -> Response {
+    let object = match object_of(&object) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    #[derive(Deserialize)]
+    struct Body {
+        ids: Vec<String>,
+    }
+    let body: Body = match body_json(&body, r#"{"ids": ["<id>", ...]}"#) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if body.ids.is_empty() || body.ids.len() > MAX_BATCH {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!(
+                "A batch read asks for 1 to {MAX_BATCH} ids; this one has {}.",
+                body.ids.len()
+            ),
+        );
+    }
+    let nums: Vec<i64> = body
+        .ids
+        .iter()
+        .filter_map(|id| id_of(object, id).ok())
+        .collect();
+    match records::get_many(&state.pool, caller.account_id, object, &nums).await {
+        Ok(found) => {
+            let results: Vec<Value> = found.iter().map(|r| r.to_json()).collect();
+            let present: std::collections::HashSet<String> = results
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            let missing: Vec<&String> = body
+                .ids
+                .iter()
+                .filter(|id| !present.contains(*id))
+                .collect();
+            ok(json!({ "results": results, "missing": missing }))
+        }
         Err(e) => internal(e),
     }
 }

@@ -111,6 +111,7 @@ pub fn router(state: DemoState) -> Router {
         .route("/v1/schema/{object}", get(api::schema))
         .route("/v1/{object}", get(api::list))
         .route("/v1/{object}/batch", post(api::batch))
+        .route("/v1/{object}/batch/read", post(api::batch_read))
         .route("/v1/{object}/search", get(api::search))
         .route("/v1/{object}/changes", get(api::changes))
         .route("/v1/{object}/changes/latest", get(api::changes_latest))

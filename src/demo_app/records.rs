@@ -156,6 +156,26 @@ pub async fn get(
     Ok(with_associations(&mut conn, rows).await?.pop())
 }
 
+/// Live records of the account among `ids`, in id order (unknown or deleted ones left out).
+pub async fn get_many(
+    pool: &PgPool,
+    account_id: i64,
+    object: Object,
+    ids: &[i64],
+) -> sqlx::Result<Vec<Record>> {
+    let mut conn = pool.acquire().await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM records WHERE id = ANY($1) AND account_id = $2 AND object = $3 AND NOT archived
+         ORDER BY id"
+    ))
+    .bind(ids)
+    .bind(account_id)
+    .bind(object.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    with_associations(&mut conn, rows).await
+}
+
 /// A page of live records in id order, after `after_id`. Ids never change and are never
 /// reused, so a scan that follows the cursor sees every record that exists throughout
 /// the scan exactly once, however often those records are updated meanwhile.

@@ -601,6 +601,63 @@ async fn accounts_never_see_each_others_data(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
+async fn batch_reads_answer_live_records_and_name_the_missing(pool: PgPool) {
+    let demo = start(&pool, |_| {}).await;
+    let acme = demo.token("acme").await;
+    let globex = demo.token("globex").await;
+    let a = demo
+        .create(&acme, "contacts", json!({"email": "a@acme.com"}))
+        .await;
+    let b = demo
+        .create(&acme, "contacts", json!({"email": "b@acme.com"}))
+        .await;
+    let gone = demo
+        .create(&acme, "contacts", json!({"email": "gone@acme.com"}))
+        .await;
+    demo.delete(&acme, &format!("/v1/contacts/{gone}")).await;
+    let theirs = demo
+        .create(&globex, "contacts", json!({"email": "g@globex.com"}))
+        .await;
+    let read = demo
+        .post(
+            &acme,
+            "/v1/contacts/batch/read",
+            json!({"ids": [b, a, gone, theirs, "not-a-number"]}),
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{:?}", read.body);
+    assert_eq!(
+        ids(&read.body),
+        vec![a.clone(), b.clone()],
+        "live records, in id order"
+    );
+    assert_eq!(read.body["results"][0]["properties"]["email"], "a@acme.com");
+    assert_eq!(
+        read.body["missing"],
+        json!([gone, theirs, "not-a-number"]),
+        "deleted, another account's and malformed ids are missing"
+    );
+
+    let empty = demo
+        .post(&acme, "/v1/contacts/batch/read", json!({"ids": []}))
+        .await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST);
+    let too_many: Vec<String> = (1..=101).map(|i| i.to_string()).collect();
+    let big = demo
+        .post(&acme, "/v1/contacts/batch/read", json!({ "ids": too_many }))
+        .await;
+    assert_eq!(big.status, StatusCode::BAD_REQUEST);
+    assert!(
+        big.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 to 100"),
+        "{:?}",
+        big.body
+    );
+}
+
+#[sqlx::test(migrator = "tandem::demo_app::db::MIGRATOR")]
 async fn email_events_come_as_a_feed(pool: PgPool) {
     let demo = start(&pool, |_| {}).await;
     let token = demo.token("acme").await;
