@@ -73,12 +73,24 @@ impl Drop for Process {
     }
 }
 
+/// `BENCH_LOG_DIR=<dir>` keeps each process's log there (`RUST_LOG` as given, else
+/// `warn`), to see where the time goes.
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> Process {
     let mut cmd = Command::new(BIN);
+    let stderr = match std::env::var("BENCH_LOG_DIR") {
+        Ok(dir) => {
+            let file = format!("{dir}/{}-{}.log", args[0], Uuid::new_v4());
+            Stdio::from(std::fs::File::create(file).expect("a log file"))
+        }
+        Err(_) => Stdio::null(),
+    };
     cmd.args(args)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -171,64 +171,112 @@ fn patch(values: &plan::Record) -> schema::PropertyValues {
     values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-/// Creates records in one go inside the caller's transaction; a refused record (a
-/// validation error, an email another contact has) fails alone.
-pub async fn create_many(
-    conn: &mut PgConnection,
-    schema: &schema::ObjectSchema,
-    portal_id: Uuid,
-    sync_id: Uuid,
-    values: &[&plan::Record],
-) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
-    let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
-    let results = records::create_each_in(
-        conn,
-        schema,
-        portal_id,
-        &inputs,
-        &WriteOrigin::Sync(sync_id),
-    )
-    .await?;
-    Ok(results
-        .into_iter()
-        .map(|r| r.map(|r| to_plan(&r)))
-        .collect())
+/// A batch of hub writes of one kind.
+#[derive(Clone, Copy)]
+pub enum Writes<'a> {
+    Create(&'a [&'a plan::Record]),
+    Update(&'a [(i64, &'a plan::Record)]),
 }
 
-/// Updates one record in its own savepoint inside the caller's transaction, so a refused
-/// update (a validation error) fails alone while the others commit.
-pub async fn update(
+impl<'a> Writes<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Writes::Create(v) => v.len(),
+            Writes::Update(v) => v.len(),
+        }
+    }
+
+    fn one(&self, i: usize) -> Writes<'a> {
+        match *self {
+            Writes::Create(v) => Writes::Create(&v[i..=i]),
+            Writes::Update(v) => Writes::Update(&v[i..=i]),
+        }
+    }
+}
+
+async fn write_batch(
+    conn: &mut PgConnection,
+    schema: &schema::ObjectSchema,
+    portal_id: Uuid,
+    origin: &WriteOrigin,
+    writes: Writes<'_>,
+) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
+    Ok(match writes {
+        Writes::Create(values) => {
+            let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
+            records::create_each_in(conn, schema, portal_id, &inputs, origin)
+                .await?
+                .into_iter()
+                .map(|r| r.map(|r| to_plan(&r)))
+                .collect()
+        }
+        Writes::Update(values) => {
+            let inputs: Vec<(i64, schema::PropertyValues)> =
+                values.iter().map(|(id, v)| (*id, patch(v))).collect();
+            records::update_each_in(conn, schema, portal_id, &inputs, origin)
+                .await?
+                .into_iter()
+                .map(|r| r.map(|u| to_plan(&u.record)))
+                .collect()
+        }
+    })
+}
+
+/// Writes a batch inside the caller's transaction, all in one statement; a record the
+/// hub refuses (invalid, an email another contact has, archived) fails alone. Should
+/// the database itself refuse the batch, each record is tried on its own, so one bad
+/// record never holds up the others.
+pub async fn write_many(
     conn: &mut PgConnection,
     schema: &schema::ObjectSchema,
     portal_id: Uuid,
     sync_id: Uuid,
-    id: i64,
-    values: &plan::Record,
-) -> Result<HubRecord, ApiError> {
-    sqlx::query("SAVEPOINT hub_write")
+    writes: Writes<'_>,
+) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
+    let origin = WriteOrigin::Sync(sync_id);
+    sqlx::query("SAVEPOINT hub_batch")
         .execute(&mut *conn)
         .await?;
-    let result = records::update_in(
-        conn,
-        schema,
-        portal_id,
-        &[(id, patch(values))],
-        &WriteOrigin::Sync(sync_id),
-        false,
-    )
-    .await
-    .and_then(|mut v| {
-        v.pop()
-            .ok_or_else(|| ApiError::internal("update returned nothing"))
-    })
-    .map(|u| to_plan(&u.record));
-    let end = if result.is_ok() {
-        "RELEASE SAVEPOINT hub_write"
-    } else {
-        "ROLLBACK TO SAVEPOINT hub_write"
-    };
-    sqlx::query(end).execute(&mut *conn).await?;
-    result
+    match write_batch(conn, schema, portal_id, &origin, writes).await {
+        Ok(results) => {
+            sqlx::query("RELEASE SAVEPOINT hub_batch")
+                .execute(&mut *conn)
+                .await?;
+            return Ok(results);
+        }
+        Err(sqlx::Error::Database(e)) => {
+            tracing::warn!(error = %e, "the hub refused a batch; writing its records one by one");
+            sqlx::query("ROLLBACK TO SAVEPOINT hub_batch")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Err(e) => return Err(e),
+    }
+    let mut out = Vec::with_capacity(writes.len());
+    for i in 0..writes.len() {
+        sqlx::query("SAVEPOINT hub_one").execute(&mut *conn).await?;
+        match write_batch(conn, schema, portal_id, &origin, writes.one(i)).await {
+            Ok(mut r) => {
+                sqlx::query("RELEASE SAVEPOINT hub_one")
+                    .execute(&mut *conn)
+                    .await?;
+                out.push(
+                    r.pop()
+                        .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
+                );
+            }
+            Err(sqlx::Error::Database(e)) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT hub_one")
+                    .execute(&mut *conn)
+                    .await?;
+                out.push(Err(ApiError::internal(format!(
+                    "the hub's database refused the record: {e}"
+                ))));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 pub async fn load_schema(

@@ -342,36 +342,45 @@ pub async fn process(
 
     // 4. One transaction: hub writes, index rows, counters, activity, checkpoint.
     let mut tx = run.pool.begin().await?;
-    // Hub creates go in one statement (a refused record fails alone); an update whose
-    // hub record is unknown creates one too.
+    // Hub writes go in two statements, creates and updates (a refused record fails
+    // alone); an update whose hub record is unknown creates one.
     let hub_id_of = |it: &Item| {
         it.hub
             .as_ref()
             .map(|h| h.id)
             .or(it.row.as_ref().and_then(|r| r.hub_id))
     };
-    let mut hub_created: HashMap<usize, Result<HubRecord, crate::api::ApiError>> = {
-        let (positions, values): (Vec<usize>, Vec<&plan::Record>) = items
-            .iter()
-            .zip(&decisions)
-            .enumerate()
-            .filter_map(|(i, (it, d))| match d {
-                Decision::Sync(p) if !matches!(app_results.get(&i), Some(Err(_))) => p
-                    .hub
-                    .as_ref()
-                    .filter(|w| w.kind == WriteKind::Create || hub_id_of(it).is_none())
-                    .map(|w| (i, &w.values)),
-                _ => None,
-            })
-            .unzip();
-        if values.is_empty() {
-            HashMap::new()
-        } else {
-            let results =
-                hub_side::create_many(&mut tx, &run.schema, run.sync.portal_id, sync_id, &values)
-                    .await?;
-            positions.into_iter().zip(results).collect()
+    let mut hub_written: HashMap<usize, Result<HubRecord, crate::api::ApiError>> = {
+        let mut creates: Vec<(usize, &plan::Record)> = Vec::new();
+        let mut updates: Vec<(usize, (i64, &plan::Record))> = Vec::new();
+        for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {
+            let Decision::Sync(p) = d else { continue };
+            let Some(w) = p.hub.as_ref() else { continue };
+            if matches!(app_results.get(&i), Some(Err(_))) {
+                continue;
+            }
+            match (w.kind, hub_id_of(it)) {
+                (WriteKind::Update, Some(id)) => updates.push((i, (id, &w.values))),
+                _ => creates.push((i, &w.values)),
+            }
         }
+        let mut written = HashMap::new();
+        let (create_at, creates): (Vec<usize>, Vec<&plan::Record>) = creates.into_iter().unzip();
+        let (update_at, updates): (Vec<usize>, Vec<(i64, &plan::Record)>) =
+            updates.into_iter().unzip();
+        for (positions, writes) in [
+            (create_at, hub_side::Writes::Create(&creates)),
+            (update_at, hub_side::Writes::Update(&updates)),
+        ] {
+            if positions.is_empty() {
+                continue;
+            }
+            let results =
+                hub_side::write_many(&mut tx, &run.schema, run.sync.portal_id, sync_id, writes)
+                    .await?;
+            written.extend(positions.into_iter().zip(results));
+        }
+        written
     };
     let mut saves: Vec<(Option<i64>, RowUpdate)> = Vec::with_capacity(items.len());
     let mut saved_items: Vec<usize> = Vec::with_capacity(items.len());
@@ -432,24 +441,7 @@ pub async fn process(
                 }
                 let mut hub_note = None;
                 if failure.is_none() {
-                    if let Some(w) = &plan.hub {
-                        let result = match (hub_created.remove(&i), u.hub_id) {
-                            (Some(created), _) => created,
-                            (None, Some(id)) => {
-                                hub_side::update(
-                                    &mut tx,
-                                    &run.schema,
-                                    run.sync.portal_id,
-                                    sync_id,
-                                    id,
-                                    &w.values,
-                                )
-                                .await
-                            }
-                            (None, None) => Err(crate::api::ApiError::internal(
-                                "a hub update without a hub record",
-                            )),
-                        };
+                    if let Some(result) = hub_written.remove(&i) {
                         match result {
                             Ok(rec) => {
                                 hub_note = Some(if u.hub_id.is_none() {

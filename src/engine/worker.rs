@@ -83,7 +83,9 @@ impl Engine {
         let Some(job) = queue::dequeue(&self.pool, worker, lease()).await? else {
             return Ok(false);
         };
+        let started = std::time::Instant::now();
         let outcome = self.execute(&job).await;
+        tracing::debug!(job = job.id, kind = %job.kind, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "job ran");
         match outcome {
             Ok(_) => {
                 if let Some(sync_id) = job.sync_id {

@@ -700,24 +700,25 @@ pub async fn update_many(
     Ok(out)
 }
 
-/// The update path inside a caller's transaction.
-pub async fn update_in(
+/// One planned update: the locked record, its properties after the patch, and the
+/// names that change.
+struct UpdatePlan {
+    record: Record,
+    merged: BTreeMap<String, String>,
+    changed: Vec<String>,
+}
+
+/// Locks the records (in id order) and plans each patch on its own: not found,
+/// archived and invalid patches get their error. Emails are not checked here.
+async fn plan_updates(
     conn: &mut PgConnection,
     schema: &ObjectSchema,
     portal_id: Uuid,
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
-    batch: bool,
-) -> Result<Vec<Updated>, ApiError> {
+) -> sqlx::Result<Vec<Result<UpdatePlan, ApiError>>> {
     let object = schema.object;
-    let mut ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(ApiError::field(
-            "inputs",
-            format!("The record {} is listed twice in this batch.", w[0]),
-        ));
-    }
+    let ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
     let rows: Vec<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = ANY($3) ORDER BY id FOR UPDATE"
     ))
@@ -728,109 +729,114 @@ pub async fn update_in(
     .await?;
     let mut current: BTreeMap<i64, Record> =
         rows.into_iter().map(|r| (r.id, r.into_record())).collect();
-
-    struct Plan {
-        record: Record,
-        merged: BTreeMap<String, String>,
-        changed: Vec<String>,
-    }
-    let mut plans = Vec::with_capacity(inputs.len());
-    let mut errors = Vec::new();
-    for (i, (id, patch)) in inputs.iter().enumerate() {
-        let prefix = batch.then(|| format!("inputs[{i}]"));
-        let Some(record) = current.remove(id) else {
-            return Err(not_found(object, *id));
-        };
-        if record.is_archived() {
-            return Err(
-                ApiError::conflict(format!("The {} {id} is archived.", object.singular()))
-                    .with_hint("Restore it first, then change it."),
-            );
-        }
-        let normalised: NormalisedPatch = match schema.validate_patch(patch, origin) {
-            Ok(p) => p,
-            Err(errs) => {
-                errors.extend(prefix_fields(errs, prefix));
-                continue;
+    Ok(inputs
+        .iter()
+        .map(|(id, patch)| {
+            let Some(record) = current.remove(id) else {
+                return Err(not_found(object, *id));
+            };
+            if record.is_archived() {
+                return Err(ApiError::conflict(format!(
+                    "The {} {id} is archived.",
+                    object.singular()
+                ))
+                .with_hint("Restore it first, then change it."));
             }
-        };
-        let mut merged = record.properties.clone();
-        let mut changed = Vec::new();
-        for (name, value) in &normalised {
-            let before = merged.get(name).cloned();
-            if before.as_ref() != value.as_ref() {
-                changed.push(name.clone());
-                match value {
-                    Some(v) => merged.insert(name.clone(), v.clone()),
-                    None => merged.remove(name),
-                };
+            let normalised: NormalisedPatch = schema
+                .validate_patch(patch, origin)
+                .map_err(ApiError::validation)?;
+            let mut merged = record.properties.clone();
+            let mut changed = Vec::new();
+            for (name, value) in &normalised {
+                if merged.get(name) != value.as_ref() {
+                    changed.push(name.clone());
+                    match value {
+                        Some(v) => merged.insert(name.clone(), v.clone()),
+                        None => merged.remove(name),
+                    };
+                }
             }
-        }
-        let errs = schema.check_record(&merged, Some(&normalised));
-        if !errs.is_empty() {
-            errors.extend(prefix_fields(errs, prefix));
-            continue;
-        }
-        plans.push(Plan {
-            record,
-            merged,
-            changed,
-        });
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
-    if object == ObjectType::Contacts {
-        let emails: Vec<(usize, String, Option<i64>)> = plans
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.changed.iter().any(|c| c == "email"))
-            .filter_map(|(i, p)| {
-                p.merged
-                    .get("email")
-                    .map(|e| (i, schema::email_key(e), Some(p.record.id)))
+            let errs = schema.check_record(&merged, Some(&normalised));
+            if !errs.is_empty() {
+                return Err(ApiError::validation(errs));
+            }
+            Ok(UpdatePlan {
+                record,
+                merged,
+                changed,
             })
+        })
+        .collect())
+}
+
+/// The emails a plan sets anew (the only ones to check for uniqueness).
+fn new_email(plan: &UpdatePlan) -> Option<String> {
+    plan.changed
+        .iter()
+        .any(|c| c == "email")
+        .then(|| plan.merged.get("email").map(|e| schema::email_key(e)))
+        .flatten()
+}
+
+/// Writes planned updates in one statement and appends their change rows; plans that
+/// change nothing write nothing.
+async fn write_updates(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    plans: Vec<UpdatePlan>,
+    origin: &WriteOrigin,
+) -> sqlx::Result<Vec<Updated>> {
+    let changing: Vec<&UpdatePlan> = plans.iter().filter(|p| !p.changed.is_empty()).collect();
+    let mut written: std::collections::HashMap<i64, Record> = if changing.is_empty() {
+        Default::default()
+    } else {
+        let ids: Vec<i64> = changing.iter().map(|p| p.record.id).collect();
+        let props: Vec<sqlx::types::Json<&BTreeMap<String, String>>> = changing
+            .iter()
+            .map(|p| sqlx::types::Json(&p.merged))
             .collect();
-        check_unique_emails(conn, portal_id, &emails, batch).await?;
-    }
-    let origin_text = origin.to_string();
-    let mut out = Vec::with_capacity(plans.len());
-    for plan in plans {
-        if plan.changed.is_empty() {
-            out.push(Updated {
-                record: plan.record,
-                changed: Vec::new(),
-            });
-            continue;
-        }
-        let row: RecordRow = sqlx::query_as(&format!(
-            "UPDATE hub_records SET
-                properties = $3::jsonb,
-                property_meta = property_meta || coalesce(
-                    (SELECT jsonb_object_agg(n, jsonb_build_object('at', now(), 'by', $4::text))
-                     FROM unnest($5::text[]) n), '{{}}'),
+        let names: Vec<sqlx::types::Json<&Vec<String>>> = changing
+            .iter()
+            .map(|p| sqlx::types::Json(&p.changed))
+            .collect();
+        let rows: Vec<RecordRow> = sqlx::query_as(&format!(
+            "UPDATE hub_records r SET
+                properties = t.props,
+                property_meta = r.property_meta || coalesce(
+                    (SELECT jsonb_object_agg(n, jsonb_build_object('at', now(), 'by', $2::text))
+                     FROM jsonb_array_elements_text(t.names) n), '{{}}'),
                 updated_at = now()
-             WHERE portal_id = $1 AND id = $2
-             RETURNING {COLS}"
+             FROM UNNEST($3::bigint[], $4::jsonb[], $5::jsonb[]) AS t(id, props, names)
+             WHERE r.portal_id = $1 AND r.id = t.id
+             RETURNING {}",
+            COLS.split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .bind(portal_id)
-        .bind(plan.record.id)
-        .bind(sqlx::types::Json(&plan.merged))
-        .bind(&origin_text)
-        .bind(&plan.changed)
-        .fetch_one(&mut *conn)
+        .bind(origin.to_string())
+        .bind(&ids)
+        .bind(&props)
+        .bind(&names)
+        .fetch_all(&mut *conn)
         .await?;
-        out.push(Updated {
-            record: row.into_record(),
-            changed: plan.changed,
-        });
-    }
+        rows.into_iter().map(|r| (r.id, r.into_record())).collect()
+    };
+    let out: Vec<Updated> = plans
+        .into_iter()
+        .map(|p| Updated {
+            record: written.remove(&p.record.id).unwrap_or(p.record),
+            changed: p.changed,
+        })
+        .collect();
     let feed: Vec<NewChange> = out
         .iter()
         .filter(|u| !u.changed.is_empty())
         .map(|u| NewChange {
             portal_id,
-            object,
+            object: schema.object,
             record_id: u.record.id,
             kind: ChangeKind::Updated,
             properties: &u.changed,
@@ -840,6 +846,132 @@ pub async fn update_in(
         .collect();
     changes::append_many(conn, &feed).await?;
     Ok(out)
+}
+
+/// The update path inside a caller's transaction: all or none.
+pub async fn update_in(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    inputs: &[(i64, PropertyValues)],
+    origin: &WriteOrigin,
+    batch: bool,
+) -> Result<Vec<Updated>, ApiError> {
+    let mut ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(ApiError::field(
+            "inputs",
+            format!("The record {} is listed twice in this batch.", w[0]),
+        ));
+    }
+    let mut plans = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for (i, planned) in plan_updates(conn, schema, portal_id, inputs, origin)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        match planned {
+            Ok(p) => plans.push(p),
+            Err(e) if e.code == "validation" => errors.extend(prefix_fields(
+                e.fields,
+                batch.then(|| format!("inputs[{i}]")),
+            )),
+            Err(e) => return Err(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    if schema.object == ObjectType::Contacts {
+        let emails: Vec<(usize, String, Option<i64>)> = plans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| new_email(p).map(|e| (i, e, Some(p.record.id))))
+            .collect();
+        check_unique_emails(conn, portal_id, &emails, batch).await?;
+    }
+    Ok(write_updates(conn, schema, portal_id, plans, origin).await?)
+}
+
+/// Updates each input on its own terms inside the caller's transaction: an input whose
+/// record is missing or archived, whose patch is invalid or whose new email another live
+/// contact (or an earlier input) has gets its error; the others are written together.
+/// For the sync engine's batches.
+pub async fn update_each_in(
+    conn: &mut PgConnection,
+    schema: &ObjectSchema,
+    portal_id: Uuid,
+    inputs: &[(i64, PropertyValues)],
+    origin: &WriteOrigin,
+) -> Result<Vec<Result<Updated, ApiError>>, sqlx::Error> {
+    let mut planned = plan_updates(conn, schema, portal_id, inputs, origin).await?;
+    let mut seen_ids = std::collections::HashSet::new();
+    for (p, (id, _)) in planned.iter_mut().zip(inputs) {
+        if !seen_ids.insert(*id) && p.is_ok() {
+            *p = Err(ApiError::field(
+                "id",
+                format!("The record {id} is listed twice in this batch."),
+            ));
+        }
+    }
+    if schema.object == ObjectType::Contacts {
+        let keys: Vec<String> = planned
+            .iter()
+            .filter_map(|p| p.as_ref().ok().and_then(new_email))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
+        let mut first_input: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, p) in planned.iter_mut().enumerate() {
+            let Some((key, own)) = p
+                .as_ref()
+                .ok()
+                .and_then(|p| Some((new_email(p)?, p.record.id)))
+            else {
+                continue;
+            };
+            let taken = owners
+                .get(&key)
+                .and_then(|ids| ids.iter().find(|id| **id != own));
+            if let Some(existing) = taken {
+                *p = Err(email_taken(&key, *existing, "email".into()));
+            } else if let Some(first) = first_input.get(&key) {
+                *p = Err(ApiError::field(
+                    "email",
+                    format!(
+                        "The email {key} is used by another record of this batch (input {first})."
+                    ),
+                ));
+            } else {
+                first_input.insert(key, i);
+            }
+        }
+    }
+    let mut out: Vec<Option<Result<Updated, ApiError>>> = Vec::with_capacity(planned.len());
+    let mut plans = Vec::new();
+    let mut positions = Vec::new();
+    for (i, p) in planned.into_iter().enumerate() {
+        match p {
+            Ok(p) => {
+                plans.push(p);
+                positions.push(i);
+                out.push(None);
+            }
+            Err(e) => out.push(Some(Err(e))),
+        }
+    }
+    for (i, u) in positions
+        .into_iter()
+        .zip(write_updates(conn, schema, portal_id, plans, origin).await?)
+    {
+        out[i] = Some(Ok(u));
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| r.expect("every input answered"))
+        .collect())
 }
 
 /// Soft-deletes a record. Archiving an archived record changes nothing.

@@ -239,6 +239,97 @@ async fn values_are_stored_normalised(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    let user = WriteOrigin::User(s.user_id);
+    let taken = records::create(
+        &pool,
+        s.portal_id,
+        ObjectType::Contacts,
+        &props(json!({ "email": "taken@example.com" })),
+        &user,
+    )
+    .await
+    .unwrap();
+    let schema = schema::load(&pool, s.portal_id, ObjectType::Contacts)
+        .await
+        .unwrap();
+    let sync = WriteOrigin::Sync(Uuid::new_v4());
+    let mut tx = pool.begin().await.unwrap();
+    let created = records::create_each_in(
+        &mut tx,
+        &schema,
+        s.portal_id,
+        &[
+            props(json!({ "email": "ok@example.com", "firstname": "Ok" })),
+            props(json!({ "email": "not an email" })),
+            props(json!({ "email": " TAKEN@example.com" })),
+            props(json!({ "email": "twice@example.com" })),
+            props(json!({ "email": "Twice@example.com" })),
+        ],
+        &sync,
+    )
+    .await
+    .unwrap();
+    let ok: Vec<bool> = created.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, false, true, false]);
+    let e = created[2].as_ref().unwrap_err();
+    assert_eq!(e.status, 409);
+    assert!(
+        e.message.contains(&format!("Existing ID: {}", taken.id)),
+        "{}",
+        e.message
+    );
+    assert_eq!(fields(created[1].as_ref().unwrap_err()), ["email"]);
+    let first = created[0].as_ref().unwrap().id;
+    let fourth = created[3].as_ref().unwrap().id;
+
+    let updated = records::update_each_in(
+        &mut tx,
+        &schema,
+        s.portal_id,
+        &[
+            (first, props(json!({ "firstname": "Changed" }))),
+            (fourth, props(json!({ "email": "taken@example.com" }))),
+            (i64::MAX, props(json!({ "firstname": "Nobody" }))),
+            (first, props(json!({ "lastname": "Again" }))),
+        ],
+        &sync,
+    )
+    .await
+    .unwrap();
+    let ok: Vec<bool> = updated.iter().map(Result::is_ok).collect();
+    assert_eq!(ok, [true, false, false, false]);
+    assert_eq!(updated[0].as_ref().unwrap().changed, ["firstname"]);
+    assert_eq!(updated[2].as_ref().unwrap_err().status, 404);
+    tx.commit().await.unwrap();
+
+    // What was written is there, with one change row each, from the sync.
+    let feed = changes::read_after(&pool, s.portal_id, 0, 100)
+        .await
+        .unwrap();
+    let by_sync: Vec<(i64, ChangeKind)> = feed
+        .iter()
+        .filter(|c| c.origin == sync)
+        .map(|c| (c.record_id, c.kind))
+        .collect();
+    assert_eq!(
+        by_sync,
+        [
+            (first, ChangeKind::Created),
+            (fourth, ChangeKind::Created),
+            (first, ChangeKind::Updated)
+        ]
+    );
+    let stored = records::get(&pool, s.portal_id, ObjectType::Contacts, first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.get("firstname"), Some("Changed"));
+    assert_eq!(stored.get("email"), Some("ok@example.com"));
+}
+
+#[sqlx::test]
 async fn duplicate_contact_emails_are_refused(pool: PgPool) {
     let (app, s) = setup(&pool).await;
     let o = WriteOrigin::User(s.user_id);

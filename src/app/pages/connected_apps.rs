@@ -1,7 +1,7 @@
 //! *Settings → Integrations → Connected apps*: the apps with accounts connected to this
 //! portal, and each app's page with its accounts (several per app).
 
-use super::syncs::SyncsTab;
+use super::syncs::{SyncsResource, SyncsTab};
 use crate::api::apps::{app_connections, list_connections, Disconnect};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
@@ -57,9 +57,7 @@ pub fn AppPage() -> impl IntoView {
     let query = use_query_map();
     let app_id = move || params.read().get("app").unwrap_or_default();
     let disconnect = ServerAction::<Disconnect>::new();
-    // Loaded in the browser: the CRM Syncs tab under it is live anyway, and the server's
-    // copy of this page did not always hydrate (see `components::local_resource`).
-    let data = crate::app::components::local_resource(
+    let data = Resource::new(
         move || (app_id(), disconnect.version().get()),
         |(app, _)| app_connections(app),
     );
@@ -75,6 +73,9 @@ pub fn AppPage() -> impl IntoView {
             _ => "accounts",
         }
     });
+    // Made here, not in the tab (which is created inside the page's `Suspend`), so the
+    // server renders the sync rows and the browser hydrates the same resource.
+    let syncs = SyncsResource::new(move || (tab.get() == "syncs").then(app_id));
     view! {
         <Suspense fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
@@ -114,7 +115,7 @@ pub fn AppPage() -> impl IntoView {
                                 let app_name = name.clone();
                                 let install = install.clone();
                                 move || if tab.get() == "syncs" {
-                                    view! { <SyncsTab app=app.clone() app_name=app_name.clone() connections=connections.clone() can_manage/> }.into_any()
+                                    view! { <SyncsTab app=app.clone() app_name=app_name.clone() connections=connections.clone() can_manage syncs/> }.into_any()
                                 } else {
                                     view! { <Accounts connections=connections.clone() can_manage disconnect install=install.clone()/> }.into_any()
                                 }

@@ -12,7 +12,7 @@ mod wizard;
 
 pub use chart::HourChart;
 pub use export::ExportPage;
-pub use object_view::SyncsTab;
+pub use object_view::{SyncsResource, SyncsTab};
 pub use records::SyncRecordsPage;
 pub use wizard::{EditSyncPage, NewSyncPage};
 

@@ -23,13 +23,30 @@ fn of_app(list: Vec<SyncView>, app: &str) -> Vec<SyncView> {
         .collect()
 }
 
+/// The syncs of one app (none while `app` answers `None`: the tab is not shown).
+#[derive(Clone, Copy)]
+pub struct SyncsResource(Resource<Result<Vec<SyncView>, ApiError>>);
+
+impl SyncsResource {
+    pub fn new(app: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        SyncsResource(Resource::new(app, |app| async move {
+            match app {
+                Some(app) => list_syncs(None).await.map(|l| of_app(l, &app)),
+                None => Ok(Vec::new()),
+            }
+        }))
+    }
+}
+
 #[component]
 pub fn SyncsTab(
     app: String,
     app_name: String,
     connections: Vec<ConnectionView>,
     can_manage: bool,
+    syncs: SyncsResource,
 ) -> impl IntoView {
+    let syncs = syncs.0;
     let query = use_query_map();
     let record_view = move || query.read().get("view").as_deref() == Some("records");
     let focus = Memo::new(move |_| {
@@ -38,14 +55,6 @@ pub fn SyncsTab(
             .get("sync")
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
-    let fetch_app = app.clone();
-    let syncs = crate::app::components::local_resource(
-        || (),
-        move |_| {
-            let app = fetch_app.clone();
-            async move { list_syncs(None).await.map(|l| of_app(l, &app)) }
-        },
-    );
     let base = format!("/settings/integrations/connected-apps/{app}?tab=syncs");
     let records_href = format!("{base}&view=records");
     let connected: Vec<ConnectionView> = connections
