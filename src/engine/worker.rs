@@ -271,22 +271,23 @@ impl Engine {
         }
     }
 
+    /// A sync's own writes need no look (the feed would show them as its echoes; the
+    /// scheduler moves its position past them), everyone else's do, at once.
     async fn on_hub_change(&self, payload: &str) -> anyhow::Result<()> {
-        let Some(portal) = payload
-            .split(':')
-            .next()
-            .and_then(|p| Uuid::parse_str(p).ok())
-        else {
+        let Some(notice) = crate::hub::changes::ChangeNotice::parse(payload) else {
             return Ok(());
         };
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'",
         )
-        .bind(portal)
+        .bind(notice.portal_id)
         .fetch_all(&self.pool)
         .await?;
         let mut conn = self.pool.acquire().await?;
         for id in ids {
+            if notice.origin == Some(crate::hub::WriteOrigin::Sync(id)) {
+                continue;
+            }
             queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
         }
         Ok(())

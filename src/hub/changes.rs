@@ -2,7 +2,7 @@
 //!
 //! Every create, update, archive and restore of a record, and every association change
 //! (one row for each end), appends a row to `hub_changes` **in the same transaction**
-//! as the write, and sends `pg_notify('hub_changes', '<portal_id>:<seq>')` (delivered at
+//! as the write, and sends `pg_notify('hub_changes', '<portal_id>:<seq>:<origin>')` (delivered at
 //! commit). A row carries the portal, object, record id, kind, the names of the
 //! properties that changed and the [`WriteOrigin`] — `sync:<id>` when a sync wrote it,
 //! so the engine can skip its own echoes. A write that changes nothing (same values
@@ -28,7 +28,7 @@ use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The NOTIFY channel; payload `<portal_id>:<seq>`.
+/// The NOTIFY channel; payload `<portal_id>:<seq>:<origin>` (bulk loaders: `<portal_id>:<seq>`).
 pub const CHANNEL: &str = "hub_changes";
 /// First key of the per-portal advisory lock that orders the feed.
 const FEED_LOCK: i32 = 1_751_474_001;
@@ -142,7 +142,7 @@ pub async fn append_many(
                  WITH ORDINALITY AS t(object, record_id, kind, names, associated_object, associated_id, n)
             ORDER BY t.n
             RETURNING seq),
-         notice AS (SELECT pg_notify($10, $1::text || ':' || max(seq)) FROM ins)
+         notice AS (SELECT pg_notify($10, $1::text || ':' || max(seq) || ':' || $11) FROM ins)
          SELECT ins.seq FROM ins, notice ORDER BY ins.seq",
     )
     .bind(first.portal_id)
@@ -155,6 +155,7 @@ pub async fn append_many(
     .bind(rows.iter().map(|c| c.associated.map(|(o, _)| o.as_str())).collect::<Vec<_>>())
     .bind(rows.iter().map(|c| c.associated.map(|(_, id)| id)).collect::<Vec<_>>())
     .bind(CHANNEL)
+    .bind(first.origin.to_string())
     .fetch_all(&mut *conn)
     .await?;
     Ok(seqs)
@@ -241,19 +242,23 @@ pub async fn last_seq(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
         .await
 }
 
-/// A notice that a portal's feed reached `seq`.
+/// A notice that a portal's feed reached `seq`, by a write of `origin` (unknown for bulk
+/// loaders' notices).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeNotice {
     pub portal_id: Uuid,
     pub seq: i64,
+    pub origin: Option<WriteOrigin>,
 }
 
 impl ChangeNotice {
+    /// `<portal_id>:<seq>` or `<portal_id>:<seq>:<origin>`.
     pub fn parse(payload: &str) -> Option<ChangeNotice> {
-        let (portal, seq) = payload.split_once(':')?;
+        let mut parts = payload.splitn(3, ':');
         Some(ChangeNotice {
-            portal_id: Uuid::parse_str(portal).ok()?,
-            seq: seq.parse().ok()?,
+            portal_id: Uuid::parse_str(parts.next()?).ok()?,
+            seq: parts.next()?.parse().ok()?,
+            origin: parts.next().and_then(|o| o.parse().ok()),
         })
     }
 }
