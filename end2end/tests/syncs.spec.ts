@@ -383,6 +383,10 @@ test('restore deleted records after reviewing the list', async ({ page }) => {
 test('turn a sync off and on', async ({ page }) => {
   test.setTimeout(120_000);
   await appPage(page);
+  // The server renders the rows with their counts; the browser only takes them over.
+  const html = await (await page.request.get('/settings/integrations/connected-apps/demo?tab=syncs', { headers: { Accept: 'text/html' } })).text();
+  expect(html).toContain('data-testid="sync-row"');
+  expect(html).toContain('data-testid="count-syncing"');
   const row = syncRow(page, 'contacts');
   await row.getByTestId('sync-more').click();
   await row.getByRole('menuitem', { name: 'Turn off' }).click();

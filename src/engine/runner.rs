@@ -966,12 +966,30 @@ async fn app_pass(run: &Run<'_>, job: &Job, mut progress: Progress) -> Result<Ou
             };
             process(run, job, items, finish).await
         };
-        let (written, fetched) = if hold {
-            let (w, f) = tokio::join!(write, fetch_app_batch(run, next));
+        let timed = |started: std::time::Instant| started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
+        let write = async {
+            let r = write.await;
+            (r, timed(started))
+        };
+        let fetch = async {
+            let r = fetch_app_batch(run, next).await;
+            (r, timed(started))
+        };
+        let ((written, write_ms), fetched) = if hold {
+            let (w, f) = tokio::join!(write, fetch);
             (w, Some(f))
         } else {
             (write.await, None)
         };
+        // Where an initial sync's time goes: writing a batch, or waiting for the app.
+        tracing::debug!(
+            records = seen,
+            write_ms,
+            next_fetch_ms = fetched.as_ref().map(|f| f.1),
+            "app pass batch"
+        );
+        let fetched = fetched.map(|f| f.0);
         let committed = written?;
         match fetched {
             Some(f) if committed => batch = f?,

@@ -104,6 +104,16 @@ pub fn Menu(
     }
 }
 
+/// Renders its children in the browser only, once hydrated: the server and the
+/// hydrating browser both render nothing there, so they cannot disagree. For parts
+/// that load everything in the browser anyway.
+#[component]
+pub fn ClientOnly(children: ChildrenFn) -> impl IntoView {
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
+    view! { <Show when=move || mounted.get()>{children()}</Show> }
+}
+
 /// Calls `tick` every `period_ms` in the browser while the page is visible, until the
 /// component that called this is gone. Nothing happens on the server.
 pub fn use_interval(period_ms: u64, tick: impl Fn() + Clone + 'static) {

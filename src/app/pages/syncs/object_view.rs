@@ -11,7 +11,7 @@ use super::{
 };
 use crate::api::syncs::{delete_sync, list_syncs, sync_chart, turn_off_sync, turn_on_sync};
 use crate::api::ApiError;
-use crate::app::components::{ErrorBox, Loading, Menu};
+use crate::app::components::{ClientOnly, ErrorBox, Loading, Menu};
 use crate::model::{ConnectionStatus, ConnectionView, SyncPhase, SyncView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -86,8 +86,10 @@ pub fn SyncsTab(
                                     {if can_manage { "Choose “Set up sync” to start." } else { "Someone with the App Marketplace permission can set one up." }}
                                 </div>
                             }.into_any(),
+                            // The record view loads its rows in the browser; rendered there
+                            // only (its server copy did not hydrate).
                             Ok(list) => if record_view() {
-                                view! { <RecordView syncs=list app_name can_manage/> }.into_any()
+                                view! { <ClientOnly><RecordView syncs=list.clone() app_name=app_name.clone() can_manage/></ClientOnly> }.into_any()
                             } else {
                                 view! { <SyncTable initial=list app app_name can_manage focus/> }.into_any()
                             },
