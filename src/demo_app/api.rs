@@ -354,6 +354,18 @@ pub async fn get_one(
     }
 }
 
+/// 400 unless a batch has 1 to [`MAX_BATCH`] items: "`{what}` 1 to 100 `{items}`; …".
+fn batch_size(n: usize, what: &str, items: &str) -> Result<(), Response> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("{what} 1 to {MAX_BATCH} {items}; this one has {n}."),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /v1/{object}/batch/read` `{"ids": [...]}`: up to a batch of records at once;
 /// `missing` lists the ids that are unknown or deleted.
 pub async fn batch_read(
@@ -374,15 +386,8 @@ pub async fn batch_read(
         Ok(b) => b,
         Err(r) => return r,
     };
-    if body.ids.is_empty() || body.ids.len() > MAX_BATCH {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!(
-                "A batch read asks for 1 to {MAX_BATCH} ids; this one has {}.",
-                body.ids.len()
-            ),
-        );
+    if let Err(r) = batch_size(body.ids.len(), "A batch read asks for", "ids") {
+        return r;
     }
     let nums: Vec<i64> = body
         .ids
@@ -428,15 +433,8 @@ pub async fn batch(
         Ok(b) => b,
         Err(r) => return r,
     };
-    if body.inputs.is_empty() || body.inputs.len() > MAX_BATCH {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            format!(
-                "A batch holds 1 to {MAX_BATCH} inputs; this one has {}.",
-                body.inputs.len()
-            ),
-        );
+    if let Err(r) = batch_size(body.inputs.len(), "A batch holds", "inputs") {
+        return r;
     }
     let items: Vec<BatchItem> = body
         .inputs
