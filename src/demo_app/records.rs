@@ -144,16 +144,7 @@ pub async fn get(
     object: Object,
     id: i64,
 ) -> sqlx::Result<Option<Record>> {
-    let mut conn = pool.acquire().await?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM records WHERE id = $1 AND account_id = $2 AND object = $3 AND NOT archived"
-    ))
-    .bind(id)
-    .bind(account_id)
-    .bind(object.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(with_associations(&mut conn, rows).await?.pop())
+    Ok(get_many(pool, account_id, object, &[id]).await?.pop())
 }
 
 /// Live records of the account among `ids`, in id order (unknown or deleted ones left out).

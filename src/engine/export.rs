@@ -470,7 +470,7 @@ async fn write_file(
         }
         n += batch.len() as i64;
         // A long export keeps its lease, so no other worker starts it again.
-        queue::extend(&mut *pool.acquire().await?, job, super::worker::lease()).await?;
+        queue::extend(&mut conn, job, super::worker::lease()).await?;
     }
     drop(conn);
     sink.finish(part.clone()).await?;

@@ -265,8 +265,8 @@ pub struct RowUpdate {
     pub synced_now: bool,
 }
 
-/// Writes rows' final states in two statements (updates, then inserts for `None` ids);
-/// answers each row's id, in order.
+/// Writes rows' final states in one statement (updates, and inserts for `None` ids,
+/// whose ids are taken from the sequence first); answers each row's id, in order.
 pub async fn save_many(
     conn: &mut PgConnection,
     sync_id: Uuid,

@@ -966,36 +966,33 @@ async fn app_pass(run: &Run<'_>, job: &Job, mut progress: Progress) -> Result<Ou
             };
             process(run, job, items, finish).await
         };
-        let timed = |started: std::time::Instant| started.elapsed().as_millis() as u64;
-        let started = std::time::Instant::now();
-        let write = async {
-            let r = write.await;
-            (r, timed(started))
-        };
-        let fetch = async {
-            let r = fetch_app_batch(run, next).await;
-            (r, timed(started))
-        };
         let ((written, write_ms), fetched) = if hold {
-            let (w, f) = tokio::join!(write, fetch);
-            (w, Some(f))
+            let (w, (f, fetch_ms)) = tokio::join!(timed(write), timed(fetch_app_batch(run, next)));
+            (w, Some((f, fetch_ms)))
         } else {
-            (write.await, None)
+            (timed(write).await, None)
         };
         // Where an initial sync's time goes: writing a batch, or waiting for the app.
         tracing::debug!(
             records = seen,
             write_ms,
-            next_fetch_ms = fetched.as_ref().map(|f| f.1),
+            next_fetch_ms = fetched.as_ref().map(|(_, ms)| *ms),
             "app pass batch"
         );
-        let fetched = fetched.map(|f| f.0);
+        let fetched = fetched.map(|(f, _)| f);
         let committed = written?;
         match fetched {
             Some(f) if committed => batch = f?,
             _ => return Ok(Outcome::Continue),
         }
     }
+}
+
+/// Runs `f` and says how long it took, in ms.
+async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, u64) {
+    let started = std::time::Instant::now();
+    let out = f.await;
+    (out, started.elapsed().as_millis() as u64)
 }
 
 /// App records of the app pass as items: known pairs as they are, the others matched.

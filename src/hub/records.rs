@@ -414,6 +414,78 @@ async fn check_unique_emails(
     Ok(())
 }
 
+/// One input's email to check in a batch where each input stands on its own: its key,
+/// the text to show, and the record's own id (updates).
+struct EmailClaim {
+    key: String,
+    shown: String,
+    own_id: Option<i64>,
+}
+
+/// Locks the claimed emails and refuses each input whose email a live contact other
+/// than itself has, or an earlier input of the batch claims (first one wins).
+async fn refuse_taken_emails<T>(
+    conn: &mut PgConnection,
+    portal_id: Uuid,
+    planned: &mut [Result<T, ApiError>],
+    claim: impl Fn(&T) -> Option<EmailClaim>,
+) -> sqlx::Result<()> {
+    let claims: Vec<Option<EmailClaim>> = planned
+        .iter()
+        .map(|p| p.as_ref().ok().and_then(&claim))
+        .collect();
+    let keys: Vec<&str> = claims.iter().flatten().map(|c| c.key.as_str()).collect();
+    let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
+    let mut first_input: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (p, c)) in planned.iter_mut().zip(&claims).enumerate() {
+        let Some(c) = c else { continue };
+        let taken = owners
+            .get(&c.key)
+            .and_then(|ids| ids.iter().find(|id| Some(**id) != c.own_id));
+        if let Some(existing) = taken {
+            *p = Err(email_taken(&c.shown, *existing, "email".into()));
+        } else if let Some(first) = first_input.get(c.key.as_str()) {
+            *p = Err(ApiError::field(
+                "email",
+                format!(
+                    "The email {} is used by another record of this batch (input {first}).",
+                    c.shown
+                ),
+            ));
+        } else {
+            first_input.insert(&c.key, i);
+        }
+    }
+    Ok(())
+}
+
+/// Writes the inputs planned without an error with `write` (one answer per plan, in
+/// order) and answers every input: its written result or its refusal.
+async fn write_planned<T, U, F>(
+    planned: Vec<Result<T, ApiError>>,
+    write: impl FnOnce(Vec<T>) -> F,
+) -> sqlx::Result<Vec<Result<U, ApiError>>>
+where
+    F: std::future::Future<Output = sqlx::Result<Vec<U>>>,
+{
+    let mut out: Vec<Option<Result<U, ApiError>>> = Vec::with_capacity(planned.len());
+    let mut plans = Vec::new();
+    for p in planned {
+        match p {
+            Ok(p) => {
+                plans.push(p);
+                out.push(None);
+            }
+            Err(e) => out.push(Some(Err(e))),
+        }
+    }
+    let mut written = write(plans).await?.into_iter();
+    Ok(out
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Ok(written.next().expect("one answer per plan"))))
+        .collect())
+}
+
 /// Creates one record. Errors: 422 with one entry per field, 409 for a duplicate email.
 pub async fn create(
     pool: &PgPool,
@@ -608,54 +680,24 @@ pub async fn create_each_in(
     inputs: &[PropertyValues],
     origin: &WriteOrigin,
 ) -> Result<Vec<Result<Record, ApiError>>, sqlx::Error> {
-    let mut out: Vec<Option<Result<Record, ApiError>>> = Vec::with_capacity(inputs.len());
-    let mut prepared: Vec<(usize, BTreeMap<String, String>)> = Vec::new();
-    for (i, input) in inputs.iter().enumerate() {
-        match prepare_create(schema, input, origin) {
-            Ok(p) => {
-                prepared.push((i, p));
-                out.push(None);
-            }
-            Err(errs) => out.push(Some(Err(ApiError::validation(errs)))),
-        }
-    }
+    let mut planned: Vec<Result<BTreeMap<String, String>, ApiError>> = inputs
+        .iter()
+        .map(|input| prepare_create(schema, input, origin).map_err(ApiError::validation))
+        .collect();
     if schema.object == ObjectType::Contacts {
-        let keys: Vec<String> = prepared
-            .iter()
-            .filter_map(|(_, p)| p.get("email").map(|e| schema::email_key(e)))
-            .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
-        let mut first_input: BTreeMap<String, usize> = BTreeMap::new();
-        prepared.retain(|(i, p)| {
-            let Some(email) = p.get("email") else {
-                return true;
-            };
-            let key = schema::email_key(email);
-            let refusal = if let Some(existing) = owners.get(&key).and_then(|ids| ids.first()) {
-                email_taken(email, *existing, "email".into())
-            } else if let Some(first) = first_input.get(&key) {
-                ApiError::field(
-                    "email",
-                    format!("The email {email} is used by another record of this batch (input {first})."),
-                )
-            } else {
-                first_input.insert(key, *i);
-                return true;
-            };
-            out[*i] = Some(Err(refusal));
-            false
-        });
+        refuse_taken_emails(conn, portal_id, &mut planned, |p| {
+            p.get("email").map(|email| EmailClaim {
+                key: schema::email_key(email),
+                shown: email.clone(),
+                own_id: None,
+            })
+        })
+        .await?;
     }
-    let values: Vec<BTreeMap<String, String>> = prepared.iter().map(|(_, p)| p.clone()).collect();
-    let records = insert_prepared(conn, schema, portal_id, &values, origin).await?;
-    for ((i, _), record) in prepared.iter().zip(records) {
-        out[*i] = Some(Ok(record));
-    }
-    Ok(out
-        .into_iter()
-        .map(|r| r.expect("every input answered"))
-        .collect())
+    write_planned(planned, |values| async move {
+        insert_prepared(conn, schema, portal_id, &values, origin).await
+    })
+    .await
 }
 
 /// Applies a partial patch to one record. Archived records are refused (409: restore
@@ -917,61 +959,19 @@ pub async fn update_each_in(
         }
     }
     if schema.object == ObjectType::Contacts {
-        let keys: Vec<String> = planned
-            .iter()
-            .filter_map(|p| p.as_ref().ok().and_then(new_email))
-            .collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
-        let mut first_input: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, p) in planned.iter_mut().enumerate() {
-            let Some((key, own)) = p
-                .as_ref()
-                .ok()
-                .and_then(|p| Some((new_email(p)?, p.record.id)))
-            else {
-                continue;
-            };
-            let taken = owners
-                .get(&key)
-                .and_then(|ids| ids.iter().find(|id| **id != own));
-            if let Some(existing) = taken {
-                *p = Err(email_taken(&key, *existing, "email".into()));
-            } else if let Some(first) = first_input.get(&key) {
-                *p = Err(ApiError::field(
-                    "email",
-                    format!(
-                        "The email {key} is used by another record of this batch (input {first})."
-                    ),
-                ));
-            } else {
-                first_input.insert(key, i);
-            }
-        }
+        refuse_taken_emails(conn, portal_id, &mut planned, |p| {
+            new_email(p).map(|key| EmailClaim {
+                shown: key.clone(),
+                key,
+                own_id: Some(p.record.id),
+            })
+        })
+        .await?;
     }
-    let mut out: Vec<Option<Result<Updated, ApiError>>> = Vec::with_capacity(planned.len());
-    let mut plans = Vec::new();
-    let mut positions = Vec::new();
-    for (i, p) in planned.into_iter().enumerate() {
-        match p {
-            Ok(p) => {
-                plans.push(p);
-                positions.push(i);
-                out.push(None);
-            }
-            Err(e) => out.push(Some(Err(e))),
-        }
-    }
-    for (i, u) in positions
-        .into_iter()
-        .zip(write_updates(conn, schema, portal_id, plans, origin).await?)
-    {
-        out[i] = Some(Ok(u));
-    }
-    Ok(out
-        .into_iter()
-        .map(|r| r.expect("every input answered"))
-        .collect())
+    write_planned(planned, |plans| async move {
+        write_updates(conn, schema, portal_id, plans, origin).await
+    })
+    .await
 }
 
 /// Soft-deletes a record. Archiving an archived record changes nothing.
