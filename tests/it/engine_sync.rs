@@ -158,6 +158,9 @@ async fn changes_flow_both_ways_and_writing_back_causes_no_echo(pool: PgPool) {
     )
     .await;
     s.pick_up_changes().await;
+    let dbg: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, kind, concat_ws(' ', run_at - now(), locked_until - now(), rerun, attempts, last_error, locked_by) FROM jobs").fetch_all(s.pool()).await.unwrap();
+    let dbg2: Vec<(String,)> = sqlx::query_as("SELECT concat_ws(' ', hub_feed_position, app_feed_cursor, last_poll_at - now(), phase) FROM syncs").fetch_all(s.pool()).await.unwrap();
+    eprintln!("DEBUGJOBS {dbg:?} {dbg2:?}");
     let app = s.app_all(conn, "contacts").await;
     assert_eq!(
         first_name(app_by_email(&app, "ann@example.com")[0]),
@@ -483,7 +486,7 @@ async fn deal_stages_map_by_auto_map_and_unmapped_stages_are_excluded(pool: PgPo
 }
 
 #[sqlx::test]
-async fn associations_are_kept_when_both_ends_are_synced(pool: PgPool) {
+async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
     let company = s
@@ -556,6 +559,51 @@ async fn associations_are_kept_when_both_ends_are_synced(pool: PgPool) {
         app_rita[0].associations.get("companies").map(Vec::len),
         Some(2),
         "{:?}",
+        app_rita[0].associations
+    );
+
+    // Removals flow too: dropped in the app, then in the hub.
+    s.connector(conn)
+        .dissociate("contacts", &person.id, "companies", &company.id)
+        .await
+        .unwrap();
+    s.pick_up_changes().await;
+    let hub_companies = tandem::hub::associations::list_ids(
+        s.pool(),
+        s.admin.portal_id,
+        (ObjectType::Contacts, hub_rita.id),
+        ObjectType::Companies,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        hub_companies,
+        vec![other.id],
+        "the association removed in the app is removed in the hub"
+    );
+    tandem::hub::associations::dissociate(
+        s.pool(),
+        s.admin.portal_id,
+        (ObjectType::Contacts, hub_rita.id),
+        (ObjectType::Companies, other.id),
+        &tandem::hub::WriteOrigin::User(s.admin.user_id),
+    )
+    .await
+    .unwrap();
+    s.pick_up_changes().await;
+    let app_rita = s
+        .connector(conn)
+        .read("contacts", std::slice::from_ref(&person.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        app_rita[0]
+            .associations
+            .get("companies")
+            .map(Vec::len)
+            .unwrap_or(0),
+        0,
+        "the association removed in the hub is removed in the app: {:?}",
         app_rita[0].associations
     );
 }
