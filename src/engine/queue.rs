@@ -119,6 +119,18 @@ pub async fn dequeue(pool: &PgPool, worker: &str, lease: Duration) -> sqlx::Resu
     Ok(None)
 }
 
+/// Whether some job could be leased now: due, not leased, and its sync not busy.
+pub async fn any_ready(pool: &PgPool) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs j
+          WHERE j.run_at <= now() AND (j.locked_until IS NULL OR j.locked_until < now())
+            AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.sync_id = j.sync_id AND o.id <> j.id
+                                                   AND o.locked_until > now()))",
+    )
+    .fetch_one(pool)
+    .await
+}
+
 /// Whether no other job of the sync holds a lease. Leasing happens under the sync's
 /// advisory lock, held until commit, and the check runs after taking it (a statement
 /// whose snapshot sees every lease committed before): two workers cannot both pass.

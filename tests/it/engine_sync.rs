@@ -158,9 +158,6 @@ async fn changes_flow_both_ways_and_writing_back_causes_no_echo(pool: PgPool) {
     )
     .await;
     s.pick_up_changes().await;
-    let dbg: Vec<(i64, String, String)> = sqlx::query_as("SELECT id, kind, concat_ws(' ', run_at - now(), locked_until - now(), rerun, attempts, last_error, locked_by) FROM jobs").fetch_all(s.pool()).await.unwrap();
-    let dbg2: Vec<(String,)> = sqlx::query_as("SELECT concat_ws(' ', hub_feed_position, app_feed_cursor, last_poll_at - now(), phase) FROM syncs").fetch_all(s.pool()).await.unwrap();
-    eprintln!("DEBUGJOBS {dbg:?} {dbg2:?}");
     let app = s.app_all(conn, "contacts").await;
     assert_eq!(
         first_name(app_by_email(&app, "ann@example.com")[0]),

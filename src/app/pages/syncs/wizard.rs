@@ -1213,7 +1213,7 @@ fn AssociationsStep(ctx: Ctx) -> impl IntoView {
                 on:change=move |ev| ctx.input.update(|i| i.sync_associations = event_target_checked(&ev))/>
             "Keep associations the same on both sides"
         </label>
-        <p class="hint">"An association is kept when both of its records are synced, by this sync and the sync of the other object."</p>
+        <p class="hint">"An association made or removed on one side is made or removed on the other, once both of its records are synced (by this sync and the sync of the other object), in the direction this sync runs."</p>
         <ul class="assoc-list">
             {associations_of(&hub_object).iter().map(|(other, label)| {
                 let ok = synced(other);
