@@ -248,7 +248,12 @@ mod tests {
     fn a_removal_on_one_side_is_made_on_the_other_in_a_two_way_sync() {
         let last = set(&[1, 2, 3]);
         // 1 removed in the app, 3 removed in the hub, 4 added in the app.
-        let p = plan_associations(Direction::TwoWay, &set(&[1, 2]), &set(&[2, 3, 4]), Some(&last));
+        let p = plan_associations(
+            Direction::TwoWay,
+            &set(&[1, 2]),
+            &set(&[2, 3, 4]),
+            Some(&last),
+        );
         assert_eq!(p.remove_in_hub, vec![1]);
         assert_eq!(p.remove_in_app, vec![3]);
         assert_eq!(p.add_in_hub, vec![4]);
@@ -277,6 +282,12 @@ mod tests {
     fn nothing_changed_plans_nothing() {
         let last = set(&[7]);
         let p = plan_associations(Direction::TwoWay, &last, &last, Some(&last));
-        assert_eq!(p, AssociationPlan { synced: last, ..Default::default() });
+        assert_eq!(
+            p,
+            AssociationPlan {
+                synced: last,
+                ..Default::default()
+            }
+        );
     }
 }

@@ -190,7 +190,9 @@ pub async fn with_keys(
         return Ok(Vec::new());
     }
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND keys && $2 ORDER BY id"
+        "SELECT {COLUMNS} FROM sync_index WHERE id IN
+           (SELECT index_id FROM sync_index_key WHERE sync_id = $1 AND key = ANY($2))
+         ORDER BY id"
     ))
     .bind(sync_id)
     .bind(keys)

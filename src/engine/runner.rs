@@ -1066,31 +1066,46 @@ async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError>
 /// Hub changes since the sync's position (its own writes skipped: they are echoes).
 pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let feed =
-        changes::read_after(run.pool, sync.portal_id, sync.hub_feed_position, FEED_CHUNK).await?;
-    let Some(last) = feed.last().map(|c| c.seq) else {
+    let own = WriteOrigin::Sync(sync.id);
+    let (feed, reached) = changes::read_after_skipping(
+        run.pool,
+        sync.portal_id,
+        sync.hub_feed_position,
+        FEED_CHUNK,
+        &own,
+    )
+    .await?;
+    if reached <= sync.hub_feed_position {
         let mut tx = run.pool.begin().await?;
         if queue::complete(&mut tx, job).await? {
             tx.commit().await?;
         }
         return Ok(Outcome::Done);
-    };
-    let own = WriteOrigin::Sync(sync.id);
+    }
+    let more = feed.len() as i64 >= FEED_CHUNK;
     let mut ids: Vec<i64> = feed
         .iter()
-        .filter(|c| c.object == run.hub_object && c.origin != own)
+        .filter(|c| c.object == run.hub_object)
         .map(|c| c.record_id)
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let more = feed.len() as i64 >= FEED_CHUNK;
     let items = if ids.is_empty() {
         Vec::new()
     } else {
         items_for_hub_ids(run, &ids).await?
     };
     let done = !more;
-    process(run, job, items, Finish::HubFeed { last, done }).await?;
+    process(
+        run,
+        job,
+        items,
+        Finish::HubFeed {
+            last: reached,
+            done,
+        },
+    )
+    .await?;
     Ok(if done {
         Outcome::Done
     } else {

@@ -233,6 +233,57 @@ pub async fn read_after(
         .collect())
 }
 
+/// The portal's changes after `after_seq` not written by `skip` (a consumer's own writes),
+/// oldest first, at most `limit`; and the position read up to. Skipping happens in the
+/// query, so a long run of one's own changes (a sync's initial writes) is passed over in
+/// one read. Page and position come from one snapshot: writers take the feed lock until
+/// they commit, so no change below the position can appear later.
+pub async fn read_after_skipping(
+    pool: &PgPool,
+    portal_id: Uuid,
+    after_seq: i64,
+    limit: i64,
+    skip: &WriteOrigin,
+) -> sqlx::Result<(Vec<Change>, i64)> {
+    let limit = limit.clamp(1, 10_000);
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let page: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT seq, portal_id, object, record_id, kind, properties, origin_kind, origin_id,
+                associated_object, associated_id, at
+         FROM hub_changes
+         WHERE portal_id = $1 AND seq > $2
+           AND NOT (origin_kind = $4 AND origin_id IS NOT DISTINCT FROM $5)
+         ORDER BY seq LIMIT $3",
+    )
+    .bind(portal_id)
+    .bind(after_seq)
+    .bind(limit)
+    .bind(skip.kind())
+    .bind(skip.id())
+    .fetch_all(&mut *tx)
+    .await?;
+    let top: Option<i64> =
+        sqlx::query_scalar("SELECT max(seq) FROM hub_changes WHERE portal_id = $1")
+            .bind(portal_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    // A full page may stop short of the top: go on from its last change.
+    let reached = match page.last() {
+        Some(last) if page.len() as i64 >= limit => last.seq,
+        _ => top.unwrap_or(after_seq).max(after_seq),
+    };
+    Ok((
+        page.into_iter()
+            .filter_map(ChangeRow::into_change)
+            .collect(),
+        reached,
+    ))
+}
+
 /// The portal's latest position (0 when it has no changes): where a consumer that
 /// wants only future changes starts.
 pub async fn last_seq(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
