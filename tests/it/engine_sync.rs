@@ -199,6 +199,52 @@ async fn changes_flow_both_ways_and_writing_back_causes_no_echo(pool: PgPool) {
     );
 }
 
+#[sqlx::test]
+async fn a_changed_email_frees_the_old_one_for_matching(pool: PgPool) {
+    let s = stack(pool).await;
+    let ann = s
+        .hub_create(
+            ObjectType::Contacts,
+            props(&[("email", "ann@old.example"), ("firstname", "Ann")]),
+        )
+        .await;
+    let conn = s.connect("acme").await;
+    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    s.run_initial(sync.id).await;
+    s.hub_update(
+        ObjectType::Contacts,
+        ann.id,
+        json!({"email": "ann@new.example"}),
+    )
+    .await;
+    s.pick_up_changes().await;
+    // Someone else now has the old address in the app: a new pair, not a duplicate of Ann.
+    s.app_write(
+        conn,
+        "contacts",
+        None,
+        json!({"email": "ann@old.example", "first_name": "Otto"}),
+    )
+    .await;
+    s.pick_up_changes().await;
+    let otto = s
+        .hub_by_email("ann@old.example")
+        .await
+        .expect("the app's new record reached the hub");
+    assert_ne!(otto.id, ann.id);
+    assert_eq!(
+        otto.properties.get("firstname").map(String::as_str),
+        Some("Otto")
+    );
+    let excluded = s
+        .index_states(sync.id)
+        .await
+        .into_iter()
+        .filter(|r| r.3.is_some())
+        .count();
+    assert_eq!(excluded, 0, "nothing excluded as a duplicate");
+}
+
 /// Runs one two-way contact sync with `tweak` applied to its settings; returns the
 /// sync id, the connection and the paired records (hub id, app id) of `email`.
 async fn paired(
