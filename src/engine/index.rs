@@ -6,7 +6,7 @@ use super::plan::{Identifier, Snapshot};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// States shown to people; `indexed` and `pending` are internal steps.
@@ -79,13 +79,17 @@ pub struct CountDeltas(BTreeMap<String, i64>);
 
 impl CountDeltas {
     pub fn moved(&mut self, from: Option<&str>, to: &str) {
-        if from == Some(to) {
+        self.moved_many(from, to, 1);
+    }
+
+    pub fn moved_many(&mut self, from: Option<&str>, to: &str, n: i64) {
+        if from == Some(to) || n == 0 {
             return;
         }
         if let Some(f) = from {
-            *self.0.entry(f.to_string()).or_default() -= 1;
+            *self.0.entry(f.to_string()).or_default() -= n;
         }
-        *self.0.entry(to.to_string()).or_default() += 1;
+        *self.0.entry(to.to_string()).or_default() += n;
     }
 
     pub async fn flush(self, conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
@@ -119,23 +123,31 @@ pub async fn index_hub_records(
     // Postgres arrays cannot nest ragged arrays: keys travel as JSON.
     let keys: Vec<Json<&Vec<String>>> = records.iter().map(|r| Json(&r.1)).collect();
     let labels: Vec<&str> = records.iter().map(|r| r.2.as_str()).collect();
-    let done = sqlx::query(
+    let inserted: Vec<bool> = sqlx::query_scalar(
         "INSERT INTO sync_index (sync_id, hub_id, keys, label, state, generation)
          SELECT $1, t.hub_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)), t.label, 'indexed', $2
          FROM UNNEST($3::bigint[], $4::jsonb[], $5::text[]) AS t(hub_id, keys, label)
          ON CONFLICT (sync_id, hub_id) WHERE hub_id IS NOT NULL DO UPDATE SET
              keys = CASE WHEN sync_index.state = 'excluded' AND sync_index.reason_code = 'duplicate'
                          THEN sync_index.keys ELSE EXCLUDED.keys END,
-             label = EXCLUDED.label, generation = EXCLUDED.generation",
+             label = EXCLUDED.label, generation = EXCLUDED.generation
+         RETURNING xmax = 0",
     )
     .bind(sync_id)
     .bind(generation)
     .bind(&ids)
     .bind(&keys)
     .bind(&labels)
-    .execute(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(done.rows_affected())
+    let mut counts = CountDeltas::default();
+    counts.moved_many(
+        None,
+        "indexed",
+        inserted.iter().filter(|i| **i).count() as i64,
+    );
+    counts.flush(conn, sync_id).await?;
+    Ok(inserted.len() as u64)
 }
 
 pub async fn by_app_ids(
@@ -238,15 +250,34 @@ pub async fn in_state(
     .await
 }
 
-/// Marks a row `pending` with the idempotency key of the app create about to be sent;
+/// Marks rows `pending` with the idempotency keys of the app creates about to be sent;
 /// committed before the HTTP call, so a crash can be reconciled.
-pub async fn mark_pending(conn: &mut PgConnection, row_id: i64, key: Uuid) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sync_index SET state = 'pending', pending_key = $2, updated_at = now() WHERE id = $1")
-        .bind(row_id)
-        .bind(key)
-        .execute(conn)
-        .await?;
-    Ok(())
+pub async fn mark_pending(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    rows: &[(i64, Uuid)],
+) -> sqlx::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (ids, keys): (Vec<i64>, Vec<Uuid>) = rows.iter().copied().unzip();
+    let from: Vec<String> = sqlx::query_scalar(
+        "WITH t AS (SELECT * FROM UNNEST($2::bigint[], $3::uuid[]) AS t(id, pending_key)),
+              old AS (SELECT s.id, s.state FROM sync_index s
+                      WHERE s.sync_id = $1 AND s.id IN (SELECT id FROM t) FOR UPDATE)
+         UPDATE sync_index s SET state = 'pending', pending_key = t.pending_key, updated_at = now()
+         FROM t JOIN old ON old.id = t.id WHERE s.id = t.id RETURNING old.state",
+    )
+    .bind(sync_id)
+    .bind(&ids)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts = CountDeltas::default();
+    for state in &from {
+        counts.moved(Some(state), "pending");
+    }
+    counts.flush(conn, sync_id).await
 }
 
 /// The final state of a record after a decision was carried out.
@@ -268,7 +299,9 @@ pub struct RowUpdate {
 }
 
 /// Writes rows' final states in one statement (updates, and inserts for `None` ids,
-/// whose ids are taken from the sequence first); answers each row's id, in order.
+/// whose ids are taken from the sequence first); answers each row's id, in order, and
+/// moves the state counters. The states moved from are those the rows had when locked,
+/// not when the batch read them: a webhook may have marked a pair queued meanwhile.
 pub async fn save_many(
     conn: &mut PgConnection,
     sync_id: Uuid,
@@ -304,13 +337,16 @@ pub async fn save_many(
         .iter()
         .map(|(_, u)| u.snapshot.as_ref().map(Json))
         .collect();
-    sqlx::query(
+    let previous: Vec<(i64, String)> = sqlx::query_as(
         "WITH t AS (
             SELECT * FROM UNNEST($3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[],
                                  $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
                                  $15::text[], $16::bool[], $17::float8[], $18::bool[])
                 AS t(id, is_new, hub_id, app_id, keys, label, snapshot, state, reason_code, message,
                      field, hint, deleted_side, failed, retry_in, synced_now)),
+         locked AS (
+            SELECT s.id, s.state FROM sync_index s
+            WHERE s.sync_id = $1 AND s.id IN (SELECT id FROM t WHERE NOT is_new) FOR UPDATE),
          updated AS (
             UPDATE sync_index s SET hub_id = t.hub_id, app_id = t.app_id,
                 keys = ARRAY(SELECT jsonb_array_elements_text(t.keys)), label = t.label,
@@ -322,7 +358,9 @@ pub async fn save_many(
                 generation = $2,
                 last_synced_at = CASE WHEN t.synced_now THEN now() ELSE s.last_synced_at END,
                 updated_at = now()
-            FROM t WHERE NOT t.is_new AND s.id = t.id AND s.sync_id = $1)
+            FROM t JOIN locked l ON l.id = t.id WHERE NOT t.is_new AND s.id = t.id AND s.sync_id = $1
+            RETURNING s.id, l.state),
+         inserted AS (
          INSERT INTO sync_index (id, sync_id, hub_id, app_id, keys, label, snapshot, state, reason_code,
                                  message, field, hint, deleted_side, attempts, retry_at, generation, last_synced_at)
          SELECT t.id, $1, t.hub_id, t.app_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)), t.label,
@@ -330,7 +368,8 @@ pub async fn save_many(
                 CASE WHEN t.failed THEN 1 ELSE 0 END,
                 CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
                 $2, CASE WHEN t.synced_now THEN now() END
-         FROM t WHERE t.is_new",
+         FROM t WHERE t.is_new)
+         SELECT id, state FROM updated",
     )
     .bind(sync_id)
     .bind(generation)
@@ -350,9 +389,69 @@ pub async fn save_many(
     .bind(rows.iter().map(|(_, u)| u.state == "failed").collect::<Vec<_>>())
     .bind(rows.iter().map(|(_, u)| u.retry_in_secs).collect::<Vec<_>>())
     .bind(rows.iter().map(|(_, u)| u.synced_now).collect::<Vec<_>>())
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let previous: HashMap<i64, String> = previous.into_iter().collect();
+    let mut counts = CountDeltas::default();
+    for (id, (_, u)) in ids.iter().zip(rows) {
+        counts.moved(previous.get(id).map(String::as_str), u.state);
+    }
+    counts.flush(conn, sync_id).await?;
     Ok(ids)
+}
+
+/// A change notice from the app (a webhook) queues the pairs of that record in the
+/// connection's listening syncs until a job has looked at it. Rows a job holds right
+/// now are left alone: that job or the one the notice asked for will see the change.
+/// Answers how many rows were queued.
+pub async fn mark_queued(
+    conn: &mut PgConnection,
+    connection_id: Uuid,
+    app_object: &str,
+    app_id: &str,
+) -> sqlx::Result<u64> {
+    let queued: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE sync_index i SET state = 'queued', updated_at = now()
+         WHERE i.id IN (
+             SELECT x.id FROM sync_index x JOIN syncs s ON s.id = x.sync_id
+             WHERE s.connection_id = $1 AND s.app_object = $2 AND s.enabled AND s.phase = 'listening'
+               AND x.app_id = $3 AND x.state = 'syncing'
+             FOR UPDATE OF x SKIP LOCKED)
+         RETURNING i.sync_id",
+    )
+    .bind(connection_id)
+    .bind(app_object)
+    .bind(app_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for sync_id in &queued {
+        let mut counts = CountDeltas::default();
+        counts.moved(Some("syncing"), "queued");
+        counts.flush(conn, *sync_id).await?;
+    }
+    Ok(queued.len() as u64)
+}
+
+/// After a job read the app's feed to its end at `read_at`, pairs queued before then
+/// have been looked at (a change the notice was about is in what the job read, or was
+/// read earlier): those without a change to carry out go back to syncing.
+pub async fn clear_queued(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    read_at: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
+    let cleared = sqlx::query(
+        "UPDATE sync_index SET state = 'syncing', updated_at = now()
+         WHERE sync_id = $1 AND state = 'queued' AND updated_at < $2",
+    )
+    .bind(sync_id)
+    .bind(read_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let mut counts = CountDeltas::default();
+    counts.moved_many(Some("queued"), "syncing", cleared as i64);
+    counts.flush(conn, sync_id).await
 }
 
 #[derive(Debug, Clone, Serialize)]

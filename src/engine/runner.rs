@@ -151,8 +151,12 @@ pub enum Finish {
     },
     /// The hub change feed, consumed up to `last`.
     HubFeed { last: i64, done: bool },
-    /// The app change feed, consumed up to `cursor`.
-    AppFeed { cursor: String, more: bool },
+    /// The app change feed, consumed up to `cursor`, as it was at `read_at`.
+    AppFeed {
+        cursor: String,
+        more: bool,
+        read_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A paged job (retry, resync) remembers where it is in its payload.
     JobAfter { last: i64 },
 }
@@ -208,7 +212,11 @@ async fn finish(
                 queue::release(conn, job, Duration::ZERO, None, true).await
             }
         }
-        Finish::AppFeed { cursor, more } => {
+        Finish::AppFeed {
+            cursor,
+            more,
+            read_at,
+        } => {
             sqlx::query(
                 "UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1",
             )
@@ -219,6 +227,7 @@ async fn finish(
             if more {
                 queue::release(conn, job, Duration::ZERO, None, true).await
             } else {
+                index::clear_queued(conn, sync.id, read_at).await?;
                 queue::complete(conn, job).await
             }
         }
@@ -310,11 +319,8 @@ pub async fn process(
         ));
     }
     if !pending.is_empty() {
-        let mut tx = run.pool.begin().await?;
-        for (row_id, key) in &pending {
-            index::mark_pending(&mut tx, *row_id, *key).await?;
-        }
-        tx.commit().await?;
+        let mut conn = run.pool.acquire().await?;
+        index::mark_pending(&mut conn, run.sync.id, &pending).await?;
     }
 
     // 3. The app's writes, in batches; per-item errors fail only their record.
@@ -384,7 +390,6 @@ pub async fn process(
     };
     let mut saves: Vec<(Option<i64>, RowUpdate)> = Vec::with_capacity(items.len());
     let mut saved_items: Vec<usize> = Vec::with_capacity(items.len());
-    let mut counts = CountDeltas::default();
     let mut activity: Vec<(usize, &'static str, String, Option<serde_json::Value>)> = Vec::new();
     let (mut synced, mut failed) = (0i64, 0i64);
     let mut archive_in_hub: Vec<i64> = Vec::new();
@@ -554,7 +559,6 @@ pub async fn process(
         if it.row.is_none() && u.hub_id.is_none() && u.app_id.is_none() {
             continue;
         }
-        counts.moved(prev_state, u.state);
         saves.push((it.row.as_ref().map(|r| r.id), u));
         saved_items.push(i);
     }
@@ -593,7 +597,6 @@ pub async fn process(
         })
         .collect();
     index::log_activity(&mut tx, sync_id, &log).await?;
-    counts.flush(&mut tx, sync_id).await?;
     index::tally(&mut tx, sync_id, synced, failed).await?;
     if !finish(&mut tx, job, run.sync, then).await? {
         tx.rollback().await?;
@@ -741,13 +744,14 @@ pub async fn match_records(
     }
     if !merged_away.is_empty() {
         let ids: Vec<i64> = merged_away.iter().map(|r| r.id).collect();
-        sqlx::query("DELETE FROM sync_index WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *conn)
-            .await?;
+        let states: Vec<String> =
+            sqlx::query_scalar("DELETE FROM sync_index WHERE id = ANY($1) RETURNING state")
+                .bind(&ids)
+                .fetch_all(&mut *conn)
+                .await?;
         let mut d = CountDeltas::default();
-        for own in &merged_away {
-            d.moved(Some(&own.state), "removed");
+        for state in &states {
+            d.moved(Some(state), "removed");
         }
         d.flush(conn, sync.id).await?;
     }
@@ -1144,6 +1148,10 @@ async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, Batc
 /// only say "look now", so dropped, duplicated or reordered deliveries change nothing.
 pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
+    // The database's clock, as the queued marks use it.
+    let read_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(run.pool)
+        .await?;
     let page = run
         .connector
         .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
@@ -1185,6 +1193,7 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
         Finish::AppFeed {
             cursor: page.cursor.clone(),
             more,
+            read_at,
         },
     )
     .await?;

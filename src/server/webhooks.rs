@@ -61,6 +61,11 @@ pub async fn store(
     .bind(body)
     .fetch_optional(&mut *tx)
     .await?;
+    if let (Some(_), crate::connectors::WebhookKind::RecordChanged { object, id, .. }) =
+        (id, &notice.kind)
+    {
+        queue_record(&mut tx, connection_id, object, id).await?;
+    }
     if let Some(id) = id {
         sqlx::query("SELECT pg_notify('webhook_deliveries', $1)")
             .bind(format!("{connection_id}:{id}"))
@@ -69,6 +74,38 @@ pub async fn store(
     }
     tx.commit().await?;
     Ok(id.map(Stored::New).unwrap_or(Stored::Duplicate))
+}
+
+/// Shows the record as queued in its syncs, committed with the delivery and its NOTIFY,
+/// so the job that notice wakes reads the feed after the mark (and clears it). Never
+/// worth refusing a delivery for: a mark that would wait on a busy sync is skipped.
+async fn queue_record(
+    tx: &mut sqlx::PgConnection,
+    connection_id: Uuid,
+    object: &str,
+    app_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("SAVEPOINT queue_record")
+        .execute(&mut *tx)
+        .await?;
+    // Below the deadlock timeout (1 s): a wait on a job's counters gives up first.
+    sqlx::query("SET LOCAL lock_timeout = '300ms'")
+        .execute(&mut *tx)
+        .await?;
+    match crate::engine::index::mark_queued(tx, connection_id, object, app_id).await {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT queue_record")
+                .execute(&mut *tx)
+                .await?
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "record not shown as queued");
+            sqlx::query("ROLLBACK TO SAVEPOINT queue_record")
+                .execute(&mut *tx)
+                .await?
+        }
+    };
+    Ok(())
 }
 
 pub async fn receive(

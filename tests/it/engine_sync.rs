@@ -849,6 +849,83 @@ async fn a_sync_without_the_permission_it_needs_is_turned_off_and_admins_are_tol
 }
 
 #[sqlx::test]
+async fn an_app_change_notice_shows_the_pair_queued_until_a_job_has_looked_at_it(pool: PgPool) {
+    let s = stack(pool).await;
+    let conn = s.connect("acme").await;
+    let dan = s
+        .app_write(
+            conn,
+            "contacts",
+            None,
+            json!({"email": "dan@example.com", "first_name": "Dan"}),
+        )
+        .await;
+    s.app_write(
+        conn,
+        "contacts",
+        None,
+        json!({"email": "eve@example.com", "first_name": "Eve"}),
+    )
+    .await;
+    let ann = s
+        .hub_create(
+            ObjectType::Contacts,
+            props(&[("email", "ann@example.com"), ("firstname", "Ann")]),
+        )
+        .await;
+    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    s.run_initial(sync.id).await;
+    let counts = |v: &tandem::model::SyncView| (v.counts.syncing, v.counts.queued);
+    assert_eq!(counts(&s.status(sync.id).await), (3, 0));
+
+    // The app's webhook has arrived; no job has run since.
+    s.app_write(
+        conn,
+        "contacts",
+        Some(&dan.id),
+        json!({"first_name": "Daniel"}),
+    )
+    .await;
+    assert!(s.webhooks_arrived().await, "the demo app sends a webhook");
+    assert_eq!(counts(&s.status(sync.id).await), (2, 1));
+    let queued = tandem::engine::service::records(
+        s.pool(),
+        s.admin.portal_id,
+        sync.id,
+        &tandem::engine::service::RecordQuery {
+            state: Some("queued".into()),
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(queued.rows.len(), 1, "{:?}", queued.rows);
+    assert_eq!(queued.rows[0].app_id.as_deref(), Some(dan.id.as_str()));
+    assert_eq!(queued.rows[0].state, "queued");
+
+    s.drain().await;
+    assert_eq!(counts(&s.status(sync.id).await), (3, 0));
+    let hub_dan = s.hub_by_email("dan@example.com").await.unwrap();
+    assert_eq!(
+        hub_dan.properties.get("firstname").map(String::as_str),
+        Some("Daniel")
+    );
+
+    // The engine's own write to the app comes back as a webhook: once a job has seen
+    // there is nothing to carry out, the pair is no longer queued.
+    s.hub_update(ObjectType::Contacts, ann.id, json!({"firstname": "Annie"}))
+        .await;
+    s.pick_up_changes().await;
+    assert_eq!(counts(&s.status(sync.id).await), (3, 0));
+    let app = s.app_all(conn, "contacts").await;
+    assert_eq!(
+        first_name(app_by_email(&app, "ann@example.com")[0]),
+        "Annie"
+    );
+}
+
+#[sqlx::test]
 async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_guide(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;

@@ -24,12 +24,14 @@ pub struct Stack {
     pub demo: DemoState,
     pub demo_url: String,
     pub demo_pool: PgPool,
+    demo_database: String,
     pub engine: Arc<Engine>,
     pub admin: Principal,
 }
 
-/// A fresh database on the test server for the demo app (it has its own migrations).
-async fn demo_database() -> PgPool {
+/// A fresh database on the test server for the demo app (it has its own migrations),
+/// with its name.
+async fn demo_database() -> (PgPool, String) {
     let base = std::env::var("DATABASE_URL").expect("DATABASE_URL is set by the test runner");
     let admin = PgPoolOptions::new()
         .max_connections(1)
@@ -43,11 +45,12 @@ async fn demo_database() -> PgPool {
         .expect("create database");
     let mut url = url::Url::parse(&base).expect("url");
     url.set_path(&name);
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(10)
         .connect(url.as_str())
         .await
-        .expect("connect demo db")
+        .expect("connect demo db");
+    (pool, name)
 }
 
 pub async fn stack(pool: PgPool) -> Stack {
@@ -63,7 +66,7 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
         .with_test_writer()
         .try_init();
     db::migrate_pool(&pool).await.expect("migrations");
-    let demo_pool = demo_database().await;
+    let (demo_pool, demo_database) = demo_database().await;
     let mut demo_config = DemoConfig::for_tests("unused");
     tweak(&mut demo_config);
     let demo = demo_app::prepare(demo_pool.clone(), demo_config)
@@ -115,8 +118,47 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
         demo,
         demo_url,
         demo_pool,
+        demo_database,
         engine,
         admin,
+    }
+}
+
+/// The demo app's database goes with its stack: sqlx drops the test's own database, not
+/// this one, and a run makes dozens of them (about 30 MB each). Kept when the test
+/// failed, to look into.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if std::thread::panicking() {
+            return;
+        }
+        let name = self.demo_database.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on: a thread with
+        // its own runtime does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+                let admin = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&base)
+                    .await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!(
+                "could not drop the demo database {}: {e}",
+                self.demo_database
+            );
+        }
     }
 }
 
@@ -271,9 +313,40 @@ impl Stack {
         .unwrap_or_else(|e| panic!("create_sync: {} {:?}", e.message, e.fields))
     }
 
-    /// Runs every due job; the engine needs no sleeping in tests.
+    /// Runs every due job, and again once the webhooks the demo app owes Tandem have
+    /// arrived (the engine's own writes send some back, which queue their pairs until a
+    /// job looked at them): the engine needs no sleeping in tests.
     pub async fn drain(&self) -> usize {
-        self.engine.drain("test").await.expect("engine runs")
+        let mut n = 0;
+        for _ in 0..20 {
+            let ran = self.engine.drain("test").await.expect("engine runs");
+            n += ran;
+            if !self.webhooks_arrived().await && ran == 0 {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Waits (up to 3 s) for the demo app's due webhooks to be delivered; answers
+    /// whether some were owed and all arrived (not when a test's faults hold them back).
+    pub async fn webhooks_arrived(&self) -> bool {
+        let mut waited = false;
+        for _ in 0..300 {
+            let owed: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM webhook_deliveries
+                 WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() + interval '1 second'",
+            )
+            .fetch_one(&self.demo_pool)
+            .await
+            .expect("demo outbox");
+            if owed == 0 {
+                return waited;
+            }
+            waited = true;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
     }
 
     /// Runs jobs until the sync listens for changes (initial sync done).
