@@ -99,6 +99,7 @@ pub async fn sync_pairs(
         return Ok(0);
     };
     let mut made = 0;
+    let origin = WriteOrigin::Sync(sync.id);
     for to_object in targets(&sync.app_object) {
         let Some(to) = ObjectType::parse(to_object) else {
             continue;
@@ -176,7 +177,6 @@ pub async fn sync_pairs(
                 .filter_map(|a| app_to_hub.get(a).copied())
                 .collect();
             let plan = plan_associations(direction, &on_hub, &on_app, last.get(&p.hub_id));
-            let origin = WriteOrigin::Sync(sync.id);
             for (h, add) in plan
                 .add_in_hub
                 .iter()

@@ -1071,7 +1071,7 @@ async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError>
 pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
     let own = WriteOrigin::Sync(sync.id);
-    let (feed, reached) = changes::read_after_skipping(
+    let feed = changes::read_after_skipping(
         run.pool,
         sync.portal_id,
         sync.hub_feed_position,
@@ -1079,15 +1079,15 @@ pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
         &own,
     )
     .await?;
-    if reached <= sync.hub_feed_position {
+    if feed.reached <= sync.hub_feed_position {
         let mut tx = run.pool.begin().await?;
         if queue::complete(&mut tx, job).await? {
             tx.commit().await?;
         }
         return Ok(Outcome::Done);
     }
-    let more = feed.len() as i64 >= FEED_CHUNK;
     let mut ids: Vec<i64> = feed
+        .changes
         .iter()
         .filter(|c| c.object == run.hub_object)
         .map(|c| c.record_id)
@@ -1099,13 +1099,13 @@ pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     } else {
         items_for_hub_ids(run, &ids).await?
     };
-    let done = !more;
+    let done = !feed.more;
     process(
         run,
         job,
         items,
         Finish::HubFeed {
-            last: reached,
+            last: feed.reached,
             done,
         },
     )

@@ -210,6 +210,9 @@ impl ChangeRow {
     }
 }
 
+const CHANGE_COLUMNS: &str = "seq, portal_id, object, record_id, kind, properties, origin_kind,
+    origin_id, associated_object, associated_id, at";
+
 /// The portal's changes with `seq > after_seq`, oldest first, at most `limit`.
 pub async fn read_after(
     pool: &PgPool,
@@ -217,11 +220,9 @@ pub async fn read_after(
     after_seq: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Change>> {
-    let rows: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT seq, portal_id, object, record_id, kind, properties, origin_kind, origin_id,
-                associated_object, associated_id, at
-         FROM hub_changes WHERE portal_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-    )
+    let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+        "SELECT {CHANGE_COLUMNS} FROM hub_changes WHERE portal_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    ))
     .bind(portal_id)
     .bind(after_seq)
     .bind(limit.clamp(1, 10_000))
@@ -233,31 +234,39 @@ pub async fn read_after(
         .collect())
 }
 
+/// A page of the feed read past one consumer's own changes.
+#[derive(Debug)]
+pub struct FeedPage {
+    pub changes: Vec<Change>,
+    /// The position read up to: the next page starts after it.
+    pub reached: i64,
+    /// The page was full: more changes may follow `reached`.
+    pub more: bool,
+}
+
 /// The portal's changes after `after_seq` not written by `skip` (a consumer's own writes),
-/// oldest first, at most `limit`; and the position read up to. Skipping happens in the
-/// query, so a long run of one's own changes (a sync's initial writes) is passed over in
-/// one read. Page and position come from one snapshot: writers take the feed lock until
-/// they commit, so no change below the position can appear later.
+/// oldest first, at most `limit`. Skipping happens in the query, so a long run of one's
+/// own changes (a sync's initial writes) is passed over in one read. Page and position
+/// come from one snapshot: writers take the feed lock until they commit, so no change
+/// below the position can appear later.
 pub async fn read_after_skipping(
     pool: &PgPool,
     portal_id: Uuid,
     after_seq: i64,
     limit: i64,
     skip: &WriteOrigin,
-) -> sqlx::Result<(Vec<Change>, i64)> {
+) -> sqlx::Result<FeedPage> {
     let limit = limit.clamp(1, 10_000);
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let page: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT seq, portal_id, object, record_id, kind, properties, origin_kind, origin_id,
-                associated_object, associated_id, at
-         FROM hub_changes
+    let page: Vec<ChangeRow> = sqlx::query_as(&format!(
+        "SELECT {CHANGE_COLUMNS} FROM hub_changes
          WHERE portal_id = $1 AND seq > $2
            AND NOT (origin_kind = $4 AND origin_id IS NOT DISTINCT FROM $5)
-         ORDER BY seq LIMIT $3",
-    )
+         ORDER BY seq LIMIT $3"
+    ))
     .bind(portal_id)
     .bind(after_seq)
     .bind(limit)
@@ -265,31 +274,30 @@ pub async fn read_after_skipping(
     .bind(skip.id())
     .fetch_all(&mut *tx)
     .await?;
-    let top: Option<i64> =
-        sqlx::query_scalar("SELECT max(seq) FROM hub_changes WHERE portal_id = $1")
-            .bind(portal_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let top = last_seq(&mut *tx, portal_id).await?;
     tx.commit().await?;
+    let more = page.len() as i64 >= limit;
     // A full page may stop short of the top: go on from its last change.
     let reached = match page.last() {
-        Some(last) if page.len() as i64 >= limit => last.seq,
-        _ => top.unwrap_or(after_seq).max(after_seq),
+        Some(last) if more => last.seq,
+        _ => top.max(after_seq),
     };
-    Ok((
-        page.into_iter()
+    Ok(FeedPage {
+        changes: page
+            .into_iter()
             .filter_map(ChangeRow::into_change)
             .collect(),
         reached,
-    ))
+        more,
+    })
 }
 
 /// The portal's latest position (0 when it has no changes): where a consumer that
 /// wants only future changes starts.
-pub async fn last_seq(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
+pub async fn last_seq<'e>(db: impl sqlx::PgExecutor<'e>, portal_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM hub_changes WHERE portal_id = $1")
         .bind(portal_id)
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
 }
 

@@ -663,6 +663,26 @@ async fn change_feed_is_ordered_resumable_and_carries_origins(pool: PgPool) {
         changes::last_seq(&pool, s.portal_id).await.unwrap(),
         all[5].seq
     );
+
+    // A sync reads past its own writes in the query, and still moves to the top.
+    let own = WriteOrigin::Sync(sync_id);
+    let others: Vec<_> = all.iter().filter(|c| c.origin != own).cloned().collect();
+    assert!(others.len() < all.len(), "the test has writes of the sync");
+    let page = changes::read_after_skipping(&pool, s.portal_id, 0, 100, &own)
+        .await
+        .unwrap();
+    assert_eq!(page.changes, others);
+    assert_eq!((page.reached, page.more), (all[5].seq, false));
+    // A full page stops at its last change: the rest follows from there.
+    let first = changes::read_after_skipping(&pool, s.portal_id, 0, 1, &own)
+        .await
+        .unwrap();
+    assert_eq!(first.changes, others[..1].to_vec());
+    assert_eq!((first.reached, first.more), (others[0].seq, true));
+    let rest = changes::read_after_skipping(&pool, s.portal_id, first.reached, 100, &own)
+        .await
+        .unwrap();
+    assert_eq!(rest.changes, others[1..].to_vec());
 }
 
 #[sqlx::test]
