@@ -1299,6 +1299,48 @@ async fn list_queries_use_their_indexes(pool: PgPool) {
     assert!(plan.join("\n").contains("hub_contacts_email"), "{plan:?}");
 }
 
+#[sqlx::test]
+async fn a_batch_email_lookup_is_estimated_from_the_emails_statistics(pool: PgPool) {
+    let (_app, s) = setup(&pool).await;
+    generator::generate(
+        &pool,
+        s.portal_id,
+        &GenerateOptions {
+            contacts: 5000,
+            companies: 0,
+            deals: 0,
+            invoices: 0,
+            seed: 5,
+        },
+    )
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE hub_records")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The lookup a sync's batch of hub writes makes (records::refuse_taken_emails).
+    let emails: Vec<String> = (0..100).map(|i| format!("nobody{i}@example.com")).collect();
+    let plan: sqlx::types::Json<serde_json::Value> = sqlx::query_scalar(
+        "EXPLAIN (FORMAT JSON) SELECT lower(btrim(properties->>'email')), id FROM hub_records
+         WHERE portal_id = $1 AND object = 'contacts' AND archived_at IS NULL
+           AND lower(btrim(properties->>'email')) = ANY($2)",
+    )
+    .bind(s.portal_id)
+    .bind(&emails)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Without statistics on the expression (its index is partial) the planner guessed
+    // half the table and scanned all of it, batch after batch.
+    let rows = plan.0[0]["Plan"]["Plan Rows"].as_f64().unwrap();
+    assert!(
+        rows <= 200.0,
+        "estimated {rows} rows for 100 emails: {}",
+        plan.0
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Associations, pipelines, timeline, custom properties
 
