@@ -387,7 +387,7 @@ async fn copy_rows_per_s(base: &str, demo: &DemoApp) -> anyhow::Result<(f64, f64
         data.push_str(&format!("{portal_id}\tcontacts\t{json}\timport\n"));
     }
     let mut conn = pool.acquire().await?;
-    sqlx::query("CREATE TABLE hub_records_unindexed (LIKE hub_records INCLUDING DEFAULTS)")
+    sqlx::query("CREATE TABLE hub_records_unindexed (LIKE hub_records INCLUDING DEFAULTS INCLUDING IDENTITY)")
         .execute(&mut *conn)
         .await?;
     let mut rates = Vec::new();

@@ -403,13 +403,12 @@ pub async fn save_many(
 /// A change notice from the app (a webhook) queues the pairs of that record in the
 /// connection's listening syncs until a job has looked at it. Rows a job holds right
 /// now are left alone: that job or the one the notice asked for will see the change.
-/// Answers how many rows were queued.
 pub async fn mark_queued(
     conn: &mut PgConnection,
     connection_id: Uuid,
     app_object: &str,
     app_id: &str,
-) -> sqlx::Result<u64> {
+) -> sqlx::Result<()> {
     let queued: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE sync_index i SET state = 'queued', updated_at = now()
          WHERE i.id IN (
@@ -429,7 +428,7 @@ pub async fn mark_queued(
         counts.moved(Some("syncing"), "queued");
         counts.flush(conn, *sync_id).await?;
     }
-    Ok(queued.len() as u64)
+    Ok(())
 }
 
 /// After a job read the app's feed to its end at `read_at`, pairs queued before then

@@ -93,7 +93,7 @@ async fn queue_record(
         .execute(&mut *tx)
         .await?;
     match crate::engine::index::mark_queued(tx, connection_id, object, app_id).await {
-        Ok(_) => {
+        Ok(()) => {
             sqlx::query("RELEASE SAVEPOINT queue_record")
                 .execute(&mut *tx)
                 .await?
