@@ -37,8 +37,8 @@ fi
 export TANDEM_ADDR="${TANDEM_ADDR:-127.0.0.1:3000}"
 export TANDEM_DATA_DIR="${TANDEM_DATA_DIR:-$DATA}"
 
-log "building (cargo leptos build)"
-cargo leptos build
+log "building (cargo leptos build --split)"
+cargo leptos build --split
 
 BIN="$ROOT/target/debug/tandem"
 "$BIN" migrate

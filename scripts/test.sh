@@ -36,9 +36,9 @@ log "test PostgreSQL on port $port"
 log "unit and integration tests (cargo test, real PostgreSQL)"
 cargo test --features ssr -- --test-threads="${TEST_THREADS:-4}"
 
-log "building the site (cargo leptos build)"
+log "building the site (cargo leptos build --split)"
 # On failure, say how much room the machine had: CI shows only the end of the output.
-cargo leptos build || {
+cargo leptos build --split || {
   df -h "$ROOT" "$ROOT/target" /tmp 2>/dev/null | sort -u >&2
   free -m >&2 || true
   die "the site build failed (output above)"

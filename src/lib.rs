@@ -26,5 +26,17 @@ pub mod demo_app;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Asynchronous hydration: a route's view is loaded on demand (see `app::lazy_pages`)
+    // before its HTML is hydrated.
+    wasm_bindgen_futures::spawn_local(async {
+        let Some(body) = leptos::prelude::document().body() else {
+            return;
+        };
+        leptos::mount::hydrate_from_async(body.clone(), app::App)
+            .await
+            .forget();
+        // Browser tests wait for this mark before they click: it appears once the whole
+        // page, the lazily loaded route included, is interactive.
+        let _ = body.set_attribute("data-hydrated", "true");
+    });
 }

@@ -11,7 +11,7 @@ use layout::{AuthedLayout, SettingsLayout};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 use pages::*;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -39,18 +39,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Browser tests wait for this mark before they click: it appears once the page is
-    // interactive (effects run only in the browser, after hydration).
-    Effect::new(|_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.body())
-        {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
-
     view! {
         <Title formatter=|text: String| {
             if text.is_empty() { "Tandem".to_string() } else { format!("{text} · Tandem") }
@@ -62,32 +50,77 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=AuthedLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=HomePage/>
-                    <Route path=path!("contacts") view=|| view! { <CrmListPage object=ObjectType::Contacts/> }/>
-                    <Route path=path!("contacts/:id") view=|| view! { <CrmRecordPage object=ObjectType::Contacts/> }/>
-                    <Route path=path!("companies") view=|| view! { <CrmListPage object=ObjectType::Companies/> }/>
-                    <Route path=path!("companies/:id") view=|| view! { <CrmRecordPage object=ObjectType::Companies/> }/>
-                    <Route path=path!("deals") view=|| view! { <CrmListPage object=ObjectType::Deals/> }/>
-                    <Route path=path!("deals/:id") view=|| view! { <CrmRecordPage object=ObjectType::Deals/> }/>
-                    <Route path=path!("invoices") view=|| view! { <CrmListPage object=ObjectType::Invoices/> }/>
-                    <Route path=path!("invoices/:id") view=|| view! { <CrmRecordPage object=ObjectType::Invoices/> }/>
-                    <Route path=path!("marketplace") view=MarketplacePage/>
-                    <Route path=path!("marketplace/:app") view=AppListingPage/>
-                    <Route path=path!("notifications") view=NotificationsPage/>
+                    <Route path=path!("contacts") view={Lazy::<ContactsList>::new()}/>
+                    <Route path=path!("contacts/:id") view={Lazy::<ContactRecord>::new()}/>
+                    <Route path=path!("companies") view={Lazy::<CompaniesList>::new()}/>
+                    <Route path=path!("companies/:id") view={Lazy::<CompanyRecord>::new()}/>
+                    <Route path=path!("deals") view={Lazy::<DealsList>::new()}/>
+                    <Route path=path!("deals/:id") view={Lazy::<DealRecord>::new()}/>
+                    <Route path=path!("invoices") view={Lazy::<InvoicesList>::new()}/>
+                    <Route path=path!("invoices/:id") view={Lazy::<InvoiceRecord>::new()}/>
+                    <Route path=path!("marketplace") view={Lazy::<Marketplace>::new()}/>
+                    <Route path=path!("marketplace/:app") view={Lazy::<AppListing>::new()}/>
+                    <Route path=path!("notifications") view={Lazy::<Notifications>::new()}/>
                     <ParentRoute path=path!("settings") view=SettingsLayout>
                         <Route path=path!("") view=|| view! { <Redirect path="/settings/integrations/connected-apps"/> }/>
-                        <Route path=path!("integrations/connected-apps") view=ConnectedAppsPage/>
-                        <Route path=path!("integrations/connected-apps/:app") view=AppPage/>
-                        <Route path=path!("integrations/connected-apps/:app/syncs/new") view=NewSyncPage/>
-                        <Route path=path!("integrations/syncs/:id") view=SyncRecordsPage/>
-                        <Route path=path!("integrations/syncs/:id/edit") view=EditSyncPage/>
-                        <Route path=path!("integrations/exports/:id") view=ExportPage/>
-                        <Route path=path!("import-export") view=ImportExportPage/>
-                        <Route path=path!("users") view=UsersPage/>
-                        <Route path=path!("tokens") view=TokensPage/>
-                        <Route path=path!("properties") view=PropertiesPage/>
+                        <Route path=path!("integrations/connected-apps") view={Lazy::<ConnectedApps>::new()}/>
+                        <Route path=path!("integrations/connected-apps/:app") view={Lazy::<ConnectedApp>::new()}/>
+                        <Route path=path!("integrations/connected-apps/:app/syncs/new") view={Lazy::<NewSync>::new()}/>
+                        <Route path=path!("integrations/syncs/:id") view={Lazy::<SyncRecords>::new()}/>
+                        <Route path=path!("integrations/syncs/:id/edit") view={Lazy::<EditSync>::new()}/>
+                        <Route path=path!("integrations/exports/:id") view={Lazy::<Export>::new()}/>
+                        <Route path=path!("import-export") view={Lazy::<ImportExport>::new()}/>
+                        <Route path=path!("users") view={Lazy::<Users>::new()}/>
+                        <Route path=path!("tokens") view={Lazy::<Tokens>::new()}/>
+                        <Route path=path!("properties") view={Lazy::<Properties>::new()}/>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// Every page behind the frame is its own WASM chunk (`cargo leptos build --split`): the
+/// first download holds the frame, the login and the home page, and a page's code is
+/// fetched when the router first needs it (during hydration, or on navigation). Each
+/// route is a unit struct whose `view` the `lazy_route` macro turns into a split point.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:expr;)*) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    ContactsList => view! { <CrmListPage object=ObjectType::Contacts/> };
+    ContactRecord => view! { <CrmRecordPage object=ObjectType::Contacts/> };
+    CompaniesList => view! { <CrmListPage object=ObjectType::Companies/> };
+    CompanyRecord => view! { <CrmRecordPage object=ObjectType::Companies/> };
+    DealsList => view! { <CrmListPage object=ObjectType::Deals/> };
+    DealRecord => view! { <CrmRecordPage object=ObjectType::Deals/> };
+    InvoicesList => view! { <CrmListPage object=ObjectType::Invoices/> };
+    InvoiceRecord => view! { <CrmRecordPage object=ObjectType::Invoices/> };
+    Marketplace => view! { <MarketplacePage/> };
+    AppListing => view! { <AppListingPage/> };
+    Notifications => view! { <NotificationsPage/> };
+    ConnectedApps => view! { <ConnectedAppsPage/> };
+    ConnectedApp => view! { <AppPage/> };
+    NewSync => view! { <NewSyncPage/> };
+    SyncRecords => view! { <SyncRecordsPage/> };
+    EditSync => view! { <EditSyncPage/> };
+    Export => view! { <ExportPage/> };
+    ImportExport => view! { <ImportExportPage/> };
+    Users => view! { <UsersPage/> };
+    Tokens => view! { <TokensPage/> };
+    Properties => view! { <PropertiesPage/> };
 }
