@@ -92,6 +92,11 @@ impl CountDeltas {
         *self.0.entry(to.to_string()).or_default() += n;
     }
 
+    /// A row that was in `state` is gone (deleted, e.g. merged into its partner).
+    pub fn removed(&mut self, state: &str) {
+        *self.0.entry(state.to_string()).or_default() -= 1;
+    }
+
     pub async fn flush(self, conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
         for (state, n) in self.0.into_iter().filter(|(_, n)| *n != 0) {
             sqlx::query(

@@ -751,7 +751,7 @@ pub async fn match_records(
                 .await?;
         let mut d = CountDeltas::default();
         for state in &states {
-            d.moved(Some(state), "removed");
+            d.removed(state);
         }
         d.flush(conn, sync.id).await?;
     }

@@ -756,7 +756,11 @@ fn MappingRow(ctx: Ctx, i: usize) -> impl IntoView {
             if let Some(m) = x.mappings.get_mut(i) {
                 f(m)
             }
-        })
+        });
+        // A problem shown at a row goes away as soon as the change that fixes it is made.
+        if !ctx.errors.get_untracked().is_empty() {
+            ctx.validate_then(0, None);
+        }
     };
     view! {
         <tr data-testid="mapping-row" data-app-field=name class:off=move || !m().is_some_and(|m| m.enabled) class:has-error=move || !errors().is_empty()>
