@@ -2,8 +2,9 @@
 //!
 //! One crate, two builds: the server binary (feature `ssr`) and the WASM bundle that
 //! hydrates the pages (feature `hydrate`). Modules marked `ssr` never reach the browser.
-// The sync pages' view types are deep: without erased components (release and test
-// builds) the compiler's layout pass needs more than the default 128.
+// The sync pages' view types are deep: a build without erased components (a RUSTFLAGS
+// in the environment replaces the one in .cargo/config.toml) needs more than the
+// compiler's default 128.
 #![recursion_limit = "256"]
 
 pub mod api;
