@@ -116,6 +116,9 @@ pub async fn dequeue(pool: &PgPool, worker: &str, lease: Duration) -> sqlx::Resu
         tx.commit().await?;
         return Ok(Some(job));
     }
+    // Ended here, not on drop: a dropped transaction's rollback runs later, on a pool
+    // task, and until then its advisory locks make the syncs it looked at seem busy.
+    tx.rollback().await?;
     Ok(None)
 }
 
