@@ -24,6 +24,14 @@ let syncId = '';
 async function fitsWidth(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
+  // A table scrolls inside its own box, so the page may fit while a cell's text is cut
+  // off at the card's edge: every cell must hold its content.
+  const clipped = await page.evaluate(() =>
+    Array.from(document.querySelectorAll('table td'))
+      .filter((td) => td.scrollWidth > td.clientWidth + 1)
+      .map((td) => (td.getAttribute('data-label') ?? '') + ': ' + (td as HTMLElement).innerText.trim()),
+  );
+  expect(clipped).toEqual([]);
 }
 
 async function faults(request: APIRequestContext, body: object | null) {
