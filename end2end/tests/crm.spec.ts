@@ -1,11 +1,5 @@
-import { test, expect, Page } from '@playwright/test';
-import { hydrated, login, unique } from './helpers';
-
-/** The page fits the viewport: nothing sticks out sideways (tables scroll inside). */
-async function fitsWidth(page: Page) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-}
+import { test, expect } from '@playwright/test';
+import { fitsWidth, hydrated, login, unique } from './helpers';
 
 test('create a contact, edit it, find it in the list, archive and restore it', async ({ page }) => {
   await login(page);

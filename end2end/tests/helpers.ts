@@ -8,6 +8,19 @@ export async function hydrated(page: Page) {
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
 }
 
+/** The page fits the viewport: nothing sticks out sideways (tables scroll inside their
+ * own box), and no table cell cuts its text off at a card's edge. */
+export async function fitsWidth(page: Page) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  const clipped = await page.evaluate(() =>
+    Array.from(document.querySelectorAll('table td'))
+      .filter((td) => td.scrollWidth > td.clientWidth + 1)
+      .map((td) => (td.getAttribute('data-label') ?? '') + ': ' + (td as HTMLElement).innerText.trim()),
+  );
+  expect(clipped).toEqual([]);
+}
+
 export async function login(page: Page, email = ADMIN_EMAIL, password = ADMIN_PASSWORD) {
   await page.goto('/login');
   await hydrated(page);

@@ -2,7 +2,7 @@ import { test, expect, Page, APIRequestContext } from '@playwright/test';
 import ExcelJS from 'exceljs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { hydrated, login, logout, unique } from './helpers';
+import { fitsWidth, hydrated, login, logout, unique } from './helpers';
 
 // The sync settings UI against the real stack: Tandem, its workers, Postgres and the
 // demo CRM (started by scripts/test.sh with a seeded `acme` account). The tests run in
@@ -20,19 +20,6 @@ const run = unique('e2e').toLowerCase();
 const good = { email: `${run}-sync@example.com`, first: 'Synced', last: `Person${run.slice(-4)}` };
 const broken = { email: `${run}-phone@example.com`, last: 'Brokenphone', phone: 'call me maybe' };
 let syncId = '';
-
-async function fitsWidth(page: Page) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-  // A table scrolls inside its own box, so the page may fit while a cell's text is cut
-  // off at the card's edge: every cell must hold its content.
-  const clipped = await page.evaluate(() =>
-    Array.from(document.querySelectorAll('table td'))
-      .filter((td) => td.scrollWidth > td.clientWidth + 1)
-      .map((td) => (td.getAttribute('data-label') ?? '') + ': ' + (td as HTMLElement).innerText.trim()),
-  );
-  expect(clipped).toEqual([]);
-}
 
 async function faults(request: APIRequestContext, body: object | null) {
   const res = body
