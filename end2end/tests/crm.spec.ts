@@ -51,6 +51,17 @@ test('create a contact, edit it, find it in the list, archive and restore it', a
   await page.getByLabel('Note').fill('Met at the e2e conference.');
   await page.getByRole('button', { name: 'Add note' }).click();
   await expect(page.getByTestId('timeline')).toContainText('Met at the e2e conference.');
+
+  // Associate a company through the picker, which searches from the browser.
+  const company = unique('Picker Co');
+  const made = await page.request.post('/api/create_crm_record', { data: { object: 'companies', properties: { name: company } } });
+  expect(made.ok(), await made.text()).toBeTruthy();
+  const assoc = page.getByTestId('associations');
+  await assoc.getByRole('button', { name: 'Add company' }).click();
+  await assoc.getByRole('searchbox', { name: 'Find a company to add' }).fill(company);
+  await assoc.getByRole('button', { name: company }).click();
+  await expect(assoc).toContainText('Companies (1)');
+  await expect(assoc.getByRole('link', { name: company })).toBeVisible();
   await page.screenshot({ path: 'test-results/screens/crm-record.png', fullPage: true });
 
   // The list shows it, with the edited value, through the search box.

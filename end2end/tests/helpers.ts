@@ -12,7 +12,24 @@ export async function hydrated(page: Page) {
  * own box), and no table cell cuts its text off at a card's edge. */
 export async function fitsWidth(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
+  // When something sticks out, the message names it: the innermost elements past the
+  // right edge that no scrolling box clips (absolutely placed ones may escape theirs).
+  const sticking = overflow <= 0 ? [] : await page.evaluate(() => {
+    const clipped = (el: Element) => {
+      if (getComputedStyle(el).position === 'absolute') return false;
+      for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return true;
+      }
+      return false;
+    };
+    const out = Array.from(document.body.querySelectorAll('*')).filter(
+      (el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(el),
+    );
+    return out
+      .filter((el) => !out.some((o) => o !== el && el.contains(o)))
+      .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}"> ${(el as HTMLElement).innerText?.slice(0, 40) ?? ''}`);
+  });
+  expect(overflow, `sticks out: ${sticking.join('; ')}`).toBeLessThanOrEqual(0);
   const clipped = await page.evaluate(() =>
     Array.from(document.querySelectorAll('table td'))
       .filter((td) => td.scrollWidth > td.clientWidth + 1)

@@ -424,6 +424,43 @@ test('a deal sync with auto-mapped stages', async ({ page }) => {
   await page.screenshot({ path: `${SCREENS}/syncs-two-syncs.png`, fullPage: true });
 });
 
+test('an admin\'s sync and settings pages read well on a 390 px phone', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const pages: [string, string][] = [
+    ['/settings/integrations/connected-apps/demo?tab=syncs', 'syncs-admin-390'],
+    ['/settings/integrations/connected-apps/demo?tab=syncs&view=records', 'record-view-390'],
+    ['/settings/integrations/connected-apps/demo', 'connected-app-390'],
+    ['/settings/integrations/connected-apps', 'connected-apps-390'],
+    [`/settings/integrations/syncs/${syncId}?state=failed`, 'records-failed-390'],
+    [`/settings/integrations/syncs/${syncId}/edit`, 'wizard-390'],
+    ['/settings/import-export', 'import-export-390'],
+    ['/settings/users', 'users-390'],
+    ['/settings/tokens', 'tokens-390'],
+    ['/settings/properties', 'properties-390'],
+    ['/notifications', 'notifications-390'],
+    ['/marketplace/demo', 'marketplace-listing-390'],
+  ];
+  for (const [url, name] of pages) {
+    await page.goto(url);
+    await hydrated(page);
+    await fitsWidth(page);
+    await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
+  }
+  // The wizard's mapping table, and a failed record's detail panel.
+  await page.goto(`/settings/integrations/syncs/${syncId}/edit`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByTestId('mappings')).toBeVisible();
+  await fitsWidth(page);
+  await page.screenshot({ path: `${SCREENS}/wizard-configure-390.png`, fullPage: true });
+  await page.goto(`/settings/integrations/syncs/${syncId}?state=failed`);
+  await hydrated(page);
+  await page.getByTestId('sync-record-row').first().getByTestId('open-record').click();
+  await expect(page.getByTestId('record-detail')).toBeVisible();
+  await fitsWidth(page);
+  await page.screenshot({ path: `${SCREENS}/record-detail-390.png`, fullPage: true });
+});
+
 test('people without the App Marketplace permission see status and lists, not the buttons', async ({ page }) => {
   const email = `${run}-viewer@example.com`;
   const res = await page.request.post('/api/create_user', {

@@ -1,4 +1,5 @@
 use crate::api::tokens::{list_tokens, CreateToken, RevokeToken};
+use crate::api::ApiError;
 use crate::app::components::{ErrorBox, Forbidden, Loading};
 use crate::app::layout::use_user;
 use crate::model::ApiTokenView;
@@ -8,12 +9,20 @@ use leptos_meta::Title;
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let me = use_user();
+    // Made here, not in `TokensAdmin` (created inside the `Suspend` below, which the
+    // server may run again): the browser must hydrate the same resource the server made.
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
     view! {
         <Title text="Private app tokens"/>
         <Suspense fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(u)) if u.role.is_super_admin() => view! { <TokensAdmin/> }.into_any(),
+                    Ok(Some(u)) if u.role.is_super_admin() => view! { <TokensAdmin create revoke tokens/> }.into_any(),
                     _ => view! {
                         <Forbidden
                             message="Only Super Admins can see and create private app tokens."
@@ -27,13 +36,11 @@ pub fn TokensPage() -> impl IntoView {
 }
 
 #[component]
-fn TokensAdmin() -> impl IntoView {
-    let create = ServerAction::<CreateToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| list_tokens(),
-    );
+fn TokensAdmin(
+    create: ServerAction<CreateToken>,
+    revoke: ServerAction<RevokeToken>,
+    tokens: Resource<Result<Vec<ApiTokenView>, ApiError>>,
+) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

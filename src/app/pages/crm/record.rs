@@ -8,8 +8,12 @@ use crate::api::crm::{
     AddCrmNote, ArchiveCrmRecord, AssociateCrmRecords, DissociateCrmRecords, RestoreCrmRecord,
     UpdateCrmRecord,
 };
-use crate::app::components::{set_page_status, ErrorBox, Loading};
-use crate::model::crm::{ListRequest, ObjectSchemaView, ObjectType, PropertyDef, RecordView};
+use crate::api::ApiError;
+use crate::app::components::{local_resource, set_page_status, ErrorBox, Loading};
+use crate::model::crm::{
+    AssociationView, ListRequest, ObjectSchemaView, ObjectType, PropertyDef, RecordView,
+    TimelineEventView,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -29,10 +33,11 @@ pub fn CrmRecordPage(object: ObjectType) -> impl IntoView {
         move |(id, _)| async move {
             match id {
                 Some(id) => get_crm_record(object, id).await,
-                None => Err(crate::api::ApiError::not_found("This record")),
+                None => Err(ApiError::not_found("This record")),
             }
         },
     );
+    let panels = Panels::new(object, id);
     view! {
         <section class="crm-record" data-testid="crm-record">
             <a href=object.path() class="back">{format!("← {}", object.label())}</a>
@@ -43,7 +48,7 @@ pub fn CrmRecordPage(object: ObjectType) -> impl IntoView {
                         Err(e) => return view! { <ErrorBox error=e/> }.into_any(),
                     };
                     match record.await {
-                        Ok(r) => view! { <RecordBody object schema record=r version/> }.into_any(),
+                        Ok(r) => view! { <RecordBody object schema record=r version panels/> }.into_any(),
                         Err(e) if e.status == 404 => {
                             set_page_status(404);
                             view! {
@@ -63,12 +68,65 @@ pub fn CrmRecordPage(object: ObjectType) -> impl IntoView {
     }
 }
 
+/// The side panels' data and the actions that change it. Created with the page, not
+/// inside the `Suspend` that shows the record: the server may run a `Suspend` again, and
+/// resources created there would be created twice on the server but once in the browser,
+/// which would then hydrate them from the wrong serialized values (a panic).
+#[derive(Clone, Copy)]
+struct Panels {
+    associate: ServerAction<AssociateCrmRecords>,
+    dissociate: ServerAction<DissociateCrmRecords>,
+    note: ServerAction<AddCrmNote>,
+    links: Resource<Result<Vec<AssociationView>, ApiError>>,
+    events: Resource<Result<Vec<TimelineEventView>, ApiError>>,
+}
+
+impl Panels {
+    fn new(object: ObjectType, id: Memo<Option<i64>>) -> Self {
+        let associate = ServerAction::<AssociateCrmRecords>::new();
+        let dissociate = ServerAction::<DissociateCrmRecords>::new();
+        let note = ServerAction::<AddCrmNote>::new();
+        let links = Resource::new(
+            move || {
+                (
+                    id.get(),
+                    associate.version().get(),
+                    dissociate.version().get(),
+                )
+            },
+            move |(id, _, _)| async move {
+                match id {
+                    Some(id) => list_crm_associations(object, id).await,
+                    None => Ok(Vec::new()),
+                }
+            },
+        );
+        let events = Resource::new(
+            move || (id.get(), note.version().get()),
+            move |(id, _)| async move {
+                match id {
+                    Some(id) => list_crm_timeline(object, id).await,
+                    None => Ok(Vec::new()),
+                }
+            },
+        );
+        Panels {
+            associate,
+            dissociate,
+            note,
+            links,
+            events,
+        }
+    }
+}
+
 #[component]
 fn RecordBody(
     object: ObjectType,
     schema: ObjectSchemaView,
     record: RecordView,
     version: RwSignal<u32>,
+    panels: Panels,
 ) -> impl IntoView {
     let archive = ServerAction::<ArchiveCrmRecord>::new();
     let restore = ServerAction::<RestoreCrmRecord>::new();
@@ -134,8 +192,8 @@ fn RecordBody(
                 <dl>{props}</dl>
             </section>
             <div class="side">
-                <AssociationsPanel object id/>
-                <TimelinePanel object id/>
+                <AssociationsPanel object id panels/>
+                <TimelinePanel object id panels/>
             </div>
         </div>
     }
@@ -219,13 +277,13 @@ fn PropertyRow(
 }
 
 #[component]
-fn AssociationsPanel(object: ObjectType, id: i64) -> impl IntoView {
-    let associate = ServerAction::<AssociateCrmRecords>::new();
-    let dissociate = ServerAction::<DissociateCrmRecords>::new();
-    let links = Resource::new(
-        move || (id, associate.version().get(), dissociate.version().get()),
-        move |(id, _, _)| list_crm_associations(object, id),
-    );
+fn AssociationsPanel(object: ObjectType, id: i64, panels: Panels) -> impl IntoView {
+    let Panels {
+        associate,
+        dissociate,
+        links,
+        ..
+    } = panels;
     let error = move || {
         associate
             .value()
@@ -283,7 +341,8 @@ fn AddAssociation(
 ) -> impl IntoView {
     let open = RwSignal::new(false);
     let text = RwSignal::new(String::new());
-    let results = Resource::new(
+    // Only ever loaded in the browser, once the picker is open.
+    let results = local_resource(
         move || (open.get(), text.get()),
         move |(open, text)| async move {
             if !open {
@@ -333,12 +392,8 @@ fn AddAssociation(
 }
 
 #[component]
-fn TimelinePanel(object: ObjectType, id: i64) -> impl IntoView {
-    let note = ServerAction::<AddCrmNote>::new();
-    let events = Resource::new(
-        move || (id, note.version().get()),
-        move |(id, _)| list_crm_timeline(object, id),
-    );
+fn TimelinePanel(object: ObjectType, id: i64, panels: Panels) -> impl IntoView {
+    let Panels { note, events, .. } = panels;
     let body = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(Ok(_)) = note.value().get() {

@@ -364,9 +364,10 @@ fn RecordList(
     });
     let summary = if q.search.is_none() && q.reason.is_none() {
         format!(
-            "{} {} records",
+            "{} {} {}",
             thousands(page.total),
-            state_label(&q.state).to_lowercase()
+            state_label(&q.state).to_lowercase(),
+            if page.total == 1 { "record" } else { "records" }
         )
     } else {
         format!("{} shown", page.rows.len())
@@ -397,8 +398,8 @@ fn RecordList(
                                 <td data-label="State"><span class=state_class(&r.state)>{state_label(&r.state)}</span>
                                     {r.deleted_side.clone().map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}</td>
                                 {show_reason.then(|| view! {
-                                    <td data-label="Reason" class="reason">{r.message.clone().unwrap_or_default()}
-                                        {r.field.clone().map(|f| view! { <br/><span class="muted small">"Field "<code>{f}</code></span> })}</td>
+                                    <td data-label="Reason" class="reason"><span>{r.message.clone().unwrap_or_default()}
+                                        {r.field.clone().map(|f| view! { <br/><span class="muted small">"Field "<code>{f}</code></span> })}</span></td>
                                 })}
                                 <td data-label="Hub">{hub}</td>
                                 <td data-label="App id">{r.app_id.clone().unwrap_or_default()}</td>
