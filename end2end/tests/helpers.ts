@@ -15,7 +15,7 @@ export async function fitsWidth(page: Page) {
   // When something sticks out, the message names it: the innermost elements past the
   // right edge that no scrolling box clips (absolutely placed ones may escape theirs).
   const sticking = overflow <= 0 ? [] : await page.evaluate(() => {
-    const clipped = (el: Element) => {
+    const insideScroller = (el: Element) => {
       if (getComputedStyle(el).position === 'absolute') return false;
       for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
         if (getComputedStyle(a).overflowX !== 'visible') return true;
@@ -23,7 +23,7 @@ export async function fitsWidth(page: Page) {
       return false;
     };
     const out = Array.from(document.body.querySelectorAll('*')).filter(
-      (el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !clipped(el),
+      (el) => el.getBoundingClientRect().right > window.innerWidth + 1 && !insideScroller(el),
     );
     return out
       .filter((el) => !out.some((o) => o !== el && el.contains(o)))

@@ -431,8 +431,6 @@ test('an admin\'s sync and settings pages read well on a 390 px phone', async ({
     ['/settings/integrations/connected-apps/demo?tab=syncs&view=records', 'record-view-390'],
     ['/settings/integrations/connected-apps/demo', 'connected-app-390'],
     ['/settings/integrations/connected-apps', 'connected-apps-390'],
-    [`/settings/integrations/syncs/${syncId}?state=failed`, 'records-failed-390'],
-    [`/settings/integrations/syncs/${syncId}/edit`, 'wizard-390'],
     ['/settings/import-export', 'import-export-390'],
     ['/settings/users', 'users-390'],
     ['/settings/tokens', 'tokens-390'],
@@ -446,15 +444,19 @@ test('an admin\'s sync and settings pages read well on a 390 px phone', async ({
     await fitsWidth(page);
     await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
   }
-  // The wizard's mapping table, and a failed record's detail panel.
+  // The wizard, then its mapping table; the failed list, then a record's detail panel.
   await page.goto(`/settings/integrations/syncs/${syncId}/edit`);
   await hydrated(page);
+  await fitsWidth(page);
+  await page.screenshot({ path: `${SCREENS}/wizard-390.png`, fullPage: true });
   await page.getByRole('button', { name: 'Next' }).click();
   await expect(page.getByTestId('mappings')).toBeVisible();
   await fitsWidth(page);
   await page.screenshot({ path: `${SCREENS}/wizard-configure-390.png`, fullPage: true });
   await page.goto(`/settings/integrations/syncs/${syncId}?state=failed`);
   await hydrated(page);
+  await fitsWidth(page);
+  await page.screenshot({ path: `${SCREENS}/records-failed-390.png`, fullPage: true });
   await page.getByTestId('sync-record-row').first().getByTestId('open-record').click();
   await expect(page.getByTestId('record-detail')).toBeVisible();
   await fitsWidth(page);

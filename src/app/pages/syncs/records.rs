@@ -364,10 +364,10 @@ fn RecordList(
     });
     let summary = if q.search.is_none() && q.reason.is_none() {
         format!(
-            "{} {} {}",
+            "{} {} record{}",
             thousands(page.total),
             state_label(&q.state).to_lowercase(),
-            if page.total == 1 { "record" } else { "records" }
+            if page.total == 1 { "" } else { "s" }
         )
     } else {
         format!("{} shown", page.rows.len())
