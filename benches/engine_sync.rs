@@ -23,8 +23,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tandem::hub::{records, ObjectType, WriteOrigin};
 use tandem::model::*;
-use tandem::server::auth::{AuthVia, Principal};
-use tandem::server::{db, install, portals, users, AppState, Config};
+use tandem::platform::auth::{AuthVia, Principal};
+use tandem::platform::{db, install, portals, users, AppState, Config};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem");
@@ -198,8 +198,8 @@ async fn tandem(base: &str, name: &str, demo: &DemoApp, account: &str) -> anyhow
     let port = free_port();
     let mut config = Config::for_tests(&db_url, data_dir.clone());
     config.public_url = format!("http://127.0.0.1:{port}");
-    config.demo_app_url = demo.url.clone();
-    config.app_rate_limit = None;
+    config.apps.demo_app_url = demo.url.clone();
+    config.apps.app_rate_limit = None;
     let state = AppState::new(pool.clone(), config)?;
     let data_dir = data_dir.to_string_lossy().into_owned();
     let addr = format!("127.0.0.1:{port}");
@@ -464,9 +464,9 @@ fn index_of(name: Option<&str>, prefix: &str) -> Option<usize> {
 }
 
 async fn app_to_hub(t: &Tandem, n: usize) -> anyhow::Result<(f64, f64)> {
-    let def = tandem::connectors::registry::app_definition(&t.state.config, "demo")
+    let def = tandem::connectors::registry::app_definition(&t.state.config.apps, "demo")
         .ok_or_else(|| anyhow::anyhow!("no demo app"))?;
-    let connector = tandem::server::connections::connector_for(
+    let connector = tandem::platform::connections::connector_for(
         &t.state.pool,
         &t.state.secret_key,
         &def,

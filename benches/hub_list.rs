@@ -13,7 +13,7 @@ use tandem::hub::generator::{self, GenerateOptions};
 use tandem::hub::records::{self, ListQuery, Sort, SortDir};
 use tandem::hub::schema;
 use tandem::model::crm::ObjectType;
-use tandem::server::{db, portals};
+use tandem::platform::{db, portals};
 use uuid::Uuid;
 
 fn env_num(name: &str, default: u64) -> u64 {

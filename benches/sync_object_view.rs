@@ -16,7 +16,8 @@ use axum::body::{to_bytes, Body};
 use http::{header, Request, StatusCode};
 use std::time::Instant;
 use tandem::model::{DefaultApp, MatchKeyInput, Role, SyncDirection, SyncInput};
-use tandem::server::{app, db, portals, tokens, users, AppState, Config};
+use tandem::platform::{db, portals, tokens, users, AppState, Config};
+use tandem::server::app;
 use tower::ServiceExt;
 use uuid::Uuid;
 

@@ -18,7 +18,11 @@ pub mod engine;
 #[cfg(feature = "ssr")]
 pub mod hub;
 #[cfg(feature = "ssr")]
+pub mod platform;
+#[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod support;
 
 #[cfg(feature = "ssr")]
 pub mod demo_app;

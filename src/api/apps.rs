@@ -18,8 +18,9 @@ pub async fn list_apps() -> Result<Vec<AppListing>, ApiError> {
 pub async fn list_connections() -> Result<Vec<ConnectedApp>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    let all = crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url)
-        .await?;
+    let all =
+        crate::platform::connections::list(&state.pool, p.portal_id, &state.config.public_url)
+            .await?;
     Ok(crate::connectors::registry::listings()
         .into_iter()
         .filter_map(|listing| {
@@ -46,7 +47,7 @@ pub async fn app_connections(app: String) -> Result<ConnectedApp, ApiError> {
         .find(|l| l.id == app)
         .ok_or_else(|| ApiError::not_found("The app"))?;
     let connections =
-        crate::server::connections::list(&state.pool, p.portal_id, &state.config.public_url)
+        crate::platform::connections::list(&state.pool, p.portal_id, &state.config.public_url)
             .await?
             .into_iter()
             .filter(|c| c.app == app)
@@ -61,7 +62,7 @@ pub async fn app_connections(app: String) -> Result<ConnectedApp, ApiError> {
 pub async fn connection_status(id: Uuid) -> Result<ConnectionView, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    crate::server::connections::get(&state.pool, p.portal_id, id, &state.config.public_url).await
+    crate::platform::connections::get(&state.pool, p.portal_id, id, &state.config.public_url).await
 }
 
 /// Starts an install: returns the app's authorization URL. Open it in a browser, sign in
@@ -71,7 +72,7 @@ pub async fn connection_status(id: Uuid) -> Result<ConnectionView, ApiError> {
 pub async fn start_install(app: String) -> Result<InstallStart, ApiError> {
     let p = super::ssr::app_manager().await?;
     let state = super::ssr::state()?;
-    crate::server::install::start(&state, &p, &app).await
+    crate::platform::install::start(&state, &p, &app).await
 }
 
 /// Revokes the account's tokens, removes its webhook, turns its syncs off; history stays.
@@ -79,5 +80,7 @@ pub async fn start_install(app: String) -> Result<InstallStart, ApiError> {
 pub async fn disconnect(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::app_manager().await?;
     let state = super::ssr::state()?;
-    crate::server::install::disconnect(&state, &p, id).await
+    crate::platform::install::disconnect(&state, &p, id).await?;
+    crate::engine::definition::turn_off_for_connection(&state.pool, id).await?;
+    Ok(())
 }

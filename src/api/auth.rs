@@ -29,10 +29,10 @@ pub async fn login(
     #[server(default)] portal: Option<String>,
     #[server(default)] next: Option<String>,
 ) -> Result<(), ApiError> {
-    use crate::server::auth::SESSION_USER_KEY;
+    use crate::platform::auth::SESSION_USER_KEY;
     let state = super::ssr::state()?;
     let principal =
-        crate::server::users::sign_in(&state.pool, &email, &password, portal.as_deref()).await?;
+        crate::platform::users::sign_in(&state.pool, &email, &password, portal.as_deref()).await?;
     let session = super::ssr::session()?;
     // A new session id at sign-in, so a planted cookie cannot be promoted (fixation).
     session.cycle_id().await.map_err(ApiError::internal)?;

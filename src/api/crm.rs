@@ -14,18 +14,15 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::api::ApiError;
     use crate::model::crm::WriteOrigin;
-    use crate::server::{auth::Principal, AppState};
-    use leptos::prelude::use_context;
+    use crate::model::ApiError;
+    use crate::platform::{auth::Principal, AppState};
 
     /// The caller, the origin of their writes, and the state.
     pub async fn caller() -> Result<(Principal, WriteOrigin, AppState), ApiError> {
         let state = crate::api::ssr::state()?;
         let principal = crate::api::ssr::principal().await?;
-        let parts = use_context::<http::request::Parts>()
-            .ok_or_else(|| ApiError::internal("request missing from the context"))?;
-        let origin = crate::hub::origin_of(&state.pool, &principal, &parts).await?;
+        let origin = principal.write_origin();
         Ok((principal, origin, state))
     }
 }

@@ -7,20 +7,19 @@
 pub mod apps;
 pub mod auth;
 pub mod crm;
-pub mod error;
 pub mod notifications;
 pub mod properties;
 pub mod syncs;
 pub mod tokens;
 pub mod users;
 
-pub use error::{ApiError, FieldError};
+pub use crate::model::{ApiError, FieldError};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side helpers shared by the server functions.
     use super::ApiError;
-    use crate::server::{auth::Principal, AppState};
+    use crate::platform::{auth::Principal, AppState};
     use leptos::prelude::*;
 
     /// The application state handed to server functions by the router.
@@ -34,7 +33,7 @@ pub mod ssr {
         let state = state()?;
         let parts = use_context::<http::request::Parts>()
             .ok_or_else(|| ApiError::internal("request missing from the context"))?;
-        crate::server::auth::authenticate(&state, &parts).await
+        crate::platform::auth::authenticate(&state, &parts).await
     }
 
     /// The tower-sessions session of this request.

@@ -9,12 +9,12 @@ use leptos::server_fn::codec::Json;
 pub async fn list_notifications() -> Result<NotificationList, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    Ok(crate::server::notifications::list(&state.pool, p.user_id, 50).await?)
+    Ok(crate::platform::notifications::list(&state.pool, p.user_id, 50).await?)
 }
 
 #[server(endpoint = "mark_notifications_read", input = Json, output = Json)]
 pub async fn mark_notifications_read() -> Result<(), ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    Ok(crate::server::notifications::mark_all_read(&state.pool, p.user_id).await?)
+    Ok(crate::platform::notifications::mark_all_read(&state.pool, p.user_id).await?)
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 pub async fn list_tokens() -> Result<Vec<ApiTokenView>, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    Ok(crate::server::tokens::list(&state.pool, p.portal_id).await?)
+    Ok(crate::platform::tokens::list(&state.pool, p.portal_id).await?)
 }
 
 /// Creates a token acting for the caller; the secret is in the answer and nowhere else.
@@ -18,12 +18,12 @@ pub async fn list_tokens() -> Result<Vec<ApiTokenView>, ApiError> {
 pub async fn create_token(name: String) -> Result<CreatedApiToken, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    crate::server::tokens::create(&state.pool, p.portal_id, p.user_id, &name).await
+    crate::platform::tokens::create(&state.pool, p.portal_id, p.user_id, &name).await
 }
 
 #[server(endpoint = "revoke_token", input = Json, output = Json)]
 pub async fn revoke_token(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    crate::server::tokens::revoke(&state.pool, p.portal_id, id).await
+    crate::platform::tokens::revoke(&state.pool, p.portal_id, id).await
 }

@@ -10,7 +10,7 @@ use leptos::server_fn::codec::Json;
 pub async fn list_users() -> Result<Vec<UserView>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
-    Ok(crate::server::users::list(&state.pool, p.portal_id).await?)
+    Ok(crate::platform::users::list(&state.pool, p.portal_id).await?)
 }
 
 /// Adds a user to the caller's portal (Super Admins only).
@@ -23,14 +23,14 @@ pub async fn create_user(
 ) -> Result<UserView, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    let new = crate::server::users::NewUser {
+    let new = crate::platform::users::NewUser {
         email,
         name,
         password,
         role,
     };
-    let id = crate::server::users::create(&state.pool, p.portal_id, new).await?;
-    crate::server::users::list(&state.pool, p.portal_id)
+    let id = crate::platform::users::create(&state.pool, p.portal_id, new).await?;
+    crate::platform::users::list(&state.pool, p.portal_id)
         .await?
         .into_iter()
         .find(|u| u.id == id)

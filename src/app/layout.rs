@@ -4,7 +4,7 @@
 use super::components::{use_interval, ErrorBox, Loading};
 use crate::api::auth::{current_user, Logout};
 use crate::api::notifications::{list_notifications, MarkNotificationsRead};
-use crate::api::ApiError;
+use crate::model::ApiError;
 use crate::model::WhoAmI;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};

@@ -14,7 +14,7 @@ pub mod webhook;
 
 pub use crate::model::AppListing;
 pub use error::ConnectorError;
-pub use registry::{app_definition, app_definitions};
+pub use registry::{app_definition, app_definitions, AppsConfig};
 pub use types::*;
 
 use async_trait::async_trait;

@@ -4,12 +4,24 @@
 use super::demo::{self, DemoApp};
 use super::http::HttpLimits;
 use super::{AppDefinition, AppListing};
-use crate::server::Config;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// What the installable apps need from Tandem's configuration (`TANDEM_DEMO_*`,
+/// `TANDEM_APP_RATE_LIMIT`).
+#[derive(Debug, Clone)]
+pub struct AppsConfig {
+    /// The bundled Demo CRM and Tandem's OAuth client there.
+    pub demo_app_url: String,
+    pub demo_client_id: String,
+    pub demo_client_secret: String,
+    /// Requests per window Tandem allows itself per connected account (`None`: no limit
+    /// of its own): just under the apps' own limits, so that 429s stay rare.
+    pub app_rate_limit: Option<(u32, f64)>,
+}
+
 /// The installable apps, configured from the environment.
-pub fn app_definitions(config: &Config) -> Vec<Arc<dyn AppDefinition>> {
+pub fn app_definitions(config: &AppsConfig) -> Vec<Arc<dyn AppDefinition>> {
     let mut limits = HttpLimits::default();
     match config.app_rate_limit {
         Some((requests, secs)) => {
@@ -32,7 +44,7 @@ pub fn app_definitions(config: &Config) -> Vec<Arc<dyn AppDefinition>> {
     )]
 }
 
-pub fn app_definition(config: &Config, app: &str) -> Option<Arc<dyn AppDefinition>> {
+pub fn app_definition(config: &AppsConfig, app: &str) -> Option<Arc<dyn AppDefinition>> {
     app_definitions(config)
         .into_iter()
         .find(|d| d.listing().id == app)

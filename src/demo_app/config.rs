@@ -10,6 +10,8 @@ use std::time::Duration;
 /// The database name the demo app uses on Tandem's Postgres server when
 /// `DEMO_APP_DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_NAME: &str = "tandem_demo_app";
+/// Where `make run` puts the hub's database; the demo app's sits beside it.
+const DEFAULT_HUB_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tandem";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:3100";
 pub const DEFAULT_ADMIN_KEY: &str = "demo-admin-key";
 pub const DEFAULT_CLIENT_ID: &str = "tandem";
@@ -60,7 +62,7 @@ impl DemoConfig {
             None => {
                 let hub = var("DATABASE_URL")
                     .or_else(|| read_trimmed(&Path::new(&data_dir).join("database_url")))
-                    .unwrap_or_else(|| crate::server::config::DEFAULT_DATABASE_URL.into());
+                    .unwrap_or_else(|| DEFAULT_HUB_DATABASE_URL.into());
                 sibling_database(&hub, DEFAULT_DATABASE_NAME)?
             }
         };
@@ -163,7 +165,7 @@ pub fn sibling_database(url: &str, name: &str) -> anyhow::Result<String> {
     let mut parsed = url::Url::parse(url).with_context(|| {
         format!(
             "cannot read the database URL `{}`; set DEMO_APP_DATABASE_URL",
-            crate::server::db::redact(url)
+            crate::support::redact(url)
         )
     })?;
     parsed.set_path(&format!("/{name}"));

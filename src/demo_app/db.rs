@@ -7,37 +7,17 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use sha2::{Digest, Sha256};
-use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations_demo_app");
 
-use crate::server::db::redact;
-
 pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
-    PgPoolOptions::new()
-        .max_connections(20)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to the demo app's Postgres at {}; is it running? (`make run` starts one)",
-                redact(database_url)
-            )
-        })
+    crate::support::connect(database_url, "the demo app's ").await
 }
 
 /// Creates the database when missing and applies the demo app's migrations.
 pub async fn migrate(database_url: &str) -> anyhow::Result<PgPool> {
-    if !sqlx::Postgres::database_exists(database_url)
-        .await
-        .with_context(|| format!("cannot reach Postgres at {}", redact(database_url)))?
-    {
-        sqlx::Postgres::create_database(database_url)
-            .await
-            .context("cannot create the demo app's database")?;
-    }
+    crate::support::create_database_if_missing(database_url, "the demo app's ").await?;
     let pool = connect(database_url).await?;
     MIGRATOR
         .run(&pool)

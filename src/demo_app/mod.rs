@@ -220,7 +220,7 @@ pub async fn serve(config: DemoConfig) -> anyhow::Result<()> {
     tracing::info!(%addr, "demo app listening");
     println!("Demo CRM is serving on {public_url}");
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(crate::server::cli::shutdown_signal())
+        .with_graceful_shutdown(crate::support::shutdown_signal())
         .await
         .context("demo app server error")
 }

@@ -8,8 +8,8 @@ use super::plan::{
     KeyFields, MappingError, MatchKey, OptionMap, SyncSettings,
 };
 use super::queue::{self, NewJob};
-use crate::api::{ApiError, FieldError};
 use crate::connectors::{AppObject, FieldKind};
+use crate::model::{ApiError, FieldError};
 use crate::model::{
     DefaultApp, FieldOption, FilterOp, MappingInput, MatchKeyInput, SideInput, SyncDirection,
     SyncInput, WritePolicy,

@@ -12,10 +12,10 @@ use super::index::VISIBLE_STATES;
 use super::queue::{self, Job, NewJob};
 use super::runner::{BatchError, Outcome};
 use super::troubleshoot;
-use crate::api::ApiError;
+use crate::model::ApiError;
 use crate::model::{ExportFormat, ExportStatus, ExportView};
-use crate::server::notifications::{notify_user, NewNotification};
-use crate::server::Config;
+use crate::platform::notifications::{notify_user, NewNotification};
+use crate::platform::Config;
 use sqlx::{PgConnection, PgPool};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -591,7 +591,7 @@ async fn tell(pool: &PgPool, config: &Config, row: &ExportRow, result: &anyhow::
             None => body.clone(),
         };
         if let Some(to) = to {
-            if let Err(e) = crate::server::email::send(config, &[to], &title, &text).await {
+            if let Err(e) = crate::platform::email::send(config, &[to], &title, &text).await {
                 tracing::warn!(error = %e, "email failed");
             }
         }

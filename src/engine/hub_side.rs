@@ -3,9 +3,9 @@
 //! fields for the mapping editor. The only engine module that calls into `hub`.
 
 use super::plan::{self, ObjectKind};
-use crate::api::ApiError;
 use crate::hub::{records, schema, ObjectType, WriteOrigin};
 use crate::model::crm::PropertyType;
+use crate::model::ApiError;
 use crate::model::{FieldOption, PipelineOption};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;

@@ -3,8 +3,8 @@
 //! SMTP is configured).
 
 use super::definition::SyncRow;
-use crate::server::notifications::{notify_admins, NewNotification};
-use crate::server::Config;
+use crate::platform::notifications::{notify_admins, NewNotification};
+use crate::platform::Config;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -158,7 +158,7 @@ pub async fn send_admin_email(
             .fetch_all(pool)
             .await
             .unwrap_or_default();
-    if let Err(e) = crate::server::email::send(config, &to, subject, body).await {
+    if let Err(e) = crate::platform::email::send(config, &to, subject, body).await {
         tracing::warn!(error = %e, "email failed");
     }
 }

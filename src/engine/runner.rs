@@ -59,7 +59,7 @@ pub enum Outcome {
 /// What a batch needs of its sync.
 pub struct Run<'a> {
     pub pool: &'a PgPool,
-    pub config: &'a crate::server::Config,
+    pub config: &'a crate::platform::Config,
     pub sync: &'a SyncRow,
     pub connector: Arc<dyn Connector>,
     pub hub_object: ObjectType,
@@ -356,7 +356,7 @@ pub async fn process(
             .map(|h| h.id)
             .or(it.row.as_ref().and_then(|r| r.hub_id))
     };
-    let mut hub_written: HashMap<usize, Result<HubRecord, crate::api::ApiError>> = {
+    let mut hub_written: HashMap<usize, Result<HubRecord, crate::model::ApiError>> = {
         let mut creates: Vec<(usize, &plan::Record)> = Vec::new();
         let mut updates: Vec<(usize, (i64, &plan::Record))> = Vec::new();
         for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {

@@ -8,10 +8,10 @@ use super::index::IndexRow;
 use super::queue::{self, NewJob};
 use super::runner;
 use super::troubleshoot;
-use crate::api::ApiError;
 use crate::connectors::{registry, AppObject, Connector};
+use crate::model::ApiError;
 use crate::model::*;
-use crate::server::{connections, AppState};
+use crate::platform::{connections, AppState};
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -35,7 +35,7 @@ async fn connector(
         ))
         .with_hint("Open the app's page in Connected apps and choose Reconnect."));
     }
-    let def = registry::app_definition(&state.config, &view.app)
+    let def = registry::app_definition(&state.config.apps, &view.app)
         .ok_or_else(|| ApiError::not_found("The app"))?;
     let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)?;
     Ok((view, c))

@@ -2,8 +2,8 @@
 //! fix it, and where to go — the *Troubleshoot* panel and the API's `hint`.
 
 use super::plan;
-use crate::api::ApiError;
 use crate::connectors::ItemError;
+use crate::model::ApiError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -8,9 +8,9 @@ use super::definition::{self, SyncRow};
 use super::queue::{self, Job, NewJob};
 use super::runner::{self, BatchError, Outcome, Run, Stop};
 use crate::connectors::{registry, Connector};
-use crate::server::connections;
-use crate::server::secrets::SecretKey;
-use crate::server::Config;
+use crate::platform::connections;
+use crate::platform::secrets::SecretKey;
+use crate::platform::Config;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::collections::HashMap;
@@ -66,7 +66,7 @@ impl Engine {
         if let Some(c) = cache.get(&connection_id) {
             return Ok(c.clone());
         }
-        let def = registry::app_definition(&self.config, app).ok_or_else(|| {
+        let def = registry::app_definition(&self.config.apps, app).ok_or_else(|| {
             BatchError::new(
                 Stop::TurnOff,
                 format!("The app `{app}` is not available in this version of Tandem."),

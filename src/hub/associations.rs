@@ -8,8 +8,8 @@
 //! association or removing a missing one changes nothing and appends nothing.
 
 use super::changes::{self, ChangeKind, NewChange};
-use crate::api::ApiError;
 use crate::model::crm::{AssociationView, ObjectType, WriteOrigin};
+use crate::model::ApiError;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use uuid::Uuid;

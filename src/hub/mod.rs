@@ -1,6 +1,6 @@
 //! The hub CRM: the hub side of every sync — contacts, companies, deals and invoices
 //! with typed properties, associations, deal pipelines, the change feed, timeline
-//! events, the HubSpot-shaped REST API and the data generator.
+//! events and the data generator (the HubSpot-shaped REST API over it is `server::rest`).
 //!
 //! # What the sync engine can rely on
 //!
@@ -41,40 +41,7 @@ pub mod changes;
 pub mod generator;
 pub mod pipelines;
 pub mod records;
-pub mod rest;
 pub mod schema;
 pub mod timeline;
 
 pub use crate::model::crm::{ObjectType, WriteOrigin};
-
-use crate::api::ApiError;
-use crate::server::auth::{AuthVia, Principal};
-use sqlx::PgPool;
-
-/// The origin of a write made by an authenticated caller: the user for a session, the
-/// token (by id) for a Bearer token.
-pub async fn origin_of(
-    pool: &PgPool,
-    principal: &Principal,
-    parts: &http::request::Parts,
-) -> Result<WriteOrigin, ApiError> {
-    if principal.via == AuthVia::Session {
-        return Ok(WriteOrigin::User(principal.user_id));
-    }
-    let secret = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    let id: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT id FROM api_tokens WHERE token_hash = $1 AND portal_id = $2")
-            .bind(crate::server::tokens::hash(secret))
-            .bind(principal.portal_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(id
-        .map(WriteOrigin::ApiToken)
-        .unwrap_or(WriteOrigin::User(principal.user_id)))
-}

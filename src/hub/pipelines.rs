@@ -6,8 +6,8 @@
 //! (migrations/…_hub.sql), so no code path can forget it. A deal's `pipeline` and
 //! `dealstage` properties hold a pipeline id and a stage id of that pipeline.
 
-use crate::api::{ApiError, FieldError};
 use crate::model::crm::{PipelineView, StageView};
+use crate::model::{ApiError, FieldError};
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -26,8 +26,8 @@
 
 use super::changes::{self, ChangeKind, NewChange};
 use super::schema::{self, NormalisedPatch, ObjectSchema, PropertyValues};
-use crate::api::{ApiError, FieldError};
 use crate::model::crm::{ObjectType, PropertyChange, PropertyType, RecordView, WriteOrigin};
+use crate::model::{ApiError, FieldError};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,11 +7,11 @@
 //! a sentence saying what is wrong. [`ObjectSchema::validate_patch`] applies it to a
 //! whole patch and returns every field's problem at once.
 
-use crate::api::{ApiError, FieldError};
 use crate::model::crm::{
     NewPropertyRequest, ObjectSchemaView, ObjectType, PipelineView, PropertyDef, PropertyOption,
     PropertyType, WriteOrigin,
 };
+use crate::model::{ApiError, FieldError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::PgPool;

@@ -7,8 +7,8 @@
 //! archived records (the contact exists in the hub), never to another portal's.
 //! Timeline events do not go through the change feed: they never sync back.
 
-use crate::api::{ApiError, FieldError};
 use crate::model::crm::{ObjectType, TimelineEventView, WriteOrigin};
+use crate::model::{ApiError, FieldError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -3,9 +3,11 @@
 
 pub mod apps;
 pub mod crm;
+pub mod error;
 pub mod sync;
 pub mod users;
 
 pub use apps::*;
+pub use error::{ApiError, FieldError};
 pub use sync::*;
 pub use users::*;

@@ -1,6 +1,7 @@
 //! The `tandem` command line: `serve`, `worker`, `migrate`, `seed`, `token`, `demo-app`.
 
-use super::{db, portals, seed, tokens, users, AppState, Config};
+use super::seed;
+use crate::platform::{db, portals, tokens, users, AppState, Config};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
@@ -109,7 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate(&config.database_url).await?;
             println!(
                 "Database is up to date ({}).",
-                db::redact(&config.database_url)
+                crate::support::redact(&config.database_url)
             );
             Ok(())
         }
@@ -169,11 +170,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker { concurrency } => {
             let pool = db::migrate(&config.database_url).await?;
-            let key = super::secrets::SecretKey::load(&config.data_dir)?;
+            let key = crate::platform::secrets::SecretKey::load(&config.data_dir)?;
             let engine = crate::engine::worker::Engine::new(pool, std::sync::Arc::new(config), key);
             let stop = crate::engine::worker::spawn(engine, concurrency, "worker");
             println!("Tandem worker running {concurrency} job(s) at a time; Ctrl-C stops it.");
-            shutdown_signal().await;
+            crate::support::shutdown_signal().await;
             let _ = stop.send(true);
             Ok(())
         }
@@ -264,25 +265,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, "listening");
     println!("Tandem is serving on {public_url}");
     let served = axum::serve(listener, super::app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(crate::support::shutdown_signal())
         .await
         .context("server error");
     if let Some(stop) = stop_engine {
         let _ = stop.send(true);
     }
     served
-}
-
-/// Ctrl-C or SIGTERM: finish the requests in flight, then stop.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
-        }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -4,9 +4,9 @@
 //! sign-in page, and from there to the export's page.
 
 use super::router::api_error_response;
-use super::{auth, AppState};
-use crate::api::ApiError;
 use crate::engine::export;
+use crate::model::ApiError;
+use crate::platform::{auth, AppState};
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower::ServiceExt;

@@ -1,9 +1,10 @@
 //! The axum router: pages, server functions, health, metrics, sessions, and the
 //! middleware that turns server-function errors into proper HTTP statuses.
 
-use super::{auth, install, metrics, webhooks, AppState};
-use crate::api::ApiError;
+use super::{install, metrics, origin, webhooks};
 use crate::app::{shell, App};
+use crate::model::ApiError;
+use crate::platform::{auth, AppState};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
@@ -36,21 +37,21 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
-        .route("/oauth/install/{app}", get(install::routes::install))
-        .route("/oauth/callback", get(install::routes::callback))
+        .route("/oauth/install/{app}", get(install::install))
+        .route("/oauth/callback", get(install::callback))
         .route("/webhooks/{connection_id}", post(webhooks::receive))
         .route("/exports/{id}", get(super::exports::download))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(leptos_options.clone())
         })
-        .merge(crate::hub::rest::router())
+        .merge(crate::server::rest::router())
         .route("/api/{*path}", any(api_not_found))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
         >(context, shell))
         .layer(from_fn(server_fn_status))
-        .layer(from_fn_with_state(state.clone(), auth::same_origin_guard))
+        .layer(from_fn_with_state(state.clone(), origin::same_origin_guard))
         .layer(sessions)
         .layer(from_fn(metrics::record_request))
         .layer(TraceLayer::new_for_http())

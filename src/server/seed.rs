@@ -1,7 +1,7 @@
 //! The demo portal every fresh install starts with, and its admin login.
 
-use super::{portals, secrets::write_private, users, Config};
 use crate::model::Role;
+use crate::platform::{portals, secrets::write_private, users, Config};
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
 use sqlx::PgPool;

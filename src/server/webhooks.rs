@@ -3,11 +3,11 @@
 //! Accepted deliveries are stored durably (deduplicated by delivery id) before we answer
 //! 2xx, then `NOTIFY webhook_deliveries` wakes the engine.
 
-use super::connections;
-use super::AppState;
 use crate::connectors::registry;
 use crate::connectors::webhook::{WebhookRejection, MAX_BODY_BYTES};
 use crate::model::ConnectionStatus;
+use crate::platform::connections;
+use crate::platform::AppState;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -144,7 +144,7 @@ pub async fn receive(
             "This connection is disconnected; the subscription should be removed.",
         );
     };
-    let Some(def) = registry::app_definition(&state.config, &target.app) else {
+    let Some(def) = registry::app_definition(&state.config.apps, &target.app) else {
         return refuse(404, "not_found", "No such webhook endpoint.");
     };
     let notice = match def.verify_webhook(&secret, &headers, &bytes, chrono::Utc::now()) {

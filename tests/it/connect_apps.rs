@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tandem::connectors::webhook::{sign, MAX_BODY_BYTES};
 use tandem::connectors::ConnectorError;
 use tandem::model::ConnectionStatus;
-use tandem::server::{connections, install};
+use tandem::platform::{connections, install};
 use uuid::Uuid;
 
 fn no_redirects() -> reqwest::Client {

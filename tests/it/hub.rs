@@ -55,7 +55,7 @@ async fn rest(
     send(app, req).await
 }
 
-fn fields(err: &tandem::api::ApiError) -> Vec<&str> {
+fn fields(err: &tandem::model::ApiError) -> Vec<&str> {
     err.fields.iter().map(|f| f.field.as_str()).collect()
 }
 
@@ -2510,7 +2510,7 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
-    for (method, path) in tandem::hub::rest::ROUTES {
+    for (method, path) in tandem::server::rest::ROUTES {
         assert!(
             r.body["paths"][path][method].is_object(),
             "{method} {path} missing from the document"

@@ -14,7 +14,8 @@ use tandem::engine::export::{self, COLUMNS};
 use tandem::engine::plan::{ConflictWinner, Direction, ObjectKind, SyncSettings};
 use tandem::engine::worker::Engine;
 use tandem::model::{DefaultApp, MatchKeyInput, Role, SyncDirection, SyncInput};
-use tandem::server::{app, db, AppState, Config};
+use tandem::platform::{db, AppState, Config};
+use tandem::server::app;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -480,10 +481,10 @@ async fn download_links_need_the_portal_and_expire(pool: PgPool) {
     assert_eq!(r.status, 404, "another portal's sync cannot be exported");
 
     // A user without the App Marketplace permission may export (it only reads).
-    let viewer = tandem::server::users::create(
+    let viewer = tandem::platform::users::create(
         &pool,
         w.admin.portal_id,
-        tandem::server::users::NewUser {
+        tandem::platform::users::NewUser {
             email: "viewer@acme.test".into(),
             name: "Viewer".into(),
             password: "correct horse battery".into(),
@@ -492,7 +493,7 @@ async fn download_links_need_the_portal_and_expire(pool: PgPool) {
     )
     .await
     .unwrap();
-    let viewer_token = tandem::server::tokens::create(&pool, w.admin.portal_id, viewer, "t")
+    let viewer_token = tandem::platform::tokens::create(&pool, w.admin.portal_id, viewer, "t")
         .await
         .unwrap()
         .secret;
@@ -642,7 +643,7 @@ async fn a_real_sync_s_failed_record_exports_over_http(pool: PgPool) {
     assert!(done.counts.syncing >= 1);
 
     let token =
-        tandem::server::tokens::create(s.pool(), s.admin.portal_id, s.admin.user_id, "export")
+        tandem::platform::tokens::create(s.pool(), s.admin.portal_id, s.admin.user_id, "export")
             .await
             .unwrap()
             .secret;

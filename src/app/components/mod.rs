@@ -1,6 +1,6 @@
 //! Small building blocks shared by pages: error and empty states, placeholders.
 
-use crate::api::ApiError;
+use crate::model::ApiError;
 use leptos::prelude::*;
 
 /// A readable error: the sentence, what to do, and the fields concerned. Never raw JSON.

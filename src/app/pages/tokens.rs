@@ -1,7 +1,7 @@
 use crate::api::tokens::{list_tokens, CreateToken, RevokeToken};
-use crate::api::ApiError;
 use crate::app::components::{ErrorBox, Forbidden, Loading};
 use crate::app::layout::use_user;
+use crate::model::ApiError;
 use crate::model::ApiTokenView;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -9,7 +9,8 @@ use http::{header, Request, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
 use tandem::model::Role;
-use tandem::server::{app, db, portals, tokens, users, AppState, Config};
+use tandem::platform::{db, portals, tokens, users, AppState, Config};
+use tandem::server::app;
 use tower::ServiceExt;
 use uuid::Uuid;
 

@@ -13,8 +13,9 @@ use tandem::demo_app::{self, seed, DemoConfig, DemoState};
 use tandem::engine::worker::Engine;
 use tandem::hub::{records, ObjectType, WriteOrigin};
 use tandem::model::*;
-use tandem::server::auth::{AuthVia, Principal};
-use tandem::server::{app, connections, db, install, portals, users, AppState, Config};
+use tandem::platform::auth::{AuthVia, Principal};
+use tandem::platform::{connections, db, install, portals, users, AppState, Config};
+use tandem::server::app;
 use uuid::Uuid;
 
 pub struct Stack {
@@ -85,9 +86,9 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
     let dir = std::env::temp_dir().join(format!("tandem-engine-{}", Uuid::new_v4()));
     let mut config = Config::for_tests("unused", dir.clone());
     config.public_url = tandem_url.clone();
-    config.demo_app_url = demo_url.clone();
+    config.apps.demo_app_url = demo_url.clone();
     // Tests go as fast as the demo app lets them (its own limit is off in tests).
-    config.app_rate_limit = None;
+    config.apps.app_rate_limit = None;
     let state = AppState::new(pool.clone(), config).expect("state");
     tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
 
@@ -274,7 +275,7 @@ impl Stack {
     }
 
     pub fn connector(&self, connection_id: Uuid) -> Arc<dyn Connector> {
-        let def = registry::app_definition(&self.state.config, "demo").unwrap();
+        let def = registry::app_definition(&self.state.config.apps, "demo").unwrap();
         connections::connector_for(
             &self.state.pool,
             &self.state.secret_key,

@@ -8,12 +8,12 @@ use crate::api::crm::{
     AddCrmNote, ArchiveCrmRecord, AssociateCrmRecords, DissociateCrmRecords, RestoreCrmRecord,
     UpdateCrmRecord,
 };
-use crate::api::ApiError;
 use crate::app::components::{local_resource, set_page_status, ErrorBox, Loading};
 use crate::model::crm::{
     AssociationView, ListRequest, ObjectSchemaView, ObjectType, PropertyDef, RecordView,
     TimelineEventView,
 };
+use crate::model::ApiError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;

@@ -6,9 +6,9 @@
 
 use super::use_interval;
 use crate::api::syncs::{export_status, export_sync_records};
-use crate::api::ApiError;
 use crate::app::components::{set_page_status, ErrorBox, Loading};
 use crate::app::layout::notifications_refresher;
+use crate::model::ApiError;
 use crate::model::{ExportFormat, ExportStatus, ExportView};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -10,8 +10,8 @@ use super::{
     edit_url, is_busy, new_url, object_label, records_url, thousands, use_interval, PhaseTracker,
 };
 use crate::api::syncs::{delete_sync, list_syncs, sync_chart, turn_off_sync, turn_on_sync};
-use crate::api::ApiError;
 use crate::app::components::{ClientOnly, ErrorBox, Loading, Menu};
+use crate::model::ApiError;
 use crate::model::{ConnectionStatus, ConnectionView, SyncPhase, SyncView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

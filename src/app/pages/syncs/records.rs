@@ -14,10 +14,10 @@ use super::{
 use crate::api::syncs::{
     list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status,
 };
-use crate::api::ApiError;
 use crate::app::components::{set_page_status, ErrorBox, Loading, Menu};
 use crate::app::layout::use_user;
 use crate::app::pages::crm::enc;
+use crate::model::ApiError;
 use crate::model::{SideInput, SyncRecordDetails, SyncRecordPage, SyncView};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -11,9 +11,9 @@ use crate::api::apps::app_connections;
 use crate::api::syncs::{
     create_sync, sync_field_options, sync_setup_options, sync_status, update_sync, validate_sync,
 };
-use crate::api::{ApiError, FieldError};
 use crate::app::components::{ErrorBox, Forbidden, Loading};
 use crate::app::layout::use_user;
+use crate::model::{ApiError, FieldError};
 use crate::model::{
     ConnectionView, DefaultApp, FieldOption, FilterInput, FilterOp, MappingInput, MatchKeyInput,
     ObjectPairOption, PipelineOption, SideInput, StagePairInput, SyncDirection, SyncFieldChoices,

@@ -3,9 +3,9 @@
 
 use super::notifications::{notify_admins, NewNotification};
 use super::secrets::SecretKey;
-use crate::api::ApiError;
 use crate::connectors::http::TokenSource;
 use crate::connectors::{registry, AppDefinition, ConnectorError, OAuthMetadata};
+use crate::model::ApiError;
 use crate::model::{ConnectionStatus, ConnectionView};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -1,6 +1,7 @@
 //! Configuration from the environment (`DATABASE_URL`, `TANDEM_*`), with defaults that
 //! make `make run` work with nothing set.
 
+use crate::connectors::AppsConfig;
 use anyhow::Context;
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
@@ -20,14 +21,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Where the compiled site (WASM, CSS, assets) lives (`LEPTOS_SITE_ROOT`).
     pub site_root: String,
-    /// The bundled Demo CRM (`TANDEM_DEMO_APP_URL`) and Tandem's OAuth client there.
-    pub demo_app_url: String,
-    pub demo_client_id: String,
-    pub demo_client_secret: String,
-    /// Requests per window Tandem allows itself per connected account
-    /// (`TANDEM_APP_RATE_LIMIT`, `95/10` by default, `off` for none): just under the
-    /// apps' own limits, so that 429s stay rare.
-    pub app_rate_limit: Option<(u32, f64)>,
+    /// The connectors' settings: the bundled Demo CRM (`TANDEM_DEMO_APP_URL`,
+    /// `TANDEM_DEMO_CLIENT_ID`, `TANDEM_DEMO_CLIENT_SECRET`) and Tandem's own rate limit
+    /// per connected account (`TANDEM_APP_RATE_LIMIT`, `95/10` by default, `off` for none).
+    pub apps: AppsConfig,
 }
 
 /// `"95/10"` → 95 requests per 10 s; `"off"` → no limit.
@@ -85,13 +82,16 @@ impl Config {
             data_dir,
             smtp_url: var("TANDEM_SMTP_URL"),
             site_root: var("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
-            demo_app_url: var("TANDEM_DEMO_APP_URL").unwrap_or_else(|| DEFAULT_DEMO_APP_URL.into()),
-            demo_client_id: var("TANDEM_DEMO_CLIENT_ID").unwrap_or_else(|| "tandem".into()),
-            demo_client_secret: var("TANDEM_DEMO_CLIENT_SECRET")
-                .unwrap_or_else(|| "tandem-demo-secret".into()),
-            app_rate_limit: match var("TANDEM_APP_RATE_LIMIT") {
-                Some(v) => parse_rate_limit(&v).context("TANDEM_APP_RATE_LIMIT")?,
-                None => Some((95, 10.0)),
+            apps: AppsConfig {
+                demo_app_url: var("TANDEM_DEMO_APP_URL")
+                    .unwrap_or_else(|| DEFAULT_DEMO_APP_URL.into()),
+                demo_client_id: var("TANDEM_DEMO_CLIENT_ID").unwrap_or_else(|| "tandem".into()),
+                demo_client_secret: var("TANDEM_DEMO_CLIENT_SECRET")
+                    .unwrap_or_else(|| "tandem-demo-secret".into()),
+                app_rate_limit: match var("TANDEM_APP_RATE_LIMIT") {
+                    Some(v) => parse_rate_limit(&v).context("TANDEM_APP_RATE_LIMIT")?,
+                    None => Some((95, 10.0)),
+                },
             },
         })
     }
@@ -105,10 +105,12 @@ impl Config {
             data_dir,
             smtp_url: None,
             site_root: "target/site".into(),
-            demo_app_url: DEFAULT_DEMO_APP_URL.into(),
-            demo_client_id: "tandem".into(),
-            demo_client_secret: "tandem-demo-secret".into(),
-            app_rate_limit: Some((95, 10.0)),
+            apps: AppsConfig {
+                demo_app_url: DEFAULT_DEMO_APP_URL.into(),
+                demo_client_id: "tandem".into(),
+                demo_client_secret: "tandem-demo-secret".into(),
+                app_rate_limit: Some((95, 10.0)),
+            },
         }
     }
 

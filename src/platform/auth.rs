@@ -1,13 +1,10 @@
 //! Who is calling: a signed-in session or a private app token (`Authorization: Bearer`).
-//! Also the cross-site check that keeps cookie-authenticated calls same-origin.
 
 use super::{tokens, users, AppState};
-use crate::api::ApiError;
+use crate::model::crm::WriteOrigin;
+use crate::model::ApiError;
 use crate::model::{Role, WhoAmI};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
+use http::header::AUTHORIZATION;
 use http::request::Parts;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -18,7 +15,8 @@ pub const SESSION_USER_KEY: &str = "user_id";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthVia {
     Session,
-    Token,
+    /// A private app token, by id: writes made with it are attributed to the token.
+    Token(Uuid),
 }
 
 /// The caller of a request, always scoped to one portal.
@@ -46,9 +44,17 @@ impl Principal {
             portal_name: self.portal_name.clone(),
             auth: match self.via {
                 AuthVia::Session => "session".into(),
-                AuthVia::Token => "token".into(),
+                AuthVia::Token(_) => "token".into(),
             },
             can_manage_apps: self.role.can_manage_apps(),
+        }
+    }
+
+    /// Who a hub write made by this caller is attributed to.
+    pub fn write_origin(&self) -> WriteOrigin {
+        match self.via {
+            AuthVia::Session => WriteOrigin::User(self.user_id),
+            AuthVia::Token(id) => WriteOrigin::ApiToken(id),
         }
     }
 }
@@ -83,43 +89,4 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Principal, 
     users::principal(&state.pool, user_id, AuthVia::Session)
         .await?
         .ok_or_else(ApiError::unauthorized)
-}
-
-/// Refuses cookie-authenticated server-function calls from another site.
-///
-/// Browsers send `Origin` on every cross-site POST; a mismatch with our own host (or the
-/// configured public URL) is a forged request. Calls with a Bearer token carry no ambient
-/// authority and are not checked.
-pub async fn same_origin_guard(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let headers = req.headers();
-    let has_cookie = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(SESSION_COOKIE));
-    let is_api_post = req.method() == http::Method::POST && req.uri().path().starts_with("/api/");
-    if is_api_post && has_cookie && headers.get(AUTHORIZATION).is_none() {
-        if let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
-            let host = headers
-                .get(HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let same_host = origin
-                .split_once("://")
-                .map(|(_, rest)| rest == host)
-                .unwrap_or(false);
-            if !same_host && origin != state.config.public_url {
-                let err = ApiError::forbidden(
-                    "This request came from another website and was refused.",
-                    "Use Tandem's own pages, or call the API with a private app token.",
-                );
-                return super::router::api_error_response(&err).into_response();
-            }
-        }
-    }
-    next.run(req).await
 }

@@ -3,7 +3,7 @@
 
 use super::auth::{AuthVia, Principal};
 use super::users;
-use crate::api::ApiError;
+use crate::model::ApiError;
 use crate::model::{ApiTokenView, CreatedApiToken};
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
@@ -128,18 +128,18 @@ pub async fn authenticate(pool: &PgPool, secret: &str) -> Result<Principal, ApiE
     }
     // `last_used_at` is refreshed at most once a minute, so busy scripts do not write on
     // every call.
-    let user_id: Option<Uuid> = sqlx::query_scalar(
+    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE api_tokens SET last_used_at = CASE
              WHEN last_used_at IS NULL OR last_used_at < now() - interval '1 minute' THEN now()
              ELSE last_used_at END
          WHERE token_hash = $1 AND revoked_at IS NULL
-         RETURNING user_id",
+         RETURNING id, user_id",
     )
     .bind(hash(secret))
     .fetch_optional(pool)
     .await?;
-    let user_id = user_id.ok_or_else(invalid)?;
-    users::principal(pool, user_id, AuthVia::Token)
+    let (token_id, user_id) = found.ok_or_else(invalid)?;
+    users::principal(pool, user_id, AuthVia::Token(token_id))
         .await?
         .ok_or_else(invalid)
 }

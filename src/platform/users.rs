@@ -1,7 +1,7 @@
 //! Users of a portal: argon2 password hashes, roles, sign-in with rate limiting.
 
 use super::auth::{AuthVia, Principal};
-use crate::api::{ApiError, FieldError};
+use crate::model::{ApiError, FieldError};
 use crate::model::{Role, UserView};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,

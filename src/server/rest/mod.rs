@@ -12,15 +12,15 @@
 //! shape the JSON. Writes carry `WriteOrigin::ApiToken(token id)` (or the user's id
 //! for a session), which ends up in the change feed and per-property metadata.
 
-use super::records::{self, Cursor, Filter, FilterOp, ListQuery, Record, Sort, SortDir};
-use super::{associations, pipelines, schema};
-use crate::api::ApiError;
+use crate::hub::records::{self, Cursor, Filter, FilterOp, ListQuery, Record, Sort, SortDir};
+use crate::hub::{associations, pipelines, schema};
 use crate::model::crm::{
     NewPropertyRequest, ObjectType, PipelineView, PropertyDef, PropertyOption, PropertyType,
     WriteOrigin,
 };
-use crate::server::auth::Principal;
-use crate::server::AppState;
+use crate::model::ApiError;
+use crate::platform::auth::Principal;
+use crate::platform::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -211,8 +211,8 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let principal = crate::server::auth::authenticate(state, parts).await?;
-        let origin = super::origin_of(&state.pool, &principal, parts).await?;
+        let principal = crate::platform::auth::authenticate(state, parts).await?;
+        let origin = principal.write_origin();
         Ok(Caller { principal, origin })
     }
 }
@@ -224,7 +224,7 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(crate::server::auth::authenticate(state, parts).await?)
+        Ok(crate::platform::auth::authenticate(state, parts).await?)
     }
 }
 

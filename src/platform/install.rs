@@ -1,0 +1,351 @@
+//! Installing an app: the OAuth 2.0 authorization-code flow with PKCE S256 and a random,
+//! single-use `state` bound to the user who started it, expiring after ten minutes.
+//! The callback exchanges the code, reads the account's identity, stores the connection
+//! (tokens sealed) and subscribes Tandem's webhook endpoint. Disconnecting revokes.
+
+use super::auth::Principal;
+use super::connections::{self, oauth_http_client, token_client, NewConnection};
+use super::AppState;
+use crate::connectors::http::StaticToken;
+use crate::connectors::{registry, AppDefinition};
+use crate::model::ApiError;
+use crate::model::{ConnectionStatus, InstallStart};
+use chrono::{Duration, Utc};
+use oauth2::{
+    AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use rand::distributions::{Alphanumeric, DistString};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub const STATE_TTL_MINUTES: i64 = 10;
+
+pub fn callback_url(state: &AppState) -> String {
+    format!("{}/oauth/callback", state.config.public_url)
+}
+
+fn installable(state: &AppState, app: &str) -> Result<Arc<dyn AppDefinition>, ApiError> {
+    registry::app_definition(&state.config.apps, app)
+        .filter(|d| d.oauth().is_some())
+        .ok_or_else(|| {
+            if registry::listings().iter().any(|l| l.id == app) {
+                ApiError::bad_request(
+                    "This app is listed but cannot be installed in this version of Tandem.",
+                )
+            } else {
+                ApiError::not_found("The app")
+            }
+        })
+}
+
+/// Creates a pending install and the authorization URL to send the user to.
+pub async fn start(state: &AppState, who: &Principal, app: &str) -> Result<InstallStart, ApiError> {
+    let def = installable(state, app)?;
+    let meta = def
+        .oauth()
+        .ok_or_else(|| ApiError::internal("installable app without OAuth"))?;
+    let client = token_client(&meta)
+        .map_err(ApiError::internal)?
+        .set_auth_uri(AuthUrl::new(meta.authorize_url.clone()).map_err(ApiError::internal)?)
+        .set_redirect_uri(RedirectUrl::new(callback_url(state)).map_err(ApiError::internal)?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scopes(meta.scopes.iter().cloned().map(Scope::new))
+        .set_pkce_challenge(challenge)
+        .url();
+    let expires_at = Utc::now() + Duration::minutes(STATE_TTL_MINUTES);
+    sqlx::query(
+        "INSERT INTO oauth_states (state_hash, portal_id, user_id, app, pkce_verifier_enc, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(super::tokens::hash(csrf.secret()))
+    .bind(who.portal_id)
+    .bind(who.user_id)
+    .bind(app)
+    .bind(state.secret_key.encrypt(verifier.secret())?)
+    .bind(expires_at)
+    .execute(&state.pool)
+    .await?;
+    Ok(InstallStart {
+        authorization_url: url.to_string(),
+        state: csrf.secret().clone(),
+        expires_at,
+    })
+}
+
+/// Why an install did not complete: shown on a page, nothing stored.
+#[derive(Debug)]
+pub struct InstallFailure {
+    pub title: String,
+    pub message: String,
+    pub hint: String,
+    pub status: u16,
+}
+
+fn failure(status: u16, title: &str, message: impl Into<String>, hint: &str) -> InstallFailure {
+    InstallFailure {
+        title: title.into(),
+        message: message.into(),
+        hint: hint.into(),
+        status,
+    }
+}
+
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+pub struct Installed {
+    pub app: String,
+    pub connection_id: Uuid,
+    pub reconnected: bool,
+}
+
+/// Completes an install. `caller` is the signed-in user of the browser, if any: a
+/// different user than the one who started the install is refused.
+pub async fn complete(
+    state: &AppState,
+    caller: Option<&Principal>,
+    p: CallbackParams,
+) -> Result<Installed, InstallFailure> {
+    const RESTART: &str = "Start the install again from the Marketplace.";
+    let Some(raw_state) = p.state.filter(|s| !s.is_empty()) else {
+        return Err(failure(
+            400,
+            "Install not recognised",
+            "The app sent us back without the install's state.",
+            RESTART,
+        ));
+    };
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "install failed");
+        failure(
+            500,
+            "Install failed",
+            "Something went wrong on our side while finishing the install.",
+            RESTART,
+        )
+    };
+    // Single use: the state is consumed by the first callback that presents it.
+    let row: Option<(Uuid, Uuid, String, String, bool)> = sqlx::query_as(
+        "UPDATE oauth_states SET used_at = now()
+         WHERE state_hash = $1 AND used_at IS NULL
+         RETURNING portal_id, user_id, app, pkce_verifier_enc, expires_at < now()",
+    )
+    .bind(super::tokens::hash(&raw_state))
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| internal(&e))?;
+    let Some((portal_id, user_id, app, sealed_verifier, expired)) = row else {
+        return Err(failure(
+            400,
+            "Install not recognised",
+            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
+            RESTART,
+        ));
+    };
+    if expired {
+        return Err(failure(
+            400,
+            "Install expired",
+            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
+            RESTART,
+        ));
+    }
+    if let Some(c) = caller {
+        if c.user_id != user_id {
+            return Err(failure(
+                403,
+                "Install started by someone else",
+                "You are signed in as a different user than the one who started this install.",
+                "Sign in as that user, or start your own install from the Marketplace.",
+            ));
+        }
+    }
+    let def = registry::app_definition(&state.config.apps, &app).ok_or_else(|| {
+        failure(
+            400,
+            "App not available",
+            "This app cannot be installed here.",
+            RESTART,
+        )
+    })?;
+    let name = def.listing().name.clone();
+    if let Some(error) = p.error {
+        let detail = p
+            .error_description
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        return Err(if error == "access_denied" {
+            failure(
+                400,
+                "Access denied",
+                format!("You chose Deny on {name}'s consent page{detail}. Nothing was connected."),
+                "To connect it, install again and choose Allow.",
+            )
+        } else {
+            failure(
+                400,
+                "The app refused the install",
+                format!("{name} answered `{error}`{detail}. Nothing was connected."),
+                RESTART,
+            )
+        });
+    }
+    let Some(code) = p.code else {
+        return Err(failure(
+            400,
+            "Install incomplete",
+            format!("{name} sent us back without an authorization code."),
+            RESTART,
+        ));
+    };
+    let meta = def.oauth().ok_or_else(|| internal(&"app without OAuth"))?;
+    let verifier = state
+        .secret_key
+        .decrypt(&sealed_verifier)
+        .map_err(|e| internal(&e))?;
+    let client = token_client(&meta)
+        .map_err(|e| internal(&e))?
+        .set_redirect_uri(RedirectUrl::new(callback_url(state)).map_err(|e| internal(&e))?);
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier))
+        .request_async(&oauth_http_client())
+        .await
+        .map_err(|e| {
+            failure(
+                502,
+                "Could not finish the install",
+                format!("{name} refused to exchange the authorization code for tokens: {e}. Nothing was connected."),
+                RESTART,
+            )
+        })?;
+    let access = token.access_token().secret().clone();
+    let identity = def
+        .connect(Arc::new(StaticToken(access.clone())))
+        .identity()
+        .await
+        .map_err(|e| {
+            failure(
+                502,
+                "Could not read the account",
+                format!("{name} did not tell us which account was connected: {e}"),
+                RESTART,
+            )
+        })?;
+    let (connection_id, is_new) = connections::upsert(
+        &state.pool,
+        &state.secret_key,
+        NewConnection {
+            portal_id,
+            app: &app,
+            account_id: &identity.id,
+            account_name: &identity.name,
+            access_token: &access,
+            refresh_token: token.refresh_token().map(|r| r.secret().as_str()),
+            expires_at: token
+                .expires_in()
+                .and_then(|d| Duration::from_std(d).ok())
+                .map(|d| Utc::now() + d),
+            scopes: meta.scopes.clone(),
+            connected_by: user_id,
+        },
+    )
+    .await
+    .map_err(|e| internal(&e))?;
+    subscribe_webhook(state, &def, connection_id).await;
+    Ok(Installed {
+        app,
+        connection_id,
+        reconnected: !is_new,
+    })
+}
+
+/// Subscribes `/webhooks/{id}` with a fresh secret (replacing an older subscription). A
+/// failure leaves the connection usable: the periodic poll still finds every change.
+async fn subscribe_webhook(state: &AppState, def: &Arc<dyn AppDefinition>, connection_id: Uuid) {
+    let Ok(connector) =
+        connections::connector_for(&state.pool, &state.secret_key, def, connection_id)
+    else {
+        return;
+    };
+    if let Ok(Some(old)) = connections::webhook_subscription(&state.pool, connection_id).await {
+        let _ = connector.unsubscribe_webhook(&old).await;
+    }
+    let secret = Alphanumeric.sample_string(&mut rand::thread_rng(), 40);
+    let url = format!("{}/webhooks/{connection_id}", state.config.public_url);
+    let outcome = match connector.subscribe_webhook(&url, &secret).await {
+        Ok(id) => connections::set_webhook(
+            &state.pool,
+            &state.secret_key,
+            connection_id,
+            Some(&id),
+            Some(&secret),
+        )
+        .await
+        .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(%connection_id, error = %e, "webhook subscription failed");
+        let _ = connections::set_status(
+            &state.pool,
+            connection_id,
+            ConnectionStatus::Connected,
+            Some(&format!("Webhooks could not be set up ({e}); changes are picked up by the periodic poll instead.")),
+        )
+        .await;
+    }
+}
+
+/// Revokes the tokens at the app, removes the webhook and keeps the connection's row
+/// (and so its syncs' history) as *disconnected*. Its syncs are the engine's to turn off.
+pub async fn disconnect(
+    state: &AppState,
+    who: &Principal,
+    connection_id: Uuid,
+) -> Result<(), ApiError> {
+    let view = connections::get(
+        &state.pool,
+        who.portal_id,
+        connection_id,
+        &state.config.public_url,
+    )
+    .await?;
+    if let Some(def) = registry::app_definition(&state.config.apps, &view.app) {
+        if view.status == ConnectionStatus::Connected {
+            if let Ok(connector) =
+                connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)
+            {
+                if let Ok(Some(sub)) =
+                    connections::webhook_subscription(&state.pool, connection_id).await
+                {
+                    let _ = connector.unsubscribe_webhook(&sub).await;
+                }
+            }
+        }
+        if let (Some(meta), Ok((access, refresh))) = (
+            def.oauth(),
+            connections::sealed_tokens(&state.pool, &state.secret_key, connection_id).await,
+        ) {
+            if let Some(url) = meta.revoke_url {
+                for token in [refresh, access].into_iter().flatten() {
+                    let _ = oauth_http_client()
+                        .post(&url)
+                        .basic_auth(&meta.client_id, Some(&meta.client_secret))
+                        .form(&[("token", token.as_str())])
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
+    connections::clear_tokens(&state.pool, connection_id).await?;
+    Ok(())
+}
