@@ -566,7 +566,7 @@ async fn hub_to_app(t: &Tandem, demo: &DemoApp, n: usize) -> anyhow::Result<(f64
                     &WriteOrigin::User(user_id),
                 )
                 .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(())
             }
         },

@@ -46,7 +46,7 @@ where
 async fn list_page(pool: &sqlx::PgPool, portal: Uuid, q: &ListQuery) -> anyhow::Result<usize> {
     let page = records::list(pool, portal, ObjectType::Contacts, q)
         .await
-        .map_err(|e| anyhow::anyhow!("list failed: {}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("list failed: {}", e))?;
     Ok(page.records.len())
 }
 
@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let id = id_at(&pool, portal, "created_at DESC, id DESC", deep).await?;
     let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &first.sort, id)
         .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deep_q = ListQuery {
         after: Some(cursor),
         ..first.clone()
@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let cursor = records::cursor_at(&pool, portal, ObjectType::Contacts, &by_name.sort, id)
         .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let deep_q = ListQuery {
         after: Some(cursor),
         ..by_name.clone()
@@ -171,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let plan = records::explain_list(&mut conn, &schema, portal, &deep_q)
         .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!("plan of the sorted deep page:\n{plan}");
     Ok(())
 }

@@ -163,7 +163,7 @@ pub async fn list_crm_associations(
 ) -> Result<Vec<AssociationView>, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     crate::hub::records::get_or_404(&state.pool, p.portal_id, object, id).await?;
-    crate::hub::associations::list_all(&state.pool, p.portal_id, (object, id), 200).await
+    Ok(crate::hub::associations::list_all(&state.pool, p.portal_id, (object, id), 200).await?)
 }
 
 /// Associates two records; answers whether the association is new.
@@ -175,14 +175,14 @@ pub async fn associate_crm_records(
     to_id: i64,
 ) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    crate::hub::associations::associate(
+    Ok(crate::hub::associations::associate(
         &state.pool,
         p.portal_id,
         (object, id),
         (to_object, to_id),
         &origin,
     )
-    .await
+    .await?)
 }
 
 /// Removes an association; answers whether there was one.
@@ -194,14 +194,14 @@ pub async fn dissociate_crm_records(
     to_id: i64,
 ) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    crate::hub::associations::dissociate(
+    Ok(crate::hub::associations::dissociate(
         &state.pool,
         p.portal_id,
         (object, id),
         (to_object, to_id),
         &origin,
     )
-    .await
+    .await?)
 }
 
 /// A record's timeline, newest first.

@@ -7,6 +7,8 @@
 pub mod apps;
 pub mod auth;
 pub mod crm;
+#[cfg(feature = "ssr")]
+mod domain_errors;
 pub mod notifications;
 pub mod properties;
 pub mod syncs;

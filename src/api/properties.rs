@@ -23,7 +23,7 @@ pub async fn create_crm_property(
 ) -> Result<PropertyDef, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    crate::hub::schema::create_property(&state.pool, p.portal_id, object, property).await
+    Ok(crate::hub::schema::create_property(&state.pool, p.portal_id, object, property).await?)
 }
 
 /// Deletes a custom property that no record uses (Super Admins).
@@ -31,5 +31,5 @@ pub async fn create_crm_property(
 pub async fn delete_crm_property(object: ObjectType, name: String) -> Result<(), ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
-    crate::hub::schema::delete_property(&state.pool, p.portal_id, object, &name).await
+    Ok(crate::hub::schema::delete_property(&state.pool, p.portal_id, object, &name).await?)
 }

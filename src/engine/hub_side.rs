@@ -3,6 +3,7 @@
 //! fields for the mapping editor. The only engine module that calls into `hub`.
 
 use super::plan::{self, ObjectKind};
+use crate::hub::HubError;
 use crate::hub::{records, schema, ObjectType, WriteOrigin};
 use crate::model::crm::PropertyType;
 use crate::model::ApiError;
@@ -200,7 +201,7 @@ async fn write_batch(
     portal_id: Uuid,
     origin: &WriteOrigin,
     writes: Writes<'_>,
-) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
+) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
     Ok(match writes {
         Writes::Create(values) => {
             let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
@@ -232,7 +233,7 @@ pub async fn write_many(
     portal_id: Uuid,
     sync_id: Uuid,
     writes: Writes<'_>,
-) -> sqlx::Result<Vec<Result<HubRecord, ApiError>>> {
+) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
     let origin = WriteOrigin::Sync(sync_id);
     sqlx::query("SAVEPOINT hub_batch")
         .execute(&mut *conn)
@@ -262,14 +263,14 @@ pub async fn write_many(
                     .await?;
                 out.push(
                     r.pop()
-                        .unwrap_or_else(|| Err(ApiError::internal("no answer"))),
+                        .unwrap_or_else(|| Err(HubError::internal("no answer"))),
                 );
             }
             Err(sqlx::Error::Database(e)) => {
                 sqlx::query("ROLLBACK TO SAVEPOINT hub_one")
                     .execute(&mut *conn)
                     .await?;
-                out.push(Err(ApiError::internal(format!(
+                out.push(Err(HubError::internal(format!(
                     "the hub's database refused the record: {e}"
                 ))));
             }

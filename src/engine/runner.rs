@@ -356,7 +356,7 @@ pub async fn process(
             .map(|h| h.id)
             .or(it.row.as_ref().and_then(|r| r.hub_id))
     };
-    let mut hub_written: HashMap<usize, Result<HubRecord, crate::model::ApiError>> = {
+    let mut hub_written: HashMap<usize, Result<HubRecord, crate::hub::HubError>> = {
         let mut creates: Vec<(usize, &plan::Record)> = Vec::new();
         let mut updates: Vec<(usize, (i64, &plan::Record))> = Vec::new();
         for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {

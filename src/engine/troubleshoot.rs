@@ -3,7 +3,7 @@
 
 use super::plan;
 use crate::connectors::ItemError;
-use crate::model::ApiError;
+use crate::hub::HubError;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -126,21 +126,20 @@ pub fn app_refused(e: &ItemError) -> RecordFailure {
     }
 }
 
-pub fn hub_refused(e: &ApiError) -> RecordFailure {
-    let code = if e.status == 409 {
+pub fn hub_refused(e: &HubError) -> RecordFailure {
+    let code = if matches!(e, HubError::Conflict(_)) {
         "hub_conflict"
     } else {
         "hub_validation"
     };
-    let detail = e
-        .fields
-        .first()
+    let field = e.problem().and_then(|p| p.fields.first());
+    let detail = field
         .map(|f| format!("{}: {}", f.field, f.message))
-        .unwrap_or_else(|| e.message.clone());
+        .unwrap_or_else(|| e.to_string());
     RecordFailure {
         code: code.into(),
         message: format!("The hub refused the record — {detail}"),
-        field: e.fields.first().map(|f| f.field.clone()),
+        field: field.map(|f| f.field.clone()),
         hint: guide(code).fix.into(),
         retry_in: None,
     }

@@ -8,8 +8,8 @@
 //! association or removing a missing one changes nothing and appends nothing.
 
 use super::changes::{self, ChangeKind, NewChange};
+use super::HubError;
 use crate::model::crm::{AssociationView, ObjectType, WriteOrigin};
-use crate::model::ApiError;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -38,8 +38,8 @@ pub fn type_label(from: ObjectType, to: ObjectType) -> String {
     format!("{}_to_{}", from.singular(), to.singular())
 }
 
-fn not_associable(a: ObjectType, b: ObjectType) -> ApiError {
-    ApiError::bad_request(format!("{a} cannot be associated with {b}."))
+fn not_associable(a: ObjectType, b: ObjectType) -> HubError {
+    HubError::bad_request(format!("{a} cannot be associated with {b}."))
         .with_hint("Associations exist between contacts and companies, deals and companies, deals and contacts, and invoices and contacts.")
 }
 
@@ -49,7 +49,7 @@ async fn check_ends(
     portal_id: Uuid,
     a: (ObjectType, i64),
     b: (ObjectType, i64),
-) -> Result<(), ApiError> {
+) -> Result<(), HubError> {
     let found: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, object FROM hub_records WHERE portal_id = $1 AND id = ANY($2)")
             .bind(portal_id)
@@ -61,11 +61,10 @@ async fn check_ends(
             .iter()
             .any(|(fid, fo)| *fid == id && fo == object.as_str())
         {
-            return Err(ApiError::new(
-                404,
-                "not_found",
-                format!("There is no {} with id {id}.", object.singular()),
-            )
+            return Err(HubError::missing(format!(
+                "There is no {} with id {id}.",
+                object.singular()
+            ))
             .with_hint("It may have been deleted, or it belongs to another portal."));
         }
     }
@@ -79,7 +78,7 @@ async fn change(
     b: (ObjectType, i64),
     add: bool,
     origin: &WriteOrigin,
-) -> Result<bool, ApiError> {
+) -> Result<bool, HubError> {
     let (_, _, swapped) = canonical(a.0, b.0).ok_or_else(|| not_associable(a.0, b.0))?;
     check_ends(pool, portal_id, a, b).await?;
     let (from, to) = if swapped { (b, a) } else { (a, b) };
@@ -142,7 +141,7 @@ pub async fn associate(
     a: (ObjectType, i64),
     b: (ObjectType, i64),
     origin: &WriteOrigin,
-) -> Result<bool, ApiError> {
+) -> Result<bool, HubError> {
     change(pool, portal_id, a, b, true, origin).await
 }
 
@@ -153,7 +152,7 @@ pub async fn dissociate(
     a: (ObjectType, i64),
     b: (ObjectType, i64),
     origin: &WriteOrigin,
-) -> Result<bool, ApiError> {
+) -> Result<bool, HubError> {
     change(pool, portal_id, a, b, false, origin).await
 }
 
@@ -163,7 +162,7 @@ pub async fn list_ids(
     portal_id: Uuid,
     from: (ObjectType, i64),
     to: ObjectType,
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<i64>, HubError> {
     let (_, _, swapped) = canonical(from.0, to).ok_or_else(|| not_associable(from.0, to))?;
     let sql = if swapped {
         "SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2 AND from_object = $3 ORDER BY from_id"
@@ -193,7 +192,7 @@ pub async fn list_all(
     portal_id: Uuid,
     from: (ObjectType, i64),
     limit_per_type: i64,
-) -> Result<Vec<AssociationView>, ApiError> {
+) -> Result<Vec<AssociationView>, HubError> {
     let rows: Vec<LinkedRow> = sqlx::query_as(
         "SELECT r.object, r.id, r.properties, r.archived_at IS NOT NULL AS archived
          FROM (SELECT to_id AS id FROM hub_associations WHERE portal_id = $1 AND from_id = $2

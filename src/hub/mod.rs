@@ -30,7 +30,7 @@
 //! Consumers resume with [`changes::read_after`] and wake with
 //! [`changes::ChangeListener`].
 //!
-//! **Validation** (`schema`): one error per field, as `ApiError::validation` with the
+//! **Validation** (`schema`): one error per field, as `HubError::validation` with the
 //! property names as fields (server functions) or the HubSpot error shape (REST).
 //!
 //! **Timeline** (`timeline`): [`timeline::insert`] attaches events (idempotent with an
@@ -38,6 +38,7 @@
 
 pub mod associations;
 pub mod changes;
+pub mod error;
 pub mod generator;
 pub mod pipelines;
 pub mod records;
@@ -45,3 +46,4 @@ pub mod schema;
 pub mod timeline;
 
 pub use crate::model::crm::{ObjectType, WriteOrigin};
+pub use error::HubError;

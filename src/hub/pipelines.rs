@@ -6,8 +6,9 @@
 //! (migrations/…_hub.sql), so no code path can forget it. A deal's `pipeline` and
 //! `dealstage` properties hold a pipeline id and a stage id of that pipeline.
 
+use super::HubError;
 use crate::model::crm::{PipelineView, StageView};
-use crate::model::{ApiError, FieldError};
+use crate::model::FieldError;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -85,7 +86,7 @@ pub async fn create(
     portal_id: Uuid,
     label: &str,
     stages: &[NewStage],
-) -> Result<PipelineView, ApiError> {
+) -> Result<PipelineView, HubError> {
     let mut errors = Vec::new();
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 100 {
@@ -115,7 +116,7 @@ pub async fn create(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(HubError::validation(errors));
     }
     let mut tx = pool.begin().await?;
     let id: String = sqlx::query_scalar(
@@ -145,5 +146,5 @@ pub async fn create(
     tx.commit().await?;
     get(pool, portal_id, &id)
         .await?
-        .ok_or_else(|| ApiError::internal("the new pipeline vanished"))
+        .ok_or_else(|| HubError::internal("the new pipeline vanished"))
 }

@@ -26,8 +26,9 @@
 
 use super::changes::{self, ChangeKind, NewChange};
 use super::schema::{self, NormalisedPatch, ObjectSchema, PropertyValues};
+use super::HubError;
 use crate::model::crm::{ObjectType, PropertyChange, PropertyType, RecordView, WriteOrigin};
-use crate::model::{ApiError, FieldError};
+use crate::model::FieldError;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -196,7 +197,7 @@ pub async fn get_or_404(
     portal_id: Uuid,
     object: ObjectType,
     id: i64,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     get(pool, portal_id, object, id)
         .await?
         .ok_or_else(|| not_found(object, id))
@@ -308,10 +309,8 @@ pub async fn count_all(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
         .await
 }
 
-fn not_found(object: ObjectType, id: i64) -> ApiError {
-    let mut e = ApiError::not_found(&format!("The {} with id {id}", object.singular()));
-    e.message = format!("There is no {} with id {id}.", object.singular());
-    e
+fn not_found(object: ObjectType, id: i64) -> HubError {
+    HubError::missing(format!("There is no {} with id {id}.", object.singular()))
 }
 
 // ---------------------------------------------------------------------------------
@@ -371,16 +370,15 @@ async fn lock_and_find_emails(
 }
 
 /// The 409 of an email another live contact uses.
-fn email_taken(email: &str, existing: i64, field: String) -> ApiError {
-    let mut e = ApiError::conflict(format!(
+fn email_taken(email: &str, existing: i64, field: String) -> HubError {
+    HubError::conflict(format!(
         "A contact with the email {email} already exists. Existing ID: {existing}"
     ))
-    .with_hint("Open or update the existing contact instead, or use another email.");
-    e.fields = vec![FieldError {
+    .with_hint("Open or update the existing contact instead, or use another email.")
+    .with_fields(vec![FieldError {
         field,
         message: format!("Already used by contact {existing}."),
-    }];
-    e
+    }])
 }
 
 async fn check_unique_emails(
@@ -388,7 +386,7 @@ async fn check_unique_emails(
     portal_id: Uuid,
     wanted: &[(usize, String, Option<i64>)],
     batch: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), HubError> {
     let keys: Vec<&str> = wanted.iter().map(|(_, e, _)| e.as_str()).collect();
     let owners = lock_and_find_emails(conn, portal_id, &keys).await?;
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -399,7 +397,7 @@ async fn check_unique_emails(
             "email".to_string()
         };
         if let Some(first) = seen.insert(email.as_str(), *i) {
-            return Err(ApiError::validation(vec![FieldError {
+            return Err(HubError::validation(vec![FieldError {
                 field,
                 message: format!("The email {email} is used by inputs[{first}] of this batch too."),
             }]));
@@ -427,7 +425,7 @@ struct EmailClaim {
 async fn refuse_taken_emails<T>(
     conn: &mut PgConnection,
     portal_id: Uuid,
-    planned: &mut [Result<T, ApiError>],
+    planned: &mut [Result<T, HubError>],
     claim: impl Fn(&T) -> Option<EmailClaim>,
 ) -> sqlx::Result<()> {
     let claims: Vec<Option<EmailClaim>> = planned
@@ -445,7 +443,7 @@ async fn refuse_taken_emails<T>(
         if let Some(existing) = taken {
             *p = Err(email_taken(&c.shown, *existing, "email".into()));
         } else if let Some(first) = first_input.get(c.key.as_str()) {
-            *p = Err(ApiError::field(
+            *p = Err(HubError::field(
                 "email",
                 format!(
                     "The email {} is used by another record of this batch (input {first}).",
@@ -462,13 +460,13 @@ async fn refuse_taken_emails<T>(
 /// Writes the inputs planned without an error with `write` (one answer per plan, in
 /// order) and answers every input: its written result or its refusal.
 async fn write_planned<T, U, F>(
-    planned: Vec<Result<T, ApiError>>,
+    planned: Vec<Result<T, HubError>>,
     write: impl FnOnce(Vec<T>) -> F,
-) -> sqlx::Result<Vec<Result<U, ApiError>>>
+) -> sqlx::Result<Vec<Result<U, HubError>>>
 where
     F: std::future::Future<Output = sqlx::Result<Vec<U>>>,
 {
-    let mut out: Vec<Option<Result<U, ApiError>>> = Vec::with_capacity(planned.len());
+    let mut out: Vec<Option<Result<U, HubError>>> = Vec::with_capacity(planned.len());
     let mut plans = Vec::new();
     for p in planned {
         match p {
@@ -493,7 +491,7 @@ pub async fn create(
     object: ObjectType,
     properties: &PropertyValues,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
     let mut out = create_in(
@@ -507,7 +505,7 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     out.pop()
-        .ok_or_else(|| ApiError::internal("create returned nothing"))
+        .ok_or_else(|| HubError::internal("create returned nothing"))
 }
 
 /// Creates up to [`MAX_BATCH`] records in one transaction: all or none. Field errors
@@ -518,7 +516,7 @@ pub async fn create_many(
     object: ObjectType,
     inputs: &[PropertyValues],
     origin: &WriteOrigin,
-) -> Result<Vec<Record>, ApiError> {
+) -> Result<Vec<Record>, HubError> {
     check_batch_size(inputs.len())?;
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
@@ -527,9 +525,9 @@ pub async fn create_many(
     Ok(out)
 }
 
-fn check_batch_size(n: usize) -> Result<(), ApiError> {
+fn check_batch_size(n: usize) -> Result<(), HubError> {
     if n == 0 || n > MAX_BATCH {
-        return Err(ApiError::field(
+        return Err(HubError::field(
             "inputs",
             format!("Send between 1 and {MAX_BATCH} inputs (got {n})."),
         ));
@@ -647,7 +645,7 @@ pub async fn create_in(
     inputs: &[PropertyValues],
     origin: &WriteOrigin,
     batch: bool,
-) -> Result<Vec<Record>, ApiError> {
+) -> Result<Vec<Record>, HubError> {
     let mut prepared: Vec<BTreeMap<String, String>> = Vec::with_capacity(inputs.len());
     let mut errors = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
@@ -657,7 +655,7 @@ pub async fn create_in(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(HubError::validation(errors));
     }
     if schema.object == ObjectType::Contacts {
         let emails: Vec<(usize, String, Option<i64>)> = prepared
@@ -679,10 +677,10 @@ pub async fn create_each_in(
     portal_id: Uuid,
     inputs: &[PropertyValues],
     origin: &WriteOrigin,
-) -> Result<Vec<Result<Record, ApiError>>, sqlx::Error> {
-    let mut planned: Vec<Result<BTreeMap<String, String>, ApiError>> = inputs
+) -> Result<Vec<Result<Record, HubError>>, sqlx::Error> {
+    let mut planned: Vec<Result<BTreeMap<String, String>, HubError>> = inputs
         .iter()
-        .map(|input| prepare_create(schema, input, origin).map_err(ApiError::validation))
+        .map(|input| prepare_create(schema, input, origin).map_err(HubError::validation))
         .collect();
     if schema.object == ObjectType::Contacts {
         refuse_taken_emails(conn, portal_id, &mut planned, |p| {
@@ -709,7 +707,7 @@ pub async fn update(
     id: i64,
     patch: &PropertyValues,
     origin: &WriteOrigin,
-) -> Result<Updated, ApiError> {
+) -> Result<Updated, HubError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
     let mut out = update_in(
@@ -723,7 +721,7 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     out.pop()
-        .ok_or_else(|| ApiError::internal("update returned nothing"))
+        .ok_or_else(|| HubError::internal("update returned nothing"))
 }
 
 /// Updates up to [`MAX_BATCH`] records in one transaction: all or none.
@@ -733,7 +731,7 @@ pub async fn update_many(
     object: ObjectType,
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
-) -> Result<Vec<Updated>, ApiError> {
+) -> Result<Vec<Updated>, HubError> {
     check_batch_size(inputs.len())?;
     let schema = schema::load(pool, portal_id, object).await?;
     let mut tx = pool.begin().await?;
@@ -758,7 +756,7 @@ async fn plan_updates(
     portal_id: Uuid,
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
-) -> sqlx::Result<Vec<Result<UpdatePlan, ApiError>>> {
+) -> sqlx::Result<Vec<Result<UpdatePlan, HubError>>> {
     let object = schema.object;
     let ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
     let rows: Vec<RecordRow> = sqlx::query_as(&format!(
@@ -778,7 +776,7 @@ async fn plan_updates(
                 return Err(not_found(object, *id));
             };
             if record.is_archived() {
-                return Err(ApiError::conflict(format!(
+                return Err(HubError::conflict(format!(
                     "The {} {id} is archived.",
                     object.singular()
                 ))
@@ -786,7 +784,7 @@ async fn plan_updates(
             }
             let normalised: NormalisedPatch = schema
                 .validate_patch(patch, origin)
-                .map_err(ApiError::validation)?;
+                .map_err(HubError::validation)?;
             let mut merged = record.properties.clone();
             let mut changed = Vec::new();
             for (name, value) in &normalised {
@@ -800,7 +798,7 @@ async fn plan_updates(
             }
             let errs = schema.check_record(&merged, Some(&normalised));
             if !errs.is_empty() {
-                return Err(ApiError::validation(errs));
+                return Err(HubError::validation(errs));
             }
             Ok(UpdatePlan {
                 record,
@@ -898,11 +896,11 @@ pub async fn update_in(
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
     batch: bool,
-) -> Result<Vec<Updated>, ApiError> {
+) -> Result<Vec<Updated>, HubError> {
     let mut ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(ApiError::field(
+        return Err(HubError::field(
             "inputs",
             format!("The record {} is listed twice in this batch.", w[0]),
         ));
@@ -916,15 +914,15 @@ pub async fn update_in(
     {
         match planned {
             Ok(p) => plans.push(p),
-            Err(e) if e.code == "validation" => errors.extend(prefix_fields(
-                e.fields,
+            Err(HubError::Invalid(p)) => errors.extend(prefix_fields(
+                p.fields,
                 batch.then(|| format!("inputs[{i}]")),
             )),
             Err(e) => return Err(e),
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(HubError::validation(errors));
     }
     if schema.object == ObjectType::Contacts {
         let emails: Vec<(usize, String, Option<i64>)> = plans
@@ -947,12 +945,12 @@ pub async fn update_each_in(
     portal_id: Uuid,
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
-) -> Result<Vec<Result<Updated, ApiError>>, sqlx::Error> {
+) -> Result<Vec<Result<Updated, HubError>>, sqlx::Error> {
     let mut planned = plan_updates(conn, schema, portal_id, inputs, origin).await?;
     let mut seen_ids = std::collections::HashSet::new();
     for (p, (id, _)) in planned.iter_mut().zip(inputs) {
         if !seen_ids.insert(*id) && p.is_ok() {
-            *p = Err(ApiError::field(
+            *p = Err(HubError::field(
                 "id",
                 format!("The record {id} is listed twice in this batch."),
             ));
@@ -981,7 +979,7 @@ pub async fn archive(
     object: ObjectType,
     id: i64,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     set_archived(pool, portal_id, object, id, true, origin).await
 }
 
@@ -993,7 +991,7 @@ pub async fn restore(
     object: ObjectType,
     id: i64,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     set_archived(pool, portal_id, object, id, false, origin).await
 }
 
@@ -1005,7 +1003,7 @@ pub async fn archive_many(
     object: ObjectType,
     ids: &[i64],
     origin: &WriteOrigin,
-) -> Result<Vec<i64>, ApiError> {
+) -> Result<Vec<i64>, HubError> {
     check_batch_size(ids.len())?;
     let mut tx = pool.begin().await?;
     let mut sorted = ids.to_vec();
@@ -1053,7 +1051,7 @@ async fn set_archived(
     id: i64,
     archive: bool,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     let mut tx = pool.begin().await?;
     let record = set_archived_in(&mut tx, portal_id, object, id, archive, origin).await?;
     tx.commit().await?;
@@ -1067,7 +1065,7 @@ pub async fn archive_in(
     object: ObjectType,
     id: i64,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     set_archived_in(conn, portal_id, object, id, true, origin).await
 }
 
@@ -1078,7 +1076,7 @@ async fn set_archived_in(
     id: i64,
     archive: bool,
     origin: &WriteOrigin,
-) -> Result<Record, ApiError> {
+) -> Result<Record, HubError> {
     let row: Option<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = $3 FOR UPDATE"
     ))
@@ -1327,7 +1325,7 @@ pub struct SortKey {
     pub kind: PropertyType,
 }
 
-fn safe_name(name: &str) -> Result<&str, ApiError> {
+fn safe_name(name: &str) -> Result<&str, HubError> {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
             .chars()
@@ -1335,7 +1333,7 @@ fn safe_name(name: &str) -> Result<&str, ApiError> {
     if ok {
         Ok(name)
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(HubError::bad_request(format!(
             "“{name}” is not a property name."
         )))
     }
@@ -1343,9 +1341,9 @@ fn safe_name(name: &str) -> Result<&str, ApiError> {
 
 /// The SQL sort/compare expression of a property; must stay in step with the indexes
 /// of migrations/…_hub.sql.
-pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, ApiError> {
+pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, HubError> {
     let def = schema.get(property).ok_or_else(|| {
-        ApiError::field(
+        HubError::field(
             "sort",
             format!(
                 "There is no property “{property}” on {}; pick a column to sort by.",
@@ -1404,7 +1402,7 @@ fn push_base(
     schema: &ObjectSchema,
     portal_id: Uuid,
     q: &ListQuery,
-) -> Result<(), ApiError> {
+) -> Result<(), HubError> {
     qb.push("portal_id = ").push_bind(portal_id);
     // The object is a literal so that the planner can use the per-object partial indexes.
     qb.push(format!(" AND object = '{}'", schema.object.as_str()));
@@ -1451,8 +1449,8 @@ fn filter_value(
     property: &str,
     raw: &str,
     field: &str,
-) -> Result<String, ApiError> {
-    let bad = |m: String| ApiError::field(&format!("{field}.value"), m);
+) -> Result<String, HubError> {
+    let bad = |m: String| HubError::field(&format!("{field}.value"), m);
     if key.is_id {
         return raw
             .trim()
@@ -1487,9 +1485,9 @@ fn push_filter(
     schema: &ObjectSchema,
     f: &Filter,
     field: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), HubError> {
     let def = schema.get(&f.property).ok_or_else(|| {
-        ApiError::field(
+        HubError::field(
             &format!("{field}.propertyName"),
             format!(
                 "There is no property “{}” on {}.",
@@ -1507,7 +1505,7 @@ fn push_filter(
     let cast = key.cast;
     let need = |v: &Option<String>, what: &str| {
         v.clone().ok_or_else(|| {
-            ApiError::field(
+            HubError::field(
                 &format!("{field}.{what}"),
                 format!("This operator needs a {what}."),
             )
@@ -1572,7 +1570,7 @@ fn push_filter(
         }
         FilterOp::In | FilterOp::NotIn => {
             if f.values.is_empty() {
-                return Err(ApiError::field(
+                return Err(HubError::field(
                     &format!("{field}.values"),
                     "This operator needs a list of values.",
                 ));
@@ -1634,7 +1632,7 @@ async fn fetch(
     dir: SortDir,
     after: Option<&Cursor>,
     limit: usize,
-) -> Result<Vec<(Record, Option<String>)>, ApiError> {
+) -> Result<Vec<(Record, Option<String>)>, HubError> {
     let mut qb = build_fetch("", schema, portal_id, q, key, dir, after, limit)?;
     let rows: Vec<ListRow> = qb.build_query_as().fetch_all(pool).await?;
     Ok(rows
@@ -1650,7 +1648,7 @@ pub async fn explain_list(
     schema: &ObjectSchema,
     portal_id: Uuid,
     q: &ListQuery,
-) -> Result<String, ApiError> {
+) -> Result<String, HubError> {
     let key = sort_key(schema, &q.sort.property)?;
     let mut qb = build_fetch(
         "EXPLAIN ",
@@ -1677,7 +1675,7 @@ fn build_fetch(
     dir: SortDir,
     after: Option<&Cursor>,
     limit: usize,
-) -> Result<QueryBuilder<'static, Postgres>, ApiError> {
+) -> Result<QueryBuilder<'static, Postgres>, HubError> {
     // Ascending: values, then NULLs; descending: NULLs, then values (the reverse).
     let segments: Vec<Segment> = if !key.nullable {
         vec![Segment::All]
@@ -1728,7 +1726,7 @@ fn build_fetch(
                 let k = c
                     .key
                     .clone()
-                    .ok_or_else(|| ApiError::bad_request("The page cursor is not valid."))?;
+                    .ok_or_else(|| HubError::bad_request("The page cursor is not valid."))?;
                 qb.push(format!(" AND ({expr}, id) {} (", dir.cmp()))
                     .push_bind(k)
                     .push(format!("::{}, ", key.cast))
@@ -1771,7 +1769,7 @@ pub async fn list(
     portal_id: Uuid,
     object: ObjectType,
     q: &ListQuery,
-) -> Result<Page, ApiError> {
+) -> Result<Page, HubError> {
     let schema = schema::load(pool, portal_id, object).await?;
     list_with_schema(pool, &schema, portal_id, q).await
 }
@@ -1781,14 +1779,14 @@ pub async fn list_with_schema(
     schema: &ObjectSchema,
     portal_id: Uuid,
     q: &ListQuery,
-) -> Result<Page, ApiError> {
+) -> Result<Page, HubError> {
     let limit = q.limit.clamp(1, MAX_LIMIT);
     let key = sort_key(schema, &q.sort.property)?;
     let signature = q.sort.signature();
     for c in [&q.after, &q.before].into_iter().flatten() {
         if c.sort != signature {
             return Err(
-                ApiError::bad_request("This page link belongs to another sort order.")
+                HubError::bad_request("This page link belongs to another sort order.")
                     .with_hint("Start again from the first page."),
             );
         }
@@ -1876,7 +1874,7 @@ pub async fn count_capped(
     portal_id: Uuid,
     q: &ListQuery,
     cap: i64,
-) -> Result<i64, ApiError> {
+) -> Result<i64, HubError> {
     let mut qb: QueryBuilder<'static, Postgres> =
         QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM hub_records WHERE ");
     push_base(&mut qb, schema, portal_id, q)?;
@@ -1892,7 +1890,7 @@ pub async fn cursor_at(
     object: ObjectType,
     sort: &Sort,
     id: i64,
-) -> Result<Cursor, ApiError> {
+) -> Result<Cursor, HubError> {
     let schema = schema::load(pool, portal_id, object).await?;
     let key = sort_key(&schema, &sort.property)?;
     let k: Option<String> = sqlx::query_scalar(&format!(

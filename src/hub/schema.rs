@@ -7,11 +7,12 @@
 //! a sentence saying what is wrong. [`ObjectSchema::validate_patch`] applies it to a
 //! whole patch and returns every field's problem at once.
 
+use super::HubError;
 use crate::model::crm::{
     NewPropertyRequest, ObjectSchemaView, ObjectType, PipelineView, PropertyDef, PropertyOption,
     PropertyType, WriteOrigin,
 };
-use crate::model::{ApiError, FieldError};
+use crate::model::FieldError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -806,7 +807,7 @@ pub async fn create_property(
     portal_id: Uuid,
     object: ObjectType,
     req: NewPropertyRequest,
-) -> Result<PropertyDef, ApiError> {
+) -> Result<PropertyDef, HubError> {
     let mut errors = Vec::new();
     let label = req.label.trim().to_string();
     if label.is_empty() || label.chars().count() > 100 {
@@ -863,7 +864,7 @@ pub async fn create_property(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(HubError::validation(errors));
     }
     let count: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM hub_properties WHERE portal_id = $1 AND object = $2",
@@ -873,7 +874,7 @@ pub async fn create_property(
     .fetch_one(pool)
     .await?;
     if count >= MAX_CUSTOM_PROPERTIES {
-        return Err(ApiError::conflict(format!(
+        return Err(HubError::conflict(format!(
             "{object} already has {MAX_CUSTOM_PROPERTIES} custom properties, the most a portal can have."
         ))
         .with_hint("Delete custom properties you no longer use in Settings → Properties."));
@@ -897,7 +898,7 @@ pub async fn create_property(
     .fetch_optional(pool)
     .await?;
     row.map(CustomRow::into_def).ok_or_else(|| {
-        ApiError::field(
+        HubError::field(
             "name",
             format!("A property named “{name}” already exists on {object}."),
         )
@@ -910,9 +911,9 @@ pub async fn delete_property(
     portal_id: Uuid,
     object: ObjectType,
     name: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), HubError> {
     if default_properties(object).iter().any(|p| p.name == name) {
-        return Err(ApiError::field(
+        return Err(HubError::field(
             "name",
             format!("“{name}” is a default property; it cannot be deleted."),
         ));
@@ -926,7 +927,7 @@ pub async fn delete_property(
             .fetch_optional(&mut *tx)
             .await?;
     if exists.is_none() {
-        return Err(ApiError::not_found("The property"));
+        return Err(HubError::not_found("The property"));
     }
     let in_use: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM hub_records WHERE portal_id = $1 AND object = $2 AND properties ? $3)",
@@ -938,7 +939,7 @@ pub async fn delete_property(
     .await?;
     if in_use {
         return Err(
-            ApiError::conflict(format!("Some {object} still have a value for “{name}”."))
+            HubError::conflict(format!("Some {object} still have a value for “{name}”."))
                 .with_hint("Clear the property on those records first, then delete it."),
         );
     }

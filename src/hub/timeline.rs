@@ -7,8 +7,9 @@
 //! archived records (the contact exists in the hub), never to another portal's.
 //! Timeline events do not go through the change feed: they never sync back.
 
+use super::HubError;
 use crate::model::crm::{ObjectType, TimelineEventView, WriteOrigin};
-use crate::model::{ApiError, FieldError};
+use crate::model::FieldError;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -37,7 +38,7 @@ pub struct Inserted {
     pub created: bool,
 }
 
-fn validate(e: &NewTimelineEvent) -> Result<(), ApiError> {
+fn validate(e: &NewTimelineEvent) -> Result<(), HubError> {
     let mut errors = Vec::new();
     let kind_ok = e
         .kind
@@ -77,7 +78,7 @@ fn validate(e: &NewTimelineEvent) -> Result<(), ApiError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::validation(errors))
+        Err(HubError::validation(errors))
     }
 }
 
@@ -89,7 +90,7 @@ pub async fn insert(
     record_id: i64,
     event: &NewTimelineEvent,
     origin: &WriteOrigin,
-) -> Result<Inserted, ApiError> {
+) -> Result<Inserted, HubError> {
     let mut conn = pool.acquire().await?;
     insert_in(&mut conn, portal_id, object, record_id, event, origin).await
 }
@@ -102,7 +103,7 @@ pub async fn insert_in(
     record_id: i64,
     event: &NewTimelineEvent,
     origin: &WriteOrigin,
-) -> Result<Inserted, ApiError> {
+) -> Result<Inserted, HubError> {
     validate(event)?;
     let source = origin.to_string();
     let id: Option<i64> = sqlx::query_scalar(
@@ -146,11 +147,10 @@ pub async fn insert_in(
     existing
         .map(|id| Inserted { id, created: false })
         .ok_or_else(|| {
-            ApiError::new(
-                404,
-                "not_found",
-                format!("There is no {} with id {record_id}.", object.singular()),
-            )
+            HubError::missing(format!(
+                "There is no {} with id {record_id}.",
+                object.singular()
+            ))
         })
 }
 

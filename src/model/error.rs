@@ -67,14 +67,7 @@ impl ApiError {
 
     /// A form with one or more invalid fields.
     pub fn validation(fields: Vec<FieldError>) -> Self {
-        let message = match fields.as_slice() {
-            [one] => one.message.clone(),
-            _ => format!("{} fields need attention.", fields.len()),
-        };
-        ApiError {
-            fields,
-            ..Self::new(422, "validation", message)
-        }
+        Problem::invalid(fields).into_api_error(422, "validation")
     }
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
@@ -140,5 +133,53 @@ impl From<sqlx::Error> for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         Self::internal(format!("{e:#}"))
+    }
+}
+
+/// What a domain error tells a person, before a boundary gives it a status and a code:
+/// the sentence, what to do next, and the fields concerned. `hub::HubError` and
+/// `engine::EngineError` carry one per variant; `api` turns them into [`ApiError`]s.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Problem {
+    pub message: String,
+    pub hint: Option<String>,
+    pub fields: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            ..Problem::default()
+        }
+    }
+
+    /// A form with one or more invalid fields; the message sums them up.
+    pub fn invalid(fields: Vec<FieldError>) -> Self {
+        let message = match fields.as_slice() {
+            [one] => one.message.clone(),
+            _ => format!("{} fields need attention.", fields.len()),
+        };
+        Problem {
+            message,
+            hint: None,
+            fields,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// This problem as the wire error with the given status and code.
+    pub fn into_api_error(self, status: u16, code: &str) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: self.message,
+            hint: self.hint,
+            fields: self.fields,
+        }
     }
 }

@@ -8,6 +8,6 @@ pub mod sync;
 pub mod users;
 
 pub use apps::*;
-pub use error::{ApiError, FieldError};
+pub use error::{ApiError, FieldError, Problem};
 pub use sync::*;
 pub use users::*;

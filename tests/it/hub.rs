@@ -81,7 +81,8 @@ async fn validation_errors_name_every_field(pool: PgPool) {
         &user,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 422);
     assert_eq!(
         fields(&err),
@@ -115,7 +116,8 @@ async fn validation_errors_name_every_field(pool: PgPool) {
         &user,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(fields(&err), vec!["amount", "dealname", "dealstage"]);
     assert!(err.field_message("dealname").unwrap().contains("required"));
     assert!(err
@@ -184,7 +186,8 @@ async fn validation_errors_name_every_field(pool: PgPool) {
         &user,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(fields(&err), vec!["erp_id"]);
     assert!(err.message.contains("read-only"));
     let by_sync = records::create(
@@ -273,14 +276,14 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
     .unwrap();
     let ok: Vec<bool> = created.iter().map(Result::is_ok).collect();
     assert_eq!(ok, [true, false, false, true, false]);
-    let e = created[2].as_ref().unwrap_err();
+    let e = created[2].as_ref().unwrap_err().api();
     assert_eq!(e.status, 409);
     assert!(
         e.message.contains(&format!("Existing ID: {}", taken.id)),
         "{}",
         e.message
     );
-    assert_eq!(fields(created[1].as_ref().unwrap_err()), ["email"]);
+    assert_eq!(fields(&created[1].as_ref().unwrap_err().api()), ["email"]);
     let first = created[0].as_ref().unwrap().id;
     let fourth = created[3].as_ref().unwrap().id;
 
@@ -301,7 +304,7 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
     let ok: Vec<bool> = updated.iter().map(Result::is_ok).collect();
     assert_eq!(ok, [true, false, false, false]);
     assert_eq!(updated[0].as_ref().unwrap().changed, ["firstname"]);
-    assert_eq!(updated[2].as_ref().unwrap_err().status, 404);
+    assert_eq!(updated[2].as_ref().unwrap_err().api().status, 404);
     tx.commit().await.unwrap();
 
     // What was written is there, with one change row each, from the sync.
@@ -350,7 +353,8 @@ async fn duplicate_contact_emails_are_refused(pool: PgPool) {
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 409);
     assert!(
         err.message.contains(&format!("Existing ID: {}", first.id)),
@@ -376,7 +380,8 @@ async fn duplicate_contact_emails_are_refused(pool: PgPool) {
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 409);
     records::archive(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
         .await
@@ -394,7 +399,8 @@ async fn duplicate_contact_emails_are_refused(pool: PgPool) {
     // Restoring the archived one would duplicate it now.
     let err = records::restore(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 409);
     // Through REST: 409 CONFLICT.
     let r = rest(
@@ -494,7 +500,8 @@ async fn archive_hides_and_restore_brings_back(pool: PgPool) {
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 409);
     records::archive(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
         .await
@@ -1067,7 +1074,8 @@ async fn keyset_paging_visits_every_record_once_in_order(pool: PgPool) {
         },
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 400);
 }
 
@@ -1183,7 +1191,8 @@ async fn search_and_filters_find_the_right_records(pool: PgPool) {
         &q(None, vec![vec![f("amount", FilterOp::Gt, Some("lots"))]]),
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.fields[0].field, "filterGroups[0].filters[0].value");
 }
 
@@ -1458,7 +1467,8 @@ async fn associations_link_both_ways(pool: PgPool) {
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 400);
     let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
     let err = associations::associate(
@@ -1469,7 +1479,8 @@ async fn associations_link_both_ways(pool: PgPool) {
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 404);
     assert!(associations::dissociate(
         &pool,
@@ -1571,7 +1582,8 @@ async fn every_portal_gets_the_sales_pipeline_and_stages_are_checked(pool: PgPoo
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(fields(&err), vec!["dealstage"]);
     let moved = records::update(
         &pool,
@@ -1677,7 +1689,8 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
         &sync,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(err.status, 404);
     let bad = timeline::NewTimelineEvent {
         kind: "Email Opened".into(),
@@ -1688,6 +1701,7 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
             &timeline::insert(&pool, s.portal_id, ObjectType::Contacts, c.id, &bad, &sync)
                 .await
                 .unwrap_err()
+                .api()
         ),
         vec!["kind"]
     );
@@ -1743,7 +1757,8 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
         },
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert_eq!(fields(&dup), vec!["name"]);
     let o = WriteOrigin::System;
     let err = records::create(
@@ -1754,7 +1769,8 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
         &o,
     )
     .await
-    .unwrap_err();
+    .unwrap_err()
+    .api();
     assert!(err
         .field_message("customer_tier")
         .unwrap()
@@ -1771,7 +1787,8 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
     assert_eq!(c.get("customer_tier"), Some("gold"));
     let err = schema::delete_property(&pool, s.portal_id, ObjectType::Companies, "customer_tier")
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 409);
     records::update(
         &pool,

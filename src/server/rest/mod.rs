@@ -139,6 +139,12 @@ impl From<ApiError> for RestError {
     }
 }
 
+impl From<crate::hub::HubError> for RestError {
+    fn from(e: crate::hub::HubError) -> Self {
+        RestError(e.into())
+    }
+}
+
 impl From<sqlx::Error> for RestError {
     fn from(e: sqlx::Error) -> Self {
         RestError(e.into())

@@ -82,3 +82,21 @@ pub async fn call(app: &Router, name: &str, token: Option<&str>, body: Value) ->
     }
     send(app, req.body(Body::from(body.to_string())).unwrap()).await
 }
+
+/// The error as scripts see it (status, code, fields), for assertions on what a domain
+/// call refused.
+pub trait AsApiError {
+    fn api(&self) -> tandem::model::ApiError;
+}
+
+impl AsApiError for tandem::hub::HubError {
+    fn api(&self) -> tandem::model::ApiError {
+        self.into()
+    }
+}
+
+impl AsApiError for tandem::model::ApiError {
+    fn api(&self) -> tandem::model::ApiError {
+        self.clone()
+    }
+}

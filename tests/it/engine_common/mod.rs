@@ -427,7 +427,7 @@ impl Stack {
             &WriteOrigin::User(self.admin.user_id),
         )
         .await
-        .unwrap_or_else(|e| panic!("hub create: {} {:?}", e.message, e.fields))
+        .unwrap_or_else(|e| panic!("hub create: {e:?}"))
     }
 
     pub async fn hub_update(&self, object: ObjectType, id: i64, props: Value) {
@@ -446,7 +446,7 @@ impl Stack {
             &WriteOrigin::User(self.admin.user_id),
         )
         .await
-        .unwrap_or_else(|e| panic!("hub update: {} {:?}", e.message, e.fields));
+        .unwrap_or_else(|e| panic!("hub update: {e:?}"));
     }
 
     /// Every live hub record of an object (paging through the scan).
