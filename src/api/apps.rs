@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 /// Every app of the marketplace (installable or planned).
 #[server(endpoint = "list_apps", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_apps() -> Result<Vec<AppListing>, ApiError> {
     super::ssr::principal().await?;
     Ok(crate::connectors::registry::listings())
@@ -15,6 +16,7 @@ pub async fn list_apps() -> Result<Vec<AppListing>, ApiError> {
 
 /// The apps with at least one account connected to this portal, with their accounts.
 #[server(endpoint = "list_connections", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_connections() -> Result<Vec<ConnectedApp>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
@@ -39,6 +41,7 @@ pub async fn list_connections() -> Result<Vec<ConnectedApp>, ApiError> {
 
 /// One app's listing with the accounts connected to this portal (possibly none).
 #[server(endpoint = "app_connections", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn app_connections(app: String) -> Result<ConnectedApp, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
@@ -59,6 +62,7 @@ pub async fn app_connections(app: String) -> Result<ConnectedApp, ApiError> {
 }
 
 #[server(endpoint = "connection_status", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn connection_status(id: Uuid) -> Result<ConnectionView, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
@@ -69,6 +73,7 @@ pub async fn connection_status(id: Uuid) -> Result<ConnectionView, ApiError> {
 /// to the app and choose Allow; the app sends the browser back to Tandem, which finishes
 /// the install for the user who started it.
 #[server(endpoint = "start_install", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn start_install(app: String) -> Result<InstallStart, ApiError> {
     let p = super::ssr::app_manager().await?;
     let state = super::ssr::state()?;
@@ -77,6 +82,7 @@ pub async fn start_install(app: String) -> Result<InstallStart, ApiError> {
 
 /// Revokes the account's tokens, removes its webhook, turns its syncs off; history stays.
 #[server(endpoint = "disconnect", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn disconnect(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::app_manager().await?;
     let state = super::ssr::state()?;

@@ -7,12 +7,14 @@ use leptos::server_fn::codec::Json;
 
 /// Who is calling. `curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' …/api/whoami`
 #[server(endpoint = "whoami", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn whoami() -> Result<WhoAmI, ApiError> {
     Ok(super::ssr::principal().await?.whoami())
 }
 
 /// The signed-in user, or `None` for visitors; what the page shell renders from.
 #[server(endpoint = "current_user", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn current_user() -> Result<Option<WhoAmI>, ApiError> {
     match super::ssr::principal().await {
         Ok(p) => Ok(Some(p.whoami())),
@@ -23,6 +25,7 @@ pub async fn current_user() -> Result<Option<WhoAmI>, ApiError> {
 
 /// Signs in with email and password (form post from the login page).
 #[server(endpoint = "login")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn login(
     email: String,
     password: String,
@@ -45,6 +48,7 @@ pub async fn login(
 }
 
 #[server(endpoint = "logout")]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn logout() -> Result<(), ApiError> {
     let session = super::ssr::session()?;
     session.flush().await.map_err(ApiError::internal)?;

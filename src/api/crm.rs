@@ -29,6 +29,7 @@ mod ssr {
 
 /// Properties, list columns, create-form fields and (deals) pipelines of an object type.
 #[server(endpoint = "crm_schema", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn crm_schema(object: ObjectType) -> Result<ObjectSchemaView, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     Ok(crate::hub::schema::load(&state.pool, p.portal_id, object)
@@ -38,6 +39,7 @@ pub async fn crm_schema(object: ObjectType) -> Result<ObjectSchemaView, ApiError
 
 /// One page of records: search, sort (a sortable column), archived filter, cursors.
 #[server(endpoint = "list_crm_records", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_crm_records(
     object: ObjectType,
     request: ListRequest,
@@ -94,6 +96,7 @@ pub async fn list_crm_records(
 
 /// A record, archived or not.
 #[server(endpoint = "get_crm_record", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn get_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     Ok(
@@ -105,6 +108,7 @@ pub async fn get_crm_record(object: ObjectType, id: i64) -> Result<RecordView, A
 
 /// Creates a record from `{property: value}`; 422 names every invalid field.
 #[server(endpoint = "create_crm_record", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn create_crm_record(
     object: ObjectType,
     properties: BTreeMap<String, Value>,
@@ -119,6 +123,7 @@ pub async fn create_crm_record(
 
 /// Changes some properties (`null` or "" clears one); returns what changed.
 #[server(endpoint = "update_crm_record", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn update_crm_record(
     object: ObjectType,
     id: i64,
@@ -135,6 +140,7 @@ pub async fn update_crm_record(
 
 /// Archives (soft-deletes) a record.
 #[server(endpoint = "archive_crm_record", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn archive_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
     Ok(
@@ -146,6 +152,7 @@ pub async fn archive_crm_record(object: ObjectType, id: i64) -> Result<RecordVie
 
 /// Restores an archived record.
 #[server(endpoint = "restore_crm_record", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn restore_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
     Ok(
@@ -157,6 +164,7 @@ pub async fn restore_crm_record(object: ObjectType, id: i64) -> Result<RecordVie
 
 /// The records associated with one (every type), with display names.
 #[server(endpoint = "list_crm_associations", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_crm_associations(
     object: ObjectType,
     id: i64,
@@ -168,6 +176,7 @@ pub async fn list_crm_associations(
 
 /// Associates two records; answers whether the association is new.
 #[server(endpoint = "associate_crm_records", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn associate_crm_records(
     object: ObjectType,
     id: i64,
@@ -187,6 +196,7 @@ pub async fn associate_crm_records(
 
 /// Removes an association; answers whether there was one.
 #[server(endpoint = "dissociate_crm_records", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn dissociate_crm_records(
     object: ObjectType,
     id: i64,
@@ -206,6 +216,7 @@ pub async fn dissociate_crm_records(
 
 /// A record's timeline, newest first.
 #[server(endpoint = "list_crm_timeline", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_crm_timeline(
     object: ObjectType,
     id: i64,
@@ -217,6 +228,7 @@ pub async fn list_crm_timeline(
 
 /// Adds a note to a record's timeline.
 #[server(endpoint = "add_crm_note", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn add_crm_note(object: ObjectType, id: i64, body: String) -> Result<i64, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
     let text = body.trim().to_string();
@@ -250,6 +262,7 @@ pub async fn add_crm_note(object: ObjectType, id: i64, body: String) -> Result<i
 
 /// The portal's deal pipelines with their stages.
 #[server(endpoint = "list_crm_pipelines", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_crm_pipelines() -> Result<Vec<PipelineView>, ApiError> {
     let (p, _, state) = ssr::caller().await?;
     Ok(crate::hub::pipelines::list(&state.pool, p.portal_id).await?)

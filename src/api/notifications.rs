@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
 #[server(endpoint = "list_notifications", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_notifications() -> Result<NotificationList, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
@@ -13,6 +14,7 @@ pub async fn list_notifications() -> Result<NotificationList, ApiError> {
 }
 
 #[server(endpoint = "mark_notifications_read", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn mark_notifications_read() -> Result<(), ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;

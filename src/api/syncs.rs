@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 /// The *Select* step: which app objects can sync, and which already do.
 #[server(endpoint = "sync_setup_options", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOption>, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::setup_options(&super::ssr::state()?, p.portal_id, connection_id).await
@@ -16,6 +17,7 @@ pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOpt
 
 /// Fields, default mappings and pipelines (with an auto-mapped suggestion) for a pair.
 #[server(endpoint = "sync_field_options", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_field_options(
     connection_id: Uuid,
     app_object: String,
@@ -34,6 +36,7 @@ pub async fn sync_field_options(
 
 /// Checks settings without saving: every problem, by field (`mappings[2]`, `filters[0]`).
 #[server(endpoint = "validate_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::validate(&super::ssr::state()?, p.portal_id, &input)
@@ -43,6 +46,7 @@ pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
 
 /// Saves a new sync and starts its initial sync.
 #[server(endpoint = "create_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn create_sync(input: SyncInput) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::create(&super::ssr::state()?, p.portal_id, p.user_id, &input).await
@@ -50,6 +54,7 @@ pub async fn create_sync(input: SyncInput) -> Result<SyncView, ApiError> {
 
 /// Saves new settings; the initial sync runs again (records in sync are not rewritten).
 #[server(endpoint = "update_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn update_sync(id: Uuid, input: SyncInput) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::update(&super::ssr::state()?, p.portal_id, id, &input).await
@@ -57,6 +62,7 @@ pub async fn update_sync(id: Uuid, input: SyncInput) -> Result<SyncView, ApiErro
 
 /// Stops a sync; its index and history are kept.
 #[server(endpoint = "turn_off_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn turn_off_sync(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, false).await
@@ -64,6 +70,7 @@ pub async fn turn_off_sync(id: Uuid) -> Result<SyncView, ApiError> {
 
 /// Turns a sync on again: its initial sync runs again.
 #[server(endpoint = "turn_on_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn turn_on_sync(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, true).await
@@ -71,6 +78,7 @@ pub async fn turn_on_sync(id: Uuid) -> Result<SyncView, ApiError> {
 
 /// Deletes a sync with its index.
 #[server(endpoint = "delete_sync", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn delete_sync(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::delete(&super::ssr::state()?, p.portal_id, id).await
@@ -78,6 +86,7 @@ pub async fn delete_sync(id: Uuid) -> Result<(), ApiError> {
 
 /// The syncs of one connected account (or of the portal).
 #[server(endpoint = "list_syncs", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_syncs(
     #[server(default)] connection_id: Option<Uuid>,
 ) -> Result<Vec<SyncView>, ApiError> {
@@ -87,6 +96,7 @@ pub async fn list_syncs(
 
 /// Phase, progress and counts of one sync.
 #[server(endpoint = "sync_status", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_status(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::view(&super::ssr::state()?, p.portal_id, id).await
@@ -94,6 +104,7 @@ pub async fn sync_status(id: Uuid) -> Result<SyncView, ApiError> {
 
 /// Records synced and failed per hour over the last 24 h.
 #[server(endpoint = "sync_chart", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_chart(id: Uuid) -> Result<Vec<HourPoint>, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::service::chart(&super::ssr::state()?.pool, p.portal_id, id).await
@@ -102,6 +113,7 @@ pub async fn sync_chart(id: Uuid) -> Result<Vec<HourPoint>, ApiError> {
 /// A page of a sync's records: `state` one of syncing, failed, excluded, deleted,
 /// queued (or none for all), `reason` a reason code, `search` a name, email or id.
 #[server(endpoint = "list_sync_records", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_sync_records(
     sync_id: Uuid,
     #[server(default)] state: Option<String>,
@@ -123,6 +135,7 @@ pub async fn list_sync_records(
 
 /// Values on both sides, activity, reason and the troubleshooting guide of one record.
 #[server(endpoint = "sync_record_detail", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_record_detail(
     sync_id: Uuid,
     index_id: i64,
@@ -134,6 +147,7 @@ pub async fn sync_record_detail(
 
 /// *Resync deleted records in hub* (`side: "hub"`) or *in app* (`"app"`); returns how many.
 #[server(endpoint = "resync_deleted", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn resync_deleted(sync_id: Uuid, side: SideInput) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::resync_deleted(
@@ -148,6 +162,7 @@ pub async fn resync_deleted(sync_id: Uuid, side: SideInput) -> Result<i64, ApiEr
 
 /// The list *Restore all deleted records* would restore, for review.
 #[server(endpoint = "preview_restore_deleted", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn preview_restore_deleted(
     connection_id: Uuid,
     hub_object: String,
@@ -166,6 +181,7 @@ pub async fn preview_restore_deleted(
 
 /// Restores the reviewed records (`ids` from the preview; empty: all of them).
 #[server(endpoint = "restore_deleted", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn restore_deleted(
     connection_id: Uuid,
     hub_object: String,
@@ -186,6 +202,7 @@ pub async fn restore_deleted(
 
 /// *Retry all failed*; returns how many records will be retried.
 #[server(endpoint = "retry_failed", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn retry_failed(sync_id: Uuid) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
     crate::engine::service::retry_failed(&super::ssr::state()?.pool, p.portal_id, sync_id).await
@@ -195,6 +212,7 @@ pub async fn retry_failed(sync_id: Uuid) -> Result<i64, ApiError> {
 /// `list_sync_records`, none for all; `reason` and `search` narrow it the same way). It
 /// is made in the background; poll `export_status`, or wait for the notification.
 #[server(endpoint = "export_sync_records", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn export_sync_records(
     sync_id: Uuid,
     #[server(default)] state: Option<String>,
@@ -221,6 +239,7 @@ pub async fn export_sync_records(
 
 /// Where an export is; `download_url` is set while the file can be downloaded.
 #[server(endpoint = "export_status", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn export_status(id: Uuid) -> Result<ExportView, ApiError> {
     let p = super::ssr::principal().await?;
     crate::engine::export::status(&super::ssr::state()?.pool, p.portal_id, id).await

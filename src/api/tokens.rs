@@ -7,6 +7,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 #[server(endpoint = "list_tokens", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_tokens() -> Result<Vec<ApiTokenView>, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
@@ -15,6 +16,7 @@ pub async fn list_tokens() -> Result<Vec<ApiTokenView>, ApiError> {
 
 /// Creates a token acting for the caller; the secret is in the answer and nowhere else.
 #[server(endpoint = "create_token", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn create_token(name: String) -> Result<CreatedApiToken, ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;
@@ -22,6 +24,7 @@ pub async fn create_token(name: String) -> Result<CreatedApiToken, ApiError> {
 }
 
 #[server(endpoint = "revoke_token", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn revoke_token(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::super_admin().await?;
     let state = super::ssr::state()?;

@@ -7,6 +7,7 @@ use leptos::server_fn::codec::Json;
 
 /// Every user of the caller's portal.
 #[server(endpoint = "list_users", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn list_users() -> Result<Vec<UserView>, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
@@ -15,6 +16,7 @@ pub async fn list_users() -> Result<Vec<UserView>, ApiError> {
 
 /// Adds a user to the caller's portal (Super Admins only).
 #[server(endpoint = "create_user", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn create_user(
     email: String,
     name: String,
