@@ -25,6 +25,9 @@ trap 'exit 130' INT TERM
 log "formatting (cargo fmt --check)"
 cargo fmt --all -- --check || die "code is not formatted: run 'make fmt'"
 
+log "layers (no module imports one above it: README, Layout)"
+scripts/layers.sh || die "an import breaks the layering (above)"
+
 log "lints (clippy, server and browser builds)"
 cargo clippy --features ssr --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings

@@ -5,12 +5,16 @@ use super::ConnectionView;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Which way data may flow, for a whole sync or one field mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncDirection {
+    /// New and updated records flow both ways; pairs are merged.
     #[default]
     TwoWay,
+    /// Only the hub is written to.
     ToHub,
+    /// Only the app is written to.
     ToApp,
 }
 
@@ -32,7 +36,7 @@ impl SyncDirection {
 }
 
 /// Whose value wins when both sides changed a field (two-way syncs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DefaultApp {
     #[default]
@@ -40,15 +44,16 @@ pub enum DefaultApp {
     App,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// When a mapping may write to the side it flows to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WritePolicy {
     /// Every change flows.
     #[default]
     Always,
-    /// Never overwrite a value the other side already has.
+    /// Never overwrite a value the other side already has; fill it only when empty.
     OnlyIfEmpty,
-    /// Only when the sync creates the record.
+    /// Only when the sync creates the record on the other side.
     OnCreateOnly,
 }
 

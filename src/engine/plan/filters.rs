@@ -21,22 +21,10 @@ pub struct Condition {
     pub operator: Operator,
 }
 
-/// What the condition tests. An unknown (empty) value is *not equal* to anything, so
-/// `NotEquals` holds for it; it is neither greater nor less than anything.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "op", content = "value")]
-pub enum Operator {
-    Equals(String),
-    NotEquals(String),
-    /// Case-insensitive substring.
-    Contains(String),
-    IsKnown,
-    IsUnknown,
-    /// Numbers and dates only; text is never greater or less.
-    GreaterThan(String),
-    LessThan(String),
-    InList(Vec<String>),
-}
+/// What the condition tests: the wizard's [`FilterOp`], one enum for both. An unknown
+/// (empty) value is *not equal* to anything, so `NotEquals` holds for it; it is neither
+/// greater nor less than anything; `Contains` ignores case; text is never greater or less.
+pub use crate::model::FilterOp as Operator;
 
 impl Condition {
     pub fn new(field: impl Into<String>, operator: Operator) -> Self {

@@ -14,18 +14,8 @@ use super::settings::{Direction, Flows, Side};
 use super::values::{parse_bool, parse_date, parse_datetime, parse_number, same_option};
 use super::values::{FieldType, Value};
 
-/// When a mapping may write to the side it flows to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WritePolicy {
-    /// Every change flows.
-    #[default]
-    Always,
-    /// Never overwrite a value the other side already has; fill it only when empty.
-    OnlyIfEmpty,
-    /// Only when the sync creates the record on the other side.
-    OnCreateOnly,
-}
+/// When a mapping may write to the side it flows to (the wizard's enum).
+pub use crate::model::WritePolicy;
 
 /// One hub option value paired with one app option value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

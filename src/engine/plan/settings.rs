@@ -43,18 +43,9 @@ impl std::fmt::Display for Side {
     }
 }
 
-/// Which way data may flow, for a whole sync or for one field mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// New and updated records flow both ways; pairs are merged.
-    #[default]
-    TwoWay,
-    /// Only the hub is written to.
-    ToHub,
-    /// Only the app is written to.
-    ToApp,
-}
+/// Which way data may flow, for a whole sync or for one field mapping: the wizard's
+/// [`SyncDirection`](crate::model::SyncDirection), one enum for both.
+pub use crate::model::SyncDirection as Direction;
 
 impl Direction {
     /// Whether this direction lets the engine write to `side`.
@@ -105,14 +96,9 @@ impl Flows {
     }
 }
 
-/// The default app of a two-way sync: its value wins when both sides changed a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictWinner {
-    #[default]
-    Hub,
-    App,
-}
+/// The default app of a two-way sync: its value wins when both sides changed a field
+/// (the wizard's [`DefaultApp`](crate::model::DefaultApp)).
+pub use crate::model::DefaultApp as ConflictWinner;
 
 impl ConflictWinner {
     pub fn side(self) -> Side {
