@@ -255,6 +255,9 @@ async fn several_accounts_are_kept_apart_and_disconnect_revokes_and_keeps_histor
         .await
         .unwrap();
     install::disconnect(&s.state, &s.admin, acme).await.unwrap();
+    tandem::engine::definition::turn_off_for_connection(&s.state.pool, acme)
+        .await
+        .unwrap();
 
     let view = connections::get(s.pool(), s.admin.portal_id, acme, &s.tandem_url)
         .await
