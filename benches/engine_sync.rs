@@ -186,7 +186,7 @@ impl Tandem {
     async fn status(&self, sync_id: Uuid) -> anyhow::Result<SyncView> {
         tandem::engine::service::view(&self.state, self.admin.portal_id, sync_id)
             .await
-            .map_err(|e| anyhow::anyhow!(e.message))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
     }
 }
 
@@ -336,7 +336,7 @@ async fn initial_sync(
     let sync =
         tandem::engine::service::create(&t.state, t.admin.portal_id, t.admin.user_id, &input)
             .await
-            .map_err(|e| anyhow::anyhow!("{} {:?}", e.message, e.fields))?;
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut peak: f64 = 0.0;
     loop {
         peak = peak.max(peak_rss_mb(worker.0.id()));

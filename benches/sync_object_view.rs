@@ -15,7 +15,7 @@
 use axum::body::{to_bytes, Body};
 use http::{header, Request, StatusCode};
 use std::time::Instant;
-use tandem::model::{DefaultApp, MatchKeyInput, Role, SyncDirection, SyncInput};
+use tandem::model::{Role, SyncInput};
 use tandem::platform::{db, portals, tokens, users, AppState, Config};
 use tandem::server::app;
 use tower::ServiceExt;
@@ -100,21 +100,7 @@ async fn main() -> anyhow::Result<()> {
     .bind(user)
     .fetch_one(&pool)
     .await?;
-    let input = SyncInput {
-        connection_id: connection,
-        app_object: "contacts".into(),
-        hub_object: "contacts".into(),
-        direction: SyncDirection::TwoWay,
-        conflict_winner: DefaultApp::Hub,
-        mappings: vec![],
-        filters: vec![],
-        sync_only_with_email: true,
-        stage_pairs: vec![],
-        match_key: MatchKeyInput::Default,
-        propagate_deletes: false,
-        event_sync: false,
-        sync_associations: true,
-    };
+    let input = SyncInput::new(connection, "contacts", "contacts");
     let settings = tandem::engine::plan::SyncSettings::new(
         tandem::engine::plan::ObjectKind::Contact,
         tandem::engine::plan::Direction::TwoWay,

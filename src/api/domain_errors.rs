@@ -1,6 +1,7 @@
 //! How the domain's errors reach callers: each boundary error becomes an [`ApiError`]
 //! with the status and code scripts can rely on.
 
+use crate::engine::EngineError;
 use crate::hub::HubError;
 use crate::model::ApiError;
 
@@ -22,6 +23,32 @@ impl From<&HubError> for ApiError {
 
 impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
+        (&e).into()
+    }
+}
+
+impl From<&EngineError> for ApiError {
+    fn from(e: &EngineError) -> Self {
+        let (status, code) = match e {
+            EngineError::NotFound(_) => (404, "not_found"),
+            EngineError::Invalid(_) => (422, "validation"),
+            EngineError::BadRequest(_) => (400, "bad_request"),
+            EngineError::Conflict(_) => (409, "conflict"),
+            EngineError::AppUnavailable(_) => (502, "app_unavailable"),
+            EngineError::Expired(_) => (410, "expired"),
+            EngineError::Hub(e) => return e.into(),
+            EngineError::Platform(e) => return e.clone(),
+            EngineError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),
+        };
+        e.problem()
+            .cloned()
+            .unwrap_or_default()
+            .into_api_error(status, code)
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
         (&e).into()
     }
 }

@@ -12,7 +12,9 @@ use uuid::Uuid;
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_setup_options(connection_id: Uuid) -> Result<Vec<ObjectPairOption>, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::setup_options(&super::ssr::state()?, p.portal_id, connection_id).await
+    crate::engine::service::setup_options(&super::ssr::state()?, p.portal_id, connection_id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Fields, default mappings and pipelines (with an auto-mapped suggestion) for a pair.
@@ -32,6 +34,7 @@ pub async fn sync_field_options(
         &hub_object,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// Checks settings without saving: every problem, by field (`mappings[2]`, `filters[0]`).
@@ -42,6 +45,7 @@ pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
     crate::engine::service::validate(&super::ssr::state()?, p.portal_id, &input)
         .await
         .map(|_| ())
+        .map_err(ApiError::from)
 }
 
 /// Saves a new sync and starts its initial sync.
@@ -49,7 +53,9 @@ pub async fn validate_sync(input: SyncInput) -> Result<(), ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn create_sync(input: SyncInput) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::create(&super::ssr::state()?, p.portal_id, p.user_id, &input).await
+    crate::engine::service::create(&super::ssr::state()?, p.portal_id, p.user_id, &input)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Saves new settings; the initial sync runs again (records in sync are not rewritten).
@@ -57,7 +63,9 @@ pub async fn create_sync(input: SyncInput) -> Result<SyncView, ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn update_sync(id: Uuid, input: SyncInput) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::update(&super::ssr::state()?, p.portal_id, id, &input).await
+    crate::engine::service::update(&super::ssr::state()?, p.portal_id, id, &input)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Stops a sync; its index and history are kept.
@@ -65,7 +73,9 @@ pub async fn update_sync(id: Uuid, input: SyncInput) -> Result<SyncView, ApiErro
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn turn_off_sync(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, false).await
+    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, false)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Turns a sync on again: its initial sync runs again.
@@ -73,7 +83,9 @@ pub async fn turn_off_sync(id: Uuid) -> Result<SyncView, ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn turn_on_sync(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, true).await
+    crate::engine::service::set_enabled(&super::ssr::state()?, p.portal_id, id, true)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Deletes a sync with its index.
@@ -81,7 +93,9 @@ pub async fn turn_on_sync(id: Uuid) -> Result<SyncView, ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn delete_sync(id: Uuid) -> Result<(), ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::delete(&super::ssr::state()?, p.portal_id, id).await
+    crate::engine::service::delete(&super::ssr::state()?, p.portal_id, id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The syncs of one connected account (or of the portal).
@@ -91,7 +105,9 @@ pub async fn list_syncs(
     #[server(default)] connection_id: Option<Uuid>,
 ) -> Result<Vec<SyncView>, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::list(&super::ssr::state()?, p.portal_id, connection_id).await
+    crate::engine::service::list(&super::ssr::state()?, p.portal_id, connection_id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Phase, progress and counts of one sync.
@@ -99,7 +115,9 @@ pub async fn list_syncs(
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_status(id: Uuid) -> Result<SyncView, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::view(&super::ssr::state()?, p.portal_id, id).await
+    crate::engine::service::view(&super::ssr::state()?, p.portal_id, id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Records synced and failed per hour over the last 24 h.
@@ -107,7 +125,9 @@ pub async fn sync_status(id: Uuid) -> Result<SyncView, ApiError> {
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn sync_chart(id: Uuid) -> Result<Vec<HourPoint>, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::service::chart(&super::ssr::state()?.pool, p.portal_id, id).await
+    crate::engine::service::chart(&super::ssr::state()?.pool, p.portal_id, id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// A page of a sync's records: `state` one of syncing, failed, excluded, deleted,
@@ -124,13 +144,15 @@ pub async fn list_sync_records(
 ) -> Result<SyncRecordPage, ApiError> {
     let p = super::ssr::principal().await?;
     let query = crate::engine::service::RecordQuery {
-        state,
+        state: record_state(state)?,
         reason,
         search,
         after,
         limit: limit.unwrap_or(50),
     };
-    crate::engine::service::records(&super::ssr::state()?.pool, p.portal_id, sync_id, &query).await
+    crate::engine::service::records(&super::ssr::state()?.pool, p.portal_id, sync_id, &query)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// Values on both sides, activity, reason and the troubleshooting guide of one record.
@@ -143,6 +165,7 @@ pub async fn sync_record_detail(
     let p = super::ssr::principal().await?;
     crate::engine::service::record_detail(&super::ssr::state()?, p.portal_id, sync_id, index_id)
         .await
+        .map_err(ApiError::from)
 }
 
 /// *Resync deleted records in hub* (`side: "hub"`) or *in app* (`"app"`); returns how many.
@@ -158,6 +181,7 @@ pub async fn resync_deleted(sync_id: Uuid, side: SideInput) -> Result<i64, ApiEr
         None,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// The list *Restore all deleted records* would restore, for review.
@@ -177,6 +201,7 @@ pub async fn preview_restore_deleted(
         destination,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// Restores the reviewed records (`ids` from the preview; empty: all of them).
@@ -198,6 +223,7 @@ pub async fn restore_deleted(
         ids,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// *Retry all failed*; returns how many records will be retried.
@@ -205,7 +231,9 @@ pub async fn restore_deleted(
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn retry_failed(sync_id: Uuid) -> Result<i64, ApiError> {
     let p = super::ssr::app_manager().await?;
-    crate::engine::service::retry_failed(&super::ssr::state()?.pool, p.portal_id, sync_id).await
+    crate::engine::service::retry_failed(&super::ssr::state()?.pool, p.portal_id, sync_id)
+        .await
+        .map_err(ApiError::from)
 }
 
 /// *More → Export*: starts a CSV or XLSX file of a sync's list (`state` as in
@@ -222,7 +250,7 @@ pub async fn export_sync_records(
 ) -> Result<ExportView, ApiError> {
     let p = super::ssr::principal().await?;
     let request = crate::engine::export::ExportRequest {
-        state,
+        state: record_state(state)?,
         reason,
         search,
         format,
@@ -235,6 +263,7 @@ pub async fn export_sync_records(
         &request,
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// Where an export is; `download_url` is set while the file can be downloaded.
@@ -242,5 +271,25 @@ pub async fn export_sync_records(
 #[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
 pub async fn export_status(id: Uuid) -> Result<ExportView, ApiError> {
     let p = super::ssr::principal().await?;
-    crate::engine::export::status(&super::ssr::state()?.pool, p.portal_id, id).await
+    crate::engine::export::status(&super::ssr::state()?.pool, p.portal_id, id)
+        .await
+        .map_err(ApiError::from)
+}
+
+/// A list's `state` argument, refused by name (a form field) when it is not a state.
+#[cfg(feature = "ssr")]
+fn record_state(state: Option<String>) -> Result<Option<RecordState>, ApiError> {
+    state
+        .map(|s| {
+            RecordState::parse(&s).ok_or_else(|| {
+                ApiError::field(
+                    "state",
+                    format!(
+                        "“{s}” is not a record state; use syncing, failed, excluded, deleted or \
+                         queued (or leave it out for all)."
+                    ),
+                )
+            })
+        })
+        .transpose()
 }

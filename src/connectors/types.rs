@@ -21,6 +21,22 @@ pub enum FieldKind {
     Enumeration { options: Vec<EnumOption> },
 }
 
+impl FieldKind {
+    /// How the engine converts and compares values of this field (e-mails and phones
+    /// compare as text).
+    pub fn field_type(&self) -> crate::model::FieldType {
+        use crate::model::FieldType;
+        match self {
+            FieldKind::Number => FieldType::Number,
+            FieldKind::Bool => FieldType::Bool,
+            FieldKind::Date => FieldType::Date,
+            FieldKind::Datetime => FieldType::DateTime,
+            FieldKind::Enumeration { .. } => FieldType::Enumeration,
+            FieldKind::String | FieldKind::Email | FieldKind::Phone => FieldType::Text,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnumOption {
     pub value: String,

@@ -4,15 +4,15 @@
 
 use super::hub_side;
 use super::plan::{
-    self, check_mapping, check_mappings, ConflictWinner, Direction, FieldMapping, FieldType,
-    KeyFields, MappingError, MatchKey, OptionMap, SyncSettings,
+    self, check_mapping, check_mappings, FieldMapping, FieldType, KeyFields, MappingError,
+    MatchKey, OptionMap, SyncSettings,
 };
 use super::queue::{self, NewJob};
+use super::EngineError;
 use crate::connectors::{AppObject, FieldKind};
-use crate::model::{ApiError, FieldError};
+use crate::model::FieldError;
 use crate::model::{
-    DefaultApp, FieldOption, FilterOp, MappingInput, MatchKeyInput, SideInput, SyncDirection,
-    SyncInput, WritePolicy,
+    FieldOption, MappingInput, MatchKeyInput, SideInput, SyncDirection, SyncInput, WritePolicy,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -36,57 +36,23 @@ impl SyncOptions {
     }
 }
 
-pub fn direction(d: SyncDirection) -> Direction {
-    match d {
-        SyncDirection::TwoWay => Direction::TwoWay,
-        SyncDirection::ToHub => Direction::ToHub,
-        SyncDirection::ToApp => Direction::ToApp,
-    }
-}
-
-fn policy(p: WritePolicy) -> plan::WritePolicy {
-    match p {
-        WritePolicy::Always => plan::WritePolicy::Always,
-        WritePolicy::OnlyIfEmpty => plan::WritePolicy::OnlyIfEmpty,
-        WritePolicy::OnCreateOnly => plan::WritePolicy::OnCreateOnly,
-    }
-}
-
-pub fn field_type_of_kind(kind: &str) -> FieldType {
-    match kind {
-        "number" => FieldType::Number,
-        "bool" => FieldType::Bool,
-        "date" => FieldType::Date,
-        "datetime" => FieldType::DateTime,
-        "enumeration" => FieldType::Enumeration,
-        _ => FieldType::Text,
-    }
-}
-
 /// The app's fields as the mapping editor offers them.
 pub fn app_field_options(object: &AppObject) -> Vec<FieldOption> {
     object
         .fields
         .iter()
         .map(|f| {
-            let (kind, options) = match &f.kind {
-                FieldKind::Number => ("number", vec![]),
-                FieldKind::Bool => ("bool", vec![]),
-                FieldKind::Date => ("date", vec![]),
-                FieldKind::Datetime => ("datetime", vec![]),
-                FieldKind::Enumeration { options } => (
-                    "enumeration",
-                    options
-                        .iter()
-                        .map(|o| (o.value.clone(), o.label.clone()))
-                        .collect(),
-                ),
-                FieldKind::String | FieldKind::Email | FieldKind::Phone => ("text", vec![]),
+            let options = match &f.kind {
+                FieldKind::Enumeration { options } => options
+                    .iter()
+                    .map(|o| (o.value.clone(), o.label.clone()))
+                    .collect(),
+                _ => vec![],
             };
             FieldOption {
                 name: f.name.clone(),
                 label: f.label.clone(),
-                kind: kind.into(),
+                kind: f.kind.field_type(),
                 required: f.required,
                 read_only: f.read_only,
                 options,
@@ -158,20 +124,16 @@ pub fn build_settings(
     input: &SyncInput,
     app_object: &AppObject,
     hub_fields: &[FieldOption],
-) -> Result<SyncSettings, ApiError> {
+) -> Result<SyncSettings, EngineError> {
     let app_fields = app_field_options(app_object);
     let kind = hub_side::object_kind(&input.hub_object).ok_or_else(|| {
-        ApiError::field(
+        EngineError::field(
             "hub_object",
             format!("The hub has no object “{}”.", input.hub_object),
         )
     })?;
-    let sync_direction = direction(input.direction);
-    let winner = match input.conflict_winner {
-        DefaultApp::Hub => ConflictWinner::Hub,
-        DefaultApp::App => ConflictWinner::App,
-    };
-    let mut settings = SyncSettings::new(kind, sync_direction, winner);
+    let sync_direction = input.direction;
+    let mut settings = SyncSettings::new(kind, sync_direction, input.conflict_winner);
     let mut errors = Vec::new();
 
     let mappings = if input.mappings.is_empty() {
@@ -195,7 +157,7 @@ pub fn build_settings(
             ));
             continue;
         };
-        let mapping_dir = direction(m.direction);
+        let mapping_dir = m.direction;
         let flows = plan::Flows::of(sync_direction, mapping_dir);
         if m.enabled && flows.to_app && app.read_only {
             errors.push(field_err(
@@ -215,21 +177,16 @@ pub fn build_settings(
                 ),
             ));
         }
-        let mut fm = FieldMapping::new(
-            &hub.name,
-            field_type_of_kind(&hub.kind),
-            &app.name,
-            field_type_of_kind(&app.kind),
-        )
-        .direction(mapping_dir)
-        .policy(policy(m.write_policy));
+        let mut fm = FieldMapping::new(&hub.name, hub.kind, &app.name, app.kind)
+            .direction(mapping_dir)
+            .policy(m.write_policy);
         if app.required {
             fm = fm.required();
         }
         if !m.enabled {
             fm = fm.disabled();
         }
-        if hub.kind == "enumeration" || app.kind == "enumeration" {
+        if hub.kind == FieldType::Enumeration || app.kind == FieldType::Enumeration {
             let options = if m.options.is_empty() {
                 auto_options(hub, app)
             } else {
@@ -267,7 +224,7 @@ pub fn build_settings(
             ));
             continue;
         }
-        let condition = plan::Condition::new(f.field.clone(), operator(&f.op));
+        let condition = plan::Condition::new(f.field.clone(), f.op.clone());
         match f.side {
             SideInput::Hub => settings.hub_filters.push(condition),
             SideInput::App => settings.app_filters.push(condition),
@@ -323,20 +280,7 @@ pub fn build_settings(
     if errors.is_empty() {
         Ok(settings)
     } else {
-        Err(ApiError::validation(errors))
-    }
-}
-
-fn operator(op: &FilterOp) -> plan::Operator {
-    match op.clone() {
-        FilterOp::Equals(v) => plan::Operator::Equals(v),
-        FilterOp::NotEquals(v) => plan::Operator::NotEquals(v),
-        FilterOp::Contains(v) => plan::Operator::Contains(v),
-        FilterOp::IsKnown => plan::Operator::IsKnown,
-        FilterOp::IsUnknown => plan::Operator::IsUnknown,
-        FilterOp::GreaterThan(v) => plan::Operator::GreaterThan(v),
-        FilterOp::LessThan(v) => plan::Operator::LessThan(v),
-        FilterOp::InList(v) => plan::Operator::InList(v),
+        Err(EngineError::validation(errors))
     }
 }
 
@@ -394,7 +338,7 @@ pub const SYNC_COLUMNS: &str =
     enabled, phase, generation, step, hub_checkpoint, app_checkpoint, progress, hub_feed_position,
     app_feed_cursor, events_cursor, last_error, created_at, initial_completed_at";
 
-pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, ApiError> {
+pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, EngineError> {
     sqlx::query_as::<_, SyncRow>(&format!(
         "SELECT {SYNC_COLUMNS} FROM syncs WHERE id = $1 AND portal_id = $2"
     ))
@@ -402,7 +346,7 @@ pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, Ap
     .bind(portal_id)
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| ApiError::not_found("The sync"))
+    .ok_or_else(|| EngineError::not_found("The sync"))
 }
 
 pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SyncRow>> {
@@ -442,7 +386,7 @@ pub async fn insert(
     created_by: Uuid,
     input: &SyncInput,
     settings: &SyncSettings,
-) -> Result<Uuid, ApiError> {
+) -> Result<Uuid, EngineError> {
     let mut tx = pool.begin().await?;
     let id: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO syncs (portal_id, connection_id, hub_object, app_object, input, settings, options, created_by)
@@ -461,7 +405,7 @@ pub async fn insert(
     .fetch_optional(&mut *tx)
     .await?;
     let id = id.ok_or_else(|| {
-        ApiError::conflict(format!(
+        EngineError::conflict(format!(
             "This account already has a sync for {}. Edit that sync instead of adding another.",
             input.app_object
         ))
@@ -478,7 +422,7 @@ pub async fn update(
     row: &SyncRow,
     input: &SyncInput,
     settings: &SyncSettings,
-) -> Result<(), ApiError> {
+) -> Result<(), EngineError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE syncs SET input = $2, settings = $3, options = $4, enabled = true, updated_at = now()
@@ -509,7 +453,7 @@ pub async fn restart(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
     queue::enqueue(conn, NewJob::new(super::runner::INITIAL, id)).await
 }
 
-pub async fn set_enabled(pool: &PgPool, row: &SyncRow, enabled: bool) -> Result<(), ApiError> {
+pub async fn set_enabled(pool: &PgPool, row: &SyncRow, enabled: bool) -> Result<(), EngineError> {
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE syncs SET enabled = $2, updated_at = now() WHERE id = $1")
         .bind(row.id)
@@ -530,7 +474,7 @@ pub async fn set_enabled(pool: &PgPool, row: &SyncRow, enabled: bool) -> Result<
 }
 
 /// Removes a sync with its index, activity and jobs.
-pub async fn delete(pool: &PgPool, row: &SyncRow) -> Result<(), ApiError> {
+pub async fn delete(pool: &PgPool, row: &SyncRow) -> Result<(), EngineError> {
     sqlx::query("DELETE FROM syncs WHERE id = $1")
         .bind(row.id)
         .execute(pool)
@@ -574,11 +518,11 @@ mod tests {
         }
     }
 
-    fn hub(name: &str, kind: &str) -> FieldOption {
+    fn hub(name: &str, kind: FieldType) -> FieldOption {
         FieldOption {
             name: name.into(),
             label: name.into(),
-            kind: kind.into(),
+            kind,
             required: false,
             read_only: false,
             options: vec![],
@@ -610,24 +554,20 @@ mod tests {
             identifier_fields: vec!["email".into()],
             pipeline_fields: None,
         };
-        let hub_fields = vec![hub("email", "text"), hub("jobtitle", "text")];
+        let hub_fields = vec![
+            hub("email", FieldType::Text),
+            hub("jobtitle", FieldType::Text),
+        ];
         let mut input = SyncInput {
-            connection_id: Uuid::nil(),
-            app_object: "contacts".into(),
-            hub_object: "contacts".into(),
-            direction: SyncDirection::TwoWay,
-            conflict_winner: DefaultApp::Hub,
             mappings: vec![mapping("email", "email"), mapping("jobtitle", "score")],
-            filters: vec![],
-            sync_only_with_email: true,
-            stage_pairs: vec![],
-            match_key: MatchKeyInput::Default,
-            propagate_deletes: false,
-            event_sync: false,
-            sync_associations: true,
+            ..SyncInput::new(Uuid::nil(), "contacts", "contacts")
         };
         // Text → number (hub jobtitle into app score) is refused, on mappings[1].
-        let err = build_settings(&input, &object, &hub_fields).unwrap_err();
+        let err = build_settings(&input, &object, &hub_fields)
+            .unwrap_err()
+            .problem()
+            .cloned()
+            .unwrap();
         assert_eq!(err.fields.len(), 1, "{err:?}");
         assert_eq!(err.fields[0].field, "mappings[1]");
         assert!(
@@ -640,7 +580,11 @@ mod tests {
         assert!(build_settings(&input, &object, &hub_fields).is_ok());
         // Two mappings writing one field stay a problem of the whole table.
         input.mappings.push(mapping("email", "email"));
-        let err = build_settings(&input, &object, &hub_fields).unwrap_err();
+        let err = build_settings(&input, &object, &hub_fields)
+            .unwrap_err()
+            .problem()
+            .cloned()
+            .unwrap();
         assert!(err.fields.iter().all(|f| f.field == "mappings"), "{err:?}");
     }
 }

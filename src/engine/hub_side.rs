@@ -3,10 +3,9 @@
 //! fields for the mapping editor. The only engine module that calls into `hub`.
 
 use super::plan::{self, ObjectKind};
+use super::EngineError;
 use crate::hub::HubError;
 use crate::hub::{records, schema, ObjectType, WriteOrigin};
-use crate::model::crm::PropertyType;
-use crate::model::ApiError;
 use crate::model::{FieldOption, PipelineOption};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -24,27 +23,13 @@ pub fn object_kind(hub_object: &str) -> Option<ObjectKind> {
     })
 }
 
-fn kind_name(t: PropertyType) -> &'static str {
-    match t {
-        PropertyType::Number => "number",
-        PropertyType::Bool => "bool",
-        PropertyType::Date => "date",
-        PropertyType::Datetime => "datetime",
-        PropertyType::Enumeration => "enumeration",
-        PropertyType::String
-        | PropertyType::MultiEnumeration
-        | PropertyType::Email
-        | PropertyType::Phone => "text",
-    }
-}
-
 /// The hub's properties of an object, as the mapping editor offers them. Computed
 /// properties are shown read-only (they can flow to the app, never from it).
 pub async fn fields(
     pool: &PgPool,
     portal_id: Uuid,
     object: ObjectType,
-) -> Result<Vec<FieldOption>, ApiError> {
+) -> Result<Vec<FieldOption>, EngineError> {
     let schema = schema::load(pool, portal_id, object).await?;
     Ok(schema
         .properties
@@ -52,7 +37,7 @@ pub async fn fields(
         .map(|p| FieldOption {
             name: p.name.clone(),
             label: p.label.clone(),
-            kind: kind_name(p.kind).into(),
+            kind: p.kind.field_type(),
             required: p.required,
             read_only: p.computed,
             options: p
@@ -64,7 +49,7 @@ pub async fn fields(
         .collect())
 }
 
-pub async fn pipelines(pool: &PgPool, portal_id: Uuid) -> Result<Vec<PipelineOption>, ApiError> {
+pub async fn pipelines(pool: &PgPool, portal_id: Uuid) -> Result<Vec<PipelineOption>, EngineError> {
     Ok(crate::hub::pipelines::list(pool, portal_id)
         .await?
         .into_iter()

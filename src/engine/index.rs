@@ -9,9 +9,6 @@ use sqlx::PgConnection;
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
-/// States shown to people; `indexed` and `pending` are internal steps.
-pub const VISIBLE_STATES: [&str; 5] = ["syncing", "failed", "excluded", "deleted", "queued"];
-
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IndexRow {
     pub id: i64,

@@ -4,6 +4,7 @@
 
 pub mod associations;
 pub mod definition;
+pub mod error;
 pub mod export;
 pub mod hub_side;
 pub mod index;
@@ -14,3 +15,5 @@ pub mod runner;
 pub mod service;
 pub mod troubleshoot;
 pub mod worker;
+
+pub use error::EngineError;

@@ -8,8 +8,8 @@ use super::index::IndexRow;
 use super::queue::{self, NewJob};
 use super::runner;
 use super::troubleshoot;
+use super::EngineError;
 use crate::connectors::{registry, AppObject, Connector};
-use crate::model::ApiError;
 use crate::model::*;
 use crate::platform::{connections, AppState};
 use sqlx::PgPool;
@@ -20,7 +20,7 @@ async fn connector(
     state: &AppState,
     portal_id: Uuid,
     connection_id: Uuid,
-) -> Result<(ConnectionView, Arc<dyn Connector>), ApiError> {
+) -> Result<(ConnectionView, Arc<dyn Connector>), EngineError> {
     let view = connections::get(
         &state.pool,
         portal_id,
@@ -29,28 +29,24 @@ async fn connector(
     )
     .await?;
     if view.status != ConnectionStatus::Connected {
-        return Err(ApiError::conflict(format!(
+        return Err(EngineError::conflict(format!(
             "{} needs reconnecting before its syncs can be set up.",
             view.account_name
         ))
         .with_hint("Open the app's page in Connected apps and choose Reconnect."));
     }
     let def = registry::app_definition(&state.config.apps, &view.app)
-        .ok_or_else(|| ApiError::not_found("The app"))?;
+        .ok_or_else(|| EngineError::not_found("The app"))?;
     let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)?;
     Ok((view, c))
 }
 
-fn app_unreachable(e: crate::connectors::ConnectorError) -> ApiError {
-    ApiError::new(
-        502,
-        "app_unavailable",
-        format!("The app did not answer as expected: {e}"),
-    )
-    .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
+fn app_unreachable(e: crate::connectors::ConnectorError) -> EngineError {
+    EngineError::app_unavailable(format!("The app did not answer as expected: {e}"))
+        .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
 }
 
-async fn app_objects(c: &Arc<dyn Connector>) -> Result<Vec<AppObject>, ApiError> {
+async fn app_objects(c: &Arc<dyn Connector>) -> Result<Vec<AppObject>, EngineError> {
     c.objects().await.map_err(app_unreachable)
 }
 
@@ -59,7 +55,7 @@ pub async fn setup_options(
     state: &AppState,
     portal_id: Uuid,
     connection_id: Uuid,
-) -> Result<Vec<ObjectPairOption>, ApiError> {
+) -> Result<Vec<ObjectPairOption>, EngineError> {
     let (_, c) = connector(state, portal_id, connection_id).await?;
     let existing = definition::list_for_connection(&state.pool, portal_id, connection_id).await?;
     Ok(app_objects(&c)
@@ -84,11 +80,11 @@ pub async fn field_options(
     connection_id: Uuid,
     app_object: &str,
     hub_object: &str,
-) -> Result<SyncFieldChoices, ApiError> {
+) -> Result<SyncFieldChoices, EngineError> {
     let (view, c) = connector(state, portal_id, connection_id).await?;
     let object = find_object(&c, app_object).await?;
     let hub_type = hub_side::object_type(hub_object).ok_or_else(|| {
-        ApiError::field(
+        EngineError::field(
             "hub_object",
             format!("The hub has no object “{hub_object}”."),
         )
@@ -164,13 +160,13 @@ pub fn auto_map_pipelines(hub: &[PipelineOption], app: &[PipelineOption]) -> Vec
     out
 }
 
-async fn find_object(c: &Arc<dyn Connector>, app_object: &str) -> Result<AppObject, ApiError> {
+async fn find_object(c: &Arc<dyn Connector>, app_object: &str) -> Result<AppObject, EngineError> {
     app_objects(c)
         .await?
         .into_iter()
         .find(|o| o.name == app_object)
         .ok_or_else(|| {
-            ApiError::field(
+            EngineError::field(
                 "app_object",
                 format!("The app has no object “{app_object}”."),
             )
@@ -182,17 +178,17 @@ pub async fn validate(
     state: &AppState,
     portal_id: Uuid,
     input: &SyncInput,
-) -> Result<super::plan::SyncSettings, ApiError> {
+) -> Result<super::plan::SyncSettings, EngineError> {
     let (_, c) = connector(state, portal_id, input.connection_id).await?;
     let object = find_object(&c, &input.app_object).await?;
     let hub_type = hub_side::object_type(&input.hub_object).ok_or_else(|| {
-        ApiError::field(
+        EngineError::field(
             "hub_object",
             format!("The hub has no object “{}”.", input.hub_object),
         )
     })?;
     if object.hub_object != hub_type.as_str() {
-        return Err(ApiError::field(
+        return Err(EngineError::field(
             "hub_object",
             format!(
                 "{} in the app sync with hub {}, not {}.",
@@ -211,7 +207,7 @@ pub async fn create(
     portal_id: Uuid,
     user_id: Uuid,
     input: &SyncInput,
-) -> Result<SyncView, ApiError> {
+) -> Result<SyncView, EngineError> {
     let settings = validate(state, portal_id, input).await?;
     let id = definition::insert(&state.pool, portal_id, user_id, input, &settings).await?;
     view(state, portal_id, id).await
@@ -222,10 +218,10 @@ pub async fn update(
     portal_id: Uuid,
     id: Uuid,
     input: &SyncInput,
-) -> Result<SyncView, ApiError> {
+) -> Result<SyncView, EngineError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     if input.connection_id != row.connection_id || input.app_object != row.app_object {
-        return Err(ApiError::bad_request(
+        return Err(EngineError::bad_request(
             "A sync's account and app object cannot change; create another sync instead.",
         ));
     }
@@ -239,13 +235,13 @@ pub async fn set_enabled(
     portal_id: Uuid,
     id: Uuid,
     enabled: bool,
-) -> Result<SyncView, ApiError> {
+) -> Result<SyncView, EngineError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     definition::set_enabled(&state.pool, &row, enabled).await?;
     view(state, portal_id, id).await
 }
 
-pub async fn delete(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<(), ApiError> {
+pub async fn delete(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<(), EngineError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     definition::delete(&state.pool, &row).await
 }
@@ -273,29 +269,30 @@ async fn counts(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<SyncCounts> {
 
 fn progress(row: &SyncRow) -> SyncProgress {
     let p = &row.progress.0;
-    let (label, done, total, base, span) = match row.step.as_str() {
-        "hub_index" => (
+    let step = InitialStep::parse(&row.step).unwrap_or(InitialStep::Done);
+    let (label, done, total, base, span) = match step {
+        InitialStep::HubIndex => (
             "Scanning hub records",
             p.hub_indexed,
             p.hub_total,
             0.0,
             20.0,
         ),
-        "app_pass" => (
+        InitialStep::AppPass => (
             "Syncing app records",
             p.app_seen,
             p.app_estimate.max(p.app_seen),
             20.0,
             60.0,
         ),
-        "hub_pass" => (
+        InitialStep::HubPass => (
             "Syncing remaining hub records",
             p.hub_pass_done,
             p.hub_pass_total.max(p.hub_pass_done),
             80.0,
             20.0,
         ),
-        _ => ("Done", 1, 1, 100.0, 0.0),
+        InitialStep::Done => ("Done", 1, 1, 100.0, 0.0),
     };
     let frac = if total > 0 {
         done as f64 / total as f64
@@ -303,7 +300,7 @@ fn progress(row: &SyncRow) -> SyncProgress {
         0.0
     };
     SyncProgress {
-        step: row.step.clone(),
+        step,
         step_label: label.into(),
         done,
         total,
@@ -324,7 +321,7 @@ pub fn phase(row: &SyncRow) -> SyncPhase {
     }
 }
 
-async fn to_view(state: &AppState, portal_id: Uuid, row: SyncRow) -> Result<SyncView, ApiError> {
+async fn to_view(state: &AppState, portal_id: Uuid, row: SyncRow) -> Result<SyncView, EngineError> {
     let connection = connections::get(
         &state.pool,
         portal_id,
@@ -348,7 +345,7 @@ async fn to_view(state: &AppState, portal_id: Uuid, row: SyncRow) -> Result<Sync
     })
 }
 
-pub async fn view(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<SyncView, ApiError> {
+pub async fn view(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<SyncView, EngineError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     to_view(state, portal_id, row).await
 }
@@ -357,7 +354,7 @@ pub async fn list(
     state: &AppState,
     portal_id: Uuid,
     connection_id: Option<Uuid>,
-) -> Result<Vec<SyncView>, ApiError> {
+) -> Result<Vec<SyncView>, EngineError> {
     let rows = match connection_id {
         Some(c) => definition::list_for_connection(&state.pool, portal_id, c).await?,
         None => definition::list_for_portal(&state.pool, portal_id).await?,
@@ -375,7 +372,7 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
         hub_id: r.hub_id,
         app_id: r.app_id.clone(),
         label: r.label.clone(),
-        state: r.state.clone(),
+        state: RecordState::from_index(&r.state),
         reason_code: r.reason_code.clone(),
         message: r.message.clone(),
         field: r.field.clone(),
@@ -390,7 +387,7 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
 /// Which records a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
-    pub state: Option<String>,
+    pub state: Option<RecordState>,
     pub reason: Option<String>,
     pub search: Option<String>,
     pub after: Option<i64>,
@@ -402,29 +399,18 @@ pub async fn records(
     portal_id: Uuid,
     sync_id: Uuid,
     q: &RecordQuery,
-) -> Result<SyncRecordPage, ApiError> {
+) -> Result<SyncRecordPage, EngineError> {
     let (state, reason, search, after, limit) = (
-        q.state.as_deref(),
+        q.state,
         q.reason.as_deref(),
         q.search.as_deref(),
         q.after,
         q.limit,
     );
     definition::get(pool, portal_id, sync_id).await?;
-    let states: Vec<String> = match state {
-        Some(s) if super::index::VISIBLE_STATES.contains(&s) => vec![s.to_string()],
-        Some(s) => {
-            return Err(ApiError::field(
-                "state",
-                format!(
-                "“{s}” is not a record state; use syncing, failed, excluded, deleted or queued."
-            ),
-            ))
-        }
-        None => super::index::VISIBLE_STATES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+    let states: Vec<&str> = match state {
+        Some(s) => vec![s.as_str()],
+        None => RecordState::ALL.iter().map(|s| s.as_str()).collect(),
     };
     let search = search
         .map(str::trim)
@@ -446,13 +432,13 @@ pub async fn records(
     .bind(limit + 1)
     .fetch_all(pool)
     .await?;
-    let groups: Vec<(String, i64)> = if states.len() == 1 && states[0] != "syncing" {
+    let groups: Vec<(String, i64)> = if state.is_some_and(|s| s != RecordState::Syncing) {
         sqlx::query_as(
             "SELECT COALESCE(reason_code, 'unknown'), count(*) FROM sync_index WHERE sync_id = $1 AND state = $2
              GROUP BY 1 ORDER BY 2 DESC",
         )
         .bind(sync_id)
-        .bind(&states[0])
+        .bind(states[0])
         .fetch_all(pool)
         .await?
     } else {
@@ -460,12 +446,8 @@ pub async fn records(
     };
     let total = counts(pool, sync_id).await?;
     let total = match state {
-        Some("syncing") => total.syncing,
-        Some("failed") => total.failed,
-        Some("excluded") => total.excluded,
-        Some("deleted") => total.deleted,
-        Some("queued") => total.queued,
-        _ => total.syncing + total.failed + total.excluded + total.deleted + total.queued,
+        Some(s) => total.of(s),
+        None => RecordState::ALL.iter().map(|&s| total.of(s)).sum(),
     };
     let more = rows.len() as i64 > limit;
     let rows: Vec<SyncRecordRow> = rows.iter().take(limit as usize).map(row_view).collect();
@@ -494,13 +476,13 @@ pub async fn record_detail(
     portal_id: Uuid,
     sync_id: Uuid,
     index_id: i64,
-) -> Result<SyncRecordDetails, ApiError> {
+) -> Result<SyncRecordDetails, EngineError> {
     let sync = definition::get(&state.pool, portal_id, sync_id).await?;
     let mut conn = state.pool.acquire().await?;
     let row = super::index::by_ids(&mut conn, sync_id, &[index_id])
         .await?
         .pop()
-        .ok_or_else(|| ApiError::not_found("The record"))?;
+        .ok_or_else(|| EngineError::not_found("The record"))?;
     drop(conn);
     let hub = match (row.hub_id, hub_side::object_type(&sync.hub_object)) {
         (Some(id), Some(t)) => hub_side::get_many(&state.pool, portal_id, t, &[id])
@@ -587,7 +569,7 @@ pub async fn chart(
     pool: &PgPool,
     portal_id: Uuid,
     sync_id: Uuid,
-) -> Result<Vec<HourPoint>, ApiError> {
+) -> Result<Vec<HourPoint>, EngineError> {
     definition::get(pool, portal_id, sync_id).await?;
     let rows: Vec<(chrono::DateTime<chrono::Utc>, i64, i64)> = sqlx::query_as(
         "SELECT h.hour, COALESCE(s.synced, 0), COALESCE(s.failed, 0)
@@ -615,7 +597,7 @@ pub async fn resync_deleted(
     sync_id: Uuid,
     side: SideInput,
     ids: Option<Vec<i64>>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, EngineError> {
     let sync = definition::get(pool, portal_id, sync_id).await?;
     let side = match side {
         SideInput::Hub => "hub",
@@ -649,7 +631,7 @@ pub async fn preview_restore(
     connection_id: Uuid,
     hub_object: &str,
     destination: SideInput,
-) -> Result<Vec<RestoreCandidate>, ApiError> {
+) -> Result<Vec<RestoreCandidate>, EngineError> {
     let side = match destination {
         SideInput::Hub => "hub",
         SideInput::App => "app",
@@ -686,7 +668,7 @@ pub async fn restore(
     hub_object: &str,
     destination: SideInput,
     ids: Vec<i64>,
-) -> Result<i64, ApiError> {
+) -> Result<i64, EngineError> {
     let candidates =
         preview_restore(pool, portal_id, connection_id, hub_object, destination).await?;
     let chosen: Vec<&RestoreCandidate> = candidates
@@ -709,7 +691,11 @@ pub async fn restore(
 }
 
 /// *Retry all failed*.
-pub async fn retry_failed(pool: &PgPool, portal_id: Uuid, sync_id: Uuid) -> Result<i64, ApiError> {
+pub async fn retry_failed(
+    pool: &PgPool,
+    portal_id: Uuid,
+    sync_id: Uuid,
+) -> Result<i64, EngineError> {
     let sync = definition::get(pool, portal_id, sync_id).await?;
     let n: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM sync_index WHERE sync_id = $1 AND state = 'failed'",

@@ -2,6 +2,7 @@
 //! definitions, records, pages of records, associations, pipelines, timeline events,
 //! and [`WriteOrigin`], the "who wrote this" every hub write carries.
 
+use super::sync::FieldType;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -143,6 +144,22 @@ pub enum PropertyType {
 }
 
 impl PropertyType {
+    /// How the sync engine converts and compares values of this type (e-mails, phones
+    /// and multi-option values compare as text).
+    pub fn field_type(self) -> FieldType {
+        match self {
+            PropertyType::Number => FieldType::Number,
+            PropertyType::Bool => FieldType::Bool,
+            PropertyType::Date => FieldType::Date,
+            PropertyType::Datetime => FieldType::DateTime,
+            PropertyType::Enumeration => FieldType::Enumeration,
+            PropertyType::String
+            | PropertyType::MultiEnumeration
+            | PropertyType::Email
+            | PropertyType::Phone => FieldType::Text,
+        }
+    }
+
     pub const ALL: [PropertyType; 9] = [
         PropertyType::String,
         PropertyType::Number,

@@ -189,6 +189,32 @@ pub struct SyncInput {
     pub sync_associations: bool,
 }
 
+impl SyncInput {
+    /// A two-way sync of one object pair with every setting at its default: the
+    /// connector's mappings, no filters, only contacts with an email, the hub wins.
+    pub fn new(
+        connection_id: Uuid,
+        app_object: impl Into<String>,
+        hub_object: impl Into<String>,
+    ) -> Self {
+        SyncInput {
+            connection_id,
+            app_object: app_object.into(),
+            hub_object: hub_object.into(),
+            direction: SyncDirection::TwoWay,
+            conflict_winner: DefaultApp::Hub,
+            mappings: vec![],
+            filters: vec![],
+            sync_only_with_email: true,
+            stage_pairs: vec![],
+            match_key: MatchKeyInput::Default,
+            propagate_deletes: false,
+            event_sync: false,
+            sync_associations: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncPhase {
@@ -209,6 +235,109 @@ impl SyncPhase {
     }
 }
 
+/// Where a record of a sync stands; stored as its snake_case name in `sync_index.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// Paired and kept in sync.
+    #[default]
+    Syncing,
+    /// Could not sync; the reason says why and how to fix it.
+    Failed,
+    /// Outside the filters, a duplicate, or without identifier.
+    Excluded,
+    /// Deleted on one side.
+    Deleted,
+    /// A change notice arrived and waits for its turn.
+    Queued,
+}
+
+impl RecordState {
+    pub const ALL: [RecordState; 5] = [
+        RecordState::Syncing,
+        RecordState::Failed,
+        RecordState::Excluded,
+        RecordState::Deleted,
+        RecordState::Queued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordState::Syncing => "syncing",
+            RecordState::Failed => "failed",
+            RecordState::Excluded => "excluded",
+            RecordState::Deleted => "deleted",
+            RecordState::Queued => "queued",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RecordState::Syncing => "Syncing",
+            RecordState::Failed => "Failed",
+            RecordState::Excluded => "Excluded",
+            RecordState::Deleted => "Deleted",
+            RecordState::Queued => "Queued",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordState> {
+        RecordState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A state as stored in the index: its internal steps (`indexed`, `pending`: read
+    /// during an initial sync, not yet decided) wait for their turn like a queued record.
+    pub fn from_index(s: &str) -> RecordState {
+        RecordState::parse(s).unwrap_or(RecordState::Queued)
+    }
+}
+
+impl std::fmt::Display for RecordState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The steps of an initial sync, in order; stored as its snake_case name in `syncs.step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
+#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[serde(rename_all = "snake_case")]
+pub enum InitialStep {
+    /// Reading the hub's records into the index.
+    #[default]
+    HubIndex,
+    /// Reading the app's records and pairing them.
+    AppPass,
+    /// Sending the hub's unpaired records to the app.
+    HubPass,
+    Done,
+}
+
+impl InitialStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitialStep::HubIndex => "hub_index",
+            InitialStep::AppPass => "app_pass",
+            InitialStep::HubPass => "hub_pass",
+            InitialStep::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InitialStep> {
+        [
+            InitialStep::HubIndex,
+            InitialStep::AppPass,
+            InitialStep::HubPass,
+            InitialStep::Done,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SyncCounts {
     pub syncing: i64,
@@ -218,11 +347,22 @@ pub struct SyncCounts {
     pub queued: i64,
 }
 
+impl SyncCounts {
+    pub fn of(&self, state: RecordState) -> i64 {
+        match state {
+            RecordState::Syncing => self.syncing,
+            RecordState::Failed => self.failed,
+            RecordState::Excluded => self.excluded,
+            RecordState::Deleted => self.deleted,
+            RecordState::Queued => self.queued,
+        }
+    }
+}
+
 /// Initial sync progress: records done of an estimated total, for the current step.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SyncProgress {
-    /// `hub_index`, `app_pass`, `hub_pass` or `done`.
-    pub step: String,
+    pub step: InitialStep,
     pub step_label: String,
     pub done: i64,
     pub total: i64,
@@ -246,13 +386,60 @@ pub struct SyncView {
     pub initial_completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The type of a hub property or app field, as the engine converts and compares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    #[default]
+    Text,
+    Number,
+    Bool,
+    Date,
+    // Saved sync settings before this type was shared spell it `date_time`.
+    #[serde(rename = "datetime", alias = "date_time")]
+    DateTime,
+    /// One option out of a fixed list, compared by option value.
+    Enumeration,
+}
+
+impl FieldType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "number",
+            FieldType::Bool => "bool",
+            FieldType::Date => "date",
+            FieldType::DateTime => "datetime",
+            FieldType::Enumeration => "enumeration",
+        }
+    }
+
+    /// How the type is named in messages shown to the admin.
+    pub fn label(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Number => "a number",
+            FieldType::Bool => "a yes/no value",
+            FieldType::Date => "a date",
+            FieldType::DateTime => "a date and time",
+            FieldType::Enumeration => "a list of options",
+        }
+    }
+}
+
+/// As in messages: "a number".
+impl std::fmt::Display for FieldType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
 /// A field or property offered in the mapping editor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldOption {
     pub name: String,
     pub label: String,
-    /// `text`, `number`, `bool`, `date`, `datetime`, `enumeration`.
-    pub kind: String,
+    pub kind: FieldType,
     pub required: bool,
     pub read_only: bool,
     /// Enumeration options as (value, label).
@@ -297,7 +484,7 @@ pub struct SyncRecordRow {
     pub hub_id: Option<i64>,
     pub app_id: Option<String>,
     pub label: String,
-    pub state: String,
+    pub state: RecordState,
     pub reason_code: Option<String>,
     pub message: Option<String>,
     pub field: Option<String>,

@@ -45,7 +45,7 @@ pub async fn download(
                 return Redirect::to(&format!("/settings/integrations/exports/{id}"))
                     .into_response()
             }
-            Err(e) => return api_error_response(&e),
+            Err(e) => return api_error_response(&e.into()),
         };
     let req = Request::from_parts(parts, body);
     let mut res = match tower_http::services::ServeFile::new(&path)

@@ -1,6 +1,7 @@
 //! The sync engine end to end: Tandem's hub and the demo app over real HTTP, both on
 //! real Postgres databases, through the engine's job queue.
 
+use crate::common::AsApiError;
 use crate::engine_common::*;
 use serde_json::json;
 use sqlx::PgPool;
@@ -893,7 +894,7 @@ async fn an_app_change_notice_shows_the_pair_queued_until_a_job_has_looked_at_it
         s.admin.portal_id,
         sync.id,
         &tandem::engine::service::RecordQuery {
-            state: Some("queued".into()),
+            state: Some(tandem::model::RecordState::Queued),
             limit: 50,
             ..Default::default()
         },
@@ -902,7 +903,7 @@ async fn an_app_change_notice_shows_the_pair_queued_until_a_job_has_looked_at_it
     .unwrap();
     assert_eq!(queued.rows.len(), 1, "{:?}", queued.rows);
     assert_eq!(queued.rows[0].app_id.as_deref(), Some(dan.id.as_str()));
-    assert_eq!(queued.rows[0].state, "queued");
+    assert_eq!(queued.rows[0].state, tandem::model::RecordState::Queued);
 
     s.drain().await;
     assert_eq!(counts(&s.status(sync.id).await), (3, 0));
@@ -943,7 +944,7 @@ async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_gu
         s.admin.portal_id,
         sync.id,
         &tandem::engine::service::RecordQuery {
-            state: Some("failed".into()),
+            state: Some(tandem::model::RecordState::Failed),
             limit: 50,
             ..Default::default()
         },
@@ -999,7 +1000,8 @@ async fn text_to_number_mappings_are_refused_when_saved(pool: PgPool) {
     }];
     let err = tandem::engine::service::validate(&s.state, s.admin.portal_id, &bad)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 422);
     assert!(
         err.fields.iter().any(|f| f.message.contains("number")),

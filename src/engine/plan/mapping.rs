@@ -194,12 +194,6 @@ impl std::fmt::Display for FieldRef {
     }
 }
 
-impl std::fmt::Display for FieldType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
 /// Why a mapping cannot be saved. Each says what is wrong and, via [`hint`], what to do.
 ///
 /// [`hint`]: MappingError::hint

@@ -27,32 +27,7 @@ use serde::{Deserialize, Serialize};
 /// A record as read from either side: field name → JSON value.
 pub type Record = serde_json::Map<String, serde_json::Value>;
 
-/// The type of a hub property or app field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    Text,
-    Number,
-    Bool,
-    Date,
-    DateTime,
-    /// One option out of a fixed list, compared by option value.
-    Enumeration,
-}
-
-impl FieldType {
-    /// How the type is named in messages shown to the admin.
-    pub fn label(self) -> &'static str {
-        match self {
-            FieldType::Text => "text",
-            FieldType::Number => "a number",
-            FieldType::Bool => "a yes/no value",
-            FieldType::Date => "a date",
-            FieldType::DateTime => "a date and time",
-            FieldType::Enumeration => "a list of options",
-        }
-    }
-}
+pub use crate::model::FieldType;
 
 /// A non-empty property value. Emptiness is `Option::None` around it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -95,6 +95,12 @@ impl AsApiError for tandem::hub::HubError {
     }
 }
 
+impl AsApiError for tandem::engine::EngineError {
+    fn api(&self) -> tandem::model::ApiError {
+        self.into()
+    }
+}
+
 impl AsApiError for tandem::model::ApiError {
     fn api(&self) -> tandem::model::ApiError {
         self.clone()

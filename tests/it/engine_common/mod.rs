@@ -311,7 +311,7 @@ impl Stack {
             input,
         )
         .await
-        .unwrap_or_else(|e| panic!("create_sync: {} {:?}", e.message, e.fields))
+        .unwrap_or_else(|e| panic!("create_sync: {e:?}"))
     }
 
     /// Runs every due job, and again once the webhooks the demo app owes Tandem have

@@ -9,7 +9,7 @@ use crate::api::syncs::{export_status, export_sync_records};
 use crate::app::components::{set_page_status, ErrorBox, Loading};
 use crate::app::layout::notifications_refresher;
 use crate::model::ApiError;
-use crate::model::{ExportFormat, ExportStatus, ExportView};
+use crate::model::{ExportFormat, ExportStatus, ExportView, RecordState};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -86,7 +86,7 @@ fn ExportState(export: RwSignal<Option<ExportView>>) -> impl IntoView {
 pub fn ExportDialog(
     open: RwSignal<bool>,
     sync_id: Uuid,
-    #[prop(into)] state: Signal<Option<String>>,
+    #[prop(into)] state: Signal<Option<RecordState>>,
     #[prop(into)] reason: Signal<Option<String>>,
     #[prop(into)] search: Signal<Option<String>>,
     /// "failed contacts".
@@ -103,7 +103,7 @@ pub fn ExportDialog(
         leptos::task::spawn_local(async move {
             let r = export_sync_records(
                 sync_id,
-                state.get_untracked(),
+                state.get_untracked().map(|s| s.to_string()),
                 format.get_untracked(),
                 reason.get_untracked(),
                 search.get_untracked(),

@@ -18,12 +18,12 @@ pub use wizard::{EditSyncPage, NewSyncPage};
 
 pub use crate::app::components::use_interval;
 
-use crate::model::{SyncPhase, SyncView};
+use crate::model::{RecordState, SyncPhase, SyncView};
 use leptos::prelude::*;
 use uuid::Uuid;
 
 /// The record list of a sync, in one state (`None`: the default list).
-pub fn records_url(sync: Uuid, state: Option<&str>) -> String {
+pub fn records_url(sync: Uuid, state: Option<RecordState>) -> String {
     match state {
         Some(s) => format!("/settings/integrations/syncs/{sync}?state={s}"),
         None => format!("/settings/integrations/syncs/{sync}"),
@@ -55,23 +55,12 @@ pub fn object_label(object: &str) -> String {
     }
 }
 
-pub fn state_label(state: &str) -> &'static str {
+pub fn state_class(state: RecordState) -> &'static str {
     match state {
-        "syncing" => "Syncing",
-        "failed" => "Failed",
-        "excluded" => "Excluded",
-        "deleted" => "Deleted",
-        "queued" => "Queued",
-        _ => "Other",
-    }
-}
-
-pub fn state_class(state: &str) -> &'static str {
-    match state {
-        "syncing" => "pill ok",
-        "failed" | "deleted" => "pill bad",
-        "excluded" => "pill warn",
-        _ => "pill",
+        RecordState::Syncing => "pill ok",
+        RecordState::Failed | RecordState::Deleted => "pill bad",
+        RecordState::Excluded => "pill warn",
+        RecordState::Queued => "pill",
     }
 }
 
@@ -170,7 +159,7 @@ mod tests {
     fn urls() {
         let id = Uuid::nil();
         assert_eq!(
-            records_url(id, Some("failed")),
+            records_url(id, Some(RecordState::Failed)),
             format!("/settings/integrations/syncs/{id}?state=failed")
         );
         assert_eq!(

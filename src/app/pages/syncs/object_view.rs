@@ -12,7 +12,7 @@ use super::{
 use crate::api::syncs::{delete_sync, list_syncs, sync_chart, turn_off_sync, turn_on_sync};
 use crate::app::components::{ClientOnly, ErrorBox, Loading, Menu};
 use crate::model::ApiError;
-use crate::model::{ConnectionStatus, ConnectionView, SyncPhase, SyncView};
+use crate::model::{ConnectionStatus, ConnectionView, RecordState, SyncPhase, SyncView};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
@@ -282,11 +282,12 @@ fn SyncRowView(
         _ => view! { <span class="status-line"><span class="dot" aria-hidden="true"></span>"Off"</span> }.into_any(),
     }
     };
-    let count = move |state: &'static str, f: fn(&SyncView) -> i64| {
+    let count = move |state: RecordState| {
+        let n = move || sync.with(|s| s.as_ref().map_or(0, |s| s.counts.of(state)));
         let href = records_url(id, Some(state));
         view! {
-            <a href=href data-testid=format!("count-{state}") aria-label=move || format!("{} {state} records", sync.with(|s| s.as_ref().map(f).unwrap_or(0)))>
-                {move || thousands(sync.with(|s| s.as_ref().map(f).unwrap_or(0)))}
+            <a href=href data-testid=format!("count-{state}") aria-label=move || format!("{} {state} records", n())>
+                {move || thousands(n())}
             </a>
         }
     };
@@ -309,9 +310,9 @@ fn SyncRowView(
                 </div>
                 {move || sync.with(|s| s.as_ref().and_then(|s| s.last_error.clone())).map(|e| view! { <p class="small bad-text">"⚠ "{e}</p> })}
             </td>
-            <td data-label="Syncing" class="num">{count("syncing", |s| s.counts.syncing)}</td>
-            <td data-label="Failed" class="num">{count("failed", |s| s.counts.failed)}</td>
-            <td data-label="Excluded" class="num">{count("excluded", |s| s.counts.excluded)}</td>
+            <td data-label="Syncing" class="num">{count(RecordState::Syncing)}</td>
+            <td data-label="Failed" class="num">{count(RecordState::Failed)}</td>
+            <td data-label="Excluded" class="num">{count(RecordState::Excluded)}</td>
             <td data-label="Last 24 hours">
                 {move || match chart.get() {
                     None => view! { <span class="muted small">"…"</span> }.into_any(),

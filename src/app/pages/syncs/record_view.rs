@@ -4,11 +4,11 @@
 
 use super::export::ExportDialog;
 use super::records::{list_url, ListQuery};
-use super::{object_label, state_class, state_label, thousands};
+use super::{object_label, state_class, thousands};
 use crate::api::syncs::{list_sync_records, preview_restore_deleted, restore_deleted};
 use crate::app::components::{ErrorBox, Loading, Menu};
 use crate::model::ApiError;
-use crate::model::{RestoreCandidate, SideInput, SyncView};
+use crate::model::{RecordState, RestoreCandidate, SideInput, SyncView};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -41,7 +41,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         .map(|s| (s.id, sync_label(s, several)))
         .collect();
     let chosen = RwSignal::new(syncs.first().map(|s| s.id).unwrap_or_default());
-    let state = RwSignal::new(String::new());
+    let state: RwSignal<Option<RecordState>> = RwSignal::new(None);
     let search = RwSignal::new(String::new());
     let applied = RwSignal::new(None::<String>);
     let after = RwSignal::new(None::<i64>);
@@ -60,7 +60,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         |(id, state, search, after, _)| {
             list_sync_records(
                 id,
-                (!state.is_empty()).then_some(state),
+                state.map(|s| s.to_string()),
                 None,
                 search,
                 after,
@@ -89,14 +89,13 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
         Signal::derive(move || {
             let st = state.get();
             let object = hub_object_of(chosen.get());
-            if st.is_empty() {
-                format!("all {object}")
-            } else {
-                format!("{} {object}", state_label(&st).to_lowercase())
+            match st {
+                None => format!("all {object}"),
+                Some(st) => format!("{} {object}", st.label().to_lowercase()),
             }
         })
     };
-    let export_state = Signal::derive(move || Some(state.get()).filter(|s| !s.is_empty()));
+    let export_state = Signal::derive(move || state.get());
     let export_search = Signal::derive(move || applied.get());
     view! {
         <div class="toolbar record-view" data-testid="record-view">
@@ -112,9 +111,9 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
                     </select>
                 </label>
                 <label>"State"
-                    <select aria-label="State" on:change=move |ev| { after.set(None); state.set(event_target_value(&ev)); }>
+                    <select aria-label="State" on:change=move |ev| { after.set(None); state.set(RecordState::parse(&event_target_value(&ev))); }>
                         <option value="">"All states"</option>
-                        {["syncing", "failed", "excluded", "deleted", "queued"].into_iter().map(|s| view! { <option value=s>{state_label(s)}</option> }).collect_view()}
+                        {RecordState::ALL.into_iter().map(|s| view! { <option value=s.as_str()>{s.label()}</option> }).collect_view()}
                     </select>
                 </label>
             </div>
@@ -156,13 +155,13 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
                                         <thead><tr><th>"Record"</th><th>"Type"</th><th>"State"</th><th>"Reason"</th><th>"Updated"</th></tr></thead>
                                         <tbody>
                                             {p.rows.into_iter().map(|r| {
-                                                let href = list_url(sync_id, &ListQuery { state: r.state.clone(), record: Some(r.index_id), ..Default::default() });
+                                                let href = list_url(sync_id, &ListQuery { state: r.state, record: Some(r.index_id), ..Default::default() });
                                                 let label = if r.label.trim().is_empty() { format!("Record {}", r.index_id) } else { r.label.clone() };
                                                 view! {
                                                     <tr data-testid="record-view-row">
                                                         <td data-label="Record"><a href=href>{label}</a></td>
                                                         <td data-label="Type">{object_label(&object)}</td>
-                                                        <td data-label="State"><span class=state_class(&r.state)>{state_label(&r.state)}</span>
+                                                        <td data-label="State"><span class=state_class(r.state)>{r.state.label()}</span>
                                                             {r.deleted_side.clone().map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}</td>
                                                         <td data-label="Reason" class="reason">{r.message.clone().unwrap_or_default()}</td>
                                                         <td data-label="Updated">{r.updated_at.format("%Y-%m-%d %H:%M").to_string()}</td>

@@ -7,10 +7,7 @@
 //! troubleshooting guides open exactly the list meant.
 
 use super::export::ExportDialog;
-use super::{
-    app_syncs_url, edit_url, is_busy, object_label, state_class, state_label, thousands,
-    use_interval,
-};
+use super::{app_syncs_url, edit_url, is_busy, object_label, state_class, thousands, use_interval};
 use crate::api::syncs::{
     list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status,
 };
@@ -18,28 +15,45 @@ use crate::app::components::{set_page_status, ErrorBox, Loading, Menu};
 use crate::app::layout::use_user;
 use crate::app::pages::crm::enc;
 use crate::model::ApiError;
-use crate::model::{SideInput, SyncRecordDetails, SyncRecordPage, SyncView};
+use crate::model::{RecordState, SideInput, SyncRecordDetails, SyncRecordPage, SyncView};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
 use uuid::Uuid;
 
 const PAGE_SIZE: i64 = 50;
-const STATES: [&str; 4] = ["syncing", "failed", "excluded", "deleted"];
 
 /// What the list shows; all of it is in the URL.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
-    pub state: String,
+    pub state: RecordState,
     pub reason: Option<String>,
     pub search: Option<String>,
     pub after: Option<i64>,
     pub record: Option<i64>,
 }
 
+impl ListQuery {
+    /// The query a list URL carries; what is missing or unknown falls back to the
+    /// syncing tab.
+    pub fn from_query(q: &ParamsMap) -> Self {
+        ListQuery {
+            state: q
+                .get("state")
+                .and_then(|s| RecordState::parse(&s))
+                .unwrap_or_default(),
+            reason: q.get("reason").filter(|s| !s.is_empty()),
+            search: q.get("q").filter(|s| !s.trim().is_empty()),
+            after: q.get("after").and_then(|s| s.parse().ok()),
+            record: q.get("record").and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
 /// The page's URL for a query.
 pub fn list_url(sync: Uuid, q: &ListQuery) -> String {
-    let mut parts = vec![format!("state={}", enc(&q.state))];
+    let mut parts = vec![format!("state={}", q.state)];
     if let Some(r) = q.reason.as_deref().filter(|r| !r.is_empty()) {
         parts.push(format!("reason={}", enc(r)));
     }
@@ -69,19 +83,7 @@ pub fn SyncRecordsPage() -> impl IntoView {
             .get("id")
             .and_then(|s| Uuid::parse_str(&s).ok())
     });
-    let q = Memo::new(move |_| {
-        let q = query.read();
-        ListQuery {
-            state: q
-                .get("state")
-                .filter(|s| STATES.contains(&s.as_str()) || s == "queued")
-                .unwrap_or_else(|| "syncing".into()),
-            reason: q.get("reason").filter(|s| !s.is_empty()),
-            search: q.get("q").filter(|s| !s.trim().is_empty()),
-            after: q.get("after").and_then(|s| s.parse().ok()),
-            record: q.get("record").and_then(|s| s.parse().ok()),
-        }
-    });
+    let q = Memo::new(move |_| ListQuery::from_query(&query.read()));
     // Bumped after an action and while the sync is busy: status and list reload.
     let version = RwSignal::new(0u32);
     let sync = crate::app::components::local_resource(
@@ -102,7 +104,15 @@ pub fn SyncRecordsPage() -> impl IntoView {
         |(id, (state, reason, search, after), _)| async move {
             match id {
                 Some(id) => {
-                    list_sync_records(id, Some(state), reason, search, after, Some(PAGE_SIZE)).await
+                    list_sync_records(
+                        id,
+                        Some(state.to_string()),
+                        reason,
+                        search,
+                        after,
+                        Some(PAGE_SIZE),
+                    )
+                    .await
                 }
                 None => Err(ApiError::not_found("The sync")),
             }
@@ -210,18 +220,18 @@ fn RecordsBody(
         };
         use_navigate()(&list_url(id, &next), Default::default());
     };
-    let tab = move |state: &'static str, n: i64| {
+    let tab = move |state: RecordState, n: i64| {
         let href = list_url(
             id,
             &ListQuery {
-                state: state.into(),
+                state,
                 ..Default::default()
             },
         );
         view! {
             <a href=href class:active=move || q.get().state == state aria-current=move || (q.get().state == state).then_some("page")
                 data-testid=format!("tab-{state}")>
-                {state_label(state)}" "<span class="count">{thousands(n)}</span>
+                {state.label()}" "<span class="count">{thousands(n)}</span>
             </a>
         }
     };
@@ -232,13 +242,7 @@ fn RecordsBody(
     let export_search = Signal::derive(move || q.get().search);
     let export_what = {
         let hub_object = hub_object.clone();
-        Signal::derive(move || {
-            format!(
-                "{} {}",
-                state_label(&q.get().state).to_lowercase(),
-                hub_object
-            )
-        })
+        Signal::derive(move || format!("{} {}", q.get().state.label().to_lowercase(), hub_object))
     };
     let detail_hub_object = hub_object.clone();
     view! {
@@ -276,11 +280,11 @@ fn RecordsBody(
             {move || error.get().map(|e| view! { <ErrorBox error=e/> })}
             <ExportDialog open=exporting sync_id=id state=export_state reason=export_reason search=export_search what=export_what/>
             <nav class="tabs state-tabs" aria-label="Record states">
-                {tab("syncing", counts.syncing)}
-                {tab("failed", counts.failed)}
-                {tab("excluded", counts.excluded)}
-                {tab("deleted", counts.deleted)}
-                {(counts.queued > 0).then(|| tab("queued", counts.queued))}
+                {tab(RecordState::Syncing, counts.syncing)}
+                {tab(RecordState::Failed, counts.failed)}
+                {tab(RecordState::Excluded, counts.excluded)}
+                {tab(RecordState::Deleted, counts.deleted)}
+                {(counts.queued > 0).then(|| tab(RecordState::Queued, counts.queued))}
             </nav>
             <form class="search" role="search" on:submit=on_search>
                 <input type="search" name="q" aria-label="Search records" placeholder="Search by name, email or id…" bind:value=search/>
@@ -329,19 +333,19 @@ fn RecordList(
         }
     });
     if page.rows.is_empty() {
-        let message = match (&q.search, q.after.is_some(), q.state.as_str()) {
-            (Some(s), _, _) => format!("No {} records match “{s}”. Try a name, an email or an id.", state_label(&q.state).to_lowercase()),
+        let message = match (&q.search, q.after.is_some(), q.state) {
+            (Some(s), _, _) => format!("No {} records match “{s}”. Try a name, an email or an id.", q.state.label().to_lowercase()),
             (None, true, _) => "No more records.".to_string(),
-            (None, false, "syncing") => "No records are syncing yet. They appear here as soon as they are paired.".to_string(),
-            (None, false, "failed") => "Nothing failed. Records that cannot sync appear here with the reason and how to fix it.".to_string(),
-            (None, false, "excluded") => "No record is excluded. Records outside the filters, duplicates and records without identifier appear here.".to_string(),
-            (None, false, "deleted") => "No record was deleted on one side.".to_string(),
+            (None, false, RecordState::Syncing) => "No records are syncing yet. They appear here as soon as they are paired.".to_string(),
+            (None, false, RecordState::Failed) => "Nothing failed. Records that cannot sync appear here with the reason and how to fix it.".to_string(),
+            (None, false, RecordState::Excluded) => "No record is excluded. Records outside the filters, duplicates and records without identifier appear here.".to_string(),
+            (None, false, RecordState::Deleted) => "No record was deleted on one side.".to_string(),
             _ => "No records.".to_string(),
         };
         return view! { {groups} <p class="empty" data-testid="records-empty">{message}</p> }
             .into_any();
     }
-    let show_reason = q.state != "syncing";
+    let show_reason = q.state != RecordState::Syncing;
     let next = page.next_after.map(|a| {
         list_url(
             sync_id,
@@ -366,7 +370,7 @@ fn RecordList(
         format!(
             "{} {} record{}",
             thousands(page.total),
-            state_label(&q.state).to_lowercase(),
+            q.state.label().to_lowercase(),
             if page.total == 1 { "" } else { "s" }
         )
     } else {
@@ -395,7 +399,7 @@ fn RecordList(
                         view! {
                             <tr data-testid="sync-record-row">
                                 <td data-label="Record"><a href=open data-testid="open-record">{label}</a></td>
-                                <td data-label="State"><span class=state_class(&r.state)>{state_label(&r.state)}</span>
+                                <td data-label="State"><span class=state_class(r.state)>{r.state.label()}</span>
                                     {r.deleted_side.clone().map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}</td>
                                 {show_reason.then(|| view! {
                                     <td data-label="Reason" class="reason"><span>{r.message.clone().unwrap_or_default()}
@@ -434,13 +438,9 @@ fn RecordDetail(
     );
     let query = use_query_map();
     let close = move || {
-        let q = query.read();
         let back = ListQuery {
-            state: q.get("state").unwrap_or_else(|| "syncing".into()),
-            reason: q.get("reason"),
-            search: q.get("q"),
-            after: q.get("after").and_then(|s| s.parse().ok()),
             record: None,
+            ..ListQuery::from_query(&query.read())
         };
         list_url(sync_id, &back)
     };
@@ -474,7 +474,7 @@ fn DetailBody(d: SyncRecordDetails, hub_object: String) -> impl IntoView {
     view! {
         <h2>{label}</h2>
         <p>
-            <span class=state_class(&r.state) data-testid="detail-state">{state_label(&r.state)}</span>
+            <span class=state_class(r.state) data-testid="detail-state">{r.state.label()}</span>
             {r.deleted_side.clone().map(|s| view! { <span class="muted">{format!(" — deleted in the {s}")}</span> })}
         </p>
         {r.message.clone().map(|m| view! {
@@ -550,7 +550,7 @@ mod tests {
     fn list_urls_carry_the_whole_state() {
         let id = Uuid::nil();
         let q = ListQuery {
-            state: "failed".into(),
+            state: RecordState::Failed,
             reason: Some("hub_validation".into()),
             search: Some("ada lovelace".into()),
             after: Some(50),
@@ -564,7 +564,7 @@ mod tests {
             list_url(
                 id,
                 &ListQuery {
-                    state: "syncing".into(),
+                    state: RecordState::Syncing,
                     ..Default::default()
                 }
             ),

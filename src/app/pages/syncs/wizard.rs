@@ -465,24 +465,6 @@ impl Ctx {
     }
 }
 
-fn blank_input(connection_id: Uuid) -> SyncInput {
-    SyncInput {
-        connection_id,
-        app_object: String::new(),
-        hub_object: String::new(),
-        direction: SyncDirection::TwoWay,
-        conflict_winner: DefaultApp::Hub,
-        mappings: vec![],
-        filters: vec![],
-        sync_only_with_email: true,
-        stage_pairs: vec![],
-        match_key: MatchKeyInput::Default,
-        propagate_deletes: false,
-        event_sync: false,
-        sync_associations: true,
-    }
-}
-
 #[component]
 fn Wizard(
     connection: ConnectionView,
@@ -495,7 +477,7 @@ fn Wizard(
         .map(|(_, i)| (i.app_object.clone(), i.hub_object.clone()));
     let input = existing
         .map(|(_, i)| i)
-        .unwrap_or_else(|| blank_input(connection.id));
+        .unwrap_or_else(|| SyncInput::new(connection.id, "", ""));
     let ctx = Ctx {
         input: RwSignal::new(input),
         step: RwSignal::new(0),
@@ -738,14 +720,14 @@ fn MappingRow(ctx: Ctx, i: usize) -> impl IntoView {
             let fields = ctx.app_fields();
             let f = fields.iter().find(|f| f.name == m.app_field);
             let required = f.is_some_and(|f| f.required);
-            let kind = f.map(|f| f.kind.clone()).unwrap_or_default();
+            let kind = f.map(|f| f.kind.as_str()).unwrap_or_default();
             view! { <span>{field_label(&fields, &m.app_field)}{required.then_some(" *")}</span><br/><span class="muted small">{kind}</span> }
         })
     };
     let hub_label = move || {
         m().map(|m| {
             let fields = ctx.hub_fields();
-            let kind = fields.iter().find(|f| f.name == m.hub_property).map(|f| f.kind.clone()).unwrap_or_default();
+            let kind = fields.iter().find(|f| f.name == m.hub_property).map(|f| f.kind.as_str()).unwrap_or_default();
             view! { <span>{field_label(&fields, &m.hub_property)}</span><br/><span class="muted small">{kind}</span> }
         })
     };
@@ -835,7 +817,7 @@ fn AddMapping(ctx: Ctx) -> impl IntoView {
                 <label>{format!("{} field", ctx.app_name.get_value())}
                     <select aria-label="New mapping: app field" prop:value=move || app_field.get() on:change=move |ev| app_field.set(event_target_value(&ev))>
                         <option value="">"Choose…"</option>
-                        {move || ctx.app_fields().into_iter().map(|f| view! { <option value=f.name.clone()>{format!("{} ({})", f.label, f.kind)}</option> }).collect_view()}
+                        {move || ctx.app_fields().into_iter().map(|f| view! { <option value=f.name.clone()>{format!("{} ({})", f.label, f.kind.as_str())}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Direction"
@@ -846,7 +828,7 @@ fn AddMapping(ctx: Ctx) -> impl IntoView {
                 <label>"Hub property"
                     <select aria-label="New mapping: hub property" prop:value=move || hub_property.get() on:change=move |ev| hub_property.set(event_target_value(&ev))>
                         <option value="">"Choose…"</option>
-                        {move || ctx.hub_fields().into_iter().map(|f| view! { <option value=f.name.clone()>{format!("{} ({})", f.label, f.kind)}</option> }).collect_view()}
+                        {move || ctx.hub_fields().into_iter().map(|f| view! { <option value=f.name.clone()>{format!("{} ({})", f.label, f.kind.as_str())}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>"Write"
