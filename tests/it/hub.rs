@@ -473,7 +473,7 @@ async fn change_feed_is_ordered_resumable_and_carries_origins(pool: PgPool) {
     let sync_id = Uuid::new_v4();
     let sync = WriteOrigin::Sync(sync_id);
     let hub = s.hub(&pool);
-    let by_sync = hub.by(sync.clone());
+    let by_sync = hub.by(sync);
 
     let a = hub
         .create(
@@ -701,7 +701,7 @@ async fn every_property_remembers_when_and_by_whom_it_changed(pool: PgPool) {
     let user = WriteOrigin::User(s.user_id);
     let sync = WriteOrigin::Sync(Uuid::new_v4());
     let hub = s.hub(&pool);
-    let by_sync = hub.by(sync.clone());
+    let by_sync = hub.by(sync);
     let c = hub
         .create(
             ObjectType::Contacts,
@@ -1355,7 +1355,7 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
         .await
         .unwrap();
     let sync = WriteOrigin::Sync(Uuid::new_v4());
-    let by_sync = sys.by(sync.clone());
+    let by_sync = sys.by(sync);
     let event = timeline::NewTimelineEvent {
         kind: "email_opened".into(),
         occurred_at: chrono::Utc::now(),

@@ -87,7 +87,7 @@ pub fn values(v: Value) -> BTreeMap<String, Value> {
 /// One portal's hub, written to by one origin: `hub.create(object, json!({..}))` for
 /// `records::create(pool, portal, object, &values, &origin)`. The domain's answer is
 /// returned as it is, for the test to unwrap or to check the refusal.
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct PortalHub<'a> {
     pub pool: &'a PgPool,
     pub portal: Uuid,
@@ -97,18 +97,12 @@ pub struct PortalHub<'a> {
 impl<'a> PortalHub<'a> {
     /// The same portal, written by `origin`.
     pub fn by(&self, origin: WriteOrigin) -> PortalHub<'a> {
-        PortalHub {
-            origin,
-            ..self.clone()
-        }
+        PortalHub { origin, ..*self }
     }
 
     /// Another portal, written by the same origin.
     pub fn in_portal(&self, portal: Uuid) -> PortalHub<'a> {
-        PortalHub {
-            portal,
-            ..self.clone()
-        }
+        PortalHub { portal, ..*self }
     }
 
     pub async fn create(&self, object: ObjectType, props: Value) -> Result<Record, HubError> {

@@ -3,6 +3,7 @@
 //! database, an admin who connected a demo account through the real OAuth flow, and an
 //! engine whose jobs the test drains (no sleeping, no background workers).
 
+use crate::common::PortalHub;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -447,22 +448,20 @@ impl Stack {
         }
     }
 
+    /// The hub of the test's portal, written to by its admin.
+    pub fn hub(&self) -> PortalHub<'_> {
+        PortalHub {
+            pool: self.pool(),
+            portal: self.admin.portal_id,
+            origin: WriteOrigin::User(self.admin.user_id),
+        }
+    }
+
     pub async fn hub_create(&self, object: ObjectType, props: Value) -> records::Record {
-        let map = props
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        records::create(
-            self.pool(),
-            self.admin.portal_id,
-            object,
-            &map,
-            &WriteOrigin::User(self.admin.user_id),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("hub create: {e:?}"))
+        self.hub()
+            .create(object, props)
+            .await
+            .unwrap_or_else(|e| panic!("hub create: {e:?}"))
     }
 
     /// A hub contact with an email and a first name.
@@ -472,22 +471,10 @@ impl Stack {
     }
 
     pub async fn hub_update(&self, object: ObjectType, id: i64, props: Value) {
-        let map = props
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        records::update(
-            self.pool(),
-            self.admin.portal_id,
-            object,
-            id,
-            &map,
-            &WriteOrigin::User(self.admin.user_id),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("hub update: {e:?}"));
+        self.hub()
+            .update(object, id, props)
+            .await
+            .unwrap_or_else(|e| panic!("hub update: {e:?}"));
     }
 
     /// Every live hub record of an object (paging through the scan).
