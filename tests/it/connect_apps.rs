@@ -250,7 +250,7 @@ async fn several_accounts_are_kept_apart_and_disconnect_revokes_and_keeps_histor
     );
     assert_eq!(connection_count(&s).await, 2);
 
-    let sync = s.create_sync(&s.contacts_input(acme)).await;
+    let sync = s.sync(acme).create().await;
     let (access, _) = connections::sealed_tokens(s.pool(), &s.state.secret_key, acme)
         .await
         .unwrap();

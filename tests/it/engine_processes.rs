@@ -150,7 +150,7 @@ async fn worker_processes_share_the_queue_with_the_server_and_nothing_is_written
     let conn = s.connect("acme").await;
     seed_both(&s, conn, 600, 600).await;
     let app_before = s.app_all(conn, "contacts").await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    let sync = s.sync(conn).create().await;
     let mut workers = vec![s.spawn_worker(2), s.spawn_worker(2)];
     // The server's own workers take part too.
     let stop = tandem::engine::worker::spawn(s.engine.clone(), 2, "server");
@@ -181,7 +181,7 @@ async fn an_initial_sync_killed_twice_resumes_with_no_duplicate_and_nothing_miss
     // 20,000 contacts in all.
     seed_both(&s, conn, 10_000, 10_000).await;
     let app_before = s.app_all(conn, "contacts").await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    let sync = s.sync(conn).create().await;
     let progress = |v: &tandem::model::SyncView| v.progress.percent;
     for kill_at in [20u8, 55u8] {
         let mut worker = s.spawn_worker(2);
@@ -213,7 +213,7 @@ async fn a_sync_converges_while_the_app_fails_a_fifth_of_its_requests(pool: PgPo
     seed_both(&s, conn, 300, 300).await;
     let app_before = s.app_all(conn, "contacts").await;
     s.set_faults(json!({"error_rate": 0.2, "latency_ms": 5, "rate_limit": {"requests": 40, "window_secs": 1}})).await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    let sync = s.sync(conn).create().await;
     let stop = tandem::engine::worker::spawn(s.engine.clone(), 2, "server");
     wait_listening(&s, sync.id, Duration::from_secs(600)).await;
     // Changes keep flowing under faults too.

@@ -152,11 +152,8 @@ async fn released_jobs_wait_for_their_delay(pool: PgPool) {
 async fn jobs_of_one_sync_never_run_at_once(pool: PgPool) {
     let s = crate::engine_common::stack(pool.clone()).await;
     let conn = s.connect("acme").await;
-    let first = s.create_sync(&s.contacts_input(conn)).await.id;
-    let mut other = s.contacts_input(conn);
-    other.app_object = "companies".into();
-    other.hub_object = "companies".into();
-    let second = s.create_sync(&other).await.id;
+    let first = s.sync(conn).create().await.id;
+    let second = s.sync(conn).objects("companies").create().await.id;
     sqlx::query("DELETE FROM jobs")
         .execute(&pool)
         .await

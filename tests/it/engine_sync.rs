@@ -6,6 +6,8 @@ use crate::engine_common::*;
 use serde_json::json;
 use sqlx::PgPool;
 use tandem::hub::ObjectType;
+use tandem::model::RecordState;
+use tandem::model::{DefaultApp, FilterOp, SideInput, StagePairInput, SyncDirection, SyncPhase};
 
 fn first_name(r: &tandem::connectors::AppRecord) -> String {
     r.properties.get("first_name").map(text).unwrap_or_default()
@@ -39,41 +41,24 @@ async fn two_way_initial_sync_matches_by_email_creates_both_ways_and_excludes_wi
         ]),
     )
     .await;
-    s.hub_create(
-        ObjectType::Contacts,
-        props(&[("email", "bob@example.com"), ("firstname", "Bob")]),
-    )
-    .await;
+    s.hub_contact("bob@example.com", "Bob").await;
     s.hub_create(ObjectType::Contacts, props(&[("lastname", "NoMail")]))
         .await;
     let conn = s.connect("acme").await;
     // The same person in the app, with other case and whitespace and another first name.
-    s.app_write(
+    s.app_create(
         conn,
         "contacts",
-        None,
         json!({"email": " ANN@example.com", "first_name": "Anna", "last_name": "Archer"}),
     )
     .await;
-    s.app_write(
-        conn,
-        "contacts",
-        None,
-        json!({"email": "dan@example.com", "first_name": "Dan"}),
-    )
-    .await;
+    s.app_contact(conn, "dan@example.com", "Dan").await;
     // Seen second with the same email: a duplicate.
-    s.app_write(
-        conn,
-        "contacts",
-        None,
-        json!({"email": "Dan@Example.com", "first_name": "Daniel"}),
-    )
-    .await;
-    s.app_write(conn, "contacts", None, json!({"last_name": "Nomad"}))
+    s.app_contact(conn, "Dan@Example.com", "Daniel").await;
+    s.app_create(conn, "contacts", json!({"last_name": "Nomad"}))
         .await;
 
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
+    let sync = s.sync(conn).create().await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(
         done.counts.syncing,
@@ -114,12 +99,7 @@ async fn two_way_initial_sync_matches_by_email_creates_both_ways_and_excludes_wi
         "ann, bob, nomail, dan: no duplicate"
     );
 
-    let reasons: Vec<String> = s
-        .index_states(sync.id)
-        .await
-        .into_iter()
-        .filter_map(|r| r.3)
-        .collect();
+    let reasons = s.reasons(sync.id).await;
     assert!(reasons.contains(&"duplicate".to_string()), "{reasons:?}");
     assert_eq!(
         reasons.iter().filter(|r| *r == "no_valid_email").count(),
@@ -131,33 +111,15 @@ async fn two_way_initial_sync_matches_by_email_creates_both_ways_and_excludes_wi
 #[sqlx::test]
 async fn changes_flow_both_ways_and_writing_back_causes_no_echo(pool: PgPool) {
     let s = stack(pool).await;
-    let ann = s
-        .hub_create(
-            ObjectType::Contacts,
-            props(&[("email", "ann@example.com"), ("firstname", "Ann")]),
-        )
-        .await;
+    let ann = s.hub_contact("ann@example.com", "Ann").await;
     let conn = s.connect("acme").await;
-    let dan = s
-        .app_write(
-            conn,
-            "contacts",
-            None,
-            json!({"email": "dan@example.com", "first_name": "Dan"}),
-        )
-        .await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
-    s.run_initial(sync.id).await;
+    let dan = s.app_contact(conn, "dan@example.com", "Dan").await;
+    s.sync(conn).run_initial().await;
 
     s.hub_update(ObjectType::Contacts, ann.id, json!({"firstname": "Annie"}))
         .await;
-    s.app_write(
-        conn,
-        "contacts",
-        Some(&dan.id),
-        json!({"first_name": "Daniel"}),
-    )
-    .await;
+    s.app_update(conn, "contacts", &dan.id, json!({"first_name": "Daniel"}))
+        .await;
     s.pick_up_changes().await;
     let app = s.app_all(conn, "contacts").await;
     assert_eq!(
@@ -203,15 +165,9 @@ async fn changes_flow_both_ways_and_writing_back_causes_no_echo(pool: PgPool) {
 #[sqlx::test]
 async fn a_changed_email_frees_the_old_one_for_matching(pool: PgPool) {
     let s = stack(pool).await;
-    let ann = s
-        .hub_create(
-            ObjectType::Contacts,
-            props(&[("email", "ann@old.example"), ("firstname", "Ann")]),
-        )
-        .await;
+    let ann = s.hub_contact("ann@old.example", "Ann").await;
     let conn = s.connect("acme").await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
-    s.run_initial(sync.id).await;
+    let sync = s.sync(conn).run_initial().await;
     s.hub_update(
         ObjectType::Contacts,
         ann.id,
@@ -220,13 +176,7 @@ async fn a_changed_email_frees_the_old_one_for_matching(pool: PgPool) {
     .await;
     s.pick_up_changes().await;
     // Someone else now has the old address in the app: a new pair, not a duplicate of Ann.
-    s.app_write(
-        conn,
-        "contacts",
-        None,
-        json!({"email": "ann@old.example", "first_name": "Otto"}),
-    )
-    .await;
+    s.app_contact(conn, "ann@old.example", "Otto").await;
     s.pick_up_changes().await;
     let otto = s
         .hub_by_email("ann@old.example")
@@ -250,7 +200,7 @@ async fn a_changed_email_frees_the_old_one_for_matching(pool: PgPool) {
 /// sync id, the connection and the paired records (hub id, app id) of `email`.
 async fn paired(
     s: &Stack,
-    tweak: impl FnOnce(&mut SyncInput),
+    tweak: impl FnOnce(SyncBuilder) -> SyncBuilder,
     email: &str,
 ) -> (uuid::Uuid, uuid::Uuid, i64, String) {
     let hub = s
@@ -264,42 +214,25 @@ async fn paired(
         )
         .await;
     let conn = s.connect("acme").await;
-    let mut input = s.contacts_input(conn);
-    tweak(&mut input);
-    let sync = s.create_sync(&input).await;
-    s.run_initial(sync.id).await;
+    let sync = tweak(s.sync(conn)).run_initial().await;
     let app = app_by_email(&s.app_all(conn, "contacts").await, email)[0].clone();
     (sync.id, conn, hub.id, app.id)
 }
 
-use crate::engine_common::Stack;
-use tandem::model::{
-    DefaultApp, FilterInput, FilterOp, SideInput, StagePairInput, SyncInput, SyncPhase,
-};
-
 #[sqlx::test]
 async fn conflict_default_app_hub_wins_when_both_sides_changed_the_same_field(pool: PgPool) {
     let s = stack(pool).await;
-    let (_, conn, hub_id, app_id) = paired(&s, |_| {}, "c@example.com").await;
+    let (_, conn, hub_id, app_id) = paired(&s, |b| b, "c@example.com").await;
     s.hub_update(
         ObjectType::Contacts,
         hub_id,
         json!({"firstname": "FromHub"}),
     )
     .await;
-    s.app_write(
-        conn,
-        "contacts",
-        Some(&app_id),
-        json!({"first_name": "FromApp"}),
-    )
-    .await;
+    s.app_update(conn, "contacts", &app_id, json!({"first_name": "FromApp"}))
+        .await;
     s.pick_up_changes().await;
-    let app = s
-        .connector(conn)
-        .read("contacts", std::slice::from_ref(&app_id))
-        .await
-        .unwrap();
+    let app = s.app_read(conn, "contacts", &app_id).await;
     assert_eq!(first_name(&app[0]), "FromHub");
     let hub = s.hub_by_email("c@example.com").await.unwrap();
     assert_eq!(hub.properties["firstname"], "FromHub");
@@ -309,20 +242,15 @@ async fn conflict_default_app_hub_wins_when_both_sides_changed_the_same_field(po
 async fn conflict_default_app_app_wins_and_direction_is_still_respected(pool: PgPool) {
     let s = stack(pool).await;
     let (_, conn, hub_id, app_id) =
-        paired(&s, |i| i.conflict_winner = DefaultApp::App, "d@example.com").await;
+        paired(&s, |b| b.conflict_winner(DefaultApp::App), "d@example.com").await;
     s.hub_update(
         ObjectType::Contacts,
         hub_id,
         json!({"firstname": "FromHub"}),
     )
     .await;
-    s.app_write(
-        conn,
-        "contacts",
-        Some(&app_id),
-        json!({"first_name": "FromApp"}),
-    )
-    .await;
+    s.app_update(conn, "contacts", &app_id, json!({"first_name": "FromApp"}))
+        .await;
     s.pick_up_changes().await;
     let hub = s.hub_by_email("d@example.com").await.unwrap();
     assert_eq!(hub.properties["firstname"], "FromApp");
@@ -331,23 +259,14 @@ async fn conflict_default_app_app_wins_and_direction_is_still_respected(pool: Pg
 #[sqlx::test]
 async fn empty_value_of_the_default_app_changes_nothing_in_the_other_app(pool: PgPool) {
     let s = stack(pool).await;
-    let (_, conn, hub_id, app_id) = paired(&s, |_| {}, "e@example.com").await;
+    let (_, conn, hub_id, app_id) = paired(&s, |b| b, "e@example.com").await;
     // Both changed the job title; the default app (hub) cleared it.
     s.hub_update(ObjectType::Contacts, hub_id, json!({"jobtitle": null}))
         .await;
-    s.app_write(
-        conn,
-        "contacts",
-        Some(&app_id),
-        json!({"job_title": "Architect"}),
-    )
-    .await;
+    s.app_update(conn, "contacts", &app_id, json!({"job_title": "Architect"}))
+        .await;
     s.pick_up_changes().await;
-    let app = s
-        .connector(conn)
-        .read("contacts", std::slice::from_ref(&app_id))
-        .await
-        .unwrap();
+    let app = s.app_read(conn, "contacts", &app_id).await;
     assert_eq!(
         app[0].properties.get("job_title").map(text).as_deref(),
         Some("Architect"),
@@ -374,13 +293,15 @@ async fn filters_limit_only_the_initial_sync_and_paired_records_keep_syncing(poo
     )
     .await;
     let conn = s.connect("acme").await;
-    let mut input = s.contacts_input(conn);
-    input.filters = vec![FilterInput {
-        side: SideInput::Hub,
-        field: "jobtitle".into(),
-        op: FilterOp::Equals("Engineer".into()),
-    }];
-    let sync = s.create_sync(&input).await;
+    let sync = s
+        .sync(conn)
+        .filter(
+            SideInput::Hub,
+            "jobtitle",
+            FilterOp::Equals("Engineer".into()),
+        )
+        .create()
+        .await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(done.counts.syncing, 1);
     assert_eq!(done.counts.excluded, 1);
@@ -407,17 +328,13 @@ async fn filters_limit_only_the_initial_sync_and_paired_records_keep_syncing(poo
 async fn contacts_without_email_sync_when_the_option_is_off(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
-    s.app_write(
+    s.app_create(
         conn,
         "contacts",
-        None,
         json!({"last_name": "Nomail", "first_name": "Nora"}),
     )
     .await;
-    let mut input = s.contacts_input(conn);
-    input.sync_only_with_email = false;
-    input.match_key = tandem::model::MatchKeyInput::None;
-    let sync = s.create_sync(&input).await;
+    let sync = s.sync(conn).without_email().create().await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(
         done.counts.syncing,
@@ -491,11 +408,12 @@ async fn deal_stages_map_by_auto_map_and_unmapped_stages_are_excluded(pool: PgPo
         ]),
     )
     .await;
-    let mut input = s.contacts_input(conn);
-    input.app_object = "deals".into();
-    input.hub_object = "deals".into();
-    input.stage_pairs = won;
-    let sync = s.create_sync(&input).await;
+    let sync = s
+        .sync(conn)
+        .objects("deals")
+        .stage_pairs(won)
+        .create()
+        .await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(
         done.counts.syncing,
@@ -503,12 +421,7 @@ async fn deal_stages_map_by_auto_map_and_unmapped_stages_are_excluded(pool: PgPo
         "{:?}",
         s.index_states(sync.id).await
     );
-    let reasons: Vec<String> = s
-        .index_states(sync.id)
-        .await
-        .into_iter()
-        .filter_map(|r| r.3)
-        .collect();
+    let reasons = s.reasons(sync.id).await;
     assert_eq!(reasons, vec!["unmapped_stage".to_string()]);
     let app = s.app_all(conn, "deals").await;
     let big = app
@@ -534,34 +447,21 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
     let company = s
-        .app_write(
+        .app_create(
             conn,
             "companies",
-            None,
             json!({"name": "Acme Rockets", "domain": "rockets.example"}),
         )
         .await;
-    let mut person = s
-        .app_write(
-            conn,
-            "contacts",
-            None,
-            json!({"email": "rita@rockets.example", "first_name": "Rita"}),
-        )
-        .await;
+    let mut person = s.app_contact(conn, "rita@rockets.example", "Rita").await;
     person = s
         .connector(conn)
         .associate("contacts", &person.id, "companies", &company.id)
         .await
         .map(|_| person)
         .unwrap();
-    let mut companies = s.contacts_input(conn);
-    companies.app_object = "companies".into();
-    companies.hub_object = "companies".into();
-    let cs = s.create_sync(&companies).await;
-    s.run_initial(cs.id).await;
-    let ps = s.create_sync(&s.contacts_input(conn)).await;
-    s.run_initial(ps.id).await;
+    s.sync(conn).objects("companies").run_initial().await;
+    s.sync(conn).run_initial().await;
     let hub_rita = s.hub_by_email("rita@rockets.example").await.unwrap();
     let hub_companies = || async {
         tandem::hub::associations::list_ids(
@@ -635,21 +535,11 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
 async fn email_events_become_timeline_events_of_hub_contacts_that_exist(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
-    let known = s
-        .app_write(
-            conn,
-            "contacts",
-            None,
-            json!({"email": "ev@example.com", "first_name": "Eve"}),
-        )
-        .await;
+    let known = s.app_contact(conn, "ev@example.com", "Eve").await;
     let unknown = s
-        .app_write(conn, "contacts", None, json!({"last_name": "NoEmail"}))
+        .app_create(conn, "contacts", json!({"last_name": "NoEmail"}))
         .await;
-    let mut input = s.contacts_input(conn);
-    input.event_sync = true;
-    let sync = s.create_sync(&input).await;
-    s.run_initial(sync.id).await;
+    let sync = s.sync(conn).event_sync().run_initial().await;
     let http = reqwest::Client::new();
     for (id, kind) in [
         (&known.id, "email.opened"),
@@ -668,14 +558,7 @@ async fn email_events_become_timeline_events_of_hub_contacts_that_exist(pool: Pg
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
     s.pick_up_changes().await;
-    let mut conn_db = s.pool().acquire().await.unwrap();
-    tandem::engine::queue::enqueue(
-        &mut conn_db,
-        tandem::engine::queue::NewJob::new("events", sync.id),
-    )
-    .await
-    .unwrap();
-    drop(conn_db);
+    s.enqueue("events", sync.id).await;
     s.drain().await;
     let hub = s.hub_by_email("ev@example.com").await.unwrap();
     let kinds: Vec<String> = sqlx::query_scalar(
@@ -699,7 +582,7 @@ async fn email_events_become_timeline_events_of_hub_contacts_that_exist(pool: Pg
 #[sqlx::test]
 async fn deletions_are_not_propagated_and_resync_or_restore_recreates_them(pool: PgPool) {
     let s = stack(pool).await;
-    let (sync_id, conn, _hub_id, app_id) = paired(&s, |_| {}, "del@example.com").await;
+    let (sync_id, conn, _hub_id, app_id) = paired(&s, |b| b, "del@example.com").await;
     s.connector(conn).delete("contacts", &app_id).await.unwrap();
     s.pick_up_changes().await;
     let counts = s.counts(sync_id).await;
@@ -743,10 +626,8 @@ async fn deletions_are_not_propagated_and_resync_or_restore_recreates_them(pool:
 #[sqlx::test]
 async fn turning_off_keeps_the_index_and_turning_on_runs_the_initial_sync_again(pool: PgPool) {
     let s = stack(pool).await;
-    let (sync_id, conn, hub_id, _) = paired(&s, |_| {}, "off@example.com").await;
-    tandem::engine::service::set_enabled(&s.state, s.admin.portal_id, sync_id, false)
-        .await
-        .unwrap();
+    let (sync_id, conn, hub_id, _) = paired(&s, |b| b, "off@example.com").await;
+    s.set_enabled(sync_id, false).await;
     s.hub_update(
         ObjectType::Contacts,
         hub_id,
@@ -763,9 +644,7 @@ async fn turning_off_keeps_the_index_and_turning_on_runs_the_initial_sync_again(
         "Start",
         "nothing syncs while off"
     );
-    tandem::engine::service::set_enabled(&s.state, s.admin.portal_id, sync_id, true)
-        .await
-        .unwrap();
+    s.set_enabled(sync_id, true).await;
     s.run_initial(sync_id).await;
     let app = s.app_all(conn, "contacts").await;
     assert_eq!(
@@ -784,19 +663,9 @@ async fn a_sync_without_the_permission_it_needs_is_turned_off_and_admins_are_tol
     let s = stack(pool).await;
     // The account was connected with read access only; a two-way sync must write to it.
     let conn = s.connect_with_scope("acme", Some("crm.read")).await;
-    s.hub_create(
-        ObjectType::Contacts,
-        props(&[("email", "hub-only@example.com"), ("firstname", "Hub")]),
-    )
-    .await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
-    for _ in 0..500 {
-        s.drain().await;
-        if s.status(sync.id).await.phase == SyncPhase::Off {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    s.hub_contact("hub-only@example.com", "Hub").await;
+    let sync = s.sync(conn).create().await;
+    s.settle(sync.id).await;
     let view = s.status(sync.id).await;
     assert_eq!(
         view.phase,
@@ -831,16 +700,8 @@ async fn a_sync_without_the_permission_it_needs_is_turned_off_and_admins_are_tol
 
     // Turning it on again with the permission still missing turns it off again, with one
     // more notice (not one per retry).
-    tandem::engine::service::set_enabled(&s.state, s.admin.portal_id, sync.id, true)
-        .await
-        .unwrap();
-    for _ in 0..500 {
-        s.drain().await;
-        if s.status(sync.id).await.phase == SyncPhase::Off {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    s.set_enabled(sync.id, true).await;
+    s.settle(sync.id).await;
     let n: i64 =
         sqlx::query_scalar("SELECT count(*) FROM notifications WHERE kind = 'sync_turned_off'")
             .fetch_one(s.pool())
@@ -853,57 +714,22 @@ async fn a_sync_without_the_permission_it_needs_is_turned_off_and_admins_are_tol
 async fn an_app_change_notice_shows_the_pair_queued_until_a_job_has_looked_at_it(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
-    let dan = s
-        .app_write(
-            conn,
-            "contacts",
-            None,
-            json!({"email": "dan@example.com", "first_name": "Dan"}),
-        )
-        .await;
-    s.app_write(
-        conn,
-        "contacts",
-        None,
-        json!({"email": "eve@example.com", "first_name": "Eve"}),
-    )
-    .await;
-    let ann = s
-        .hub_create(
-            ObjectType::Contacts,
-            props(&[("email", "ann@example.com"), ("firstname", "Ann")]),
-        )
-        .await;
-    let sync = s.create_sync(&s.contacts_input(conn)).await;
-    s.run_initial(sync.id).await;
+    let dan = s.app_contact(conn, "dan@example.com", "Dan").await;
+    s.app_contact(conn, "eve@example.com", "Eve").await;
+    let ann = s.hub_contact("ann@example.com", "Ann").await;
+    let sync = s.sync(conn).run_initial().await;
     let counts = |v: &tandem::model::SyncView| (v.counts.syncing, v.counts.queued);
     assert_eq!(counts(&s.status(sync.id).await), (3, 0));
 
     // The app's webhook has arrived; no job has run since.
-    s.app_write(
-        conn,
-        "contacts",
-        Some(&dan.id),
-        json!({"first_name": "Daniel"}),
-    )
-    .await;
+    s.app_update(conn, "contacts", &dan.id, json!({"first_name": "Daniel"}))
+        .await;
     assert!(s.webhooks_arrived().await, "the demo app sends a webhook");
     assert_eq!(counts(&s.status(sync.id).await), (2, 1));
-    let queued = tandem::engine::service::records(
-        s.pool(),
-        s.admin.portal_id,
-        sync.id,
-        &tandem::engine::service::RecordQuery {
-            state: Some(tandem::model::RecordState::Queued),
-            limit: 50,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let queued = s.records_in_state(sync.id, RecordState::Queued).await;
     assert_eq!(queued.rows.len(), 1, "{:?}", queued.rows);
     assert_eq!(queued.rows[0].app_id.as_deref(), Some(dan.id.as_str()));
-    assert_eq!(queued.rows[0].state, tandem::model::RecordState::Queued);
+    assert_eq!(queued.rows[0].state, RecordState::Queued);
 
     s.drain().await;
     assert_eq!(counts(&s.status(sync.id).await), (3, 0));
@@ -933,24 +759,10 @@ async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_gu
     // The Demo CRM needs an email or a last name; this hub contact has neither.
     s.hub_create(ObjectType::Contacts, props(&[("firstname", "Solo")]))
         .await;
-    let mut input = s.contacts_input(conn);
-    input.sync_only_with_email = false;
-    input.match_key = tandem::model::MatchKeyInput::None;
-    let sync = s.create_sync(&input).await;
+    let sync = s.sync(conn).without_email().create().await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(done.counts.failed, 1, "{:?}", s.index_states(sync.id).await);
-    let page = tandem::engine::service::records(
-        s.pool(),
-        s.admin.portal_id,
-        sync.id,
-        &tandem::engine::service::RecordQuery {
-            state: Some(tandem::model::RecordState::Failed),
-            limit: 50,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let page = s.records_in_state(sync.id, RecordState::Failed).await;
     assert_eq!(page.groups.len(), 1);
     assert_eq!(page.groups[0].code, "app_validation");
     let row = &page.rows[0];
@@ -986,18 +798,11 @@ async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_gu
 async fn text_to_number_mappings_are_refused_when_saved(pool: PgPool) {
     let s = stack(pool).await;
     let conn = s.connect("acme").await;
-    let mut bad = s.contacts_input(conn);
-    bad.app_object = "companies".into();
-    bad.hub_object = "companies".into();
-    bad.mappings = vec![tandem::model::MappingInput {
-        hub_property: "name".into(),
-        app_field: "employee_count".into(),
-        direction: tandem::model::SyncDirection::TwoWay,
-        enabled: true,
-        write_policy: tandem::model::WritePolicy::Always,
-        options: vec![],
-        custom: true,
-    }];
+    let mut bad = s
+        .sync(conn)
+        .objects("companies")
+        .mapping("name", "employee_count", SyncDirection::TwoWay)
+        .input();
     let err = tandem::engine::service::validate(&s.state, s.admin.portal_id, &bad)
         .await
         .unwrap_err()
@@ -1010,7 +815,7 @@ async fn text_to_number_mappings_are_refused_when_saved(pool: PgPool) {
     );
     // Number into text is fine.
     bad.mappings[0].hub_property = "city".into();
-    bad.mappings[0].direction = tandem::model::SyncDirection::ToHub;
+    bad.mappings[0].direction = SyncDirection::ToHub;
     tandem::engine::service::validate(&s.state, s.admin.portal_id, &bad)
         .await
         .unwrap();

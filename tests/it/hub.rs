@@ -34,25 +34,25 @@ async fn setup(pool: &PgPool) -> (axum::Router, Seeded) {
     (app, s)
 }
 
-/// A REST call with a Bearer token.
-async fn rest(
-    app: &axum::Router,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Reply {
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(
-            body.map(|b| Body::from(b.to_string()))
-                .unwrap_or_else(Body::empty),
-        )
-        .unwrap();
-    send(app, req).await
+/// The text at `pointer` in each element of a JSON array.
+fn texts<'a>(list: &'a Value, pointer: &str) -> Vec<&'a str> {
+    let list = list.as_array().expect("an array");
+    list.iter()
+        .map(|e| e.pointer(pointer).and_then(Value::as_str).expect("a text"))
+        .collect()
+}
+
+/// A custom property as an admin adds it with only a label and a type.
+fn property(label: &str, kind: PropertyType) -> NewPropertyRequest {
+    NewPropertyRequest {
+        label: label.into(),
+        name: None,
+        kind,
+        options: Vec::new(),
+        required: false,
+        read_only: false,
+        description: String::new(),
+    }
 }
 
 fn fields(err: &tandem::model::ApiError) -> Vec<&str> {
@@ -65,24 +65,23 @@ fn fields(err: &tandem::model::ApiError) -> Vec<&str> {
 #[sqlx::test]
 async fn validation_errors_name_every_field(pool: PgPool) {
     let (app, s) = setup(&pool).await;
-    let user = WriteOrigin::User(s.user_id);
-    let err = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({
-            "email": "not-an-email",
-            "lifecyclestage": "astronaut",
-            "date_of_birth": "31/12/1990",
-            "createdate": "2020-01-01",
-            "shoe_size": "44",
-            "firstname": "Valid",
-        })),
-        &user,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let hub = s.hub(&pool);
+    let api = s.rest(&app);
+    let err = hub
+        .create(
+            ObjectType::Contacts,
+            json!({
+                "email": "not-an-email",
+                "lifecyclestage": "astronaut",
+                "date_of_birth": "31/12/1990",
+                "createdate": "2020-01-01",
+                "shoe_size": "44",
+                "firstname": "Valid",
+            }),
+        )
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 422);
     assert_eq!(
         fields(&err),
@@ -108,16 +107,11 @@ async fn validation_errors_name_every_field(pool: PgPool) {
         .contains("cannot be changed"));
 
     // Numbers must parse; required fields are reported with the others.
-    let err = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Deals,
-        &props(json!({ "amount": "12,50" })),
-        &user,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub
+        .create(ObjectType::Deals, json!({ "amount": "12,50" }))
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(fields(&err), vec!["amount", "dealname", "dealstage"]);
     assert!(err.field_message("dealname").unwrap().contains("required"));
     assert!(err
@@ -129,35 +123,27 @@ async fn validation_errors_name_every_field(pool: PgPool) {
     assert_eq!(changes::last_seq(&pool, s.portal_id).await.unwrap(), 0);
 
     // Server functions answer 422 with the field names…
-    let r = call(
-        &app,
-        "create_crm_record",
-        Some(&s.token),
-        json!({ "object": "contacts", "properties": { "email": "nope" } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "create_crm_record",
+            json!({ "object": "contacts", "properties": { "email": "nope" } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
     assert_eq!(r.body["code"], "validation");
     assert_eq!(r.body["fields"][0]["field"], "email");
 
     // …and REST answers HubSpot's shape with 400.
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts",
-        &s.token,
-        Some(json!({ "properties": { "email": "nope", "hs_lead_status": "MAYBE" } })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts",
+            json!({ "properties": { "email": "nope", "hs_lead_status": "MAYBE" } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body["status"], "error");
     assert_eq!(r.body["category"], "VALIDATION_ERROR");
-    let errs: Vec<&str> = r.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let errs = texts(&r.body["errors"], "/field");
     assert_eq!(errs, vec!["email", "hs_lead_status"]);
     assert!(r.body["correlationId"].is_string());
 
@@ -167,93 +153,68 @@ async fn validation_errors_name_every_field(pool: PgPool) {
         s.portal_id,
         ObjectType::Contacts,
         NewPropertyRequest {
-            label: "ERP id".into(),
-            name: None,
-            kind: PropertyType::String,
-            options: Vec::new(),
-            required: false,
             read_only: true,
-            description: String::new(),
+            ..property("ERP id", PropertyType::String)
         },
     )
     .await
     .unwrap();
-    let err = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "erp_id": "E1" })),
-        &user,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub
+        .create(ObjectType::Contacts, json!({ "erp_id": "E1" }))
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(fields(&err), vec!["erp_id"]);
     assert!(err.message.contains("read-only"));
-    let by_sync = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "erp_id": "E1" })),
-        &WriteOrigin::Sync(Uuid::new_v4()),
-    )
-    .await
-    .unwrap();
+    let by_sync = hub
+        .by(WriteOrigin::Sync(Uuid::new_v4()))
+        .create(ObjectType::Contacts, json!({ "erp_id": "E1" }))
+        .await
+        .unwrap();
     assert_eq!(by_sync.get("erp_id"), Some("E1"));
 }
 
 #[sqlx::test]
 async fn values_are_stored_normalised(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
-    let r = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Companies,
-        &props(json!({ "name": "  Acme  ", "domain": "https://www.Acme.com/about", "numberofemployees": "0042", "industry": "retail" })),
-        &WriteOrigin::System,
-    )
+    let sys = s.hub(&pool).by(WriteOrigin::System);
+    let r = sys.create(ObjectType::Companies, json!({ "name": "  Acme  ", "domain": "https://www.Acme.com/about", "numberofemployees": "0042", "industry": "retail" }))
     .await
     .unwrap();
     assert_eq!(r.get("name"), Some("Acme"));
     assert_eq!(r.get("domain"), Some("acme.com"));
     assert_eq!(r.get("numberofemployees"), Some("42"));
     assert_eq!(r.get("industry"), Some("RETAIL"));
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": " Anna@Example.COM " })),
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    let c = sys
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": " Anna@Example.COM " }),
+        )
+        .await
+        .unwrap();
     assert_eq!(c.get("email"), Some("anna@example.com"));
     // Empty values are "not set", not empty strings.
-    let c2 = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "firstname": "Bo", "lastname": "" })),
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    let c2 = sys
+        .create(
+            ObjectType::Contacts,
+            json!({ "firstname": "Bo", "lastname": "" }),
+        )
+        .await
+        .unwrap();
     assert!(c2.get("lastname").is_none());
 }
 
 #[sqlx::test]
 async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
-    let user = WriteOrigin::User(s.user_id);
-    let taken = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "taken@example.com" })),
-        &user,
-    )
-    .await
-    .unwrap();
+    let hub = s.hub(&pool);
+    let taken = hub
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": "taken@example.com" }),
+        )
+        .await
+        .unwrap();
     let schema = schema::load(&pool, s.portal_id, ObjectType::Contacts)
         .await
         .unwrap();
@@ -335,26 +296,20 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
 #[sqlx::test]
 async fn duplicate_contact_emails_are_refused(pool: PgPool) {
     let (app, s) = setup(&pool).await;
-    let o = WriteOrigin::User(s.user_id);
-    let first = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "sam@example.com" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    let err = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "  SAM@example.com" })),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let hub = s.hub(&pool);
+    let api = s.rest(&app);
+    let first = hub
+        .create(ObjectType::Contacts, json!({ "email": "sam@example.com" }))
+        .await
+        .unwrap();
+    let err = hub
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": "  SAM@example.com" }),
+        )
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 409);
     assert!(
         err.message.contains(&format!("Existing ID: {}", first.id)),
@@ -362,55 +317,42 @@ async fn duplicate_contact_emails_are_refused(pool: PgPool) {
         err.message
     );
     // Updating another contact to that email is refused too; archiving frees it.
-    let other = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "kim@example.com" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    let err = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        other.id,
-        &props(json!({ "email": "sam@example.com" })),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
-    assert_eq!(err.status, 409);
-    records::archive(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
+    let other = hub
+        .create(ObjectType::Contacts, json!({ "email": "kim@example.com" }))
         .await
         .unwrap();
-    records::update(
-        &pool,
-        s.portal_id,
+    let err = hub
+        .update(
+            ObjectType::Contacts,
+            other.id,
+            json!({ "email": "sam@example.com" }),
+        )
+        .await
+        .unwrap_err()
+        .api();
+    assert_eq!(err.status, 409);
+    hub.archive(ObjectType::Contacts, first.id).await.unwrap();
+    hub.update(
         ObjectType::Contacts,
         other.id,
-        &props(json!({ "email": "sam@example.com" })),
-        &o,
+        json!({ "email": "sam@example.com" }),
     )
     .await
     .unwrap();
     // Restoring the archived one would duplicate it now.
-    let err = records::restore(&pool, s.portal_id, ObjectType::Contacts, first.id, &o)
+    let err = hub
+        .restore(ObjectType::Contacts, first.id)
         .await
         .unwrap_err()
         .api();
     assert_eq!(err.status, 409);
     // Through REST: 409 CONFLICT.
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts",
-        &s.token,
-        Some(json!({ "properties": { "email": "Sam@Example.com" } })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts",
+            json!({ "properties": { "email": "Sam@Example.com" } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["category"], "CONFLICT");
 }
@@ -421,22 +363,20 @@ async fn duplicate_contact_emails_are_refused(pool: PgPool) {
 #[sqlx::test]
 async fn archive_hides_and_restore_brings_back(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
-    let o = WriteOrigin::User(s.user_id);
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "gone@example.com", "firstname": "Gone" })),
-        &o,
-    )
-    .await
-    .unwrap();
+    let hub = s.hub(&pool);
+    let c = hub
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": "gone@example.com", "firstname": "Gone" }),
+        )
+        .await
+        .unwrap();
     let live = |archived| ListQuery {
         archived,
         ..ListQuery::default()
     };
     assert_eq!(
-        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(false))
+        hub.list(ObjectType::Contacts, &live(false))
             .await
             .unwrap()
             .records
@@ -444,18 +384,15 @@ async fn archive_hides_and_restore_brings_back(pool: PgPool) {
         1
     );
 
-    let archived = records::archive(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
-        .await
-        .unwrap();
+    let archived = hub.archive(ObjectType::Contacts, c.id).await.unwrap();
     assert!(archived.is_archived());
     // Hidden from lists, finds and scans…
-    assert!(
-        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(false))
-            .await
-            .unwrap()
-            .records
-            .is_empty()
-    );
+    assert!(hub
+        .list(ObjectType::Contacts, &live(false))
+        .await
+        .unwrap()
+        .records
+        .is_empty());
     assert!(
         records::find_contacts_by_email(&pool, s.portal_id, "gone@example.com")
             .await
@@ -476,7 +413,7 @@ async fn archive_hides_and_restore_brings_back(pool: PgPool) {
     assert!(got.is_archived());
     assert_eq!(got.get("firstname"), Some("Gone"));
     assert_eq!(
-        records::list(&pool, s.portal_id, ObjectType::Contacts, &live(true))
+        hub.list(ObjectType::Contacts, &live(true))
             .await
             .unwrap()
             .records[0]
@@ -491,25 +428,15 @@ async fn archive_hides_and_restore_brings_back(pool: PgPool) {
         1
     );
     // Archived records cannot be edited; archiving twice changes nothing.
-    let err = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &props(json!({ "firstname": "X" })),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub
+        .update(ObjectType::Contacts, c.id, json!({ "firstname": "X" }))
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 409);
-    records::archive(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
-        .await
-        .unwrap();
+    hub.archive(ObjectType::Contacts, c.id).await.unwrap();
 
-    let restored = records::restore(&pool, s.portal_id, ObjectType::Contacts, c.id, &o)
-        .await
-        .unwrap();
+    let restored = hub.restore(ObjectType::Contacts, c.id).await.unwrap();
     assert!(!restored.is_archived());
     assert_eq!(
         records::find_contacts_by_email(&pool, s.portal_id, " GONE@example.com ")
@@ -545,80 +472,52 @@ async fn change_feed_is_ordered_resumable_and_carries_origins(pool: PgPool) {
     let user = WriteOrigin::User(s.user_id);
     let sync_id = Uuid::new_v4();
     let sync = WriteOrigin::Sync(sync_id);
+    let hub = s.hub(&pool);
+    let by_sync = hub.by(sync);
 
-    let a = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "a@example.com", "firstname": "A" })),
-        &user,
-    )
-    .await
-    .unwrap();
+    let a = hub
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": "a@example.com", "firstname": "A" }),
+        )
+        .await
+        .unwrap();
     // Another portal's writes never show in this portal's feed.
-    records::create(
-        &pool,
-        other.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "x@example.com" })),
-        &user,
-    )
-    .await
-    .unwrap();
-    let u = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        a.id,
-        &props(json!({ "firstname": "Anna", "lastname": "Lee", "email": "a@example.com" })),
-        &sync,
-    )
-    .await
-    .unwrap();
+    hub.in_portal(other.portal_id)
+        .create(ObjectType::Contacts, json!({ "email": "x@example.com" }))
+        .await
+        .unwrap();
+    let u = by_sync
+        .update(
+            ObjectType::Contacts,
+            a.id,
+            json!({ "firstname": "Anna", "lastname": "Lee", "email": "a@example.com" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         u.changed,
         vec!["firstname", "lastname"],
         "email was sent unchanged"
     );
     // Writing the same values back changes nothing and appends nothing (no ping-pong).
-    let again = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        a.id,
-        &props(json!({ "firstname": "Anna" })),
-        &sync,
-    )
-    .await
-    .unwrap();
+    let again = by_sync
+        .update(ObjectType::Contacts, a.id, json!({ "firstname": "Anna" }))
+        .await
+        .unwrap();
     assert!(again.changed.is_empty());
-    let co = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Companies,
-        &props(json!({ "name": "Acme" })),
-        &user,
-    )
-    .await
-    .unwrap();
-    associations::associate(
-        &pool,
-        s.portal_id,
-        (ObjectType::Contacts, a.id),
-        (ObjectType::Companies, co.id),
-        &sync,
-    )
-    .await
-    .unwrap();
-    records::archive(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        a.id,
-        &WriteOrigin::Import,
-    )
-    .await
-    .unwrap();
+    let co = hub
+        .create(ObjectType::Companies, json!({ "name": "Acme" }))
+        .await
+        .unwrap();
+    by_sync
+        .associate((ObjectType::Contacts, a.id), (ObjectType::Companies, co.id))
+        .await
+        .unwrap();
+    hub.by(WriteOrigin::Import)
+        .archive(ObjectType::Contacts, a.id)
+        .await
+        .unwrap();
 
     let all = changes::read_after(&pool, s.portal_id, 0, 100)
         .await
@@ -722,26 +621,22 @@ async fn change_feed_never_skips_under_concurrent_writers(pool: PgPool) {
         .map(|w| {
             let pool = pool.clone();
             tokio::spawn(async move {
+                let sys = PortalHub {
+                    pool: &pool,
+                    portal,
+                    origin: WriteOrigin::System,
+                };
                 for i in 0..20 {
-                    let c = records::create(
-                        &pool,
-                        portal,
-                        ObjectType::Contacts,
-                        &props(json!({ "firstname": format!("W{w}-{i}") })),
-                        &WriteOrigin::System,
-                    )
-                    .await
-                    .unwrap();
-                    records::update(
-                        &pool,
-                        portal,
-                        ObjectType::Contacts,
-                        c.id,
-                        &props(json!({ "lastname": "x" })),
-                        &WriteOrigin::System,
-                    )
-                    .await
-                    .unwrap();
+                    let c = sys
+                        .create(
+                            ObjectType::Contacts,
+                            json!({ "firstname": format!("W{w}-{i}") }),
+                        )
+                        .await
+                        .unwrap();
+                    sys.update(ObjectType::Contacts, c.id, json!({ "lastname": "x" }))
+                        .await
+                        .unwrap();
                 }
             })
         })
@@ -767,28 +662,19 @@ async fn change_feed_never_skips_under_concurrent_writers(pool: PgPool) {
 #[sqlx::test]
 async fn a_listener_wakes_when_a_change_commits(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
+    let sys = s.hub(&pool).by(WriteOrigin::System);
     let mut listener = ChangeListener::connect(&pool).await.unwrap();
     let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
     // A notice of another portal does not wake a wait for this one.
-    records::create(
-        &pool,
-        other.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "firstname": "Other" })),
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    sys.in_portal(other.portal_id)
+        .create(ObjectType::Contacts, json!({ "firstname": "Other" }))
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "firstname": "Wake" })),
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    let c = sys
+        .create(ObjectType::Contacts, json!({ "firstname": "Wake" }))
+        .await
+        .unwrap();
     let notice = listener
         .wait_for_portal(s.portal_id, Duration::from_secs(10))
         .await
@@ -814,30 +700,28 @@ async fn every_property_remembers_when_and_by_whom_it_changed(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
     let user = WriteOrigin::User(s.user_id);
     let sync = WriteOrigin::Sync(Uuid::new_v4());
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "m@example.com", "firstname": "M", "phone": "+1 555 0100" })),
-        &user,
-    )
-    .await
-    .unwrap();
+    let hub = s.hub(&pool);
+    let by_sync = hub.by(sync);
+    let c = hub
+        .create(
+            ObjectType::Contacts,
+            json!({ "email": "m@example.com", "firstname": "M", "phone": "+1 555 0100" }),
+        )
+        .await
+        .unwrap();
     for name in ["email", "firstname", "phone"] {
         let m = c.property_changed(name).unwrap();
         assert_eq!(m.source, user);
         assert_eq!(m.at, c.created_at);
     }
-    let u = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &props(json!({ "firstname": "Mia", "phone": null })),
-        &sync,
-    )
-    .await
-    .unwrap();
+    let u = by_sync
+        .update(
+            ObjectType::Contacts,
+            c.id,
+            json!({ "firstname": "Mia", "phone": null }),
+        )
+        .await
+        .unwrap();
     let r = u.record;
     assert_eq!(r.property_changed("firstname").unwrap().source, sync);
     assert!(r.property_changed("firstname").unwrap().at > c.created_at);
@@ -973,75 +857,41 @@ async fn keyset_paging_visits_every_record_once_in_order(pool: PgPool) {
         property: property.into(),
         dir,
     };
+    // Each sort with the order Postgres gives it (ties by id, missing values last).
+    let cases = [
+        (
+            ObjectType::Contacts,
+            "lastname",
+            SortDir::Asc,
+            "lower(properties->>'lastname') ASC NULLS LAST, id ASC",
+        ),
+        (
+            ObjectType::Contacts,
+            "lastname",
+            SortDir::Desc,
+            "lower(properties->>'lastname') DESC NULLS FIRST, id DESC",
+        ),
+        (
+            ObjectType::Deals,
+            "amount",
+            SortDir::Asc,
+            "hub_num(properties->>'amount') ASC NULLS LAST, id ASC",
+        ),
+        (
+            ObjectType::Deals,
+            "amount",
+            SortDir::Desc,
+            "hub_num(properties->>'amount') DESC NULLS FIRST, id DESC",
+        ),
+    ];
     for limit in [1, 7, 25] {
-        assert_eq!(
-            walk(
-                &pool,
-                p,
-                ObjectType::Contacts,
-                sort("lastname", SortDir::Asc),
-                limit
-            )
-            .await,
-            expected(
-                &pool,
-                p,
-                "contacts",
-                "lower(properties->>'lastname') ASC NULLS LAST, id ASC"
-            )
-            .await
-        );
-        assert_eq!(
-            walk(
-                &pool,
-                p,
-                ObjectType::Contacts,
-                sort("lastname", SortDir::Desc),
-                limit
-            )
-            .await,
-            expected(
-                &pool,
-                p,
-                "contacts",
-                "lower(properties->>'lastname') DESC NULLS FIRST, id DESC"
-            )
-            .await
-        );
-        assert_eq!(
-            walk(
-                &pool,
-                p,
-                ObjectType::Deals,
-                sort("amount", SortDir::Asc),
-                limit
-            )
-            .await,
-            expected(
-                &pool,
-                p,
-                "deals",
-                "hub_num(properties->>'amount') ASC NULLS LAST, id ASC"
-            )
-            .await
-        );
-        assert_eq!(
-            walk(
-                &pool,
-                p,
-                ObjectType::Deals,
-                sort("amount", SortDir::Desc),
-                limit
-            )
-            .await,
-            expected(
-                &pool,
-                p,
-                "deals",
-                "hub_num(properties->>'amount') DESC NULLS FIRST, id DESC"
-            )
-            .await
-        );
+        for (object, property, dir, order) in cases {
+            assert_eq!(
+                walk(&pool, p, object, sort(property, dir), limit).await,
+                expected(&pool, p, object.as_str(), order).await,
+                "{object} by {property} {dir:?}, {limit} a page"
+            );
+        }
     }
     assert_eq!(
         walk(&pool, p, ObjectType::Contacts, Sort::newest_first(), 10).await,
@@ -1083,7 +933,7 @@ async fn keyset_paging_visits_every_record_once_in_order(pool: PgPool) {
 async fn search_and_filters_find_the_right_records(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
     contacts_fixture(&pool, s.portal_id).await;
-    let p = s.portal_id;
+    let hub = s.hub(&pool);
     let q = |search: Option<&str>, groups: Vec<Vec<Filter>>| ListQuery {
         search: search.map(String::from),
         filter_groups: groups,
@@ -1102,7 +952,7 @@ async fn search_and_filters_find_the_right_records(pool: PgPool) {
     // Search: every word must occur (name, email…), case-insensitive.
     assert_eq!(
         count(
-            records::list(&pool, p, ObjectType::Contacts, &q(Some("BAKER"), vec![]))
+            hub.list(ObjectType::Contacts, &q(Some("BAKER"), vec![]))
                 .await
                 .unwrap()
         ),
@@ -1110,89 +960,79 @@ async fn search_and_filters_find_the_right_records(pool: PgPool) {
     );
     assert_eq!(
         count(
-            records::list(
-                &pool,
-                p,
-                ObjectType::Contacts,
-                &q(Some("baker p12@"), vec![])
-            )
-            .await
-            .unwrap()
+            hub.list(ObjectType::Contacts, &q(Some("baker p12@"), vec![]))
+                .await
+                .unwrap()
         ),
         1
     );
     assert_eq!(
         count(
-            records::list(&pool, p, ObjectType::Contacts, &q(Some("100%_"), vec![]))
+            hub.list(ObjectType::Contacts, &q(Some("100%_"), vec![]))
                 .await
                 .unwrap()
         ),
         0
     );
     // Filters: EQ (email key), NOT_HAS_PROPERTY, OR of groups, GT on numbers.
-    let page = records::list(
-        &pool,
-        p,
-        ObjectType::Contacts,
-        &q(
-            None,
-            vec![vec![f("email", FilterOp::Eq, Some(" P3@EXAMPLE.com"))]],
-        ),
-    )
-    .await
-    .unwrap();
+    let page = hub
+        .list(
+            ObjectType::Contacts,
+            &q(
+                None,
+                vec![vec![f("email", FilterOp::Eq, Some(" P3@EXAMPLE.com"))]],
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(page.records.len(), 1);
     assert_eq!(page.records[0].get("firstname"), Some("P3"));
-    let no_lastname = records::list(
-        &pool,
-        p,
-        ObjectType::Contacts,
-        &q(
-            None,
-            vec![vec![f("lastname", FilterOp::NotHasProperty, None)]],
-        ),
-    )
-    .await
-    .unwrap();
+    let no_lastname = hub
+        .list(
+            ObjectType::Contacts,
+            &q(
+                None,
+                vec![vec![f("lastname", FilterOp::NotHasProperty, None)]],
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(no_lastname.records.len(), 11);
-    let either = records::list(
-        &pool,
-        p,
-        ObjectType::Contacts,
-        &q(
-            None,
-            vec![
-                vec![f("lastname", FilterOp::Eq, Some("fox"))],
-                vec![f("lastname", FilterOp::Eq, Some("ADAMS"))],
-            ],
-        ),
-    )
-    .await
-    .unwrap();
+    let either = hub
+        .list(
+            ObjectType::Contacts,
+            &q(
+                None,
+                vec![
+                    vec![f("lastname", FilterOp::Eq, Some("fox"))],
+                    vec![f("lastname", FilterOp::Eq, Some("ADAMS"))],
+                ],
+            ),
+        )
+        .await
+        .unwrap();
     assert_eq!(either.records.len(), 11);
-    let big = records::list(
-        &pool,
-        p,
-        ObjectType::Deals,
-        &q(None, vec![vec![f("amount", FilterOp::Gt, Some("800"))]]),
-    )
-    .await
-    .unwrap();
+    let big = hub
+        .list(
+            ObjectType::Deals,
+            &q(None, vec![vec![f("amount", FilterOp::Gt, Some("800"))]]),
+        )
+        .await
+        .unwrap();
     assert!(!big.records.is_empty());
     assert!(big
         .records
         .iter()
         .all(|r| r.get("amount").unwrap().parse::<f64>().unwrap() > 800.0));
     // A bad value names the filter.
-    let err = records::list(
-        &pool,
-        p,
-        ObjectType::Deals,
-        &q(None, vec![vec![f("amount", FilterOp::Gt, Some("lots"))]]),
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub
+        .list(
+            ObjectType::Deals,
+            &q(None, vec![vec![f("amount", FilterOp::Gt, Some("lots"))]]),
+        )
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.fields[0].field, "filterGroups[0].filters[0].value");
 }
 
@@ -1356,150 +1196,66 @@ async fn a_batch_email_lookup_is_estimated_from_the_emails_statistics(pool: PgPo
 #[sqlx::test]
 async fn associations_link_both_ways(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
-    let o = WriteOrigin::User(s.user_id);
+    let hub = s.hub(&pool);
     let p = s.portal_id;
-    let contact = records::create(
-        &pool,
-        p,
-        ObjectType::Contacts,
-        &props(json!({ "firstname": "Cy" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    let company = records::create(
-        &pool,
-        p,
-        ObjectType::Companies,
-        &props(json!({ "name": "Cyco" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    let deal = records::create(
-        &pool,
-        p,
-        ObjectType::Deals,
-        &props(json!({ "dealname": "Big", "dealstage": "closedwon" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    let invoice = records::create(
-        &pool,
-        p,
-        ObjectType::Invoices,
-        &props(json!({ "number": "INV-1" })),
-        &o,
-    )
-    .await
-    .unwrap();
-    // Either order of the ends works.
-    assert!(associations::associate(
-        &pool,
-        p,
-        (ObjectType::Companies, company.id),
-        (ObjectType::Contacts, contact.id),
-        &o
-    )
-    .await
-    .unwrap());
-    assert!(!associations::associate(
-        &pool,
-        p,
-        (ObjectType::Contacts, contact.id),
-        (ObjectType::Companies, company.id),
-        &o
-    )
-    .await
-    .unwrap());
-    associations::associate(
-        &pool,
-        p,
-        (ObjectType::Deals, deal.id),
-        (ObjectType::Contacts, contact.id),
-        &o,
-    )
-    .await
-    .unwrap();
-    associations::associate(
-        &pool,
-        p,
-        (ObjectType::Invoices, invoice.id),
-        (ObjectType::Contacts, contact.id),
-        &o,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        associations::list_ids(
-            &pool,
-            p,
-            (ObjectType::Contacts, contact.id),
-            ObjectType::Companies
-        )
-        .await
-        .unwrap(),
-        vec![company.id]
-    );
-    assert_eq!(
-        associations::list_ids(
-            &pool,
-            p,
-            (ObjectType::Companies, company.id),
-            ObjectType::Contacts
-        )
-        .await
-        .unwrap(),
-        vec![contact.id]
-    );
-    let all = associations::list_all(&pool, p, (ObjectType::Contacts, contact.id), 10)
+    let contact = hub
+        .create(ObjectType::Contacts, json!({ "firstname": "Cy" }))
         .await
         .unwrap();
+    let company = hub
+        .create(ObjectType::Companies, json!({ "name": "Cyco" }))
+        .await
+        .unwrap();
+    let deal = hub
+        .create(
+            ObjectType::Deals,
+            json!({ "dealname": "Big", "dealstage": "closedwon" }),
+        )
+        .await
+        .unwrap();
+    let invoice = hub
+        .create(ObjectType::Invoices, json!({ "number": "INV-1" }))
+        .await
+        .unwrap();
+    let (contact, company, deal, invoice) = (
+        (ObjectType::Contacts, contact.id),
+        (ObjectType::Companies, company.id),
+        (ObjectType::Deals, deal.id),
+        (ObjectType::Invoices, invoice.id),
+    );
+    // Either order of the ends works.
+    assert!(hub.associate(company, contact).await.unwrap());
+    assert!(!hub.associate(contact, company).await.unwrap());
+    hub.associate(deal, contact).await.unwrap();
+    hub.associate(invoice, contact).await.unwrap();
+    assert_eq!(
+        associations::list_ids(&pool, p, contact, ObjectType::Companies)
+            .await
+            .unwrap(),
+        vec![company.1]
+    );
+    assert_eq!(
+        associations::list_ids(&pool, p, company, ObjectType::Contacts)
+            .await
+            .unwrap(),
+        vec![contact.1]
+    );
+    let all = associations::list_all(&pool, p, contact, 10).await.unwrap();
     let names: Vec<&str> = all.iter().map(|a| a.display_name.as_str()).collect();
     assert_eq!(names, vec!["Cyco", "Big", "Invoice INV-1"]);
     // Pairs that cannot be associated are refused; so are other portals' records.
-    let err = associations::associate(
-        &pool,
-        p,
-        (ObjectType::Invoices, invoice.id),
-        (ObjectType::Companies, company.id),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub.associate(invoice, company).await.unwrap_err().api();
     assert_eq!(err.status, 400);
     let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
-    let err = associations::associate(
-        &pool,
-        other.portal_id,
-        (ObjectType::Contacts, contact.id),
-        (ObjectType::Companies, company.id),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = hub
+        .in_portal(other.portal_id)
+        .associate(contact, company)
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 404);
-    assert!(associations::dissociate(
-        &pool,
-        p,
-        (ObjectType::Contacts, contact.id),
-        (ObjectType::Companies, company.id),
-        &o
-    )
-    .await
-    .unwrap());
-    assert!(!associations::dissociate(
-        &pool,
-        p,
-        (ObjectType::Contacts, contact.id),
-        (ObjectType::Companies, company.id),
-        &o
-    )
-    .await
-    .unwrap());
+    assert!(hub.dissociate(contact, company).await.unwrap());
+    assert!(!hub.dissociate(contact, company).await.unwrap());
     let kinds: Vec<_> = changes::read_after(&pool, p, 0, 100)
         .await
         .unwrap()
@@ -1510,14 +1266,8 @@ async fn associations_link_both_ways(pool: PgPool) {
     assert_eq!(
         kinds,
         vec![
-            (
-                ObjectType::Contacts,
-                Some((ObjectType::Companies, company.id))
-            ),
-            (
-                ObjectType::Companies,
-                Some((ObjectType::Contacts, contact.id))
-            )
+            (ObjectType::Contacts, Some(company)),
+            (ObjectType::Companies, Some(contact))
         ]
     );
 }
@@ -1561,40 +1311,34 @@ async fn every_portal_gets_the_sales_pipeline_and_stages_are_checked(pool: PgPoo
     )
     .await
     .unwrap();
-    let o = WriteOrigin::System;
+    let sys = s.hub(&pool).by(WriteOrigin::System);
     // A deal without a pipeline goes to the default one; a stage must belong to the deal's pipeline.
-    let d = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Deals,
-        &props(json!({ "dealname": "A", "dealstage": "contractsent" })),
-        &o,
-    )
-    .await
-    .unwrap();
+    let d = sys
+        .create(
+            ObjectType::Deals,
+            json!({ "dealname": "A", "dealstage": "contractsent" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(d.get("pipeline"), Some("default"));
-    let err = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Deals,
-        d.id,
-        &props(json!({ "dealstage": renewals.stages[0].id })),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = sys
+        .update(
+            ObjectType::Deals,
+            d.id,
+            json!({ "dealstage": renewals.stages[0].id }),
+        )
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(fields(&err), vec!["dealstage"]);
-    let moved = records::update(
-        &pool,
-        s.portal_id,
-        ObjectType::Deals,
-        d.id,
-        &props(json!({ "pipeline": renewals.id, "dealstage": "Renewed" })),
-        &o,
-    )
-    .await
-    .unwrap();
+    let moved = sys
+        .update(
+            ObjectType::Deals,
+            d.id,
+            json!({ "pipeline": renewals.id, "dealstage": "Renewed" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(
         moved.record.get("dealstage"),
         Some(renewals.stages[1].id.as_str()),
@@ -1605,16 +1349,13 @@ async fn every_portal_gets_the_sales_pipeline_and_stages_are_checked(pool: PgPoo
 #[sqlx::test]
 async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
     let (_app, s) = setup(&pool).await;
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        &props(json!({ "email": "t@example.com" })),
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    let sys = s.hub(&pool).by(WriteOrigin::System);
+    let c = sys
+        .create(ObjectType::Contacts, json!({ "email": "t@example.com" }))
+        .await
+        .unwrap();
     let sync = WriteOrigin::Sync(Uuid::new_v4());
+    let by_sync = sys.by(sync);
     let event = timeline::NewTimelineEvent {
         kind: "email_opened".into(),
         occurred_at: chrono::Utc::now(),
@@ -1623,27 +1364,15 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
         properties: json!({ "subject": "Spring newsletter" }),
         external_id: Some("evt-1".into()),
     };
-    let first = timeline::insert(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &event,
-        &sync,
-    )
-    .await
-    .unwrap();
+    let first = by_sync
+        .add_event(ObjectType::Contacts, c.id, &event)
+        .await
+        .unwrap();
     assert!(first.created);
-    let again = timeline::insert(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &event,
-        &sync,
-    )
-    .await
-    .unwrap();
+    let again = by_sync
+        .add_event(ObjectType::Contacts, c.id, &event)
+        .await
+        .unwrap();
     assert_eq!(
         again,
         timeline::Inserted {
@@ -1652,45 +1381,26 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
         }
     );
     // Archived contacts still take events; other portals' records do not exist.
-    records::archive(
-        &pool,
-        s.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &WriteOrigin::System,
-    )
-    .await
-    .unwrap();
+    sys.archive(ObjectType::Contacts, c.id).await.unwrap();
     let click = timeline::NewTimelineEvent {
         kind: "email_clicked".into(),
         external_id: Some("evt-2".into()),
         ..event.clone()
     };
     assert!(
-        timeline::insert(
-            &pool,
-            s.portal_id,
-            ObjectType::Contacts,
-            c.id,
-            &click,
-            &sync
-        )
-        .await
-        .unwrap()
-        .created
+        by_sync
+            .add_event(ObjectType::Contacts, c.id, &click)
+            .await
+            .unwrap()
+            .created
     );
     let other = seed_user(&pool, "other", "o@example.com", Role::SuperAdmin).await;
-    let err = timeline::insert(
-        &pool,
-        other.portal_id,
-        ObjectType::Contacts,
-        c.id,
-        &click,
-        &sync,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let err = by_sync
+        .in_portal(other.portal_id)
+        .add_event(ObjectType::Contacts, c.id, &click)
+        .await
+        .unwrap_err()
+        .api();
     assert_eq!(err.status, 404);
     let bad = timeline::NewTimelineEvent {
         kind: "Email Opened".into(),
@@ -1698,7 +1408,8 @@ async fn timeline_events_are_idempotent_per_source(pool: PgPool) {
     };
     assert_eq!(
         fields(
-            &timeline::insert(&pool, s.portal_id, ObjectType::Contacts, c.id, &bad, &sync)
+            &by_sync
+                .add_event(ObjectType::Contacts, c.id, &bad)
                 .await
                 .unwrap_err()
                 .api()
@@ -1720,9 +1431,6 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
         s.portal_id,
         ObjectType::Companies,
         NewPropertyRequest {
-            label: "Customer tier".into(),
-            name: None,
-            kind: PropertyType::Enumeration,
             options: vec![
                 PropertyOption {
                     value: "gold".into(),
@@ -1733,9 +1441,7 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
                     label: "".into(),
                 },
             ],
-            required: false,
-            read_only: false,
-            description: String::new(),
+            ..property("Customer tier", PropertyType::Enumeration)
         },
     )
     .await
@@ -1747,56 +1453,44 @@ async fn custom_properties_validate_and_cannot_be_deleted_while_used(pool: PgPoo
         s.portal_id,
         ObjectType::Companies,
         NewPropertyRequest {
-            label: "Domain".into(),
             name: Some("domain".into()),
-            kind: PropertyType::String,
-            options: vec![],
-            required: false,
-            read_only: false,
-            description: String::new(),
+            ..property("Domain", PropertyType::String)
         },
     )
     .await
     .unwrap_err()
     .api();
     assert_eq!(fields(&dup), vec!["name"]);
-    let o = WriteOrigin::System;
-    let err = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Companies,
-        &props(json!({ "name": "A", "customer_tier": "bronze" })),
-        &o,
-    )
-    .await
-    .unwrap_err()
-    .api();
+    let sys = s.hub(&pool).by(WriteOrigin::System);
+    let err = sys
+        .create(
+            ObjectType::Companies,
+            json!({ "name": "A", "customer_tier": "bronze" }),
+        )
+        .await
+        .unwrap_err()
+        .api();
     assert!(err
         .field_message("customer_tier")
         .unwrap()
         .contains("gold, silver"));
-    let c = records::create(
-        &pool,
-        s.portal_id,
-        ObjectType::Companies,
-        &props(json!({ "name": "A", "customer_tier": "Gold" })),
-        &o,
-    )
-    .await
-    .unwrap();
+    let c = sys
+        .create(
+            ObjectType::Companies,
+            json!({ "name": "A", "customer_tier": "Gold" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(c.get("customer_tier"), Some("gold"));
     let err = schema::delete_property(&pool, s.portal_id, ObjectType::Companies, "customer_tier")
         .await
         .unwrap_err()
         .api();
     assert_eq!(err.status, 409);
-    records::update(
-        &pool,
-        s.portal_id,
+    sys.update(
         ObjectType::Companies,
         c.id,
-        &props(json!({ "customer_tier": null })),
-        &o,
+        json!({ "customer_tier": null }),
     )
     .await
     .unwrap();
@@ -1948,8 +1642,9 @@ async fn the_generator_is_deterministic_and_messy(pool: PgPool) {
 async fn rest_round_trip(pool: PgPool) {
     let (app, s) = setup(&pool).await;
     let t = &s.token;
+    let api = s.rest(&app);
     // Create
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts", t, Some(json!({ "properties": { "email": "Ada@Example.com", "firstname": "Ada", "lastname": "Lovelace", "hs_email_optout": false } }))).await;
+    let r = api.post("/api/crm/v3/objects/contacts", json!({ "properties": { "email": "Ada@Example.com", "firstname": "Ada", "lastname": "Lovelace", "hs_email_optout": false } })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.body["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["properties"]["email"], "ada@example.com");
@@ -1967,48 +1662,31 @@ async fn rest_round_trip(pool: PgPool) {
     assert_eq!(feed[0].origin, WriteOrigin::ApiToken(token_id));
 
     // Read: default properties, chosen ones, by email.
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        t,
-        None,
-    )
-    .await;
+    let r = api.get(&format!("/api/crm/v3/objects/contacts/{id}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["properties"]["lastname"], "Lovelace");
     assert!(r.body["properties"].get("hs_email_optout").is_none());
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}?properties=phone,firstname"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .get(&format!(
+            "/api/crm/v3/objects/contacts/{id}?properties=phone,firstname"
+        ))
+        .await;
     assert_eq!(
         r.body["properties"],
         json!({ "phone": null, "firstname": "Ada" })
     );
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/objects/contacts/ADA@example.com?idProperty=email",
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .get("/api/crm/v3/objects/contacts/ADA@example.com?idProperty=email")
+        .await;
     assert_eq!(r.body["id"], id.as_str());
 
     // Update (partial)
-    let r = rest(
-        &app,
-        Method::PATCH,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        t,
-        Some(json!({ "properties": { "jobtitle": "Analyst", "lastname": null } })),
-    )
-    .await;
+    let r = api
+        .patch(
+            &format!("/api/crm/v3/objects/contacts/{id}"),
+            json!({ "properties": { "jobtitle": "Analyst", "lastname": null } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["properties"]["jobtitle"], "Analyst");
     assert!(r.body["properties"].get("lastname").is_none());
@@ -2016,21 +1694,19 @@ async fn rest_round_trip(pool: PgPool) {
 
     // Batch create, then list with paging
     let inputs: Vec<Value> = (0..12).map(|i| json!({ "properties": { "email": format!("b{i}@example.com"), "firstname": format!("B{i}") } })).collect();
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/create",
-        t,
-        Some(json!({ "inputs": inputs })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/create",
+            json!({ "inputs": inputs }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["status"], "COMPLETE");
     assert_eq!(r.body["results"].as_array().unwrap().len(), 12);
     let mut seen = Vec::new();
     let mut url = "/api/crm/v3/objects/contacts?limit=5&properties=email".to_string();
     loop {
-        let r = rest(&app, Method::GET, &url, t, None).await;
+        let r = api.get(&url).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         for o in r.body["results"].as_array().unwrap() {
             seen.push(o["id"].as_str().unwrap().to_string());
@@ -2047,82 +1723,69 @@ async fn rest_round_trip(pool: PgPool) {
 
     // Batch read (one missing → 207), update, archive
     let b0 = &seen[1];
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/read",
-        t,
-        Some(json!({ "inputs": [{ "id": b0 }, { "id": "999999" }], "properties": ["firstname"] })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/read",
+            json!({ "inputs": [{ "id": b0 }, { "id": "999999" }], "properties": ["firstname"] }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.text);
     assert_eq!(r.body["results"][0]["properties"]["firstname"], "B0");
     assert_eq!(r.body["errors"][0]["context"]["ids"], json!(["999999"]));
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/update",
-        t,
-        Some(json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "customer" } }] })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/update",
+            json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "customer" } }] }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         r.body["results"][0]["properties"]["lifecyclestage"],
         "customer"
     );
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/update",
-        t,
-        Some(json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "nope" } }] })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/update",
+            json!({ "inputs": [{ "id": b0, "properties": { "lifecyclestage": "nope" } }] }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["errors"][0]["field"], "inputs[0].lifecyclestage");
     let too_many: Vec<Value> = (0..101).map(|_| json!({ "properties": {} })).collect();
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/create",
-        t,
-        Some(json!({ "inputs": too_many })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/create",
+            json!({ "inputs": too_many }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // Search: filters, sort, paging, total
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+    let r = api.post("/api/crm/v3/objects/contacts/search", json!({
         "filterGroups": [{ "filters": [{ "propertyName": "firstname", "operator": "CONTAINS_TOKEN", "value": "b1" }] }],
         "sorts": [{ "propertyName": "firstname", "direction": "DESCENDING" }],
         "properties": ["firstname"],
         "limit": 2,
-    }))).await;
+    })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["total"], 3, "B1, B10, B11");
-    let names: Vec<&str> = r.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["properties"]["firstname"].as_str().unwrap())
-        .collect();
+    let names = texts(&r.body["results"], "/properties/firstname");
     assert_eq!(names, vec!["B11", "B10"]);
     let after = r.body["paging"]["next"]["after"]
         .as_str()
         .unwrap()
         .to_string();
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+    let r = api.post("/api/crm/v3/objects/contacts/search", json!({
         "filterGroups": [{ "filters": [{ "propertyName": "firstname", "operator": "CONTAINS_TOKEN", "value": "b1" }] }],
         "sorts": ["-firstname"], "properties": ["firstname"], "limit": 2, "after": after,
-    }))).await;
+    })).await;
     assert_eq!(r.body["results"][0]["properties"]["firstname"], "B1");
     assert!(r.body.get("paging").is_none());
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({
+    let r = api.post("/api/crm/v3/objects/contacts/search", json!({
         "filterGroups": [{ "filters": [{ "propertyName": "email", "operator": "HAS_PROPERTY" }, { "propertyName": "lifecyclestage", "operator": "EQ", "value": "customer" }] }]
-    }))).await;
+    })).await;
     assert_eq!(r.body["total"], 1, "{}", r.text);
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", t, Some(json!({ "filterGroups": [{ "filters": [{ "propertyName": "nope", "operator": "EQ", "value": "1" }] }] }))).await;
+    let r = api.post("/api/crm/v3/objects/contacts/search", json!({ "filterGroups": [{ "filters": [{ "propertyName": "nope", "operator": "EQ", "value": "1" }] }] })).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(
         r.body["errors"][0]["field"],
@@ -2130,167 +1793,101 @@ async fn rest_round_trip(pool: PgPool) {
     );
 
     // Associations and pipelines
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/companies",
-        t,
-        Some(
+    let r = api
+        .post(
+            "/api/crm/v3/objects/companies",
             json!({ "properties": { "name": "Analytical Engines", "domain": "engines.example" } }),
-        ),
-    )
-    .await;
+        )
+        .await;
     let company = r.body["id"].as_str().unwrap().to_string();
-    let r = rest(
-        &app,
-        Method::PUT,
-        &format!(
+    let r = api
+        .put(&format!(
             "/api/crm/v3/objects/contacts/{id}/associations/companies/{company}/contact_to_company"
-        ),
-        t,
-        None,
-    )
-    .await;
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         r.body["associations"]["companies"]["results"][0]["id"],
         company.as_str()
     );
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/companies/{company}/associations/contacts"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .get(&format!(
+            "/api/crm/v3/objects/companies/{company}/associations/contacts"
+        ))
+        .await;
     assert_eq!(
         r.body["results"],
         json!([{ "id": id, "type": "company_to_contact" }])
     );
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}?associations=companies"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .get(&format!(
+            "/api/crm/v3/objects/contacts/{id}?associations=companies"
+        ))
+        .await;
     assert_eq!(
         r.body["associations"]["companies"]["results"][0]["type"],
         "contact_to_company"
     );
-    let r = rest(
-        &app,
-        Method::DELETE,
-        &format!("/api/crm/v3/objects/contacts/{id}/associations/companies/{company}"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .delete(&format!(
+            "/api/crm/v3/objects/contacts/{id}/associations/companies/{company}"
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = rest(&app, Method::GET, "/api/crm/v3/pipelines/deals", t, None).await;
+    let r = api.get("/api/crm/v3/pipelines/deals").await;
     assert_eq!(r.body["results"][0]["label"], "Sales pipeline");
     assert_eq!(r.body["results"][0]["stages"].as_array().unwrap().len(), 7);
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/pipelines/deals/default/stages",
-        t,
-        None,
-    )
-    .await;
+    let r = api.get("/api/crm/v3/pipelines/deals/default/stages").await;
     assert_eq!(r.body["results"][5]["metadata"]["isClosed"], "true");
 
     // Properties
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/properties/contacts",
-        t,
-        None,
-    )
-    .await;
-    let names: Vec<&str> = r.body["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let r = api.get("/api/crm/v3/properties/contacts").await;
+    let names = texts(&r.body["results"], "/name");
     assert!(names.contains(&"email") && names.contains(&"lifecyclestage"));
-    let r = rest(&app, Method::POST, "/api/crm/v3/properties/contacts", t, Some(json!({ "label": "Favourite colour", "type": "enumeration", "fieldType": "checkbox", "options": [{ "label": "Red", "value": "red" }, { "label": "Blue", "value": "blue" }] }))).await;
+    let r = api.post("/api/crm/v3/properties/contacts", json!({ "label": "Favourite colour", "type": "enumeration", "fieldType": "checkbox", "options": [{ "label": "Red", "value": "red" }, { "label": "Blue", "value": "blue" }] })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["tandemType"], "multi_enumeration");
-    let r = rest(
-        &app,
-        Method::PATCH,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        t,
-        Some(json!({ "properties": { "favourite_colour": "blue;red" } })),
-    )
-    .await;
+    let r = api
+        .patch(
+            &format!("/api/crm/v3/objects/contacts/{id}"),
+            json!({ "properties": { "favourite_colour": "blue;red" } }),
+        )
+        .await;
     assert_eq!(r.body["properties"]["favourite_colour"], "blue;red");
 
     // Archive, read archived, restore
-    let r = rest(
-        &app,
-        Method::DELETE,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .delete(&format!("/api/crm/v3/objects/contacts/{id}"))
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        t,
-        None,
-    )
-    .await;
+    let r = api.get(&format!("/api/crm/v3/objects/contacts/{id}")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}?archived=true"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .get(&format!("/api/crm/v3/objects/contacts/{id}?archived=true"))
+        .await;
     assert_eq!(r.body["archived"], true);
     assert!(r.body["archivedAt"].is_string());
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/objects/contacts?archived=true",
-        t,
-        None,
-    )
-    .await;
+    let r = api.get("/api/crm/v3/objects/contacts?archived=true").await;
     assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
-    let r = rest(
-        &app,
-        Method::POST,
-        &format!("/api/crm/v3/objects/contacts/{id}/restore"),
-        t,
-        None,
-    )
-    .await;
+    let r = api
+        .send(
+            Method::POST,
+            &format!("/api/crm/v3/objects/contacts/{id}/restore"),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["archived"], false);
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/archive",
-        t,
-        Some(json!({ "inputs": [{ "id": id }, { "id": "424242" }] })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/archive",
+            json!({ "inputs": [{ "id": id }, { "id": "424242" }] }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
 
     // Errors: unknown object, bad JSON, no token — always the one shape.
-    let r = rest(&app, Method::GET, "/api/crm/v3/objects/tickets", t, None).await;
+    let r = api.get("/api/crm/v3/objects/tickets").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["category"], "VALIDATION_ERROR");
     let req = Request::post("/api/crm/v3/objects/contacts")
@@ -2310,14 +1907,7 @@ async fn rest_round_trip(pool: PgPool) {
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.body["category"], "INVALID_AUTHENTICATION");
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/objects/contacts/abc",
-        t,
-        None,
-    )
-    .await;
+    let r = api.get("/api/crm/v3/objects/contacts/abc").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
 }
@@ -2327,24 +1917,21 @@ async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
     let app = test_app(&pool).await;
     let a = seed_user(&pool, "portal-a", "a@example.com", Role::SuperAdmin).await;
     let b = seed_user(&pool, "portal-b", "b@example.com", Role::SuperAdmin).await;
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts",
-        &a.token,
-        Some(json!({ "properties": { "email": "secret@a.example", "firstname": "Secret" } })),
-    )
-    .await;
+    let (api_a, api_b) = (a.rest(&app), b.rest(&app));
+    let r = api_a
+        .post(
+            "/api/crm/v3/objects/contacts",
+            json!({ "properties": { "email": "secret@a.example", "firstname": "Secret" } }),
+        )
+        .await;
     let id = r.body["id"].as_str().unwrap().to_string();
-    let company = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/companies",
-        &a.token,
-        Some(json!({ "properties": { "name": "A corp" } })),
-    )
-    .await
-    .body["id"]
+    let company = api_a
+        .post(
+            "/api/crm/v3/objects/companies",
+            json!({ "properties": { "name": "A corp" } }),
+        )
+        .await
+        .body["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -2397,7 +1984,7 @@ async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
         ),
     ];
     for (method, path, body) in attempts {
-        let r = rest(&app, method.clone(), &path, &b.token, body).await;
+        let r = api_b.send(method.clone(), &path, body).await;
         assert_eq!(
             r.status,
             StatusCode::NOT_FOUND,
@@ -2407,45 +1994,32 @@ async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
         assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
     }
     // Search and list: nothing of A's.
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/search",
-        &b.token,
-        Some(json!({ "query": "secret" })),
-    )
-    .await;
+    let r = api_b
+        .post(
+            "/api/crm/v3/objects/contacts/search",
+            json!({ "query": "secret" }),
+        )
+        .await;
     assert_eq!(r.body["total"], 0, "{}", r.text);
-    let r = rest(&app, Method::POST, "/api/crm/v3/objects/contacts/search", &b.token, Some(json!({ "filterGroups": [{ "filters": [{ "propertyName": "hs_object_id", "operator": "EQ", "value": id }] }] }))).await;
+    let r = api_b.post("/api/crm/v3/objects/contacts/search", json!({ "filterGroups": [{ "filters": [{ "propertyName": "hs_object_id", "operator": "EQ", "value": id }] }] })).await;
     assert_eq!(r.body["total"], 0);
-    let r = rest(
-        &app,
-        Method::GET,
-        "/api/crm/v3/objects/contacts",
-        &b.token,
-        None,
-    )
-    .await;
+    let r = api_b.get("/api/crm/v3/objects/contacts").await;
     assert_eq!(r.body["results"], json!([]));
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/read",
-        &b.token,
-        Some(json!({ "inputs": [{ "id": id }] })),
-    )
-    .await;
+    let r = api_b
+        .post(
+            "/api/crm/v3/objects/contacts/batch/read",
+            json!({ "inputs": [{ "id": id }] }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::MULTI_STATUS);
     assert_eq!(r.body["results"], json!([]));
     // Archive of a foreign id in a batch does nothing.
-    rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts/batch/archive",
-        &b.token,
-        Some(json!({ "inputs": [{ "id": id }] })),
-    )
-    .await;
+    api_b
+        .post(
+            "/api/crm/v3/objects/contacts/batch/archive",
+            json!({ "inputs": [{ "id": id }] }),
+        )
+        .await;
     // The pages' server functions too.
     for (name, body) in [
         (
@@ -2465,18 +2039,13 @@ async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
             json!({ "object": "contacts", "id": id.parse::<i64>().unwrap() }),
         ),
     ] {
-        let r = call(&app, name, Some(&b.token), body).await;
+        let r = api_b.call(name, body).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{name}: {}", r.text);
     }
     // A's record is untouched.
-    let r = rest(
-        &app,
-        Method::GET,
-        &format!("/api/crm/v3/objects/contacts/{id}"),
-        &a.token,
-        None,
-    )
-    .await;
+    let r = api_a
+        .get(&format!("/api/crm/v3/objects/contacts/{id}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["properties"]["firstname"], "Secret");
     assert_eq!(r.body["archived"], false);
@@ -2486,32 +2055,28 @@ async fn portal_b_cannot_read_update_or_search_portal_a(pool: PgPool) {
 async fn plain_users_edit_records_but_not_properties(pool: PgPool) {
     let app = test_app(&pool).await;
     let u = seed_user(&pool, "acme", "plain@example.com", Role::User).await;
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/objects/contacts",
-        &u.token,
-        Some(json!({ "properties": { "firstname": "Ok" } })),
-    )
-    .await;
+    let api = u.rest(&app);
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts",
+            json!({ "properties": { "firstname": "Ok" } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
-    let r = rest(
-        &app,
-        Method::POST,
-        "/api/crm/v3/properties/contacts",
-        &u.token,
-        Some(json!({ "label": "X", "type": "string" })),
-    )
-    .await;
+    let r = api
+        .post(
+            "/api/crm/v3/properties/contacts",
+            json!({ "label": "X", "type": "string" }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.body["category"], "MISSING_SCOPES");
-    let r = call(
-        &app,
-        "create_crm_property",
-        Some(&u.token),
-        json!({ "object": "contacts", "property": { "label": "X", "type": "string" } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "create_crm_property",
+            json!({ "object": "contacts", "property": { "label": "X", "type": "string" } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -2550,12 +2115,12 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
 #[sqlx::test]
 async fn server_functions_list_create_update_and_page(pool: PgPool) {
     let (app, s) = setup(&pool).await;
-    let t = Some(s.token.as_str());
-    let r = call(&app, "create_crm_record", t, json!({ "object": "contacts", "properties": { "email": "ui@example.com", "firstname": "Ui", "lastname": "Person" } })).await;
+    let api = s.rest(&app);
+    let r = api.call("create_crm_record", json!({ "object": "contacts", "properties": { "email": "ui@example.com", "firstname": "Ui", "lastname": "Person" } })).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let id = r.body["id"].as_i64().unwrap();
     assert_eq!(r.body["display_name"], "Ui Person");
-    let r = call(&app, "update_crm_record", t, json!({ "object": "contacts", "id": id, "properties": { "jobtitle": "Tester", "firstname": "Ui" } })).await;
+    let r = api.call("update_crm_record", json!({ "object": "contacts", "id": id, "properties": { "jobtitle": "Tester", "firstname": "Ui" } })).await;
     assert_eq!(r.body["changed"], json!(["jobtitle"]));
     assert_eq!(
         r.body["record"]["changes"]["jobtitle"]["by"]
@@ -2566,83 +2131,75 @@ async fn server_functions_list_create_update_and_page(pool: PgPool) {
         Some("token")
     );
     for i in 0..30 {
-        call(
-            &app,
+        api.call(
             "create_crm_record",
-            t,
             json!({ "object": "contacts", "properties": { "firstname": format!("N{i:02}") } }),
         )
         .await;
     }
-    let r = call(
-        &app,
-        "list_crm_records",
-        t,
-        json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20 } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "list_crm_records",
+            json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20 } }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["records"].as_array().unwrap().len(), 20);
     assert_eq!(r.body["records"][0]["properties"]["firstname"], "N00");
     let next = r.body["next"].as_str().unwrap();
-    let r = call(&app, "list_crm_records", t, json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20, "after": next } })).await;
+    let r = api.call("list_crm_records", json!({ "object": "contacts", "request": { "sort": "firstname", "limit": 20, "after": next } })).await;
     assert_eq!(r.body["records"].as_array().unwrap().len(), 11);
     assert!(r.body["next"].is_null());
     assert!(r.body["prev"].is_string());
-    let r = call(
-        &app,
-        "list_crm_records",
-        t,
-        json!({ "object": "contacts", "request": { "search": "tester" } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "list_crm_records",
+            json!({ "object": "contacts", "request": { "search": "tester" } }),
+        )
+        .await;
     assert_eq!(
         r.body["records"].as_array().unwrap().len(),
         0,
         "job titles are not searched"
     );
-    let r = call(
-        &app,
-        "list_crm_records",
-        t,
-        json!({ "object": "contacts", "request": { "search": "ui@" } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "list_crm_records",
+            json!({ "object": "contacts", "request": { "search": "ui@" } }),
+        )
+        .await;
     assert_eq!(r.body["records"][0]["id"], id);
-    let r = call(
-        &app,
-        "list_crm_records",
-        t,
-        json!({ "object": "contacts", "request": { "sort": "jobtitle" } }),
-    )
-    .await;
+    let r = api
+        .call(
+            "list_crm_records",
+            json!({ "object": "contacts", "request": { "sort": "jobtitle" } }),
+        )
+        .await;
     assert_eq!(
         r.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "only indexed columns sort: {}",
         r.text
     );
-    let r = call(&app, "crm_schema", t, json!({ "object": "deals" })).await;
+    let r = api.call("crm_schema", json!({ "object": "deals" })).await;
     assert_eq!(r.body["pipelines"][0]["id"], "default");
     assert!(r.body["create_form"]
         .as_array()
         .unwrap()
         .contains(&json!("dealstage")));
-    let r = call(
-        &app,
-        "add_crm_note",
-        t,
-        json!({ "object": "contacts", "id": id, "body": "Called, will buy." }),
-    )
-    .await;
+    let r = api
+        .call(
+            "add_crm_note",
+            json!({ "object": "contacts", "id": id, "body": "Called, will buy." }),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = call(
-        &app,
-        "list_crm_timeline",
-        t,
-        json!({ "object": "contacts", "id": id }),
-    )
-    .await;
+    let r = api
+        .call(
+            "list_crm_timeline",
+            json!({ "object": "contacts", "id": id }),
+        )
+        .await;
     assert_eq!(r.body[0]["kind"], "note");
     let _ = Cursor::decode("1");
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tandem::engine::export::{self, COLUMNS};
 use tandem::engine::plan::{ConflictWinner, Direction, ObjectKind, SyncSettings};
 use tandem::engine::worker::Engine;
-use tandem::model::{DefaultApp, MatchKeyInput, Role, SyncDirection, SyncInput};
+use tandem::model::Role;
 use tandem::platform::{db, AppState, Config};
 use tandem::server::app;
 use tower::ServiceExt;
@@ -53,21 +53,7 @@ async fn world_with(pool: &PgPool, configure: impl FnOnce(&mut Config)) -> World
     .fetch_one(pool)
     .await
     .unwrap();
-    let input = SyncInput {
-        connection_id: connection,
-        app_object: "contacts".into(),
-        hub_object: "contacts".into(),
-        direction: SyncDirection::TwoWay,
-        conflict_winner: DefaultApp::Hub,
-        mappings: vec![],
-        filters: vec![],
-        sync_only_with_email: true,
-        stage_pairs: vec![],
-        match_key: MatchKeyInput::Default,
-        propagate_deletes: false,
-        event_sync: false,
-        sync_associations: true,
-    };
+    let input = crate::engine_common::contacts_input(connection);
     let settings = SyncSettings::new(ObjectKind::Contact, Direction::TwoWay, ConflictWinner::Hub);
     let sync_id: Uuid = sqlx::query_scalar(
         "INSERT INTO syncs (portal_id, connection_id, hub_object, app_object, input, settings, options, phase, step)
@@ -634,10 +620,7 @@ async fn a_real_sync_s_failed_record_exports_over_http(pool: PgPool) {
         props(&[("email", "kept@example.com"), ("lastname", "Kept")]),
     )
     .await;
-    let mut input = s.contacts_input(conn);
-    input.sync_only_with_email = false;
-    input.match_key = MatchKeyInput::None;
-    let sync = s.create_sync(&input).await;
+    let sync = s.sync(conn).without_email().create().await;
     let done = s.run_initial(sync.id).await;
     assert_eq!(done.counts.failed, 1);
     assert!(done.counts.syncing >= 1);

@@ -3,6 +3,7 @@
 //! database, an admin who connected a demo account through the real OAuth flow, and an
 //! engine whose jobs the test drains (no sleeping, no background workers).
 
+use crate::common::PortalHub;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -285,21 +286,11 @@ impl Stack {
         .unwrap()
     }
 
-    pub fn contacts_input(&self, connection_id: Uuid) -> SyncInput {
-        SyncInput {
-            connection_id,
-            app_object: "contacts".into(),
-            hub_object: "contacts".into(),
-            direction: SyncDirection::TwoWay,
-            conflict_winner: DefaultApp::Hub,
-            mappings: vec![],
-            filters: vec![],
-            sync_only_with_email: true,
-            stage_pairs: vec![],
-            match_key: MatchKeyInput::Default,
-            propagate_deletes: false,
-            event_sync: false,
-            sync_associations: true,
+    /// A sync to set up, from [`contacts_input`]: the builder changes what a test needs.
+    pub fn sync(&self, connection_id: Uuid) -> SyncBuilder<'_> {
+        SyncBuilder {
+            stack: self,
+            input: contacts_input(connection_id),
         }
     }
 
@@ -352,18 +343,75 @@ impl Stack {
 
     /// Runs jobs until the sync listens for changes (initial sync done).
     pub async fn run_initial(&self, sync_id: Uuid) -> SyncView {
-        for _ in 0..100_000 {
-            let n = self.drain().await;
+        let v = self
+            .run_until(sync_id, |v| v.phase == SyncPhase::Listening)
+            .await;
+        assert_eq!(
+            v.phase,
+            SyncPhase::Listening,
+            "the initial sync stalled: {v:?}"
+        );
+        v
+    }
+
+    /// Runs the sync's jobs until none is left (a sync turned off drops its own).
+    pub async fn settle(&self, sync_id: Uuid) -> SyncView {
+        self.run_until(sync_id, |_| false).await
+    }
+
+    /// Runs jobs until `done` holds for the sync or it has no job left. A job waiting
+    /// on a retry delay (or another worker's lease) is waited for until the queue says
+    /// it is due, not polled for.
+    async fn run_until(&self, sync_id: Uuid, done: impl Fn(&SyncView) -> bool) -> SyncView {
+        loop {
+            self.drain().await;
             let v = self.status(sync_id).await;
-            if v.phase == SyncPhase::Listening {
+            if done(&v) {
                 return v;
             }
-            if n == 0 {
-                // Waiting on a retry delay: let the clock move.
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            match self.next_job_due(Some(sync_id), false).await {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return v,
             }
         }
-        panic!("the initial sync did not finish");
+    }
+
+    /// How long until the first job of `sync_id` (all syncs: `None`) can be leased, of
+    /// those retrying after an error when `retrying`; `None` when there is no such job.
+    async fn next_job_due(
+        &self,
+        sync_id: Option<Uuid>,
+        retrying: bool,
+    ) -> Option<std::time::Duration> {
+        let secs: Option<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM min(GREATEST(run_at, COALESCE(locked_until, run_at))) - now())::float8
+               FROM jobs
+              WHERE ($1::uuid IS NULL OR sync_id = $1)
+                AND (NOT $2 OR (last_error IS NOT NULL AND attempts > 0))",
+        )
+        .bind(sync_id)
+        .bind(retrying)
+        .fetch_one(self.pool())
+        .await
+        .expect("jobs");
+        secs.map(|s| std::time::Duration::from_secs_f64(s.max(0.0)))
+    }
+
+    /// Queues a job of the sync now, as the engine's triggers do.
+    pub async fn enqueue(&self, kind: &str, sync_id: Uuid) {
+        let mut conn = self.pool().acquire().await.unwrap();
+        tandem::engine::queue::enqueue(
+            &mut conn,
+            tandem::engine::queue::NewJob::new(kind, sync_id),
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn set_enabled(&self, sync_id: Uuid, enabled: bool) {
+        tandem::engine::service::set_enabled(&self.state, self.admin.portal_id, sync_id, enabled)
+            .await
+            .unwrap();
     }
 
     pub async fn status(&self, sync_id: Uuid) -> SyncView {
@@ -376,77 +424,57 @@ impl Stack {
     /// Tandem; the safety-net poll makes the engine look without waiting for them.
     pub async fn pick_up_changes(&self) {
         self.engine.schedule_once().await.expect("schedule");
-        let mut conn = self.pool().acquire().await.unwrap();
         let syncs: Vec<Uuid> =
             sqlx::query_scalar("SELECT id FROM syncs WHERE enabled AND phase = 'listening'")
-                .fetch_all(&mut *conn)
+                .fetch_all(self.pool())
                 .await
                 .unwrap();
         for id in syncs {
             for kind in ["app_changes", "hub_changes"] {
-                tandem::engine::queue::enqueue(
-                    &mut conn,
-                    tandem::engine::queue::NewJob::new(kind, id),
-                )
-                .await
-                .unwrap();
+                self.enqueue(kind, id).await;
             }
         }
-        drop(conn);
         self.drain().await;
         // Under load a call to the app can fail transiently: its job is retried after a
         // backoff, which the drain above does not wait for (at most 30 s; a job that keeps
         // failing is for the test's assertions to report).
-        for _ in 0..1_500 {
-            let retrying: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM jobs WHERE last_error IS NOT NULL AND attempts > 0",
-            )
-            .fetch_one(self.pool())
-            .await
-            .unwrap();
-            if retrying == 0 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Some(wait) = self.next_job_due(None, true).await {
+            if std::time::Instant::now() + wait > deadline {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            tokio::time::sleep(wait).await;
             self.drain().await;
         }
     }
 
+    /// The hub of the test's portal, written to by its admin.
+    pub fn hub(&self) -> PortalHub<'_> {
+        PortalHub {
+            pool: self.pool(),
+            portal: self.admin.portal_id,
+            origin: WriteOrigin::User(self.admin.user_id),
+        }
+    }
+
     pub async fn hub_create(&self, object: ObjectType, props: Value) -> records::Record {
-        let map = props
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        records::create(
-            self.pool(),
-            self.admin.portal_id,
-            object,
-            &map,
-            &WriteOrigin::User(self.admin.user_id),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("hub create: {e:?}"))
+        self.hub()
+            .create(object, props)
+            .await
+            .unwrap_or_else(|e| panic!("hub create: {e:?}"))
+    }
+
+    /// A hub contact with an email and a first name.
+    pub async fn hub_contact(&self, email: &str, first_name: &str) -> records::Record {
+        let props = props(&[("email", email), ("firstname", first_name)]);
+        self.hub_create(ObjectType::Contacts, props).await
     }
 
     pub async fn hub_update(&self, object: ObjectType, id: i64, props: Value) {
-        let map = props
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        records::update(
-            self.pool(),
-            self.admin.portal_id,
-            object,
-            id,
-            &map,
-            &WriteOrigin::User(self.admin.user_id),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("hub update: {e:?}"));
+        self.hub()
+            .update(object, id, props)
+            .await
+            .unwrap_or_else(|e| panic!("hub update: {e:?}"));
     }
 
     /// Every live hub record of an object (paging through the scan).
@@ -497,6 +525,49 @@ impl Stack {
             .pop()
             .unwrap()
             .expect("app accepts the write")
+    }
+
+    pub async fn app_create(
+        &self,
+        connection_id: Uuid,
+        object: &str,
+        props: Value,
+    ) -> tandem::connectors::AppRecord {
+        self.app_write(connection_id, object, None, props).await
+    }
+
+    pub async fn app_update(
+        &self,
+        connection_id: Uuid,
+        object: &str,
+        id: &str,
+        props: Value,
+    ) -> tandem::connectors::AppRecord {
+        self.app_write(connection_id, object, Some(id), props).await
+    }
+
+    /// An app contact with an email and a first name, the record most tests start from.
+    pub async fn app_contact(
+        &self,
+        connection_id: Uuid,
+        email: &str,
+        first_name: &str,
+    ) -> tandem::connectors::AppRecord {
+        let props = json!({"email": email, "first_name": first_name});
+        self.app_create(connection_id, "contacts", props).await
+    }
+
+    /// A read of one app record, answered as the app answers reads (a list).
+    pub async fn app_read(
+        &self,
+        connection_id: Uuid,
+        object: &str,
+        id: &str,
+    ) -> Vec<tandem::connectors::AppRecord> {
+        self.connector(connection_id)
+            .read(object, &[id.to_string()])
+            .await
+            .unwrap()
     }
 
     /// Every live app record of an object (paging through the REST API).
@@ -550,6 +621,35 @@ impl Stack {
         self.status(sync_id).await.counts
     }
 
+    /// The reason codes of the sync's excluded and failed records, in index order.
+    pub async fn reasons(&self, sync_id: Uuid) -> Vec<String> {
+        self.index_states(sync_id)
+            .await
+            .into_iter()
+            .filter_map(|r| r.3)
+            .collect()
+    }
+
+    /// The sync's record list, filtered to one state.
+    pub async fn records_in_state(
+        &self,
+        sync_id: Uuid,
+        state: tandem::model::RecordState,
+    ) -> tandem::model::SyncRecordPage {
+        tandem::engine::service::records(
+            self.pool(),
+            self.admin.portal_id,
+            sync_id,
+            &tandem::engine::service::RecordQuery {
+                state: Some(state),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
     pub async fn index_states(
         &self,
         sync_id: Uuid,
@@ -559,6 +659,92 @@ impl Stack {
             .fetch_all(self.pool())
             .await
             .unwrap()
+    }
+}
+
+/// The sync every test starts from: contacts both ways, matched by email, the hub
+/// winning conflicts.
+pub fn contacts_input(connection_id: Uuid) -> SyncInput {
+    SyncInput::new(connection_id, "contacts", "contacts")
+}
+
+/// A sync's settings being put together: `s.sync(conn).objects("deals").create().await`.
+pub struct SyncBuilder<'a> {
+    stack: &'a Stack,
+    input: SyncInput,
+}
+
+impl SyncBuilder<'_> {
+    /// The same object on both sides.
+    pub fn objects(mut self, object: &str) -> Self {
+        self.input.app_object = object.into();
+        self.input.hub_object = object.into();
+        self
+    }
+
+    pub fn conflict_winner(mut self, winner: DefaultApp) -> Self {
+        self.input.conflict_winner = winner;
+        self
+    }
+
+    /// Adds a custom mapping, always written.
+    pub fn mapping(
+        mut self,
+        hub_property: &str,
+        app_field: &str,
+        direction: SyncDirection,
+    ) -> Self {
+        self.input.mappings.push(MappingInput {
+            hub_property: hub_property.into(),
+            app_field: app_field.into(),
+            direction,
+            enabled: true,
+            write_policy: WritePolicy::Always,
+            options: vec![],
+            custom: true,
+        });
+        self
+    }
+
+    pub fn filter(mut self, side: SideInput, field: &str, op: FilterOp) -> Self {
+        self.input.filters.push(FilterInput {
+            side,
+            field: field.into(),
+            op,
+        });
+        self
+    }
+
+    pub fn stage_pairs(mut self, pairs: Vec<StagePairInput>) -> Self {
+        self.input.stage_pairs = pairs;
+        self
+    }
+
+    /// Contacts without an email sync too, and none is matched to another.
+    pub fn without_email(mut self) -> Self {
+        self.input.sync_only_with_email = false;
+        self.input.match_key = MatchKeyInput::None;
+        self
+    }
+
+    pub fn event_sync(mut self) -> Self {
+        self.input.event_sync = true;
+        self
+    }
+
+    pub fn input(self) -> SyncInput {
+        self.input
+    }
+
+    pub async fn create(self) -> SyncView {
+        self.stack.create_sync(&self.input).await
+    }
+
+    /// Creates the sync and runs its initial sync; answers its view once it listens.
+    pub async fn run_initial(self) -> SyncView {
+        let stack = self.stack;
+        let sync = self.create().await;
+        stack.run_initial(sync.id).await
     }
 }
 
