@@ -4,3 +4,4 @@
 //! and a metrics label may cost.
 
 mod login;
+mod metrics;
