@@ -5,3 +5,4 @@
 
 mod login;
 mod metrics;
+mod webhooks;
