@@ -3,7 +3,8 @@
 use crate::common::*;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::{header, Request};
+use http::{header, Request, StatusCode};
+use serde_json::json;
 use sqlx::PgPool;
 use std::net::SocketAddr;
 use tandem::model::Role;
@@ -97,4 +98,53 @@ async fn sign_in_sends_the_browser_only_to_this_site(pool: PgPool) {
             "next={next:?}"
         );
     }
+}
+
+#[sqlx::test]
+async fn another_site_cannot_sign_a_browser_in(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let s = seed_user(&pool, "acme", EMAIL, Role::SuperAdmin).await;
+    // A cross-site form posting the attacker's own credentials, no cookie yet.
+    let forged = Login {
+        origin: Some("https://evil.example"),
+        ..Login::new("10.0.0.1", PASSWORD)
+    }
+    .send(&app)
+    .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+    assert!(!signed_in(&forged));
+    let no_origin = Login {
+        origin: None,
+        fetch_site: Some("cross-site"),
+        ..Login::new("10.0.0.1", PASSWORD)
+    }
+    .send(&app)
+    .await;
+    assert_eq!(
+        no_origin.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        no_origin.text
+    );
+
+    // Tandem's own page, and a token from anywhere, still work.
+    let own = Login {
+        fetch_site: Some("same-origin"),
+        ..Login::new("10.0.0.1", PASSWORD)
+    }
+    .send(&app)
+    .await;
+    assert!(signed_in(&own), "{} {}", own.status, own.text);
+    let token = send(
+        &app,
+        Request::post("/api/whoami")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
+            .body(Body::from(json!({}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.text);
 }
