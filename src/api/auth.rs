@@ -34,8 +34,17 @@ pub async fn login(
 ) -> Result<(), ApiError> {
     use crate::platform::auth::SESSION_USER_KEY;
     let state = super::ssr::state()?;
+    // The peer address `tandem serve` records for each connection (absent only in tests
+    // that do not set it): sign-in failures are throttled per client.
+    let client = use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    });
     let principal =
-        crate::platform::users::sign_in(&state.pool, &email, &password, portal.as_deref()).await?;
+        crate::platform::users::sign_in(&state.pool, client, &email, &password, portal.as_deref())
+            .await?;
     let session = super::ssr::session()?;
     // A new session id at sign-in, so a planted cookie cannot be promoted (fixation).
     session.cycle_id().await.map_err(ApiError::internal)?;
