@@ -34,8 +34,17 @@ pub async fn login(
 ) -> Result<(), ApiError> {
     use crate::platform::auth::SESSION_USER_KEY;
     let state = super::ssr::state()?;
+    // The peer address `tandem serve` records for each connection (absent only in tests
+    // that do not set it): sign-in failures are throttled per client.
+    let client = use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    });
     let principal =
-        crate::platform::users::sign_in(&state.pool, &email, &password, portal.as_deref()).await?;
+        crate::platform::users::sign_in(&state.pool, client, &email, &password, portal.as_deref())
+            .await?;
     let session = super::ssr::session()?;
     // A new session id at sign-in, so a planted cookie cannot be promoted (fixation).
     session.cycle_id().await.map_err(ApiError::internal)?;
@@ -56,11 +65,30 @@ pub async fn logout() -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Only local paths: a `next` of `https://evil.example` must not redirect away.
+/// Only paths on this site: a `next` of `https://evil.example` must not redirect away.
+///
+/// Resolved against a stand-in origin the way a browser resolves it (which drops tabs
+/// and newlines, so `/\t/evil.example` is `//evil.example`): what stays on that origin
+/// is a local path. Control characters, whitespace and backslashes are refused outright,
+/// since browsers and servers disagree about them.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
-        _ => "/".to_string(),
+    const HOME: &str = "/";
+    let Some(next) = next else {
+        return HOME.into();
+    };
+    if !next.starts_with('/')
+        || next
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return HOME.into();
+    }
+    let origin = url::Url::parse("http://tandem.invalid/").expect("a valid literal URL");
+    match origin.join(next) {
+        Ok(target) if target.origin() == origin.origin() => {
+            target[url::Position::BeforePath..].to_string()
+        }
+        _ => HOME.into(),
     }
 }
 
@@ -74,6 +102,8 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/a/../b#top")), "/b#top");
         assert_eq!(safe_next(None), "/");
     }
 }

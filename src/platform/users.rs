@@ -8,12 +8,32 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use sqlx::PgPool;
+use std::net::IpAddr;
+use std::sync::LazyLock;
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-/// Failed sign-ins allowed per email in [`LOGIN_WINDOW_MINUTES`] before we refuse more.
-pub const MAX_FAILED_LOGINS: i64 = 5;
-pub const LOGIN_WINDOW_MINUTES: i64 = 15;
+/// Failed sign-ins a client may make for an email before it has to wait.
+pub const FREE_FAILED_LOGINS: i64 = 5;
+/// The longest wait between guesses; it doubles from one minute up to this.
+pub const MAX_LOGIN_WAIT_MINUTES: i64 = 60;
+/// Sign-in attempts older than this are forgotten (and deleted).
+pub const LOGIN_WINDOW_HOURS: i32 = 24;
+/// Argon2 verifications at once: each holds ~19 MiB and a core while it runs.
+const CONCURRENT_VERIFICATIONS: usize = 4;
+/// The longest email address (RFC 5321's path limit less its brackets).
+pub const MAX_EMAIL_LEN: usize = 254;
 pub const MIN_PASSWORD_LEN: usize = 8;
+
+static VERIFICATIONS: Semaphore = Semaphore::const_new(CONCURRENT_VERIFICATIONS);
+/// Checked when no user has the email, so that an unknown email costs what a wrong
+/// password costs; hashed with the same parameters as real passwords.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    Argon2::default()
+        .hash_password(b"no user has this email", &SaltString::generate(&mut OsRng))
+        .expect("hashing a literal works")
+        .to_string()
+});
 
 pub fn role_to_db(role: Role) -> &'static str {
     match role {
@@ -47,9 +67,13 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
-async fn verify_password(password: String, hash: String) -> bool {
+/// Checks a password against a hash, or against [`DUMMY_HASH`] for `None`.
+async fn verify_password(password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = VERIFICATIONS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
+        PasswordHash::new(hash.as_deref().unwrap_or(&DUMMY_HASH))
             .map(|parsed| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
@@ -74,6 +98,12 @@ pub fn validate_new_user(u: &NewUser) -> Result<(), ApiError> {
         fields.push(FieldError {
             field: "email".into(),
             message: format!("“{}” is not a valid email address.", u.email.trim()),
+        });
+    }
+    if u.email.trim().len() > MAX_EMAIL_LEN {
+        fields.push(FieldError {
+            field: "email".into(),
+            message: format!("An email address has at most {MAX_EMAIL_LEN} characters."),
         });
     }
     if u.name.trim().is_empty() {
@@ -183,12 +213,17 @@ pub async fn principal(
     Ok(row.map(|r| r.into_principal(via)))
 }
 
-/// Checks an email and password, counting failures so that guessing is slow.
+/// Checks an email and password from `client`, throttling its failures so that guessing
+/// is slow.
 ///
-/// The same message answers an unknown email and a wrong password, so that sign-in
-/// does not reveal who has an account.
+/// The throttle is per (client, email): one client's failures never refuse another's
+/// correct password, so nobody can lock the admin out. Each attempt is recorded as a
+/// failure before the password is checked (a success turns it around), so parallel
+/// guesses count each other. The same message answers an unknown email and a wrong
+/// password, after the same work, so that sign-in does not reveal who has an account.
 pub async fn sign_in(
     pool: &PgPool,
+    client: Option<IpAddr>,
     email: &str,
     password: &str,
     portal_slug: Option<&str>,
@@ -205,27 +240,62 @@ pub async fn sign_in(
             message: "Enter your email and password.".into(),
         }]));
     }
-    let recent_failures: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM login_attempts
-         WHERE email = $1 AND NOT succeeded AND at > now() - make_interval(mins => $2)",
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(ApiError::field(
+            "email",
+            format!("An email address has at most {MAX_EMAIL_LEN} characters."),
+        ));
+    }
+    let client = client_key(client);
+    let attempt: i64 = sqlx::query_scalar(
+        "WITH purged AS (
+             DELETE FROM login_attempts WHERE at < now() - make_interval(hours => $3)
+         )
+         INSERT INTO login_attempts (client, email, succeeded) VALUES ($1, $2, false)
+         RETURNING id",
     )
+    .bind(&client)
     .bind(&email)
-    .bind(LOGIN_WINDOW_MINUTES as i32)
+    .bind(LOGIN_WINDOW_HOURS)
     .fetch_one(pool)
     .await?;
-    if recent_failures >= MAX_FAILED_LOGINS {
+    // This client's other failures for the email since its last success, and how long
+    // ago the latest was; attempts still being checked count as failures.
+    let (failures, since_last): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM now() - max(at))::float8
+         FROM login_attempts
+         WHERE client = $1 AND email = $2 AND NOT succeeded AND id <> $3
+           AND at > now() - make_interval(hours => $4)
+           AND at > coalesce((SELECT max(at) FROM login_attempts
+                              WHERE client = $1 AND email = $2 AND succeeded), '-infinity')",
+    )
+    .bind(&client)
+    .bind(&email)
+    .bind(attempt)
+    .bind(LOGIN_WINDOW_HOURS)
+    .fetch_one(pool)
+    .await?;
+    let since_last = chrono::Duration::milliseconds((since_last.unwrap_or(0.0) * 1000.0) as i64);
+    if let Some(left) = login_wait(failures, since_last) {
+        // A refused attempt checked nothing: it does not lengthen the wait.
+        sqlx::query("DELETE FROM login_attempts WHERE id = $1")
+            .bind(attempt)
+            .execute(pool)
+            .await?;
+        let minutes = (left.num_milliseconds() + 59_999) / 60_000;
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
         return Err(ApiError::new(
             429,
             "rate_limited",
-            "Too many failed sign-in attempts for this email.",
+            "Too many failed sign-in attempts for this email from your network.",
         )
         .with_hint(format!(
-            "Wait {LOGIN_WINDOW_MINUTES} minutes and try again, or ask a Super Admin to reset your password."
+            "Wait {minutes} {unit} and try again, or ask a Super Admin to reset your password."
         )));
     }
 
-    let candidates: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.password_hash, p.slug FROM users u JOIN portals p ON p.id = u.portal_id
+    let candidates: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.password_hash FROM users u JOIN portals p ON p.id = u.portal_id
          WHERE u.email = $1 AND ($2::text IS NULL OR p.slug = $2)
          ORDER BY u.created_at",
     )
@@ -233,28 +303,52 @@ pub async fn sign_in(
     .bind(portal_slug.map(str::trim).filter(|s| !s.is_empty()))
     .fetch_all(pool)
     .await?;
-
+    if candidates.is_empty() {
+        verify_password(password.to_string(), None).await;
+    }
     let mut matched = None;
-    for (id, hash, _) in candidates {
-        if verify_password(password.to_string(), hash).await {
+    for (id, hash) in candidates {
+        if verify_password(password.to_string(), Some(hash)).await {
             matched = Some(id);
             break;
         }
     }
-    sqlx::query("INSERT INTO login_attempts (email, succeeded) VALUES ($1, $2)")
-        .bind(&email)
-        .bind(matched.is_some())
-        .execute(pool)
-        .await?;
     let Some(user_id) = matched else {
         return Err(
             ApiError::new(401, "invalid_login", "The email or password is not right.")
                 .with_hint("Check both and try again. Passwords are case-sensitive."),
         );
     };
+    sqlx::query("UPDATE login_attempts SET succeeded = true WHERE id = $1")
+        .bind(attempt)
+        .execute(pool)
+        .await?;
     principal(pool, user_id, AuthVia::Session)
         .await?
         .ok_or_else(ApiError::unauthorized)
+}
+
+/// Who is signing in, as the throttle keys it: an IPv4 address, or an IPv6 address's
+/// /64 (one subscriber's whole network); `unknown` when the server was not told.
+fn client_key(addr: Option<IpAddr>) -> String {
+    match addr.map(|a| a.to_canonical()) {
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(v4) => v4.to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// How long `client` must wait before another guess at `email`: nothing for the first
+/// [`FREE_FAILED_LOGINS`] failures since its last success, then a minute, doubling with
+/// each further failure up to [`MAX_LOGIN_WAIT_MINUTES`], counted from the last one.
+fn login_wait(failures: i64, since_last: chrono::Duration) -> Option<chrono::Duration> {
+    let extra = u32::try_from(failures - FREE_FAILED_LOGINS).ok()?;
+    let minutes = 2i64.saturating_pow(extra).min(MAX_LOGIN_WAIT_MINUTES);
+    let left = chrono::Duration::minutes(minutes) - since_last;
+    (left > chrono::Duration::zero()).then_some(left)
 }
 
 #[derive(sqlx::FromRow)]

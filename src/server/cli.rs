@@ -264,7 +264,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     })?;
     tracing::info!(%addr, "listening");
     println!("Tandem is serving on {public_url}");
-    let served = axum::serve(listener, super::app(state))
+    // Each request knows its client's address: sign-in throttles per client.
+    let app = super::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(crate::support::shutdown_signal())
         .await
         .context("server error");

@@ -4,6 +4,7 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use http::Method;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -22,8 +23,9 @@ pub fn handle() -> &'static PrometheusHandle {
 pub async fn record_request(req: Request, next: Next) -> Response {
     let _ = handle();
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_string();
     // The route pattern, never the raw path: ids in paths would explode the label set.
+    // The status is the server's own choice, so every label comes from a fixed set.
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -36,6 +38,21 @@ pub async fn record_request(req: Request, next: Next) -> Response {
     metrics::histogram!("tandem_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A request's method as a label: made-up methods would grow the label set (and
+/// `/metrics`) without bound, so they all count as `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub async fn render() -> String {

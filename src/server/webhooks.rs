@@ -30,10 +30,13 @@ fn rejection(r: WebhookRejection) -> Response {
         WebhookRejection::MissingSignature | WebhookRejection::BadSignature => "bad_signature",
         WebhookRejection::Stale { .. } => "stale",
         WebhookRejection::TooLarge => "too_large",
-        WebhookRejection::Malformed(_) => "malformed",
+        WebhookRejection::TooManySignatures | WebhookRejection::Malformed(_) => "malformed",
     };
     refuse(r.status(), code, &r.to_string())
 }
+
+/// Bodies larger than this are verified and parsed on the blocking pool.
+const VERIFY_INLINE_BYTES: usize = 64 << 10;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stored {
@@ -147,13 +150,33 @@ pub async fn receive(
     let Some(def) = registry::app_definition(&state.config.apps, &target.app) else {
         return refuse(404, "not_found", "No such webhook endpoint.");
     };
-    let notice = match def.verify_webhook(&secret, &headers, &bytes, chrono::Utc::now()) {
-        Ok(n) => n,
-        Err(r) => return rejection(r),
+    let now = chrono::Utc::now();
+    // Hashing and parsing a large body would hold an async worker for milliseconds.
+    let off_thread = bytes.len() > VERIFY_INLINE_BYTES;
+    let check = move || {
+        let notice = def.verify_webhook(&secret, &headers, &bytes, now)?;
+        let raw: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| WebhookRejection::Malformed(e.to_string()))?;
+        Ok::<_, WebhookRejection>((notice, raw))
     };
-    let raw: serde_json::Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return rejection(WebhookRejection::Malformed(e.to_string())),
+    let checked = if off_thread {
+        match tokio::task::spawn_blocking(check).await {
+            Ok(checked) => checked,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook verification did not finish");
+                return refuse(
+                    503,
+                    "unavailable",
+                    "Tandem cannot store deliveries right now; retry later.",
+                );
+            }
+        }
+    } else {
+        check()
+    };
+    let (notice, raw) = match checked {
+        Ok(checked) => checked,
+        Err(r) => return rejection(r),
     };
     match store(&state.pool, connection_id, &notice, &raw).await {
         Ok(Stored::New(_)) => {

@@ -244,7 +244,7 @@ async fn repeated_failed_sign_ins_are_rate_limited(pool: PgPool) {
     )
     .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
-    assert!(r.body["hint"].as_str().unwrap().contains("15 minutes"));
+    assert!(r.body["hint"].as_str().unwrap().contains("Wait 1 minute"));
 }
 
 #[sqlx::test]

@@ -18,4 +18,5 @@ mod engine_queue;
 mod engine_sync;
 mod foundation;
 mod hub;
+mod security;
 mod sync_exports;
