@@ -5,7 +5,7 @@
 use super::hub_side;
 use super::plan::{
     self, check_mapping, check_mappings, FieldMapping, FieldType, KeyFields, MappingError,
-    MatchKey, OptionMap, SyncSettings,
+    OptionMap, SyncSettings,
 };
 use super::queue::{self, NewJob};
 use super::EngineError;
@@ -232,31 +232,25 @@ pub fn build_settings(
     }
 
     settings.sync_only_with_email = input.sync_only_with_email;
-    settings.match_key = match &input.match_key {
-        MatchKeyInput::Default => MatchKey::Default,
-        MatchKeyInput::None => MatchKey::None,
-        MatchKeyInput::Custom {
-            hub_property,
-            app_field,
-        } => {
-            if !hub_fields.iter().any(|f| &f.name == hub_property) {
-                errors.push(field_err(
-                    "match_key".into(),
-                    format!("The hub has no property “{hub_property}”."),
-                ));
-            }
-            if !app_fields.iter().any(|f| &f.name == app_field) {
-                errors.push(field_err(
-                    "match_key".into(),
-                    format!("The app has no field “{app_field}”."),
-                ));
-            }
-            MatchKey::Custom {
-                hub_property: hub_property.clone(),
-                app_field: app_field.clone(),
-            }
+    if let MatchKeyInput::Custom {
+        hub_property,
+        app_field,
+    } = &input.match_key
+    {
+        if !hub_fields.iter().any(|f| &f.name == hub_property) {
+            errors.push(field_err(
+                "match_key".into(),
+                format!("The hub has no property “{hub_property}”."),
+            ));
         }
-    };
+        if !app_fields.iter().any(|f| &f.name == app_field) {
+            errors.push(field_err(
+                "match_key".into(),
+                format!("The app has no field “{app_field}”."),
+            ));
+        }
+    }
+    settings.match_key = input.match_key.clone();
     settings.app_keys = app_key_fields(app_object);
 
     if let Some((pipeline, stage)) = &app_object.pipeline_fields {

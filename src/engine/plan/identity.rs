@@ -18,22 +18,7 @@ use super::outcome::Exclusion;
 use super::settings::{ObjectKind, Side, SyncSettings};
 use super::values::{FieldType, Record, Value};
 
-/// How a sync matches records at the initial sync.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum MatchKey {
-    /// Per object: contacts by email; companies by name **or** domain; deals and invoices
-    /// never by key (only through an existing pair).
-    #[default]
-    Default,
-    /// A field pair chosen by the admin, compared as normalised text.
-    Custom {
-        hub_property: String,
-        app_field: String,
-    },
-    /// No matching: records pair only by being created by the sync.
-    None,
-}
+pub use crate::model::MatchKeyInput as MatchKey;
 
 /// Where one side keeps the identifiers of the default match keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
