@@ -10,9 +10,9 @@
 //! reconciled by identifier on the next pass. A checkpoint only moves with the work it
 //! covers: a crash anywhere repeats at most the current batch, and repeating is harmless.
 
-use super::definition::{Progress, SyncRow};
+use super::definition::{self, Checkpoint, NextStep, Progress, SyncRow};
 use super::hub_side::{self, HubRecord};
-use super::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
+use super::index::{self, Activity, IndexRow, RowUpdate};
 use super::plan::{
     self, choose_match, decide, identifiers, Candidate, Decision, DuplicateTracker, MatchOutcome,
     Pairing, Side, WriteKind,
@@ -139,16 +139,9 @@ fn app_values(a: &AppRecord) -> &plan::Record {
 
 /// How a batch moves its checkpoint and its job, in the batch's own transaction.
 pub enum Finish {
-    /// An initial sync step: `set` assigns `hub_checkpoint` ($3), `app_checkpoint` ($4)
-    /// and `progress` ($5) (and maybe the next step).
-    /// With `hold`, the job goes on in this worker: its lease is renewed, not released.
-    Step {
-        set: &'static str,
-        int: i64,
-        text: Option<String>,
-        progress: Progress,
-        hold: bool,
-    },
+    /// An initial sync step's checkpoint. With `hold`, the job goes on in this worker:
+    /// its lease is renewed, not released.
+    Step { checkpoint: Checkpoint, hold: bool },
     /// The hub change feed, consumed up to `last`.
     HubFeed { last: i64, done: bool },
     /// The app change feed, consumed up to `cursor`, as it was at `read_at`.
@@ -168,25 +161,8 @@ async fn finish(
     f: Finish,
 ) -> sqlx::Result<bool> {
     match f {
-        Finish::Step {
-            set,
-            int,
-            text,
-            progress,
-            hold,
-        } => {
-            // Only while the sync's settings are those the batch ran with.
-            let updated = sqlx::query(&format!(
-                "UPDATE syncs SET {set}, updated_at = now() WHERE id = $1 AND generation = $2"
-            ))
-            .bind(sync.id)
-            .bind(sync.generation)
-            .bind(int)
-            .bind(text)
-            .bind(sqlx::types::Json(progress))
-            .execute(&mut *conn)
-            .await?;
-            if updated.rows_affected() == 0 {
+        Finish::Step { checkpoint, hold } => {
+            if !definition::save_checkpoint(conn, sync, &checkpoint).await? {
                 return Ok(false);
             }
             if hold {
@@ -196,14 +172,7 @@ async fn finish(
             }
         }
         Finish::HubFeed { last, done } => {
-            let moved = sqlx::query(
-                "UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2",
-            )
-            .bind(sync.id)
-            .bind(last)
-            .execute(&mut *conn)
-            .await?;
-            if moved.rows_affected() == 0 {
+            if !definition::advance_hub_feed(conn, sync.id, last).await? {
                 return Ok(false);
             }
             if done {
@@ -217,13 +186,7 @@ async fn finish(
             more,
             read_at,
         } => {
-            sqlx::query(
-                "UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1",
-            )
-            .bind(sync.id)
-            .bind(&cursor)
-            .execute(&mut *conn)
-            .await?;
+            definition::save_app_feed(conn, sync.id, &cursor).await?;
             if more {
                 queue::release(conn, job, Duration::ZERO, None, true).await
             } else {
@@ -232,11 +195,7 @@ async fn finish(
             }
         }
         Finish::JobAfter { last } => {
-            sqlx::query("UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1")
-                .bind(job.id)
-                .bind(last)
-                .execute(&mut *conn)
-                .await?;
+            queue::set_after(conn, job, last).await?;
             queue::release(conn, job, Duration::ZERO, None, true).await
         }
     }
@@ -742,19 +701,8 @@ pub async fn match_records(
         }
         out.push(item);
     }
-    if !merged_away.is_empty() {
-        let ids: Vec<i64> = merged_away.iter().map(|r| r.id).collect();
-        let states: Vec<String> =
-            sqlx::query_scalar("DELETE FROM sync_index WHERE id = ANY($1) RETURNING state")
-                .bind(&ids)
-                .fetch_all(&mut *conn)
-                .await?;
-        let mut d = CountDeltas::default();
-        for state in &states {
-            d.removed(state);
-        }
-        d.flush(conn, sync.id).await?;
-    }
+    let merged_away: Vec<i64> = merged_away.iter().map(|r| r.id).collect();
+    index::remove(conn, sync.id, &merged_away).await?;
     Ok(out)
 }
 
@@ -812,16 +760,7 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 // Changes made while the initial sync runs are replayed afterwards, from here.
                 let position = changes::last_seq(run.pool, sync.portal_id).await?;
                 let cursor = run.connector.latest_change_cursor(&sync.app_object).await?;
-                sqlx::query(
-                    "UPDATE syncs SET hub_feed_position = $2, app_feed_cursor = $3, initial_started_at = now(), phase = 'scanning'
-                     WHERE id = $1 AND generation = $4",
-                )
-                .bind(sync.id)
-                .bind(position)
-                .bind(cursor)
-                .bind(sync.generation)
-                .execute(&mut *tx)
-                .await?;
+                definition::start_initial(&mut tx, sync, position, &cursor).await?;
                 progress = Progress {
                     hub_total: hub_side::count(run.pool, sync.portal_id, run.hub_object).await?,
                     ..Default::default()
@@ -847,19 +786,22 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
                 .collect();
             index::index_hub_records(&mut tx, sync.id, sync.generation, &rows).await?;
             progress.hub_indexed += records.len() as i64;
-            let (set, last) = match records.last() {
-                Some(r) => ("hub_checkpoint = $3, app_checkpoint = $4, progress = $5", r.id),
-                None => ("step = 'app_pass', phase = 'syncing', hub_checkpoint = $3, app_checkpoint = $4, progress = $5", 0),
+            let (next, last) = match records.last() {
+                Some(r) => (NextStep::Stay, r.id),
+                None => (NextStep::AppPass, 0),
+            };
+            let checkpoint = Checkpoint {
+                hub: last,
+                app: None,
+                progress,
+                next,
             };
             let ok = finish(
                 &mut tx,
                 job,
                 sync,
                 Finish::Step {
-                    set,
-                    int: last,
-                    text: None,
-                    progress,
+                    checkpoint,
                     hold: false,
                 },
             )
@@ -890,16 +832,18 @@ pub async fn initial_step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchErro
             drop(conn);
             complete_items(run, &mut items).await?;
             progress.hub_pass_done += items.len() as i64;
-            let set = "hub_checkpoint = $3, app_checkpoint = $4, progress = $5";
+            let checkpoint = Checkpoint {
+                hub: last,
+                app: sync.app_checkpoint.clone(),
+                progress,
+                next: NextStep::Stay,
+            };
             process(
                 run,
                 job,
                 items,
                 Finish::Step {
-                    set,
-                    int: last,
-                    text: sync.app_checkpoint.clone(),
-                    progress,
+                    checkpoint,
                     hold: false,
                 },
             )
@@ -954,18 +898,21 @@ async fn app_pass(run: &Run<'_>, job: &Job, mut progress: Progress) -> Result<Ou
             progress.app_estimate = progress
                 .app_estimate
                 .max(progress.app_seen + if last { 0 } else { PAGE as i64 });
-            let set = if last {
-                progress.hub_pass_total = undecided_count(run.pool, sync.id).await?;
+            let next = if last {
+                let mut conn = run.pool.acquire().await?;
+                progress.hub_pass_total = index::undecided_count(&mut conn, sync.id).await?;
                 progress.app_estimate = progress.app_seen;
-                "step = 'hub_pass', hub_checkpoint = $3, app_checkpoint = $4, progress = $5"
+                NextStep::HubPass
             } else {
-                "app_checkpoint = $4, hub_checkpoint = $3, progress = $5"
+                NextStep::Stay
             };
             let finish = Finish::Step {
-                set,
-                int: 0,
-                text: checkpoint,
-                progress: progress.clone(),
+                checkpoint: Checkpoint {
+                    hub: 0,
+                    app: checkpoint,
+                    progress: progress.clone(),
+                    next,
+                },
                 hold,
             };
             process(run, job, items, finish).await
@@ -1029,26 +976,12 @@ async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, 
     Ok(items)
 }
 
-async fn undecided_count(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM sync_index WHERE sync_id = $1 AND app_id IS NULL AND hub_id IS NOT NULL AND state IN ('indexed', 'pending')")
-        .bind(sync_id)
-        .fetch_one(pool)
-        .await
-}
-
 /// The initial sync is done: listen for changes, tell every admin.
 async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
     let mut tx = run.pool.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE syncs SET step = 'done', phase = 'listening', initial_completed_at = now(), updated_at = now()
-         WHERE id = $1 AND generation = $2 AND step <> 'done'",
-    )
-    .bind(sync.id)
-    .bind(sync.generation)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 1 {
+    let completed = definition::complete_initial(&mut tx, sync).await?;
+    if completed {
         // Whatever changed meanwhile is picked up now.
         for kind in [HUB_CHANGES, APP_CHANGES] {
             queue::enqueue(&mut tx, NewJob::new(kind, sync.id)).await?;
@@ -1061,7 +994,7 @@ async fn finish_initial(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError>
         return Ok(Outcome::Continue);
     }
     tx.commit().await?;
-    if updated.rows_affected() == 1 {
+    if completed {
         super::notify::initial_sync_completed(run.pool, run.config, sync).await;
     }
     Ok(Outcome::Done)
@@ -1149,9 +1082,7 @@ async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, Batc
 pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
     // The database's clock, as the queued marks use it.
-    let read_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
-        .fetch_one(run.pool)
-        .await?;
+    let read_at = index::clock(&mut *run.pool.acquire().await?).await?;
     let page = run
         .connector
         .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
@@ -1207,17 +1138,14 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
 /// Records whose failure may have been temporary, once their retry time has come.
 pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = 'failed' AND ($2 OR retry_at <= now())
-         AND id > $3 ORDER BY id LIMIT $4",
-        index::COLUMNS
-    ))
-    .bind(sync.id)
-    .bind(all)
-    .bind(job.payload.get("after").and_then(|v| v.as_i64()).unwrap_or(0))
-    .bind(PAGE as i64)
-    .fetch_all(run.pool)
-    .await?;
+    let after = job
+        .payload
+        .get("after")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let mut conn = run.pool.acquire().await?;
+    let rows = index::failed_due(&mut conn, sync.id, all, after, PAGE as i64).await?;
+    drop(conn);
     let Some(last) = rows.last().map(|r| r.id) else {
         let mut tx = run.pool.begin().await?;
         if queue::complete(&mut tx, job).await? {
@@ -1256,18 +1184,17 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
         .get("after")
         .and_then(|v| v.as_i64())
         .unwrap_or(0);
-    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = 'deleted' AND deleted_side = $2
-         AND id > $3 AND ($4::bigint[] IS NULL OR id = ANY($4)) ORDER BY id LIMIT $5",
-        index::COLUMNS
-    ))
-    .bind(sync.id)
-    .bind(&side)
-    .bind(after)
-    .bind(&only)
-    .bind(PAGE as i64)
-    .fetch_all(run.pool)
+    let mut conn = run.pool.acquire().await?;
+    let rows = index::deleted_on(
+        &mut conn,
+        sync.id,
+        &side,
+        only.as_deref(),
+        after,
+        PAGE as i64,
+    )
     .await?;
+    drop(conn);
     let Some(last) = rows.last().map(|r| r.id) else {
         let mut tx = run.pool.begin().await?;
         if queue::complete(&mut tx, job).await? {
@@ -1365,18 +1292,7 @@ pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
             }
         }
     }
-    sqlx::query(
-        "UPDATE syncs SET events_cursor = $2,
-             progress = jsonb_set(jsonb_set(progress, '{events_synced}', to_jsonb(COALESCE((progress->>'events_synced')::bigint, 0) + $3)),
-                                  '{events_skipped}', to_jsonb(COALESCE((progress->>'events_skipped')::bigint, 0) + $4))
-         WHERE id = $1",
-    )
-    .bind(sync.id)
-    .bind(&page.cursor)
-    .bind(synced)
-    .bind(skipped)
-    .execute(&mut *tx)
-    .await?;
+    definition::save_events(&mut tx, sync.id, &page.cursor, synced, skipped).await?;
     let ok = if page.has_more {
         queue::release(&mut tx, job, Duration::ZERO, None, true).await?
     } else {

@@ -89,10 +89,7 @@ impl Engine {
         match outcome {
             Ok(_) => {
                 if let Some(sync_id) = job.sync_id {
-                    sqlx::query("UPDATE syncs SET last_error = NULL WHERE id = $1 AND last_error IS NOT NULL")
-                        .bind(sync_id)
-                        .execute(&self.pool)
-                        .await?;
+                    definition::clear_error(&mut *self.pool.acquire().await?, sync_id).await?;
                 }
             }
             Err(e) if e.stop == Stop::TurnOff => {
@@ -118,11 +115,7 @@ impl Engine {
                 let mut tx = self.pool.begin().await?;
                 queue::release(&mut tx, &job, delay, Some(&e.error), false).await?;
                 if let Some(sync_id) = job.sync_id {
-                    sqlx::query("UPDATE syncs SET last_error = $2 WHERE id = $1")
-                        .bind(sync_id)
-                        .bind(&e.error)
-                        .execute(&mut *tx)
-                        .await?;
+                    definition::set_error(&mut tx, sync_id, &e.error).await?;
                 }
                 tx.commit().await?;
             }
@@ -286,12 +279,7 @@ impl Engine {
         let Some(notice) = crate::hub::changes::ChangeNotice::parse(payload) else {
             return Ok(());
         };
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'",
-        )
-        .bind(notice.portal_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let ids = definition::listening_in_portal(&self.pool, notice.portal_id).await?;
         let mut conn = self.pool.acquire().await?;
         for id in ids {
             if notice.origin == Some(crate::hub::WriteOrigin::Sync(id)) {
@@ -327,36 +315,20 @@ impl Engine {
     }
 
     pub async fn schedule_once(&self) -> anyhow::Result<()> {
-        let listening: Vec<(Uuid, bool, bool, bool)> = sqlx::query_as(
-            "SELECT s.id,
-                    s.last_poll_at IS NULL OR s.last_poll_at < now() - make_interval(secs => $1),
-                    EXISTS (SELECT 1 FROM sync_index i WHERE i.sync_id = s.id AND i.state = 'failed' AND i.retry_at <= now()),
-                    EXISTS (SELECT 1 FROM hub_changes c WHERE c.portal_id = s.portal_id AND c.seq > s.hub_feed_position)
-             FROM syncs s WHERE s.enabled AND s.phase = 'listening'",
-        )
-        .bind(self.poll_every.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
+        let due = definition::due_safety_nets(&self.pool, self.poll_every).await?;
         let mut conn = self.pool.acquire().await?;
-        for (id, poll, retry, behind) in listening {
-            if poll {
-                queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, id)).await?;
-                let events: bool = sqlx::query_scalar(
-                    "SELECT (options->>'event_sync')::boolean FROM syncs WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap_or(false);
-                if events {
-                    queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, id)).await?;
+        for sync in due {
+            if sync.poll {
+                queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, sync.id)).await?;
+                if sync.event_sync {
+                    queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, sync.id)).await?;
                 }
             }
-            if retry {
-                queue::enqueue(&mut conn, NewJob::new(runner::RETRY, id)).await?;
+            if sync.retry {
+                queue::enqueue(&mut conn, NewJob::new(runner::RETRY, sync.id)).await?;
             }
-            if behind {
-                queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
+            if sync.behind {
+                queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, sync.id)).await?;
             }
         }
         // Deliveries older than a day were acted on long ago (the change feed is the truth).
@@ -369,18 +341,12 @@ impl Engine {
 
 /// A webhook arrived for a connection: look at its app's changes (and events) now.
 pub async fn enqueue_app_work(pool: &PgPool, connection_id: Uuid) -> anyhow::Result<()> {
-    let syncs: Vec<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, COALESCE((options->>'event_sync')::boolean, false) FROM syncs
-         WHERE connection_id = $1 AND enabled AND phase = 'listening'",
-    )
-    .bind(connection_id)
-    .fetch_all(pool)
-    .await?;
+    let syncs = definition::listening_for_connection(pool, connection_id).await?;
     let mut tx = pool.begin().await?;
-    for (id, events) in syncs {
-        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, id)).await?;
-        if events {
-            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, id)).await?;
+    for sync in syncs {
+        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, sync.id)).await?;
+        if sync.event_sync {
+            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, sync.id)).await?;
         }
     }
     sqlx::query("UPDATE webhook_deliveries SET processed_at = now() WHERE connection_id = $1 AND processed_at IS NULL")
