@@ -173,33 +173,11 @@ impl Engine {
             hub_object,
             schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
         };
-        match job.kind.as_str() {
-            runner::INITIAL => runner::initial_step(&run, job).await,
-            runner::HUB_CHANGES => runner::hub_changes(&run, job).await,
-            runner::APP_CHANGES => runner::app_changes(&run, job).await,
-            runner::EVENTS => runner::events(&run, job).await,
-            runner::RETRY => {
-                let all = job
-                    .payload
-                    .get("all")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                runner::retry_failed(&run, job, all).await
-            }
-            runner::RESYNC_DELETED => runner::resync_deleted(&run, job).await,
-            other => {
-                tracing::warn!(kind = other, "unknown job kind dropped");
-                self.finish(job).await
-            }
-        }
+        runner::run(&run, job).await
     }
 
     async fn finish(&self, job: &Job) -> Result<Outcome, BatchError> {
-        let mut tx = self.pool.begin().await?;
-        if queue::complete(&mut tx, job).await? {
-            tx.commit().await?;
-        }
-        Ok(Outcome::Done)
+        runner::complete(&self.pool, job).await
     }
 
     /// Runs jobs until none is due: what tests call instead of sleeping.
