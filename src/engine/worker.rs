@@ -83,9 +83,25 @@ impl Engine {
         let Some(job) = queue::dequeue(&self.pool, worker, lease()).await? else {
             return Ok(false);
         };
+        self.run_job(&job).await?;
+        Ok(true)
+    }
+
+    /// Runs a leased job and records how it ended, in a span naming the job: every line
+    /// logged meanwhile, the runner's too, carries its sync and kind.
+    #[tracing::instrument(
+        skip_all,
+        fields(job = job.id, kind = %job.kind, sync_id = job.sync_id.map(tracing::field::display)),
+        err
+    )]
+    async fn run_job(&self, job: &Job) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let outcome = self.execute(&job).await;
-        tracing::debug!(job = job.id, kind = %job.kind, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "job ran");
+        let outcome = self.execute(job).await;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            ok = outcome.is_ok(),
+            "job ran"
+        );
         match outcome {
             Ok(_) => {
                 if let Some(sync_id) = job.sync_id {
@@ -93,7 +109,7 @@ impl Engine {
                 }
             }
             Err(e) if e.stop == Stop::TurnOff => {
-                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, "sync turned off");
+                tracing::warn!(error = %e.error, "sync turned off");
                 if let Some(sync_id) = job.sync_id {
                     super::notify::turn_off_by_error(&self.pool, &self.config, sync_id, &e.error)
                         .await?;
@@ -111,16 +127,16 @@ impl Engine {
                         )
                     })
                 };
-                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, ?delay, "job will be retried");
+                tracing::warn!(error = %e.error, ?delay, "job will be retried");
                 let mut tx = self.pool.begin().await?;
-                queue::release(&mut tx, &job, delay, Some(&e.error), false).await?;
+                queue::release(&mut tx, job, delay, Some(&e.error), false).await?;
                 if let Some(sync_id) = job.sync_id {
                     definition::set_error(&mut tx, sync_id, &e.error).await?;
                 }
                 tx.commit().await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn execute(&self, job: &Job) -> Result<Outcome, BatchError> {
