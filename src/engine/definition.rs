@@ -495,6 +495,240 @@ pub async fn turn_off_for_connection(pool: &PgPool, connection_id: Uuid) -> sqlx
     Ok(done.rows_affected())
 }
 
+/// Where an initial sync goes after a batch of one of its steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// The same step goes on from the checkpoint.
+    Stay,
+    /// Hub indexing is done: the app pass starts and the sync shows as syncing.
+    AppPass,
+    /// The app pass is done: the hub pass starts.
+    HubPass,
+}
+
+/// Where an initial sync step is, saved with the batch it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub hub: i64,
+    pub app: Option<String>,
+    pub progress: Progress,
+    pub next: NextStep,
+}
+
+/// Saves a step's checkpoint, only while the sync's settings are those the batch ran
+/// with (its generation). `false`: they changed, the caller rolls back.
+pub async fn save_checkpoint(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    checkpoint: &Checkpoint,
+) -> sqlx::Result<bool> {
+    let (step, phase) = match checkpoint.next {
+        NextStep::Stay => (None, None),
+        NextStep::AppPass => (Some("app_pass"), Some("syncing")),
+        NextStep::HubPass => (Some("hub_pass"), None),
+    };
+    let updated = sqlx::query(
+        "UPDATE syncs SET step = COALESCE($6, step), phase = COALESCE($7, phase),
+             hub_checkpoint = $3, app_checkpoint = $4, progress = $5, updated_at = now()
+         WHERE id = $1 AND generation = $2",
+    )
+    .bind(sync.id)
+    .bind(sync.generation)
+    .bind(checkpoint.hub)
+    .bind(&checkpoint.app)
+    .bind(sqlx::types::Json(&checkpoint.progress))
+    .bind(step)
+    .bind(phase)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// The initial sync starts: changes made while it runs are replayed afterwards, from
+/// these feed positions.
+pub async fn start_initial(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    hub_feed_position: i64,
+    app_feed_cursor: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE syncs SET hub_feed_position = $2, app_feed_cursor = $3, initial_started_at = now(), phase = 'scanning'
+         WHERE id = $1 AND generation = $4",
+    )
+    .bind(sync.id)
+    .bind(hub_feed_position)
+    .bind(app_feed_cursor)
+    .bind(sync.generation)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The initial sync is done: the sync listens for changes. `false`: it was done already,
+/// or its settings changed meanwhile.
+pub async fn complete_initial(conn: &mut PgConnection, sync: &SyncRow) -> sqlx::Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE syncs SET step = 'done', phase = 'listening', initial_completed_at = now(), updated_at = now()
+         WHERE id = $1 AND generation = $2 AND step <> 'done'",
+    )
+    .bind(sync.id)
+    .bind(sync.generation)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// The hub change feed is consumed up to `last`. `false`: the position was there already.
+pub async fn advance_hub_feed(conn: &mut PgConnection, id: Uuid, last: i64) -> sqlx::Result<bool> {
+    let moved = sqlx::query(
+        "UPDATE syncs SET hub_feed_position = $2 WHERE id = $1 AND hub_feed_position < $2",
+    )
+    .bind(id)
+    .bind(last)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
+/// The app change feed is consumed up to `cursor`, and the app was polled now.
+pub async fn save_app_feed(conn: &mut PgConnection, id: Uuid, cursor: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE syncs SET app_feed_cursor = $2, last_poll_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(cursor)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The app's event feed is consumed up to `cursor`; the counters grow by this page's.
+pub async fn save_events(
+    conn: &mut PgConnection,
+    id: Uuid,
+    cursor: &str,
+    synced: i64,
+    skipped: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE syncs SET events_cursor = $2,
+             progress = jsonb_set(jsonb_set(progress, '{events_synced}', to_jsonb(COALESCE((progress->>'events_synced')::bigint, 0) + $3)),
+                                  '{events_skipped}', to_jsonb(COALESCE((progress->>'events_skipped')::bigint, 0) + $4))
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(cursor)
+    .bind(synced)
+    .bind(skipped)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A job of the sync ran well: an error shown from an earlier run is gone.
+pub async fn clear_error(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE syncs SET last_error = NULL WHERE id = $1 AND last_error IS NOT NULL")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A job of the sync failed and will be retried: the sync shows why meanwhile.
+pub async fn set_error(conn: &mut PgConnection, id: Uuid, error: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE syncs SET last_error = $2 WHERE id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What a person is told about a sync turned off by errors.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TurnedOff {
+    pub portal_id: Uuid,
+    pub connection_id: Uuid,
+    pub hub_object: String,
+}
+
+/// Turns off a sync that cannot work as set up, with the error that says why; `None`
+/// when it was off already.
+pub async fn turn_off_by_error(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+) -> sqlx::Result<Option<TurnedOff>> {
+    sqlx::query_as(
+        "UPDATE syncs SET enabled = false, last_error = $2, updated_at = now()
+         WHERE id = $1 AND enabled RETURNING portal_id, connection_id, hub_object",
+    )
+    .bind(id)
+    .bind(error)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The listening syncs of a portal (those a hub change concerns).
+pub async fn listening_in_portal(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'",
+    )
+    .bind(portal_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A listening sync of a connection, and whether it syncs events too.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Listening {
+    pub id: Uuid,
+    pub event_sync: bool,
+}
+
+/// The listening syncs of a connection (those an app's webhook concerns).
+pub async fn listening_for_connection(
+    pool: &PgPool,
+    connection_id: Uuid,
+) -> sqlx::Result<Vec<Listening>> {
+    sqlx::query_as(
+        "SELECT id, COALESCE((options->>'event_sync')::boolean, false) AS event_sync FROM syncs
+         WHERE connection_id = $1 AND enabled AND phase = 'listening'",
+    )
+    .bind(connection_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Which safety nets a listening sync is due for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Due {
+    pub id: Uuid,
+    /// The app was not polled for `poll_every`.
+    pub poll: bool,
+    pub event_sync: bool,
+    /// Failed records whose retry time has come.
+    pub retry: bool,
+    /// Hub changes past the sync's feed position.
+    pub behind: bool,
+}
+
+pub async fn due_safety_nets(
+    pool: &PgPool,
+    poll_every: std::time::Duration,
+) -> sqlx::Result<Vec<Due>> {
+    sqlx::query_as(
+        "SELECT s.id,
+                s.last_poll_at IS NULL OR s.last_poll_at < now() - make_interval(secs => $1) AS poll,
+                COALESCE((s.options->>'event_sync')::boolean, false) AS event_sync,
+                EXISTS (SELECT 1 FROM sync_index i WHERE i.sync_id = s.id AND i.state = 'failed' AND i.retry_at <= now()) AS retry,
+                EXISTS (SELECT 1 FROM hub_changes c WHERE c.portal_id = s.portal_id AND c.seq > s.hub_feed_position) AS behind
+         FROM syncs s WHERE s.enabled AND s.phase = 'listening'",
+    )
+    .bind(poll_every.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -252,6 +252,86 @@ pub async fn in_state(
     .await
 }
 
+/// How many hub records the hub pass has to decide (the total its progress shows).
+pub async fn undecided_count(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM sync_index WHERE sync_id = $1 AND app_id IS NULL AND hub_id IS NOT NULL AND state IN ('indexed', 'pending')",
+    )
+    .bind(sync_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Failed rows after `after_id` whose retry time has come (or all of them).
+pub async fn failed_due(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    all: bool,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND state = 'failed' AND ($2 OR retry_at <= now())
+         AND id > $3 ORDER BY id LIMIT $4"
+    ))
+    .bind(sync_id)
+    .bind(all)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Pairs deleted on `side` after `after_id` (only those in `only`, if given).
+pub async fn deleted_on(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    side: &str,
+    only: Option<&[i64]>,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IndexRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND state = 'deleted' AND deleted_side = $2
+         AND id > $3 AND ($4::bigint[] IS NULL OR id = ANY($4)) ORDER BY id LIMIT $5"
+    ))
+    .bind(sync_id)
+    .bind(side)
+    .bind(after_id)
+    .bind(only)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Removes rows merged into their partner's, with their counts.
+pub async fn remove(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let states: Vec<String> =
+        sqlx::query_scalar("DELETE FROM sync_index WHERE id = ANY($1) RETURNING state")
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut counts = CountDeltas::default();
+    for state in &states {
+        counts.removed(state);
+    }
+    counts.flush(conn, sync_id).await
+}
+
+/// How many rows of the sync are in each state.
+pub async fn counts(
+    db: impl sqlx::PgExecutor<'_>,
+    sync_id: Uuid,
+) -> sqlx::Result<Vec<(String, i64)>> {
+    sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
+        .bind(sync_id)
+        .fetch_all(db)
+        .await
+}
+
 /// Marks rows `pending` with the idempotency keys of the app creates about to be sent;
 /// committed before the HTTP call, so a crash can be reconciled.
 pub async fn mark_pending(
@@ -453,6 +533,11 @@ pub async fn clear_queued(
     let mut counts = CountDeltas::default();
     counts.moved_many(Some("queued"), "syncing", cleared as i64);
     counts.flush(conn, sync_id).await
+}
+
+/// The database's clock, as the queued marks use it.
+pub async fn clock(conn: &mut PgConnection) -> sqlx::Result<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("SELECT now()").fetch_one(conn).await
 }
 
 #[derive(Debug, Clone, Serialize)]

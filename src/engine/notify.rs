@@ -2,19 +2,15 @@
 //! when a sync is turned off by errors, in the notification centre and by email (when
 //! SMTP is configured).
 
-use super::definition::SyncRow;
+use super::definition::{self, SyncRow, TurnedOff};
+use super::{index, queue};
 use crate::platform::notifications::{notify_admins, NewNotification};
 use crate::platform::Config;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncRow) {
-    let counts: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
-            .bind(sync.id)
-            .fetch_all(pool)
-            .await
-            .unwrap_or_default();
+    let counts = index::counts(pool, sync.id).await.unwrap_or_default();
     let n = |s: &str| {
         counts
             .iter()
@@ -56,20 +52,15 @@ pub async fn turn_off_by_error(
     error: &str,
 ) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    let turned_off: Option<(Uuid, Uuid, String)> = sqlx::query_as(
-        "UPDATE syncs SET enabled = false, last_error = $2, updated_at = now()
-         WHERE id = $1 AND enabled RETURNING portal_id, connection_id, hub_object",
-    )
-    .bind(sync_id)
-    .bind(error)
-    .fetch_optional(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM jobs WHERE sync_id = $1")
-        .bind(sync_id)
-        .execute(&mut *tx)
-        .await?;
+    let turned_off = definition::turn_off_by_error(&mut tx, sync_id, error).await?;
+    queue::delete_for_sync(&mut tx, sync_id).await?;
     tx.commit().await?;
-    let Some((portal_id, connection_id, hub_object)) = turned_off else {
+    let Some(TurnedOff {
+        portal_id,
+        connection_id,
+        hub_object,
+    }) = turned_off
+    else {
         return Ok(());
     };
     let (app, account) = app_and_account(pool, connection_id).await;

@@ -220,6 +220,27 @@ pub async fn extend(conn: &mut PgConnection, job: &Job, lease: Duration) -> sqlx
     Ok(done.rows_affected() == 1)
 }
 
+/// A paged job remembers where it is: the next run goes on after `last`.
+pub async fn set_after(conn: &mut PgConnection, job: &Job, last: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1",
+    )
+    .bind(job.id)
+    .bind(last)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops every job of a sync, running or waiting (the sync is off).
+pub async fn delete_for_sync(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE sync_id = $1")
+        .bind(sync_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Capped exponential backoff with full jitter, for attempt `n` (1-based).
 pub fn backoff(attempt: i32, base: Duration, cap: Duration) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.clamp(1, 16).saturating_sub(1) as u32);

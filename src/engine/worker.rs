@@ -83,20 +83,33 @@ impl Engine {
         let Some(job) = queue::dequeue(&self.pool, worker, lease()).await? else {
             return Ok(false);
         };
+        self.run_job(&job).await?;
+        Ok(true)
+    }
+
+    /// Runs a leased job and records how it ended, in a span naming the job: every line
+    /// logged meanwhile, the runner's too, carries its sync and kind.
+    #[tracing::instrument(
+        skip_all,
+        fields(job = job.id, kind = %job.kind, sync_id = job.sync_id.map(tracing::field::display)),
+        err
+    )]
+    async fn run_job(&self, job: &Job) -> anyhow::Result<()> {
         let started = std::time::Instant::now();
-        let outcome = self.execute(&job).await;
-        tracing::debug!(job = job.id, kind = %job.kind, ms = started.elapsed().as_millis() as u64, ok = outcome.is_ok(), "job ran");
+        let outcome = self.execute(job).await;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            ok = outcome.is_ok(),
+            "job ran"
+        );
         match outcome {
             Ok(_) => {
                 if let Some(sync_id) = job.sync_id {
-                    sqlx::query("UPDATE syncs SET last_error = NULL WHERE id = $1 AND last_error IS NOT NULL")
-                        .bind(sync_id)
-                        .execute(&self.pool)
-                        .await?;
+                    definition::clear_error(&mut *self.pool.acquire().await?, sync_id).await?;
                 }
             }
             Err(e) if e.stop == Stop::TurnOff => {
-                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, "sync turned off");
+                tracing::warn!(error = %e.error, "sync turned off");
                 if let Some(sync_id) = job.sync_id {
                     super::notify::turn_off_by_error(&self.pool, &self.config, sync_id, &e.error)
                         .await?;
@@ -114,20 +127,16 @@ impl Engine {
                         )
                     })
                 };
-                tracing::warn!(job = job.id, kind = %job.kind, error = %e.error, ?delay, "job will be retried");
+                tracing::warn!(error = %e.error, ?delay, "job will be retried");
                 let mut tx = self.pool.begin().await?;
-                queue::release(&mut tx, &job, delay, Some(&e.error), false).await?;
+                queue::release(&mut tx, job, delay, Some(&e.error), false).await?;
                 if let Some(sync_id) = job.sync_id {
-                    sqlx::query("UPDATE syncs SET last_error = $2 WHERE id = $1")
-                        .bind(sync_id)
-                        .bind(&e.error)
-                        .execute(&mut *tx)
-                        .await?;
+                    definition::set_error(&mut tx, sync_id, &e.error).await?;
                 }
                 tx.commit().await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     async fn execute(&self, job: &Job) -> Result<Outcome, BatchError> {
@@ -180,33 +189,11 @@ impl Engine {
             hub_object,
             schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
         };
-        match job.kind.as_str() {
-            runner::INITIAL => runner::initial_step(&run, job).await,
-            runner::HUB_CHANGES => runner::hub_changes(&run, job).await,
-            runner::APP_CHANGES => runner::app_changes(&run, job).await,
-            runner::EVENTS => runner::events(&run, job).await,
-            runner::RETRY => {
-                let all = job
-                    .payload
-                    .get("all")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false);
-                runner::retry_failed(&run, job, all).await
-            }
-            runner::RESYNC_DELETED => runner::resync_deleted(&run, job).await,
-            other => {
-                tracing::warn!(kind = other, "unknown job kind dropped");
-                self.finish(job).await
-            }
-        }
+        runner::run(&run, job).await
     }
 
     async fn finish(&self, job: &Job) -> Result<Outcome, BatchError> {
-        let mut tx = self.pool.begin().await?;
-        if queue::complete(&mut tx, job).await? {
-            tx.commit().await?;
-        }
-        Ok(Outcome::Done)
+        runner::complete(&self.pool, job).await
     }
 
     /// Runs jobs until none is due: what tests call instead of sleeping.
@@ -286,12 +273,7 @@ impl Engine {
         let Some(notice) = crate::hub::changes::ChangeNotice::parse(payload) else {
             return Ok(());
         };
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM syncs WHERE portal_id = $1 AND enabled AND phase = 'listening'",
-        )
-        .bind(notice.portal_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let ids = definition::listening_in_portal(&self.pool, notice.portal_id).await?;
         let mut conn = self.pool.acquire().await?;
         for id in ids {
             if notice.origin == Some(crate::hub::WriteOrigin::Sync(id)) {
@@ -327,36 +309,20 @@ impl Engine {
     }
 
     pub async fn schedule_once(&self) -> anyhow::Result<()> {
-        let listening: Vec<(Uuid, bool, bool, bool)> = sqlx::query_as(
-            "SELECT s.id,
-                    s.last_poll_at IS NULL OR s.last_poll_at < now() - make_interval(secs => $1),
-                    EXISTS (SELECT 1 FROM sync_index i WHERE i.sync_id = s.id AND i.state = 'failed' AND i.retry_at <= now()),
-                    EXISTS (SELECT 1 FROM hub_changes c WHERE c.portal_id = s.portal_id AND c.seq > s.hub_feed_position)
-             FROM syncs s WHERE s.enabled AND s.phase = 'listening'",
-        )
-        .bind(self.poll_every.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
+        let due = definition::due_safety_nets(&self.pool, self.poll_every).await?;
         let mut conn = self.pool.acquire().await?;
-        for (id, poll, retry, behind) in listening {
-            if poll {
-                queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, id)).await?;
-                let events: bool = sqlx::query_scalar(
-                    "SELECT (options->>'event_sync')::boolean FROM syncs WHERE id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap_or(false);
-                if events {
-                    queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, id)).await?;
+        for sync in due {
+            if sync.poll {
+                queue::enqueue(&mut conn, NewJob::new(runner::APP_CHANGES, sync.id)).await?;
+                if sync.event_sync {
+                    queue::enqueue(&mut conn, NewJob::new(runner::EVENTS, sync.id)).await?;
                 }
             }
-            if retry {
-                queue::enqueue(&mut conn, NewJob::new(runner::RETRY, id)).await?;
+            if sync.retry {
+                queue::enqueue(&mut conn, NewJob::new(runner::RETRY, sync.id)).await?;
             }
-            if behind {
-                queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
+            if sync.behind {
+                queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, sync.id)).await?;
             }
         }
         // Deliveries older than a day were acted on long ago (the change feed is the truth).
@@ -369,18 +335,12 @@ impl Engine {
 
 /// A webhook arrived for a connection: look at its app's changes (and events) now.
 pub async fn enqueue_app_work(pool: &PgPool, connection_id: Uuid) -> anyhow::Result<()> {
-    let syncs: Vec<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, COALESCE((options->>'event_sync')::boolean, false) FROM syncs
-         WHERE connection_id = $1 AND enabled AND phase = 'listening'",
-    )
-    .bind(connection_id)
-    .fetch_all(pool)
-    .await?;
+    let syncs = definition::listening_for_connection(pool, connection_id).await?;
     let mut tx = pool.begin().await?;
-    for (id, events) in syncs {
-        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, id)).await?;
-        if events {
-            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, id)).await?;
+    for sync in syncs {
+        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, sync.id)).await?;
+        if sync.event_sync {
+            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, sync.id)).await?;
         }
     }
     sqlx::query("UPDATE webhook_deliveries SET processed_at = now() WHERE connection_id = $1 AND processed_at IS NULL")

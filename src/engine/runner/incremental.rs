@@ -1,0 +1,232 @@
+//! The incremental flows once a sync listens: hub changes, app changes, retries of
+//! failed records and recreating deleted ones.
+
+use super::apply::{process, Finish};
+use super::{complete, complete_items, match_records, BatchError, Item, Outcome, Run, PAGE};
+use crate::connectors::AppRecord;
+use crate::engine::hub_side;
+use crate::engine::index::{self, IndexRow};
+use crate::engine::plan::Side;
+use crate::engine::queue::Job;
+use crate::hub::{changes, WriteOrigin};
+use std::collections::HashMap;
+
+/// Hub changes read per run.
+const FEED_CHUNK: i64 = 500;
+
+/// Hub changes since the sync's position (its own writes skipped: they are echoes).
+pub async fn hub_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let own = WriteOrigin::Sync(sync.id);
+    let feed = changes::read_after_skipping(
+        run.pool,
+        sync.portal_id,
+        sync.hub_feed_position,
+        FEED_CHUNK,
+        &own,
+    )
+    .await?;
+    if feed.reached <= sync.hub_feed_position {
+        return complete(run.pool, job).await;
+    }
+    let mut ids: Vec<i64> = feed
+        .changes
+        .iter()
+        .filter(|c| c.object == run.hub_object)
+        .map(|c| c.record_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let items = if ids.is_empty() {
+        Vec::new()
+    } else {
+        items_for_hub_ids(run, &ids).await?
+    };
+    let done = !feed.more;
+    process(
+        run,
+        job,
+        items,
+        Finish::HubFeed {
+            last: feed.reached,
+            done,
+        },
+    )
+    .await?;
+    Ok(if done {
+        Outcome::Done
+    } else {
+        Outcome::Continue
+    })
+}
+
+async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, BatchError> {
+    let mut conn = run.pool.acquire().await?;
+    let rows: HashMap<i64, IndexRow> = index::by_hub_ids(&mut conn, run.sync.id, ids)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.hub_id.map(|h| (h, r)))
+        .collect();
+    let hubs = hub_side::get_many(run.pool, run.sync.portal_id, run.hub_object, ids).await?;
+    let mut paired = Vec::new();
+    let mut fresh = Vec::new();
+    for h in hubs {
+        match rows.get(&h.id) {
+            Some(r) if r.app_id.is_some() => paired.push(Item {
+                row: Some(r.clone()),
+                hub: Some(h),
+                ..Default::default()
+            }),
+            other => fresh.push((other.cloned(), Some(h), None)),
+        }
+    }
+    let mut items = match_records(&mut conn, run.sync, Side::Hub, fresh).await?;
+    drop(conn);
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    Ok(items)
+}
+
+/// App changes since the sync's cursor: the app's change feed is the truth; webhooks
+/// only say "look now", so dropped, duplicated or reordered deliveries change nothing.
+pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    // The database's clock, as the queued marks use it.
+    let read_at = index::clock(&mut *run.pool.acquire().await?).await?;
+    let page = run
+        .connector
+        .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
+        .await?;
+    let mut conn = run.pool.acquire().await?;
+    let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+    let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
+        .collect();
+    // The latest version of each record in this page.
+    let mut latest: HashMap<String, AppRecord> = HashMap::new();
+    for r in page.records {
+        latest.insert(r.id.clone(), r);
+    }
+    let mut paired = Vec::new();
+    let mut fresh = Vec::new();
+    for (_, rec) in latest {
+        match rows.get(&rec.id) {
+            Some(row) if row.hub_id.is_some() => paired.push(Item {
+                row: Some(row.clone()),
+                app: Some(rec),
+                ..Default::default()
+            }),
+            _ if rec.deleted => {}
+            other => fresh.push((other.cloned(), None, Some(rec))),
+        }
+    }
+    let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
+    drop(conn);
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    let more = page.has_more;
+    process(
+        run,
+        job,
+        items,
+        Finish::AppFeed {
+            cursor: page.cursor.clone(),
+            more,
+            read_at,
+        },
+    )
+    .await?;
+    Ok(if more {
+        Outcome::Continue
+    } else {
+        Outcome::Done
+    })
+}
+
+/// Records whose failure may have been temporary, once their retry time has come.
+pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let after = job
+        .payload
+        .get("after")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let mut conn = run.pool.acquire().await?;
+    let rows = index::failed_due(&mut conn, sync.id, all, after, PAGE as i64).await?;
+    drop(conn);
+    let Some(last) = rows.last().map(|r| r.id) else {
+        return complete(run.pool, job).await;
+    };
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            row: Some(r),
+            ..Default::default()
+        })
+        .collect();
+    complete_items(run, &mut items).await?;
+    process(run, job, items, Finish::JobAfter { last }).await?;
+    Ok(Outcome::Continue)
+}
+
+/// *Resync deleted records in hub / in app* and *Restore*: recreate the missing side of
+/// deleted pairs (`payload.side` is where they were deleted; `payload.ids` limits it).
+pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
+    let side = job
+        .payload
+        .get("side")
+        .and_then(|v| v.as_str())
+        .unwrap_or("hub")
+        .to_string();
+    let only: Option<Vec<i64>> = job
+        .payload
+        .get("ids")
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let after = job
+        .payload
+        .get("after")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let mut conn = run.pool.acquire().await?;
+    let rows = index::deleted_on(
+        &mut conn,
+        sync.id,
+        &side,
+        only.as_deref(),
+        after,
+        PAGE as i64,
+    )
+    .await?;
+    drop(conn);
+    let Some(last) = rows.last().map(|r| r.id) else {
+        return complete(run.pool, job).await;
+    };
+    let mut items: Vec<Item> = rows
+        .into_iter()
+        .map(|r| Item {
+            row: Some(r),
+            recreate: true,
+            ..Default::default()
+        })
+        .collect();
+    complete_items(run, &mut items).await?;
+    // The deleted side's old id is gone; the decision creates a new record there.
+    for it in &mut items {
+        if side == "hub" {
+            if it.hub.as_ref().is_some_and(|h| h.archived) {
+                it.hub = None;
+            }
+            if let Some(r) = it.row.as_mut() {
+                r.hub_id = None;
+            }
+        } else if let Some(r) = it.row.as_mut() {
+            r.app_id = None;
+            it.app = None;
+        }
+    }
+    process(run, job, items, Finish::JobAfter { last }).await?;
+    Ok(Outcome::Continue)
+}
