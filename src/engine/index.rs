@@ -3,6 +3,7 @@
 //! Counters per state change in the same transactions, so status views never scan it.
 
 use super::plan::{Identifier, Snapshot};
+use crate::model::RecordState;
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -17,7 +18,7 @@ pub struct IndexRow {
     pub keys: Vec<String>,
     pub label: String,
     pub snapshot: Option<Json<Snapshot>>,
-    pub state: String,
+    pub state: RecordState,
     pub reason_code: Option<String>,
     pub message: Option<String>,
     pub field: Option<String>,
@@ -72,26 +73,26 @@ pub fn keys_text(ids: &[Identifier]) -> Vec<String> {
 
 /// State-count changes of one transaction, written once at its end.
 #[derive(Debug, Default)]
-pub struct CountDeltas(BTreeMap<String, i64>);
+pub struct CountDeltas(BTreeMap<RecordState, i64>);
 
 impl CountDeltas {
-    pub fn moved(&mut self, from: Option<&str>, to: &str) {
+    pub fn moved(&mut self, from: Option<RecordState>, to: RecordState) {
         self.moved_many(from, to, 1);
     }
 
-    pub fn moved_many(&mut self, from: Option<&str>, to: &str, n: i64) {
+    pub fn moved_many(&mut self, from: Option<RecordState>, to: RecordState, n: i64) {
         if from == Some(to) || n == 0 {
             return;
         }
         if let Some(f) = from {
-            *self.0.entry(f.to_string()).or_default() -= n;
+            *self.0.entry(f).or_default() -= n;
         }
-        *self.0.entry(to.to_string()).or_default() += n;
+        *self.0.entry(to).or_default() += n;
     }
 
     /// A row that was in `state` is gone (deleted, e.g. merged into its partner).
-    pub fn removed(&mut self, state: &str) {
-        *self.0.entry(state.to_string()).or_default() -= 1;
+    pub fn removed(&mut self, state: RecordState) {
+        *self.0.entry(state).or_default() -= 1;
     }
 
     pub async fn flush(self, conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
@@ -145,7 +146,7 @@ pub async fn index_hub_records(
     let mut counts = CountDeltas::default();
     counts.moved_many(
         None,
-        "indexed",
+        RecordState::Indexed,
         inserted.iter().filter(|i| **i).count() as i64,
     );
     counts.flush(conn, sync_id).await?;
@@ -237,7 +238,7 @@ pub async fn undecided_hub_rows(
 pub async fn in_state(
     conn: &mut PgConnection,
     sync_id: Uuid,
-    state: &str,
+    state: RecordState,
     after_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<IndexRow>> {
@@ -309,13 +310,13 @@ pub async fn remove(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx
     if ids.is_empty() {
         return Ok(());
     }
-    let states: Vec<String> =
+    let states: Vec<RecordState> =
         sqlx::query_scalar("DELETE FROM sync_index WHERE id = ANY($1) RETURNING state")
             .bind(ids)
             .fetch_all(&mut *conn)
             .await?;
     let mut counts = CountDeltas::default();
-    for state in &states {
+    for state in states {
         counts.removed(state);
     }
     counts.flush(conn, sync_id).await
@@ -325,7 +326,7 @@ pub async fn remove(conn: &mut PgConnection, sync_id: Uuid, ids: &[i64]) -> sqlx
 pub async fn counts(
     db: impl sqlx::PgExecutor<'_>,
     sync_id: Uuid,
-) -> sqlx::Result<Vec<(String, i64)>> {
+) -> sqlx::Result<Vec<(RecordState, i64)>> {
     sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
         .bind(sync_id)
         .fetch_all(db)
@@ -343,7 +344,7 @@ pub async fn mark_pending(
         return Ok(());
     }
     let (ids, keys): (Vec<i64>, Vec<Uuid>) = rows.iter().copied().unzip();
-    let from: Vec<String> = sqlx::query_scalar(
+    let from: Vec<RecordState> = sqlx::query_scalar(
         "WITH t AS (SELECT * FROM UNNEST($2::bigint[], $3::uuid[]) AS t(id, pending_key)),
               old AS (SELECT s.id, s.state FROM sync_index s
                       WHERE s.sync_id = $1 AND s.id IN (SELECT id FROM t) FOR UPDATE)
@@ -356,8 +357,8 @@ pub async fn mark_pending(
     .fetch_all(&mut *conn)
     .await?;
     let mut counts = CountDeltas::default();
-    for state in &from {
-        counts.moved(Some(state), "pending");
+    for state in from {
+        counts.moved(Some(state), RecordState::Pending);
     }
     counts.flush(conn, sync_id).await
 }
@@ -370,7 +371,7 @@ pub struct RowUpdate {
     pub keys: Vec<String>,
     pub label: String,
     pub snapshot: Option<Snapshot>,
-    pub state: &'static str,
+    pub state: RecordState,
     pub reason_code: Option<String>,
     pub message: Option<String>,
     pub field: Option<String>,
@@ -419,7 +420,7 @@ pub async fn save_many(
         .iter()
         .map(|(_, u)| u.snapshot.as_ref().map(Json))
         .collect();
-    let previous: Vec<(i64, String)> = sqlx::query_as(
+    let previous: Vec<(i64, RecordState)> = sqlx::query_as(
         "WITH t AS (
             SELECT * FROM UNNEST($3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[],
                                  $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
@@ -468,15 +469,15 @@ pub async fn save_many(
     .bind(column(&|u| u.field.clone()))
     .bind(column(&|u| u.hint.clone()))
     .bind(column(&|u| u.deleted_side.map(str::to_string)))
-    .bind(rows.iter().map(|(_, u)| u.state == "failed").collect::<Vec<_>>())
+    .bind(rows.iter().map(|(_, u)| u.state == RecordState::Failed).collect::<Vec<_>>())
     .bind(rows.iter().map(|(_, u)| u.retry_in_secs).collect::<Vec<_>>())
     .bind(rows.iter().map(|(_, u)| u.synced_now).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
-    let previous: HashMap<i64, String> = previous.into_iter().collect();
+    let previous: HashMap<i64, RecordState> = previous.into_iter().collect();
     let mut counts = CountDeltas::default();
     for (id, (_, u)) in ids.iter().zip(rows) {
-        counts.moved(previous.get(id).map(String::as_str), u.state);
+        counts.moved(previous.get(id).copied(), u.state);
     }
     counts.flush(conn, sync_id).await?;
     Ok(ids)
@@ -507,7 +508,7 @@ pub async fn mark_queued(
     .await?;
     for sync_id in &queued {
         let mut counts = CountDeltas::default();
-        counts.moved(Some("syncing"), "queued");
+        counts.moved(Some(RecordState::Syncing), RecordState::Queued);
         counts.flush(conn, *sync_id).await?;
     }
     Ok(())
@@ -531,7 +532,11 @@ pub async fn clear_queued(
     .await?
     .rows_affected();
     let mut counts = CountDeltas::default();
-    counts.moved_many(Some("queued"), "syncing", cleared as i64);
+    counts.moved_many(
+        Some(RecordState::Queued),
+        RecordState::Syncing,
+        cleared as i64,
+    );
     counts.flush(conn, sync_id).await
 }
 

@@ -4,20 +4,14 @@
 
 use super::definition::{self, SyncRow, TurnedOff};
 use super::{index, queue};
+use crate::model::SyncCounts;
 use crate::platform::notifications::{notify_admins, NewNotification};
 use crate::platform::Config;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncRow) {
-    let counts = index::counts(pool, sync.id).await.unwrap_or_default();
-    let n = |s: &str| {
-        counts
-            .iter()
-            .find(|(k, _)| k == s)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
+    let counts = SyncCounts::from_rows(&index::counts(pool, sync.id).await.unwrap_or_default());
     let (app, account) = app_and_account(pool, sync.connection_id).await;
     let title = format!(
         "Initial sync of {} with {account} completed",
@@ -25,9 +19,7 @@ pub async fn initial_sync_completed(pool: &PgPool, config: &Config, sync: &SyncR
     );
     let body = format!(
         "{} records are syncing, {} failed and {} are excluded. Tandem now listens for changes on both sides.",
-        n("syncing"),
-        n("failed"),
-        n("excluded")
+        counts.syncing, counts.failed, counts.excluded
     );
     let link = sync_link(&app, sync.id);
     tell_admins(

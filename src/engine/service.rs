@@ -247,24 +247,9 @@ pub async fn delete(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<(), E
 }
 
 async fn counts(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<SyncCounts> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, n FROM sync_counts WHERE sync_id = $1")
-            .bind(sync_id)
-            .fetch_all(pool)
-            .await?;
-    let n = |s: &str| {
-        rows.iter()
-            .find(|(k, _)| k == s)
-            .map(|(_, n)| (*n).max(0))
-            .unwrap_or(0)
-    };
-    Ok(SyncCounts {
-        syncing: n("syncing"),
-        failed: n("failed"),
-        excluded: n("excluded"),
-        deleted: n("deleted"),
-        queued: n("queued"),
-    })
+    Ok(SyncCounts::from_rows(
+        &super::index::counts(pool, sync_id).await?,
+    ))
 }
 
 fn progress(row: &SyncRow) -> SyncProgress {
@@ -372,7 +357,7 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
         hub_id: r.hub_id,
         app_id: r.app_id.clone(),
         label: r.label.clone(),
-        state: RecordState::from_index(&r.state),
+        state: r.state.visible(),
         reason_code: r.reason_code.clone(),
         message: r.message.clone(),
         field: r.field.clone(),

@@ -241,9 +241,9 @@ impl SyncPhase {
 }
 
 /// Where a record of a sync stands; stored as its snake_case name in `sync_index.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordState {
     /// Paired and kept in sync.
@@ -257,9 +257,15 @@ pub enum RecordState {
     Deleted,
     /// A change notice arrived and waits for its turn.
     Queued,
+    /// Internal, during an initial sync: read into the index, not yet decided.
+    Indexed,
+    /// Internal: an app create was sent with this row's idempotency key, its answer not
+    /// yet recorded (a crash is reconciled from it).
+    Pending,
 }
 
 impl RecordState {
+    /// The states people see (lists, counts, filters), in their order.
     pub const ALL: [RecordState; 5] = [
         RecordState::Syncing,
         RecordState::Failed,
@@ -275,6 +281,8 @@ impl RecordState {
             RecordState::Excluded => "excluded",
             RecordState::Deleted => "deleted",
             RecordState::Queued => "queued",
+            RecordState::Indexed => "indexed",
+            RecordState::Pending => "pending",
         }
     }
 
@@ -284,18 +292,24 @@ impl RecordState {
             RecordState::Failed => "Failed",
             RecordState::Excluded => "Excluded",
             RecordState::Deleted => "Deleted",
-            RecordState::Queued => "Queued",
+            RecordState::Queued | RecordState::Indexed | RecordState::Pending => "Queued",
         }
     }
 
     pub fn parse(s: &str) -> Option<RecordState> {
-        RecordState::ALL.into_iter().find(|st| st.as_str() == s)
+        RecordState::ALL
+            .into_iter()
+            .chain([RecordState::Indexed, RecordState::Pending])
+            .find(|st| st.as_str() == s)
     }
 
-    /// A state as stored in the index: its internal steps (`indexed`, `pending`: read
-    /// during an initial sync, not yet decided) wait for their turn like a queued record.
-    pub fn from_index(s: &str) -> RecordState {
-        RecordState::parse(s).unwrap_or(RecordState::Queued)
+    /// The state as people see it: the internal steps of an initial sync wait for their
+    /// turn like a queued record.
+    pub fn visible(self) -> RecordState {
+        match self {
+            RecordState::Indexed | RecordState::Pending => RecordState::Queued,
+            other => other,
+        }
     }
 }
 
@@ -305,10 +319,11 @@ impl std::fmt::Display for RecordState {
     }
 }
 
+#[cfg(feature = "ssr")]
+super::text_column!(RecordState);
+
 /// The steps of an initial sync, in order; stored as its snake_case name in `syncs.step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::Type))]
-#[cfg_attr(feature = "ssr", sqlx(type_name = "text", rename_all = "snake_case"))]
 #[serde(rename_all = "snake_case")]
 pub enum InitialStep {
     /// Reading the hub's records into the index.
@@ -353,6 +368,23 @@ pub struct SyncCounts {
 }
 
 impl SyncCounts {
+    /// From (state, count) rows; counters of internal states are left out.
+    pub fn from_rows(rows: &[(RecordState, i64)]) -> Self {
+        let mut c = SyncCounts::default();
+        for &(state, n) in rows {
+            let n = n.max(0);
+            match state {
+                RecordState::Syncing => c.syncing = n,
+                RecordState::Failed => c.failed = n,
+                RecordState::Excluded => c.excluded = n,
+                RecordState::Deleted => c.deleted = n,
+                RecordState::Queued => c.queued = n,
+                RecordState::Indexed | RecordState::Pending => {}
+            }
+        }
+        c
+    }
+
     pub fn of(&self, state: RecordState) -> i64 {
         match state {
             RecordState::Syncing => self.syncing,
@@ -360,6 +392,7 @@ impl SyncCounts {
             RecordState::Excluded => self.excluded,
             RecordState::Deleted => self.deleted,
             RecordState::Queued => self.queued,
+            RecordState::Indexed | RecordState::Pending => 0,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::engine::plan::{self, decide, identifiers, Decision, Pairing, Side, Sy
 use crate::engine::queue::{self, Job};
 use crate::engine::troubleshoot::{self, RecordFailure};
 use crate::hub::WriteOrigin;
+use crate::model::RecordState;
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -384,7 +385,7 @@ pub fn settle(
 ) -> Settled {
     let mut out = Settled::default();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
-        let prev_state = it.row.as_ref().map(|r| r.state.as_str());
+        let prev_state = it.row.as_ref().map(|r| r.state);
         let mut u = RowUpdate {
             hub_id: hub_id_of(it),
             app_id: it
@@ -470,7 +471,7 @@ pub fn settle(
                                     .unwrap_or_default(),
                             });
                         }
-                        u.state = "syncing";
+                        u.state = RecordState::Syncing;
                         u.snapshot = Some(plan.snapshot.clone());
                         u.synced_now = hub_note.is_some() || app_note.is_some();
                         if u.synced_now {
@@ -502,7 +503,7 @@ pub fn settle(
                 }
             }
             Decision::Excluded(e) => {
-                u.state = "excluded";
+                u.state = RecordState::Excluded;
                 u.reason_code = Some(e.code().to_string());
                 u.message = Some(e.to_string());
                 u.hint = Some(e.hint().to_string());
@@ -510,7 +511,7 @@ pub fn settle(
                     // A duplicate does not claim identifiers: the first record keeps them.
                     u.keys.clear();
                 }
-                if prev_state != Some("excluded") {
+                if prev_state != Some(RecordState::Excluded) {
                     out.lines.push(line(i, "excluded", e.to_string(), None));
                 }
             }
@@ -521,7 +522,7 @@ pub fn settle(
                 out.lines.push(line(i, "failed", f.message.clone(), None));
             }
             Decision::Deleted { side } => {
-                u.state = "deleted";
+                u.state = RecordState::Deleted;
                 u.deleted_side = Some(if side == Side::Hub { "hub" } else { "app" });
                 let propagated = options.propagate_deletes;
                 u.reason_code = Some("deleted".into());
@@ -539,7 +540,7 @@ pub fn settle(
                         out.archive_in_hub.push(h);
                     }
                 }
-                if prev_state != Some("deleted") {
+                if prev_state != Some(RecordState::Deleted) {
                     let message = u.message.clone().unwrap_or_default();
                     out.lines.push(line(i, "deleted", message, None));
                 }
@@ -570,7 +571,7 @@ fn line(
 }
 
 fn fail(u: &mut RowUpdate, f: &RecordFailure) {
-    u.state = "failed";
+    u.state = RecordState::Failed;
     u.reason_code = Some(f.code.clone());
     u.message = Some(f.message.clone());
     u.field = f.field.clone();
@@ -606,7 +607,7 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
-    fn row(id: i64, hub_id: Option<i64>, app_id: Option<&str>, state: &str) -> IndexRow {
+    fn row(id: i64, hub_id: Option<i64>, app_id: Option<&str>, state: RecordState) -> IndexRow {
         IndexRow {
             id,
             hub_id,
@@ -614,7 +615,7 @@ mod tests {
             keys: vec![],
             label: String::new(),
             snapshot: None,
-            state: state.into(),
+            state,
             reason_code: None,
             message: None,
             field: None,
@@ -650,7 +651,7 @@ mod tests {
     /// An indexed hub record no app record matched: the hub pass's item.
     fn unmatched_hub(row_id: i64, hub_id: i64) -> Item {
         Item {
-            row: Some(row(row_id, Some(hub_id), None, "indexed")),
+            row: Some(row(row_id, Some(hub_id), None, RecordState::Indexed)),
             hub: Some(hub(
                 hub_id,
                 json!({"email": "ann@x.io", "firstname": "Ann"}),
@@ -662,7 +663,12 @@ mod tests {
     /// A pair synced once, as the index keeps it.
     fn synced_pair(row_id: i64, hub_id: i64, app_id: &str) -> Item {
         let new = Item {
-            row: Some(row(row_id, Some(hub_id), Some(app_id), "indexed")),
+            row: Some(row(
+                row_id,
+                Some(hub_id),
+                Some(app_id),
+                RecordState::Indexed,
+            )),
             hub: Some(hub(
                 hub_id,
                 json!({"email": "ann@x.io", "firstname": "Ann"}),
@@ -683,7 +689,7 @@ mod tests {
         };
         let mut item = new.clone();
         item.row.as_mut().unwrap().snapshot = Some(sqlx::types::Json(plan.snapshot.clone()));
-        item.row.as_mut().unwrap().state = "syncing".into();
+        item.row.as_mut().unwrap().state = RecordState::Syncing;
         item
     }
 
@@ -719,7 +725,7 @@ mod tests {
         let key = Uuid::new_v4();
         let mut item = unmatched_hub(7, 70);
         item.row.as_mut().unwrap().pending_key = Some(key);
-        item.row.as_mut().unwrap().state = "pending".into();
+        item.row.as_mut().unwrap().state = RecordState::Pending;
         let p = prepare(&settings(), &SyncOptions::default(), &[item]);
         assert!(p.pending.is_empty());
         assert_eq!(p.app_writes[0].1.idempotency_key, Some(key.to_string()));
@@ -743,7 +749,7 @@ mod tests {
         assert_eq!(s.saves.len(), 1);
         let (id, u) = &s.saves[0];
         assert_eq!(*id, Some(7));
-        assert_eq!(u.state, "syncing");
+        assert_eq!(u.state, RecordState::Syncing);
         assert_eq!((u.hub_id, u.app_id.as_deref()), (Some(70), Some("a1")));
         assert!(u.synced_now && u.snapshot.is_some());
         assert_eq!(u.keys, vec!["email:ann@x.io".to_string()]);
@@ -792,10 +798,10 @@ mod tests {
             HashMap::new(),
         );
         let (_, failed) = &s.saves[0];
-        assert_eq!(failed.state, "failed");
+        assert_eq!(failed.state, RecordState::Failed);
         assert_eq!(failed.reason_code.as_deref(), Some("app_validation"));
         assert_eq!(failed.field.as_deref(), Some("email"));
-        assert_eq!(s.saves[1].1.state, "syncing");
+        assert_eq!(s.saves[1].1.state, RecordState::Syncing);
         assert_eq!((s.synced, s.failed), (1, 1));
         assert_eq!(s.lines[0].kind, "failed");
         assert_eq!(s.lines[0].message, "The app refused the record: no");
@@ -829,12 +835,12 @@ mod tests {
 
     #[test]
     fn an_exclusion_is_logged_when_the_record_becomes_excluded_not_each_time_after() {
-        let no_email = |state: &str| Item {
+        let no_email = |state: RecordState| Item {
             row: Some(row(7, Some(70), None, state)),
             hub: Some(hub(70, json!({"firstname": "Ann"}))),
             ..Default::default()
         };
-        for (state, lines) in [("indexed", 1), ("excluded", 0)] {
+        for (state, lines) in [(RecordState::Indexed, 1), (RecordState::Excluded, 0)] {
             let items = [no_email(state)];
             let p = prepare(&settings(), &SyncOptions::default(), &items);
             let s = settle(
@@ -845,7 +851,7 @@ mod tests {
                 HashMap::new(),
                 HashMap::new(),
             );
-            assert_eq!(s.saves[0].1.state, "excluded");
+            assert_eq!(s.saves[0].1.state, RecordState::Excluded);
             assert_eq!(s.saves[0].1.reason_code.as_deref(), Some("no_valid_email"));
             assert_eq!(s.lines.len(), lines, "from {state}");
             assert_eq!((s.synced, s.failed), (0, 0));
@@ -903,7 +909,10 @@ mod tests {
                 .collect();
             assert_eq!(
                 sides,
-                vec![("deleted", Some("hub")), ("deleted", Some("app"))]
+                vec![
+                    (RecordState::Deleted, Some("hub")),
+                    (RecordState::Deleted, Some("app"))
+                ]
             );
             assert_eq!(s.lines.len(), 2);
             assert!(

@@ -12,6 +12,7 @@ use crate::engine::index::{self, IndexRow};
 use crate::engine::plan::{identifiers, Side};
 use crate::engine::queue::{self, Job, NewJob};
 use crate::hub::changes;
+use crate::model::RecordState;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -234,11 +235,13 @@ async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, 
     let mut fresh = Vec::new();
     for rec in records {
         match known.get(&rec.id) {
-            Some(row) if row.is_paired() || row.state == "deleted" => paired.push(Item {
-                row: Some(row.clone()),
-                app: Some(rec),
-                ..Default::default()
-            }),
+            Some(row) if row.is_paired() || row.state == RecordState::Deleted => {
+                paired.push(Item {
+                    row: Some(row.clone()),
+                    app: Some(rec),
+                    ..Default::default()
+                })
+            }
             // Seen before without a pair (excluded, failed): matched again under the current settings.
             other => fresh.push((other.cloned(), None, Some(rec))),
         }

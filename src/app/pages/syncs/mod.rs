@@ -60,7 +60,7 @@ pub fn state_class(state: RecordState) -> &'static str {
         RecordState::Syncing => "pill ok",
         RecordState::Failed | RecordState::Deleted => "pill bad",
         RecordState::Excluded => "pill warn",
-        RecordState::Queued => "pill",
+        RecordState::Queued | RecordState::Indexed | RecordState::Pending => "pill",
     }
 }
 
