@@ -351,6 +351,17 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Exports hold a portal's records: readable by Tandem's user only, like the key file.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 enum Sink {
     Csv(Box<csv::Writer<std::fs::File>>),
     Xlsx {
@@ -368,7 +379,7 @@ impl Sink {
     fn open(format: ExportFormat, path: &Path) -> anyhow::Result<Sink> {
         match format {
             ExportFormat::Csv => {
-                let mut w = csv::Writer::from_path(path)?;
+                let mut w = csv::Writer::from_writer(create_private(path)?);
                 w.write_record(COLUMNS)?;
                 Ok(Sink::Csv(Box::new(w)))
             }
@@ -435,7 +446,11 @@ impl Sink {
                 Ok(())
             }
             Sink::Xlsx { mut book, .. } => {
-                tokio::task::spawn_blocking(move || book.save(&path).map_err(xlsx_err)).await?
+                tokio::task::spawn_blocking(move || {
+                    book.save_to_writer(create_private(&path)?)
+                        .map_err(xlsx_err)
+                })
+                .await?
             }
         }
     }
@@ -456,7 +471,13 @@ async fn write_file(
     let dir = path
         .parent()
         .ok_or_else(|| anyhow::anyhow!("no export folder"))?;
-    std::fs::create_dir_all(dir)?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
     let part = dir.join(format!("{}.{}.part", row.id, job.id));
     let mut sink = Sink::open(format, &part)?;
     let mut conn = pool.acquire().await?;

@@ -17,5 +17,6 @@ mod engine_processes;
 mod engine_queue;
 mod engine_sync;
 mod foundation;
+mod hardening;
 mod hub;
 mod sync_exports;

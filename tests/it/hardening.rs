@@ -1,0 +1,162 @@
+//! Hardening found by reading the code as an attacker would (issue 15), each through the
+//! real server and Postgres: bounded association lists and exports, private export
+//! files, a health check that does not leak, sealed tokens bound to their row, headers
+//! against framing and sniffing, and install consent bound to the user who started it.
+
+use crate::common::*;
+use crate::engine_common::*;
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::Aes256Gcm;
+use axum::body::Body;
+use base64::Engine as _;
+use http::{header, Request, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use tandem::connectors::ConnectorError;
+use tandem::model::ExportFormat;
+use tandem::platform::{connections, AppState, Config};
+use uuid::Uuid;
+
+#[sqlx::test]
+async fn every_response_forbids_framing_and_sniffing(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let pages = [
+        Request::get("/login").body(Body::empty()).unwrap(),
+        Request::get("/healthz").body(Body::empty()).unwrap(),
+        Request::get("/oauth/callback").body(Body::empty()).unwrap(),
+        Request::post("/api/whoami")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    ];
+    for req in pages {
+        let path = req.uri().path().to_string();
+        let r = send(&app, req).await;
+        assert_eq!(r.headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(
+            r.headers["content-security-policy"], "frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[sqlx::test]
+async fn the_health_check_says_only_that_the_database_is_down(pool: PgPool) {
+    tandem::platform::db::migrate_pool(&pool)
+        .await
+        .expect("migrations");
+    // A pool of its own, closed: every query fails with sqlx's own error text.
+    let closed = sqlx::postgres::PgPoolOptions::new()
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    closed.close().await;
+    let dir = std::env::temp_dir().join(format!("tandem-test-{}", Uuid::new_v4()));
+    let app = tandem::server::app(
+        AppState::new(closed, Config::for_tests("unused", dir)).expect("state"),
+    );
+    let r = send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["database"], "unreachable");
+    assert_eq!(
+        r.body["message"], "The database does not answer.",
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("pool"), "{}", r.text);
+}
+
+#[sqlx::test]
+async fn export_files_are_readable_by_tandems_user_only(pool: PgPool) {
+    use std::os::unix::fs::PermissionsExt;
+    let w = crate::sync_exports::world(&pool).await;
+    for (format, kind) in [("csv", ExportFormat::Csv), ("xlsx", ExportFormat::Xlsx)] {
+        let v = crate::sync_exports::export(&w, json!({ "sync_id": w.sync_id, "format": format }))
+            .await;
+        assert_eq!(v["status"], "ready", "{v}");
+        let id = Uuid::parse_str(v["id"].as_str().unwrap()).unwrap();
+        let path = tandem::engine::export::file_path(&w.state.config.data_dir, id, kind);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{format}: {mode:o}");
+        let dir = std::fs::metadata(path.parent().unwrap()).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o077, 0, "the exports folder");
+    }
+}
+
+#[sqlx::test]
+async fn a_token_copied_into_another_connection_does_not_open_there(pool: PgPool) {
+    let s = stack(pool).await;
+    let acme = s.connect("acme").await;
+    let globex = s.connect("globex").await;
+    assert!(s.connector(globex).identity().await.is_ok());
+
+    // Someone with write access to the database moves acme's sealed token into globex's row.
+    sqlx::query(
+        "UPDATE connections SET access_token_enc = (SELECT access_token_enc FROM connections WHERE id = $1)
+         WHERE id = $2",
+    )
+    .bind(acme)
+    .bind(globex)
+    .execute(s.pool())
+    .await
+    .unwrap();
+    let err = s.connector(globex).identity().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
+    // The same for a column: the refresh token does not open as the access token.
+    sqlx::query("UPDATE connections SET access_token_enc = refresh_token_enc WHERE id = $1")
+        .bind(acme)
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let err = s.connector(acme).identity().await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
+}
+
+#[sqlx::test]
+async fn tokens_sealed_before_binding_still_work_and_are_resealed_on_refresh(pool: PgPool) {
+    let s = stack(pool).await;
+    let id = s.connect("acme").await;
+    let (access, refresh) = connections::sealed_tokens(s.pool(), &s.state.secret_key, id)
+        .await
+        .unwrap();
+    // The format of earlier versions: base64 of nonce ‖ ciphertext, no associated data.
+    let key_file = std::fs::read_to_string(s.data_dir.join("secret.key")).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(key_file.trim())
+        .unwrap();
+    let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
+    let old = |plain: &str| {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        out.extend(cipher.encrypt(&nonce, plain.as_bytes()).unwrap());
+        base64::engine::general_purpose::STANDARD.encode(out)
+    };
+    sqlx::query(
+        "UPDATE connections SET access_token_enc = $2, refresh_token_enc = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(old(&access.unwrap()))
+    .bind(old(&refresh.unwrap()))
+    .execute(s.pool())
+    .await
+    .unwrap();
+    assert!(s.connector(id).identity().await.is_ok(), "old values open");
+
+    // The next write (a refresh) seals them bound to their row.
+    sqlx::query(
+        "UPDATE connections SET token_expires_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(s.pool())
+    .await
+    .unwrap();
+    assert!(s.connector(id).identity().await.is_ok());
+    let (a, r): (String, String) =
+        sqlx::query_as("SELECT access_token_enc, refresh_token_enc FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+    assert!(a.starts_with("v2:") && r.starts_with("v2:"), "{a} {r}");
+}
