@@ -110,6 +110,66 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
+/// An install whose callback reached a browser without a Tandem session: whoever
+/// approved at the app may not be the person who started it, so nothing is attached
+/// until that person, signed in in this browser, finishes it. What the confirmation
+/// page names.
+pub struct PendingInstall {
+    pub app_name: String,
+    pub portal_name: String,
+    pub started_by_name: String,
+    pub started_by_email: String,
+}
+
+/// Looks an install's state up without consuming it (see [`PendingInstall`]).
+pub async fn pending(state: &AppState, raw_state: &str) -> Result<PendingInstall, InstallFailure> {
+    const RESTART: &str = "Start the install again from the Marketplace.";
+    let row: Option<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT o.app, p.name, u.name, u.email, o.expires_at < now()
+         FROM oauth_states o JOIN portals p ON p.id = o.portal_id JOIN users u ON u.id = o.user_id
+         WHERE o.state_hash = $1 AND o.used_at IS NULL",
+    )
+    .bind(super::tokens::hash(raw_state))
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "install lookup failed");
+        failure(
+            500,
+            "Install failed",
+            "Something went wrong on our side while finishing the install.",
+            RESTART,
+        )
+    })?;
+    let Some((app, portal_name, started_by_name, started_by_email, expired)) = row else {
+        return Err(failure(
+            400,
+            "Install not recognised",
+            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
+            RESTART,
+        ));
+    };
+    if expired {
+        return Err(failure(
+            400,
+            "Install expired",
+            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
+            RESTART,
+        ));
+    }
+    let app_name = registry::listings()
+        .into_iter()
+        .find(|l| l.id == app)
+        .map(|l| l.name)
+        .unwrap_or(app);
+    Ok(PendingInstall {
+        app_name,
+        portal_name,
+        started_by_name,
+        started_by_email,
+    })
+}
+
 pub struct Installed {
     pub app: String,
     pub connection_id: Uuid,

@@ -160,3 +160,86 @@ async fn tokens_sealed_before_binding_still_work_and_are_resealed_on_refresh(poo
             .unwrap();
     assert!(a.starts_with("v2:") && r.starts_with("v2:"), "{a} {r}");
 }
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn an_install_approved_in_a_browser_without_the_starters_session_waits_for_them(
+    pool: PgPool,
+) {
+    let s = stack(pool).await;
+    s.account("acme").await;
+    // The admin starts an install with the Install button…
+    let (cookie, _) = s.sign_in(None).await;
+    let res = no_redirects()
+        .get(format!("{}/oauth/install/demo", s.tandem_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let authorize = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    // …and sends the link to someone else, who approves their own account at the app.
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("username".into(), "acme-admin".into()));
+    form.push(("password".into(), "demo".into()));
+    form.push(("decision".into(), "allow".into()));
+    let res = no_redirects()
+        .post(format!("{}/oauth/authorize", s.demo_url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+
+    // Their browser has no Tandem session: it is asked, nothing is connected.
+    let res = no_redirects().get(&back).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Confirm this install"), "{page}");
+    assert!(page.contains("“Demo portal”"), "{page}");
+    assert!(page.contains("admin@example.com"), "{page}");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM connections")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 0);
+    // Asking again changes nothing: the install is still waiting, not consumed.
+    let again = no_redirects().get(&back).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 200);
+
+    // The one way on is signing in as the admin in this browser, which comes back here.
+    let start = page.find("href=\"/login?next=").expect("a sign-in link") + 6;
+    let href = page[start..start + page[start..].find('"').unwrap()].replace("&amp;", "&");
+    let link = url::Url::parse(&format!("{}{href}", s.tandem_url)).unwrap();
+    let next = link
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    assert!(next.starts_with("/oauth/callback?"), "{next}");
+    let (cookie, location) = s.sign_in(Some(&next)).await;
+    if let Some(location) = location {
+        assert_eq!(location, next);
+    }
+    let res = no_redirects()
+        .get(format!("{}{next}", s.tandem_url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert!(res.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/settings/integrations/connected-apps/demo?connected="));
+    assert_eq!(count().await, 1);
+}
