@@ -243,3 +243,44 @@ async fn an_install_approved_in_a_browser_without_the_starters_session_waits_for
         .starts_with("/settings/integrations/connected-apps/demo?connected="));
     assert_eq!(count().await, 1);
 }
+
+#[sqlx::test]
+async fn the_same_export_twice_is_one_and_a_person_has_only_a_few_at_once(pool: PgPool) {
+    let w = crate::sync_exports::world(&pool).await;
+    let start =
+        |body: serde_json::Value| call(&w.app, "export_sync_records", Some(&w.admin.token), body);
+    let first = start(json!({ "sync_id": w.sync_id, "state": "failed" })).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let again = start(json!({ "sync_id": w.sync_id, "state": "failed" })).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        again.body["id"], first.body["id"],
+        "the pending export is reused"
+    );
+
+    let mut started = 1;
+    for state in ["syncing", "excluded", "deleted"] {
+        let r = start(json!({ "sync_id": w.sync_id, "state": state })).await;
+        if started < tandem::engine::export::MAX_UNFINISHED_PER_USER {
+            assert_eq!(r.status, 200, "{}", r.text);
+            started += 1;
+        } else {
+            assert_eq!(r.status, 429, "{}", r.text);
+            assert_eq!(r.body["code"], "too_many_exports");
+            assert!(
+                r.body["hint"].as_str().unwrap().contains("ready"),
+                "{}",
+                r.text
+            );
+        }
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM exports")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, tandem::engine::export::MAX_UNFINISHED_PER_USER);
+    // Once they are made, new ones may start.
+    w.engine.drain("test-worker").await.unwrap();
+    let r = start(json!({ "sync_id": w.sync_id, "state": "deleted" })).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
