@@ -24,6 +24,8 @@ use uuid::Uuid;
 pub const KIND: &str = "export";
 /// How long a download link works.
 pub const TTL_HOURS: i64 = 24;
+/// Exports one person may have queued or running at once: each holds a worker.
+pub const MAX_UNFINISHED_PER_USER: i64 = 3;
 /// Index rows read per query while writing.
 const BATCH: i64 = 5000;
 /// An XLSX sheet holds 1,048,576 rows: one header and this many records, then a new sheet.
@@ -161,6 +163,43 @@ pub async fn start(
     let search = r.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let reason = r.reason.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut tx = pool.begin().await?;
+    // One person's starts take turns, so two clicks cannot both pass the checks below.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("{KIND}:{user_id}"))
+        .execute(&mut *tx)
+        .await?;
+    let same: Option<ExportRow> = sqlx::query_as(&format!(
+        "SELECT {EXPORT_COLUMNS} FROM exports
+         WHERE user_id = $1 AND sync_id = $2 AND status IN ('queued', 'running') AND format = $3
+           AND state IS NOT DISTINCT FROM $4 AND reason IS NOT DISTINCT FROM $5
+           AND search IS NOT DISTINCT FROM $6
+         LIMIT 1"
+    ))
+    .bind(user_id)
+    .bind(sync_id)
+    .bind(r.format.extension())
+    .bind(&r.state)
+    .bind(reason)
+    .bind(search)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(same) = same {
+        return Ok(view(&same));
+    }
+    let unfinished: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM exports WHERE user_id = $1 AND status IN ('queued', 'running')",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if unfinished >= MAX_UNFINISHED_PER_USER {
+        return Err(ApiError::new(
+            429,
+            "too_many_exports",
+            format!("You already have {unfinished} exports being made."),
+        )
+        .with_hint("Start this one when one of them is ready (you will find it in the notification centre)."));
+    }
     let row: ExportRow = sqlx::query_as(&format!(
         "INSERT INTO exports (portal_id, user_id, sync_id, title, state, reason, search, format, file_name)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {EXPORT_COLUMNS}"
@@ -331,6 +370,17 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Exports hold a portal's records: readable by Tandem's user only, like the key file.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+}
+
 enum Sink {
     Csv(Box<csv::Writer<std::fs::File>>),
     Xlsx {
@@ -348,7 +398,7 @@ impl Sink {
     fn open(format: ExportFormat, path: &Path) -> anyhow::Result<Sink> {
         match format {
             ExportFormat::Csv => {
-                let mut w = csv::Writer::from_path(path)?;
+                let mut w = csv::Writer::from_writer(create_private(path)?);
                 w.write_record(COLUMNS)?;
                 Ok(Sink::Csv(Box::new(w)))
             }
@@ -415,7 +465,11 @@ impl Sink {
                 Ok(())
             }
             Sink::Xlsx { mut book, .. } => {
-                tokio::task::spawn_blocking(move || book.save(&path).map_err(xlsx_err)).await?
+                tokio::task::spawn_blocking(move || {
+                    book.save_to_writer(create_private(&path)?)
+                        .map_err(xlsx_err)
+                })
+                .await?
             }
         }
     }
@@ -436,7 +490,13 @@ async fn write_file(
     let dir = path
         .parent()
         .ok_or_else(|| anyhow::anyhow!("no export folder"))?;
-    std::fs::create_dir_all(dir)?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
     let part = dir.join(format!("{}.{}.part", row.id, job.id));
     let mut sink = Sink::open(format, &part)?;
     let mut conn = pool.acquire().await?;

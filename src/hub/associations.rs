@@ -193,25 +193,24 @@ pub async fn list_all(
     from: (ObjectType, i64),
     limit_per_type: i64,
 ) -> Result<Vec<AssociationView>, HubError> {
+    // Limited in the query: a record with a million associations sends back a page.
     let rows: Vec<LinkedRow> = sqlx::query_as(
-        "SELECT r.object, r.id, r.properties, r.archived_at IS NOT NULL AS archived
-         FROM (SELECT to_id AS id FROM hub_associations WHERE portal_id = $1 AND from_id = $2
-               UNION SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2) a
-         JOIN hub_records r ON r.id = a.id AND r.portal_id = $1
-         ORDER BY r.object, r.id",
+        "SELECT object, id, properties, archived FROM (
+             SELECT r.object, r.id, r.properties, r.archived_at IS NOT NULL AS archived,
+                    row_number() OVER (PARTITION BY r.object ORDER BY r.id) AS n
+             FROM (SELECT to_id AS id FROM hub_associations WHERE portal_id = $1 AND from_id = $2
+                   UNION SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2) a
+             JOIN hub_records r ON r.id = a.id AND r.portal_id = $1) t
+         WHERE n <= $3
+         ORDER BY object, id",
     )
     .bind(portal_id)
     .bind(from.1)
+    .bind(limit_per_type)
     .fetch_all(pool)
     .await?;
-    let mut per_type: BTreeMap<String, i64> = BTreeMap::new();
     Ok(rows
         .into_iter()
-        .filter(|r| {
-            let n = per_type.entry(r.object.clone()).or_default();
-            *n += 1;
-            *n <= limit_per_type
-        })
         .filter_map(|r| {
             let object = ObjectType::parse(&r.object)?;
             let mut props: BTreeMap<String, String> = r

@@ -2,7 +2,7 @@
 //! use (refreshing transparently, one refresher at a time), disconnecting.
 
 use super::notifications::{notify_admins, NewNotification};
-use super::secrets::SecretKey;
+use super::secrets::{SecretKey, Slot};
 use crate::connectors::http::TokenSource;
 use crate::connectors::{registry, AppDefinition, ConnectorError, OAuthMetadata};
 use crate::model::ApiError;
@@ -107,6 +107,11 @@ pub struct NewConnection<'a> {
     pub connected_by: Uuid,
 }
 
+/// Where a connection's sealed `column` lives: tokens are bound to their row.
+fn slot(column: &str, id: Uuid) -> Slot {
+    Slot::new("connections", column, id)
+}
+
 /// Stores a freshly authorised account; connecting the same external account again
 /// updates its tokens instead of adding a second connection. Returns (id, is_new).
 pub async fn upsert(
@@ -114,16 +119,14 @@ pub async fn upsert(
     key: &SecretKey,
     c: NewConnection<'_>,
 ) -> anyhow::Result<(Uuid, bool)> {
-    let access = key.encrypt(c.access_token)?;
-    let refresh = c.refresh_token.map(|t| key.encrypt(t)).transpose()?;
-    let row: (Uuid, bool) = sqlx::query_as(
-        "INSERT INTO connections (portal_id, app, account_id, account_name, access_token_enc,
-             refresh_token_enc, token_expires_at, scopes, connected_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    let mut tx = pool.begin().await?;
+    // The row first: its id is part of what the tokens are sealed with.
+    let (id, inserted): (Uuid, bool) = sqlx::query_as(
+        "INSERT INTO connections (portal_id, app, account_id, account_name, token_expires_at,
+             scopes, connected_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (portal_id, app, account_id) DO UPDATE SET
              account_name = EXCLUDED.account_name,
-             access_token_enc = EXCLUDED.access_token_enc,
-             refresh_token_enc = EXCLUDED.refresh_token_enc,
              token_expires_at = EXCLUDED.token_expires_at,
              scopes = EXCLUDED.scopes,
              status = 'connected', status_message = NULL, updated_at = now()
@@ -133,14 +136,26 @@ pub async fn upsert(
     .bind(c.app)
     .bind(c.account_id)
     .bind(c.account_name)
-    .bind(access)
-    .bind(refresh)
     .bind(c.expires_at)
     .bind(&c.scopes)
     .bind(c.connected_by)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(row)
+    let access = key.encrypt(c.access_token, &slot("access_token_enc", id))?;
+    let refresh = c
+        .refresh_token
+        .map(|t| key.encrypt(t, &slot("refresh_token_enc", id)))
+        .transpose()?;
+    sqlx::query(
+        "UPDATE connections SET access_token_enc = $2, refresh_token_enc = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(access)
+    .bind(refresh)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((id, inserted))
 }
 
 pub async fn set_webhook(
@@ -150,7 +165,9 @@ pub async fn set_webhook(
     subscription_id: Option<&str>,
     secret: Option<&str>,
 ) -> anyhow::Result<()> {
-    let sealed = secret.map(|s| key.encrypt(s)).transpose()?;
+    let sealed = secret
+        .map(|s| key.encrypt(s, &slot("webhook_secret_enc", id)))
+        .transpose()?;
     sqlx::query(
         "UPDATE connections SET webhook_subscription_id = $2, webhook_secret_enc = $3, updated_at = now()
          WHERE id = $1",
@@ -208,7 +225,9 @@ pub async fn webhook_target(
         Ok(WebhookTarget {
             portal_id,
             app,
-            secret: secret.map(|s| key.decrypt(&s)).transpose()?,
+            secret: secret
+                .map(|s| key.decrypt(&s, &slot("webhook_secret_enc", id)))
+                .transpose()?,
             status: status_from_db(&status),
         })
     })
@@ -311,7 +330,7 @@ impl TokenSource for ConnectionTokens {
         }
         let token = self
             .key
-            .decrypt(&sealed)
+            .decrypt(&sealed, &slot("access_token_enc", self.connection_id))
             .map_err(|e| ConnectorError::Permanent {
                 message: e.to_string(),
             })?;
@@ -339,7 +358,10 @@ impl TokenSource for ConnectionTokens {
         .await
         .map_err(db)?;
         let current = access
-            .map(|a| self.key.decrypt(&a))
+            .map(|a| {
+                self.key
+                    .decrypt(&a, &slot("access_token_enc", self.connection_id))
+            })
             .transpose()
             .map_err(sealed_err)?;
         // Someone refreshed while we waited for the lock: use their token.
@@ -347,7 +369,10 @@ impl TokenSource for ConnectionTokens {
             return Ok(current);
         }
         let Some(refresh) = refresh
-            .map(|r| self.key.decrypt(&r))
+            .map(|r| {
+                self.key
+                    .decrypt(&r, &slot("refresh_token_enc", self.connection_id))
+            })
             .transpose()
             .map_err(sealed_err)?
         else {
@@ -400,8 +425,16 @@ impl TokenSource for ConnectionTokens {
                  updated_at = now() WHERE id = $1",
         )
         .bind(self.connection_id)
-        .bind(self.key.encrypt(&new_access).map_err(sealed_err)?)
-        .bind(self.key.encrypt(&new_refresh).map_err(sealed_err)?)
+        .bind(
+            self.key
+                .encrypt(&new_access, &slot("access_token_enc", self.connection_id))
+                .map_err(sealed_err)?,
+        )
+        .bind(
+            self.key
+                .encrypt(&new_refresh, &slot("refresh_token_enc", self.connection_id))
+                .map_err(sealed_err)?,
+        )
         .bind(expires_at)
         .execute(&mut *tx)
         .await
@@ -441,8 +474,10 @@ pub async fn sealed_tokens(
             .fetch_one(pool)
             .await?;
     Ok((
-        a.map(|s| key.decrypt(&s)).transpose()?,
-        r.map(|s| key.decrypt(&s)).transpose()?,
+        a.map(|s| key.decrypt(&s, &slot("access_token_enc", id)))
+            .transpose()?,
+        r.map(|s| key.decrypt(&s, &slot("refresh_token_enc", id)))
+            .transpose()?,
     ))
 }
 

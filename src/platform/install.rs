@@ -5,6 +5,7 @@
 
 use super::auth::Principal;
 use super::connections::{self, oauth_http_client, token_client, NewConnection};
+use super::secrets::Slot;
 use super::AppState;
 use crate::connectors::http::StaticToken;
 use crate::connectors::{registry, AppDefinition};
@@ -23,6 +24,10 @@ pub const STATE_TTL_MINUTES: i64 = 10;
 
 pub fn callback_url(state: &AppState) -> String {
     format!("{}/oauth/callback", state.config.public_url)
+}
+
+fn verifier_slot(state_hash: &str) -> Slot {
+    Slot::new("oauth_states", "pkce_verifier_enc", state_hash)
 }
 
 fn installable(state: &AppState, app: &str) -> Result<Arc<dyn AppDefinition>, ApiError> {
@@ -56,15 +61,20 @@ pub async fn start(state: &AppState, who: &Principal, app: &str) -> Result<Insta
         .set_pkce_challenge(challenge)
         .url();
     let expires_at = Utc::now() + Duration::minutes(STATE_TTL_MINUTES);
+    let state_hash = super::tokens::hash(csrf.secret());
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, portal_id, user_id, app, pkce_verifier_enc, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(super::tokens::hash(csrf.secret()))
+    .bind(&state_hash)
     .bind(who.portal_id)
     .bind(who.user_id)
     .bind(app)
-    .bind(state.secret_key.encrypt(verifier.secret())?)
+    .bind(
+        state
+            .secret_key
+            .encrypt(verifier.secret(), &verifier_slot(&state_hash))?,
+    )
     .bind(expires_at)
     .execute(&state.pool)
     .await?;
@@ -100,6 +110,66 @@ pub struct CallbackParams {
     pub error_description: Option<String>,
 }
 
+/// An install whose callback reached a browser without a Tandem session: whoever
+/// approved at the app may not be the person who started it, so nothing is attached
+/// until that person, signed in in this browser, finishes it. What the confirmation
+/// page names.
+pub struct PendingInstall {
+    pub app_name: String,
+    pub portal_name: String,
+    pub started_by_name: String,
+    pub started_by_email: String,
+}
+
+/// Looks an install's state up without consuming it (see [`PendingInstall`]).
+pub async fn pending(state: &AppState, raw_state: &str) -> Result<PendingInstall, InstallFailure> {
+    const RESTART: &str = "Start the install again from the Marketplace.";
+    let row: Option<(String, String, String, String, bool)> = sqlx::query_as(
+        "SELECT o.app, p.name, u.name, u.email, o.expires_at < now()
+         FROM oauth_states o JOIN portals p ON p.id = o.portal_id JOIN users u ON u.id = o.user_id
+         WHERE o.state_hash = $1 AND o.used_at IS NULL",
+    )
+    .bind(super::tokens::hash(raw_state))
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "install lookup failed");
+        failure(
+            500,
+            "Install failed",
+            "Something went wrong on our side while finishing the install.",
+            RESTART,
+        )
+    })?;
+    let Some((app, portal_name, started_by_name, started_by_email, expired)) = row else {
+        return Err(failure(
+            400,
+            "Install not recognised",
+            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
+            RESTART,
+        ));
+    };
+    if expired {
+        return Err(failure(
+            400,
+            "Install expired",
+            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
+            RESTART,
+        ));
+    }
+    let app_name = registry::listings()
+        .into_iter()
+        .find(|l| l.id == app)
+        .map(|l| l.name)
+        .unwrap_or(app);
+    Ok(PendingInstall {
+        app_name,
+        portal_name,
+        started_by_name,
+        started_by_email,
+    })
+}
+
 pub struct Installed {
     pub app: String,
     pub connection_id: Uuid,
@@ -131,13 +201,14 @@ pub async fn complete(
             RESTART,
         )
     };
+    let state_hash = super::tokens::hash(&raw_state);
     // Single use: the state is consumed by the first callback that presents it.
     let row: Option<(Uuid, Uuid, String, String, bool)> = sqlx::query_as(
         "UPDATE oauth_states SET used_at = now()
          WHERE state_hash = $1 AND used_at IS NULL
          RETURNING portal_id, user_id, app, pkce_verifier_enc, expires_at < now()",
     )
-    .bind(super::tokens::hash(&raw_state))
+    .bind(&state_hash)
     .fetch_optional(&state.pool)
     .await
     .map_err(|e| internal(&e))?;
@@ -208,7 +279,7 @@ pub async fn complete(
     let meta = def.oauth().ok_or_else(|| internal(&"app without OAuth"))?;
     let verifier = state
         .secret_key
-        .decrypt(&sealed_verifier)
+        .decrypt(&sealed_verifier, &verifier_slot(&state_hash))
         .map_err(|e| internal(&e))?;
     let client = token_client(&meta)
         .map_err(|e| internal(&e))?

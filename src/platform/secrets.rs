@@ -1,7 +1,7 @@
 //! Encryption at rest for secrets we must be able to read back (OAuth tokens): AES-256-GCM
 //! with a key from `TANDEM_SECRET_KEY`, or generated once into the data folder.
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use anyhow::{anyhow, bail, Context};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -49,31 +49,67 @@ impl SecretKey {
         Ok(SecretKey(*Key::<Aes256Gcm>::from_slice(&bytes)))
     }
 
-    /// nonce ‖ ciphertext, base64.
-    pub fn encrypt(&self, plaintext: &str) -> anyhow::Result<String> {
+    /// `v2:` and base64 of nonce ‖ ciphertext, bound to where it is stored.
+    pub fn encrypt(&self, plaintext: &str, at: &Slot) -> anyhow::Result<String> {
         let cipher = Aes256Gcm::new(&self.0);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let mut out = nonce.to_vec();
         out.extend(
             cipher
-                .encrypt(&nonce, plaintext.as_bytes())
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: plaintext.as_bytes(),
+                        aad: at.0.as_bytes(),
+                    },
+                )
                 .map_err(|_| anyhow!("encryption failed"))?,
         );
-        Ok(B64.encode(out))
+        Ok(format!("{BOUND}{}", B64.encode(out)))
     }
 
-    pub fn decrypt(&self, sealed: &str) -> anyhow::Result<String> {
-        let bytes = B64.decode(sealed).context("sealed secret is not base64")?;
+    /// Opens a value sealed for `at`; one sealed for another slot does not open.
+    ///
+    /// Values sealed before slots existed (bare base64, no associated data) still open
+    /// anywhere, so that an upgrade keeps every stored token working; every write seals
+    /// in the bound format, so they are replaced at their next write (a token refresh, a
+    /// reconnect, a new webhook subscription; install states live ten minutes). A bound
+    /// value cannot pass for an old one: without its prefix, its tag does not verify.
+    pub fn decrypt(&self, sealed: &str, at: &Slot) -> anyhow::Result<String> {
+        let (encoded, aad) = match sealed.strip_prefix(BOUND) {
+            Some(rest) => (rest, at.0.as_bytes()),
+            None => (sealed, &b""[..]),
+        };
+        let bytes = B64.decode(encoded).context("sealed secret is not base64")?;
         if bytes.len() < 12 {
             bail!("sealed secret is too short");
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let plain = Aes256Gcm::new(&self.0)
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map_err(|_| {
-                anyhow!("cannot decrypt a stored secret: was TANDEM_SECRET_KEY changed?")
+                anyhow!("cannot decrypt a stored secret: was TANDEM_SECRET_KEY changed, or the value copied from another row?")
             })?;
         String::from_utf8(plain).context("decrypted secret is not UTF-8")
+    }
+}
+
+/// Marks values sealed with their [`Slot`] as associated data.
+const BOUND: &str = "v2:";
+
+/// Where a sealed value is stored: its table, column and row. It is the value's
+/// associated data, so a ciphertext copied into another row or column does not open.
+pub struct Slot(String);
+
+impl Slot {
+    pub fn new(table: &str, column: &str, row: impl std::fmt::Display) -> Slot {
+        Slot(format!("{table}\0{column}\0{row}"))
     }
 }
 
@@ -96,21 +132,56 @@ pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn slot() -> Slot {
+        Slot::new("connections", "access_token_enc", "row-1")
+    }
+
     #[test]
     fn round_trip_and_ciphertext_differs_from_plaintext() {
         let key = SecretKey::from_base64(&B64.encode([7u8; 32])).unwrap();
-        let sealed = key.encrypt("access-token-123").unwrap();
+        let sealed = key.encrypt("access-token-123", &slot()).unwrap();
         assert!(!sealed.contains("access-token-123"));
-        assert_eq!(key.decrypt(&sealed).unwrap(), "access-token-123");
+        assert_eq!(key.decrypt(&sealed, &slot()).unwrap(), "access-token-123");
         // A fresh nonce each time.
-        assert_ne!(sealed, key.encrypt("access-token-123").unwrap());
+        assert_ne!(sealed, key.encrypt("access-token-123", &slot()).unwrap());
+    }
+
+    #[test]
+    fn a_value_opens_only_in_its_slot() {
+        let key = SecretKey::from_base64(&B64.encode([7u8; 32])).unwrap();
+        let sealed = key.encrypt("t", &slot()).unwrap();
+        for other in [
+            Slot::new("connections", "access_token_enc", "row-2"),
+            Slot::new("connections", "refresh_token_enc", "row-1"),
+            Slot::new("oauth_states", "access_token_enc", "row-1"),
+        ] {
+            assert!(key.decrypt(&sealed, &other).is_err());
+        }
+        // Nor does it pass for an old, unbound value.
+        let stripped = sealed.strip_prefix(BOUND).unwrap();
+        assert!(key.decrypt(stripped, &slot()).is_err());
+    }
+
+    #[test]
+    fn values_sealed_before_slots_still_open() {
+        let key = SecretKey::from_base64(&B64.encode([7u8; 32])).unwrap();
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let mut old = nonce.to_vec();
+        old.extend(
+            Aes256Gcm::new(&key.0)
+                .encrypt(&nonce, b"legacy".as_slice())
+                .unwrap(),
+        );
+        assert_eq!(key.decrypt(&B64.encode(old), &slot()).unwrap(), "legacy");
     }
 
     #[test]
     fn wrong_key_is_a_clear_error() {
         let a = SecretKey::from_base64(&B64.encode([1u8; 32])).unwrap();
         let b = SecretKey::from_base64(&B64.encode([2u8; 32])).unwrap();
-        let err = b.decrypt(&a.encrypt("x").unwrap()).unwrap_err();
+        let err = b
+            .decrypt(&a.encrypt("x", &slot()).unwrap(), &slot())
+            .unwrap_err();
         assert!(err.to_string().contains("TANDEM_SECRET_KEY"));
     }
 

@@ -1,7 +1,7 @@
 //! The browser's side of the flow: `GET /oauth/install/{app}` (the Install button)
 //! and `GET /oauth/callback` (where the app sends the user back).
 
-use crate::platform::install::{complete, start, CallbackParams};
+use crate::platform::install::{complete, pending, start, CallbackParams, PendingInstall};
 use crate::platform::AppState;
 use crate::server::plain_pages::message_page;
 use axum::extract::{Path, Query, State};
@@ -56,6 +56,23 @@ pub async fn callback(
     let caller = crate::platform::auth::authenticate(&state, &parts)
         .await
         .ok();
+    // An approval reaching a browser that is not signed in may come from someone other
+    // than the person who started the install (a link sent to them): their app account
+    // would join the starter's portal. Only the starter, signed in here, finishes it.
+    if caller.is_none() && q.error.is_none() && q.code.is_some() {
+        if let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) {
+            return match pending(&state, raw_state).await {
+                Ok(p) => confirmation_page(&p, &parts),
+                Err(f) => message_page(
+                    f.status,
+                    &f.title,
+                    &f.message,
+                    &f.hint,
+                    ("/marketplace", "Back to the Marketplace"),
+                ),
+            };
+        }
+    }
     let params = CallbackParams {
         code: q.code,
         state: q.state,
@@ -83,4 +100,31 @@ pub async fn callback(
             ("/marketplace", "Back to the Marketplace"),
         ),
     }
+}
+
+/// Names the portal and the person who started the install; signing in as them comes
+/// back to this callback, which then finishes it.
+fn confirmation_page(p: &PendingInstall, parts: &Parts) -> Response {
+    let here = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/oauth/callback");
+    let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+    message_page(
+        200,
+        "Confirm this install",
+        &format!(
+            "{} ({}) started connecting {} to the Tandem portal “{}”. Only they can finish it, signed in to Tandem in this browser.",
+            p.started_by_name, p.started_by_email, p.app_name, p.portal_name
+        ),
+        &format!(
+            "If you did not start this install, close this page: nothing has been connected, and your {} account stays out of that portal.",
+            p.app_name
+        ),
+        (
+            &format!("/login?next={next}"),
+            &format!("Sign in as {} to finish", p.started_by_email),
+        ),
+    )
 }

@@ -11,9 +11,10 @@ use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use http::StatusCode;
+use http::{header, HeaderValue, StatusCode};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -55,6 +56,20 @@ pub fn app(state: AppState) -> Router {
         .layer(sessions)
         .layer(from_fn(metrics::record_request))
         .layer(TraceLayer::new_for_http())
+        // No page may be framed by another site (clickjacking a sign-in or a consent),
+        // and no response is content-sniffed into something it does not say it is.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }
 
@@ -117,14 +132,19 @@ async fn healthz(State(state): State<AppState>) -> Response {
         .await
     {
         Ok(_) => Json(serde_json::json!({"status": "ok", "database": "ok"})).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({
-                "status": "error",
-                "database": "unreachable",
-                "message": format!("The database does not answer: {e}"),
-            })),
-        )
-            .into_response(),
+        // The error's text (host names, user names) is for the operator's log, not for
+        // anyone who can reach the health check.
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({
+                    "status": "error",
+                    "database": "unreachable",
+                    "message": "The database does not answer.",
+                })),
+            )
+                .into_response()
+        }
     }
 }

@@ -45,7 +45,16 @@ async fn consent(s: &Stack, account: &str, decision: &str) -> String {
 
 /// Follows the demo app's redirect to Tandem's callback, as a browser without a session.
 async fn callback(location: &str) -> (u16, String, Option<String>) {
-    let res = no_redirects().get(location).send().await.expect("callback");
+    callback_with(location, None).await
+}
+
+/// The same, from a browser with a session cookie (`name=value`).
+async fn callback_with(location: &str, cookie: Option<&str>) -> (u16, String, Option<String>) {
+    let mut req = no_redirects().get(location);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let res = req.send().await.expect("callback");
     let status = res.status().as_u16();
     let redirect = res
         .headers()
@@ -89,8 +98,10 @@ async fn a_callback_with_a_state_tandem_did_not_issue_is_refused_and_stores_noth
     assert!(page.contains("Start the install again"), "{page}");
     assert_eq!(connection_count(&s).await, 0);
 
-    // The genuine answer still completes once; replaying it is refused.
-    let (status, _, redirect) = callback(&back).await;
+    // The genuine answer, in the browser of the admin who started it, still completes
+    // once; replaying it is refused.
+    let (cookie, _) = s.sign_in(None).await;
+    let (status, _, redirect) = callback_with(&back, Some(&cookie)).await;
     assert_eq!(
         status, 303,
         "the genuine callback redirects to the app page"

@@ -17,6 +17,7 @@ mod engine_processes;
 mod engine_queue;
 mod engine_sync;
 mod foundation;
+mod hardening;
 mod hub;
 mod security;
 mod sync_exports;

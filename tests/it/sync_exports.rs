@@ -19,17 +19,17 @@ use tandem::server::app;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-struct World {
-    app: axum::Router,
-    engine: Arc<Engine>,
-    admin: Seeded,
-    sync_id: Uuid,
-    state: AppState,
+pub(crate) struct World {
+    pub(crate) app: axum::Router,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) admin: Seeded,
+    pub(crate) sync_id: Uuid,
+    pub(crate) state: AppState,
 }
 
 /// A portal with a connected Demo CRM account and a contacts sync whose index holds
 /// records in every state (inserted directly: the export reads only the index).
-async fn world(pool: &PgPool) -> World {
+pub(crate) async fn world(pool: &PgPool) -> World {
     world_with(pool, |_| {}).await
 }
 
@@ -216,7 +216,7 @@ async fn get(
 }
 
 /// Starts an export, lets the worker make it, and returns its finished view.
-async fn export(w: &World, body: Value) -> Value {
+pub(crate) async fn export(w: &World, body: Value) -> Value {
     let started = call(&w.app, "export_sync_records", Some(&w.admin.token), body).await;
     assert_eq!(started.status, 200, "{}", started.text);
     assert_eq!(started.body["status"], "queued");

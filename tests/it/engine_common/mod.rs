@@ -275,6 +275,45 @@ impl Stack {
         done.connection_id
     }
 
+    /// Signs the admin in over HTTP, as the login form does; returns the session cookie
+    /// (`name=value`) and where the sign-in says to go next (`next`, when given).
+    pub async fn sign_in(&self, next: Option<&str>) -> (String, Option<String>) {
+        let mut form = vec![
+            ("email", "admin@example.com"),
+            ("password", "correct horse battery"),
+        ];
+        if let Some(next) = next {
+            form.push(("next", next));
+        }
+        let res = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/api/login", self.tandem_url))
+            .header("origin", &self.tandem_url)
+            .form(&form)
+            .send()
+            .await
+            .expect("sign in");
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "sign-in: {}",
+            res.status()
+        );
+        let cookie = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+            .find(|c| c.starts_with("tandem_session="))
+            .expect("a session cookie");
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (cookie, location)
+    }
+
     pub fn connector(&self, connection_id: Uuid) -> Arc<dyn Connector> {
         let def = registry::app_definition(&self.state.config.apps, "demo").unwrap();
         connections::connector_for(
