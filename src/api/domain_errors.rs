@@ -36,6 +36,7 @@ impl From<&EngineError> for ApiError {
             EngineError::Conflict(_) => (409, "conflict"),
             EngineError::AppUnavailable(_) => (502, "app_unavailable"),
             EngineError::Expired(_) => (410, "expired"),
+            EngineError::TooManyExports(_) => (429, "too_many_exports"),
             EngineError::Hub(e) => return e.into(),
             EngineError::Platform(e) => return e.clone(),
             EngineError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),

@@ -25,6 +25,9 @@ pub enum EngineError {
     /// Something that was there is gone for good (an export's download link).
     #[error("{}", .0.message)]
     Expired(Problem),
+    /// The user has as many exports being made as one may.
+    #[error("{}", .0.message)]
+    TooManyExports(Problem),
     #[error(transparent)]
     Hub(#[from] HubError),
     /// Refused by the platform (connections, tokens), already in its wire shape.
@@ -69,6 +72,10 @@ impl EngineError {
         EngineError::Expired(Problem::new(message))
     }
 
+    pub fn too_many_exports(message: impl Into<String>) -> Self {
+        EngineError::TooManyExports(Problem::new(message))
+    }
+
     /// Adds what to do next; errors from other layers keep their own.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         if let Some(p) = self.problem_mut() {
@@ -85,7 +92,8 @@ impl EngineError {
             | EngineError::BadRequest(p)
             | EngineError::Conflict(p)
             | EngineError::AppUnavailable(p)
-            | EngineError::Expired(p) => Some(p),
+            | EngineError::Expired(p)
+            | EngineError::TooManyExports(p) => Some(p),
             EngineError::Hub(_) | EngineError::Platform(_) | EngineError::Unexpected(_) => None,
         }
     }
@@ -97,7 +105,8 @@ impl EngineError {
             | EngineError::BadRequest(p)
             | EngineError::Conflict(p)
             | EngineError::AppUnavailable(p)
-            | EngineError::Expired(p) => Some(p),
+            | EngineError::Expired(p)
+            | EngineError::TooManyExports(p) => Some(p),
             EngineError::Hub(_) | EngineError::Platform(_) | EngineError::Unexpected(_) => None,
         }
     }

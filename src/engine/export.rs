@@ -178,7 +178,7 @@ pub async fn start(
     .bind(user_id)
     .bind(sync_id)
     .bind(r.format.extension())
-    .bind(&r.state)
+    .bind(r.state)
     .bind(reason)
     .bind(search)
     .fetch_optional(&mut *tx)
@@ -193,11 +193,9 @@ pub async fn start(
     .fetch_one(&mut *tx)
     .await?;
     if unfinished >= MAX_UNFINISHED_PER_USER {
-        return Err(ApiError::new(
-            429,
-            "too_many_exports",
-            format!("You already have {unfinished} exports being made."),
-        )
+        return Err(EngineError::too_many_exports(format!(
+            "You already have {unfinished} exports being made."
+        ))
         .with_hint("Start this one when one of them is ready (you will find it in the notification centre)."));
     }
     let row: ExportRow = sqlx::query_as(&format!(
@@ -208,7 +206,7 @@ pub async fn start(
     .bind(user_id)
     .bind(sync_id)
     .bind(&title)
-    .bind(r.state.map(RecordState::as_str))
+    .bind(r.state)
     .bind(reason)
     .bind(search)
     .bind(r.format.extension())
