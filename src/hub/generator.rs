@@ -25,6 +25,13 @@ use uuid::Uuid;
 /// Records per COPY chunk.
 const CHUNK: usize = 20_000;
 
+/// `total` rows in batches of [`CHUNK`]: each batch's first index and its size.
+fn chunks(total: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..total)
+        .step_by(CHUNK)
+        .map(move |i| (i, (total - i).min(CHUNK as u64)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerateOptions {
     pub contacts: u64,
@@ -457,6 +464,24 @@ impl Loader<'_> {
         Ok(ids)
     }
 
+    /// Associates each record of `ids` with its `links` entry of `to` (if any); answers
+    /// how many associations that made.
+    async fn associate_each(
+        &mut self,
+        from: ObjectType,
+        ids: &[i64],
+        links: &[Option<i64>],
+        to: ObjectType,
+    ) -> anyhow::Result<u64> {
+        let pairs: Vec<_> = ids
+            .iter()
+            .zip(links)
+            .filter_map(|(id, link)| link.map(|l| (from, *id, to, l)))
+            .collect();
+        self.associate(&pairs).await?;
+        Ok(pairs.len() as u64)
+    }
+
     /// Writes associations (canonical direction) and their two change rows each.
     async fn associate(
         &mut self,
@@ -714,9 +739,7 @@ pub async fn generate(
     {
         let mut rng = rng_for(opts.seed, ObjectType::Companies);
         let mut names: Vec<(String, String)> = Vec::new();
-        let mut i = 0;
-        while i < opts.companies {
-            let n = (opts.companies - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.companies) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut chunk_names = Vec::with_capacity(n as usize);
             for k in 0..n {
@@ -729,7 +752,6 @@ pub async fn generate(
             }
             let ids = loader.load(ObjectType::Companies, &rows).await?;
             companies.extend(ids.into_iter().zip(chunk_names));
-            i += n;
         }
         out.companies = opts.companies;
     }
@@ -738,9 +760,7 @@ pub async fn generate(
     {
         let mut rng = rng_for(opts.seed, ObjectType::Contacts);
         let mut recent = Vec::new();
-        let mut i = 0;
-        while i < opts.contacts {
-            let n = (opts.contacts - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.contacts) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -756,15 +776,9 @@ pub async fn generate(
                 links.push(company.map(|c| c.0));
             }
             let ids = loader.load(ObjectType::Contacts, &rows).await?;
-            let pairs: Vec<_> = ids
-                .iter()
-                .zip(&links)
-                .filter_map(|(id, c)| {
-                    c.map(|c| (ObjectType::Contacts, *id, ObjectType::Companies, c))
-                })
-                .collect();
-            out.associations += pairs.len() as u64;
-            loader.associate(&pairs).await?;
+            out.associations += loader
+                .associate_each(ObjectType::Contacts, &ids, &links, ObjectType::Companies)
+                .await?;
             // Email engagement on about one contact in ten with an address.
             let mut events = Vec::new();
             for (row, id) in rows.iter().zip(&ids) {
@@ -793,16 +807,13 @@ pub async fn generate(
             out.timeline_events += events.len() as u64;
             loader.timeline(&events).await?;
             contact_ids.extend(ids);
-            i += n;
         }
         out.contacts = opts.contacts;
     }
 
     if opts.deals > 0 {
         let mut rng = rng_for(opts.seed, ObjectType::Deals);
-        let mut i = 0;
-        while i < opts.deals {
-            let n = (opts.deals - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.deals) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -869,16 +880,13 @@ pub async fn generate(
             }
             out.associations += pairs.len() as u64;
             loader.associate(&pairs).await?;
-            i += n;
         }
         out.deals = opts.deals;
     }
 
     if opts.invoices > 0 {
         let mut rng = rng_for(opts.seed, ObjectType::Invoices);
-        let mut i = 0;
-        while i < opts.invoices {
-            let n = (opts.invoices - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.invoices) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -913,16 +921,9 @@ pub async fn generate(
                 links.push(contact);
             }
             let ids = loader.load(ObjectType::Invoices, &rows).await?;
-            let pairs: Vec<_> = ids
-                .iter()
-                .zip(&links)
-                .filter_map(|(id, c)| {
-                    c.map(|c| (ObjectType::Invoices, *id, ObjectType::Contacts, c))
-                })
-                .collect();
-            out.associations += pairs.len() as u64;
-            loader.associate(&pairs).await?;
-            i += n;
+            out.associations += loader
+                .associate_each(ObjectType::Invoices, &ids, &links, ObjectType::Contacts)
+                .await?;
         }
         out.invoices = opts.invoices;
     }
