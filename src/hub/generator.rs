@@ -362,6 +362,23 @@ struct Row {
     updated: DateTime<Utc>,
 }
 
+impl Row {
+    /// A row last updated at a random hour within `days` of its creation.
+    fn updated_within(
+        rng: &mut ChaCha8Rng,
+        days: i64,
+        props: Vec<(&'static str, String)>,
+        created: DateTime<Utc>,
+    ) -> Row {
+        let updated = created + Duration::hours(rng.gen_range(0..24 * days));
+        Row {
+            props,
+            created,
+            updated,
+        }
+    }
+}
+
 fn push_copy_text(buf: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -590,15 +607,7 @@ fn company_row(
         ));
     }
     props.push(("lifecyclestage", weighted(rng, LIFECYCLE).to_string()));
-    let updated = created + Duration::hours(rng.gen_range(0..24 * 60));
-    (
-        Row {
-            props,
-            created,
-            updated,
-        },
-        name,
-    )
+    (Row::updated_within(rng, 60, props, created), name)
 }
 
 /// Generates a contact; `recent` holds emails to copy for the case/whitespace twins.
@@ -711,12 +720,7 @@ fn contact_row(
     if rng.gen_bool(0.05) {
         props.push(("hs_email_optout", "true".into()));
     }
-    let updated = created + Duration::hours(rng.gen_range(0..24 * 90));
-    Row {
-        props,
-        created,
-        updated,
-    }
+    Row::updated_within(rng, 90, props, created)
 }
 
 /// Generates and loads the records; see the module docs.
@@ -852,12 +856,7 @@ pub async fn generate(
                         pick(&mut rng, &["low", "medium", "high"]).to_string(),
                     ));
                 }
-                let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row {
-                    props,
-                    created,
-                    updated,
-                });
+                rows.push(Row::updated_within(&mut rng, 30, props, created));
                 let mut contacts = Vec::new();
                 if !contact_ids.is_empty() {
                     for _ in 0..rng.gen_range(0..3) {
@@ -910,12 +909,7 @@ pub async fn generate(
                 if rng.gen_bool(0.3) {
                     props.push(("description", pick(&mut rng, PRODUCTS).to_string()));
                 }
-                let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row {
-                    props,
-                    created,
-                    updated,
-                });
+                rows.push(Row::updated_within(&mut rng, 30, props, created));
                 let contact = (!contact_ids.is_empty() && rng.gen_bool(0.9))
                     .then(|| *pick(&mut rng, &contact_ids));
                 links.push(contact);
