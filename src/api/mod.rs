@@ -21,6 +21,7 @@ pub use crate::model::{ApiError, FieldError};
 pub mod ssr {
     //! Server-side helpers shared by the server functions.
     use super::ApiError;
+    use crate::model::Role;
     use crate::platform::{auth::Principal, AppState};
     use leptos::prelude::*;
 
@@ -47,24 +48,33 @@ pub mod ssr {
 
     /// Like [`principal`], but only for Super Admins.
     pub async fn super_admin() -> Result<Principal, ApiError> {
-        let p = principal().await?;
-        if !p.role.is_super_admin() {
-            return Err(ApiError::forbidden(
-                "Only Super Admins can do this.",
-                "Ask a Super Admin of your portal to do it, or to make you one in Settings → Users.",
-            ));
-        }
-        Ok(p)
+        principal_if(
+            Role::is_super_admin,
+            "Only Super Admins can do this.",
+            "Ask a Super Admin of your portal to do it, or to make you one in Settings → Users.",
+        )
+        .await
     }
 
     /// Like [`principal`], but only for users allowed to install apps and change syncs.
     pub async fn app_manager() -> Result<Principal, ApiError> {
+        principal_if(
+            Role::can_manage_apps,
+            "You need the App Marketplace permission to do this.",
+            "Ask a Super Admin to give you the App Marketplace permission in Settings → Users.",
+        )
+        .await
+    }
+
+    /// The caller if their role `allowed`; 403 with `message` and `hint` otherwise.
+    async fn principal_if(
+        allowed: fn(Role) -> bool,
+        message: &str,
+        hint: &str,
+    ) -> Result<Principal, ApiError> {
         let p = principal().await?;
-        if !p.role.can_manage_apps() {
-            return Err(ApiError::forbidden(
-                "You need the App Marketplace permission to do this.",
-                "Ask a Super Admin to give you the App Marketplace permission in Settings → Users.",
-            ));
+        if !allowed(p.role) {
+            return Err(ApiError::forbidden(message, hint));
         }
         Ok(p)
     }

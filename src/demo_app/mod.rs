@@ -24,8 +24,8 @@ pub mod webhooks;
 pub use config::DemoConfig;
 
 use anyhow::Context;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -83,20 +83,23 @@ impl DemoState {
     }
 }
 
-/// `X-Admin-Key` must match `DEMO_APP_ADMIN_KEY`.
-pub fn admin_guard(state: &DemoState, headers: &HeaderMap) -> Result<(), Response> {
-    let given = headers.get("x-admin-key").and_then(|v| v.to_str().ok());
+/// Guards the `/admin/*` routes: `X-Admin-Key` must match `DEMO_APP_ADMIN_KEY`.
+async fn admin_only(State(state): State<DemoState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get("x-admin-key")
+        .and_then(|v| v.to_str().ok());
     if given == Some(state.config.admin_key.as_str()) {
-        Ok(())
+        next.run(req).await
     } else {
-        Err((
+        (
             StatusCode::UNAUTHORIZED,
             Json(json!({
                 "error": "invalid_admin_key",
                 "message": "Admin endpoints need the header X-Admin-Key: <DEMO_APP_ADMIN_KEY> (default demo-admin-key).",
             })),
         )
-            .into_response())
+            .into_response()
     }
 }
 
@@ -124,15 +127,7 @@ pub fn router(state: DemoState) -> Router {
             put(api::associate).delete(api::associate),
         )
         .route_layer(from_fn_with_state(state.clone(), api::guard));
-
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route(
-            "/oauth/authorize",
-            get(oauth::authorize_page).post(oauth::authorize_submit),
-        )
-        .route("/oauth/token", post(oauth::token))
-        .route("/oauth/revoke", post(oauth::revoke))
+    let admin = Router::new()
         .route(
             "/admin/faults",
             get(faults::get_faults)
@@ -143,6 +138,17 @@ pub fn router(state: DemoState) -> Router {
         .route("/admin/stats/reset", post(stats::reset_stats))
         .route("/admin/events", post(api::admin_event))
         .route("/admin/seed", post(api::admin_seed))
+        .route_layer(from_fn_with_state(state.clone(), admin_only));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize_page).post(oauth::authorize_submit),
+        )
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .merge(admin)
         .merge(ui::routes())
         .merge(v1)
         .fallback(not_found)

@@ -9,7 +9,8 @@ use super::objects::{Kind, Object};
 use super::records::{self, BatchInput, BatchItem, ItemOutcome, Record};
 use super::{webhooks, DemoState};
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -125,6 +126,18 @@ async fn signed_in(state: &DemoState, headers: &HeaderMap) -> Result<User, Respo
     }
 }
 
+/// The signed-in user as an extractor: a handler that takes it answers the redirect
+/// to the sign-in page (or the failure) of [`signed_in`] without running.
+struct SignedIn(User);
+
+impl FromRequestParts<DemoState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &DemoState) -> Result<Self, Response> {
+        signed_in(state, &parts.headers).await.map(SignedIn)
+    }
+}
+
 fn failure(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "demo UI request failed");
     (
@@ -153,6 +166,21 @@ fn object_or_404(name: &str) -> Result<Object, Response> {
         )
             .into_response()
     })
+}
+
+/// The object type of the path `/ui/{object}`, as an extractor: an unknown one is
+/// answered with the page of [`object_or_404`].
+struct ObjectPath(Object);
+
+impl FromRequestParts<DemoState> for ObjectPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &DemoState) -> Result<Self, Response> {
+        let Path(object) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        object_or_404(&object).map(ObjectPath)
+    }
 }
 
 async fn home(State(state): State<DemoState>, headers: HeaderMap) -> Response {
@@ -249,18 +277,10 @@ fn record_title(r: &Record) -> String {
 
 async fn list_page(
     State(state): State<DemoState>,
-    headers: HeaderMap,
-    Path(object): Path<String>,
+    SignedIn(user): SignedIn,
+    ObjectPath(object): ObjectPath,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let object = match object_or_404(&object) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
     let q = form(query.unwrap_or_default().as_bytes())
         .remove("q")
         .filter(|s| !s.trim().is_empty());
@@ -370,17 +390,9 @@ fn field_inputs(
 
 async fn new_page(
     State(state): State<DemoState>,
-    headers: HeaderMap,
-    Path(object): Path<String>,
+    SignedIn(user): SignedIn,
+    ObjectPath(object): ObjectPath,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let object = match object_or_404(&object) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
     let pipelines = stage_options(&state, user.account_id).await;
     new_form(&user, object, &HashMap::new(), None, &pipelines)
 }
@@ -457,18 +469,10 @@ fn describe(e: &super::objects::ItemError) -> String {
 
 async fn create_submit(
     State(state): State<DemoState>,
-    headers: HeaderMap,
-    Path(object): Path<String>,
+    SignedIn(user): SignedIn,
+    ObjectPath(object): ObjectPath,
     body: Bytes,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
-    let object = match object_or_404(&object) {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
     let f = form(&body);
     let pipelines = stage_options(&state, user.account_id).await;
     let input = BatchInput {
@@ -531,14 +535,10 @@ async fn load_record(
 
 async fn record_page(
     State(state): State<DemoState>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Path((object, id)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let (object, record) = match load_record(&state, &user, &object, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -673,14 +673,10 @@ async fn render_record(
 
 async fn update_submit(
     State(state): State<DemoState>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Path((object, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let (object, record) = match load_record(&state, &user, &object, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -720,13 +716,9 @@ async fn update_submit(
 
 async fn delete_submit(
     State(state): State<DemoState>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Path((object, id)): Path<(String, String)>,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let (object, record) = match load_record(&state, &user, &object, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -742,14 +734,10 @@ async fn delete_submit(
 
 async fn association_submit(
     State(state): State<DemoState>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Path((object, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let (object, record) = match load_record(&state, &user, &object, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -805,14 +793,10 @@ async fn association_submit(
 
 async fn event_submit(
     State(state): State<DemoState>,
-    headers: HeaderMap,
+    SignedIn(user): SignedIn,
     Path((object, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
     let (object, record) = match load_record(&state, &user, &object, &id).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -852,11 +836,7 @@ async fn event_submit(
     }
 }
 
-async fn webhooks_page(State(state): State<DemoState>, headers: HeaderMap) -> Response {
-    let user = match signed_in(&state, &headers).await {
-        Ok(u) => u,
-        Err(r) => return r,
-    };
+async fn webhooks_page(State(state): State<DemoState>, SignedIn(user): SignedIn) -> Response {
     let subs = webhooks::subscriptions(&state.pool, user.account_id)
         .await
         .unwrap_or_default();

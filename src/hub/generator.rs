@@ -25,6 +25,13 @@ use uuid::Uuid;
 /// Records per COPY chunk.
 const CHUNK: usize = 20_000;
 
+/// `total` rows in batches of [`CHUNK`]: each batch's first index and its size.
+fn chunks(total: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0..total)
+        .step_by(CHUNK)
+        .map(move |i| (i, (total - i).min(CHUNK as u64)))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GenerateOptions {
     pub contacts: u64,
@@ -355,6 +362,23 @@ struct Row {
     updated: DateTime<Utc>,
 }
 
+impl Row {
+    /// A row last updated at a random hour within `days` of its creation.
+    fn updated_within(
+        rng: &mut ChaCha8Rng,
+        days: i64,
+        props: Vec<(&'static str, String)>,
+        created: DateTime<Utc>,
+    ) -> Row {
+        let updated = created + Duration::hours(rng.gen_range(0..24 * days));
+        Row {
+            props,
+            created,
+            updated,
+        }
+    }
+}
+
 fn push_copy_text(buf: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -455,6 +479,24 @@ impl Loader<'_> {
         )
         .await?;
         Ok(ids)
+    }
+
+    /// Associates each record of `ids` with its `links` entry of `to` (if any); answers
+    /// how many associations that made.
+    async fn associate_each(
+        &mut self,
+        from: ObjectType,
+        ids: &[i64],
+        links: &[Option<i64>],
+        to: ObjectType,
+    ) -> anyhow::Result<u64> {
+        let pairs: Vec<_> = ids
+            .iter()
+            .zip(links)
+            .filter_map(|(id, link)| link.map(|l| (from, *id, to, l)))
+            .collect();
+        self.associate(&pairs).await?;
+        Ok(pairs.len() as u64)
     }
 
     /// Writes associations (canonical direction) and their two change rows each.
@@ -565,15 +607,7 @@ fn company_row(
         ));
     }
     props.push(("lifecyclestage", weighted(rng, LIFECYCLE).to_string()));
-    let updated = created + Duration::hours(rng.gen_range(0..24 * 60));
-    (
-        Row {
-            props,
-            created,
-            updated,
-        },
-        name,
-    )
+    (Row::updated_within(rng, 60, props, created), name)
 }
 
 /// Generates a contact; `recent` holds emails to copy for the case/whitespace twins.
@@ -686,12 +720,7 @@ fn contact_row(
     if rng.gen_bool(0.05) {
         props.push(("hs_email_optout", "true".into()));
     }
-    let updated = created + Duration::hours(rng.gen_range(0..24 * 90));
-    Row {
-        props,
-        created,
-        updated,
-    }
+    Row::updated_within(rng, 90, props, created)
 }
 
 /// Generates and loads the records; see the module docs.
@@ -714,9 +743,7 @@ pub async fn generate(
     {
         let mut rng = rng_for(opts.seed, ObjectType::Companies);
         let mut names: Vec<(String, String)> = Vec::new();
-        let mut i = 0;
-        while i < opts.companies {
-            let n = (opts.companies - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.companies) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut chunk_names = Vec::with_capacity(n as usize);
             for k in 0..n {
@@ -729,7 +756,6 @@ pub async fn generate(
             }
             let ids = loader.load(ObjectType::Companies, &rows).await?;
             companies.extend(ids.into_iter().zip(chunk_names));
-            i += n;
         }
         out.companies = opts.companies;
     }
@@ -738,9 +764,7 @@ pub async fn generate(
     {
         let mut rng = rng_for(opts.seed, ObjectType::Contacts);
         let mut recent = Vec::new();
-        let mut i = 0;
-        while i < opts.contacts {
-            let n = (opts.contacts - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.contacts) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -756,15 +780,9 @@ pub async fn generate(
                 links.push(company.map(|c| c.0));
             }
             let ids = loader.load(ObjectType::Contacts, &rows).await?;
-            let pairs: Vec<_> = ids
-                .iter()
-                .zip(&links)
-                .filter_map(|(id, c)| {
-                    c.map(|c| (ObjectType::Contacts, *id, ObjectType::Companies, c))
-                })
-                .collect();
-            out.associations += pairs.len() as u64;
-            loader.associate(&pairs).await?;
+            out.associations += loader
+                .associate_each(ObjectType::Contacts, &ids, &links, ObjectType::Companies)
+                .await?;
             // Email engagement on about one contact in ten with an address.
             let mut events = Vec::new();
             for (row, id) in rows.iter().zip(&ids) {
@@ -793,16 +811,13 @@ pub async fn generate(
             out.timeline_events += events.len() as u64;
             loader.timeline(&events).await?;
             contact_ids.extend(ids);
-            i += n;
         }
         out.contacts = opts.contacts;
     }
 
     if opts.deals > 0 {
         let mut rng = rng_for(opts.seed, ObjectType::Deals);
-        let mut i = 0;
-        while i < opts.deals {
-            let n = (opts.deals - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.deals) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -841,12 +856,7 @@ pub async fn generate(
                         pick(&mut rng, &["low", "medium", "high"]).to_string(),
                     ));
                 }
-                let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row {
-                    props,
-                    created,
-                    updated,
-                });
+                rows.push(Row::updated_within(&mut rng, 30, props, created));
                 let mut contacts = Vec::new();
                 if !contact_ids.is_empty() {
                     for _ in 0..rng.gen_range(0..3) {
@@ -869,16 +879,13 @@ pub async fn generate(
             }
             out.associations += pairs.len() as u64;
             loader.associate(&pairs).await?;
-            i += n;
         }
         out.deals = opts.deals;
     }
 
     if opts.invoices > 0 {
         let mut rng = rng_for(opts.seed, ObjectType::Invoices);
-        let mut i = 0;
-        while i < opts.invoices {
-            let n = (opts.invoices - i).min(CHUNK as u64);
+        for (i, n) in chunks(opts.invoices) {
             let mut rows = Vec::with_capacity(n as usize);
             let mut links = Vec::new();
             for k in 0..n {
@@ -902,27 +909,15 @@ pub async fn generate(
                 if rng.gen_bool(0.3) {
                     props.push(("description", pick(&mut rng, PRODUCTS).to_string()));
                 }
-                let updated = created + Duration::hours(rng.gen_range(0..24 * 30));
-                rows.push(Row {
-                    props,
-                    created,
-                    updated,
-                });
+                rows.push(Row::updated_within(&mut rng, 30, props, created));
                 let contact = (!contact_ids.is_empty() && rng.gen_bool(0.9))
                     .then(|| *pick(&mut rng, &contact_ids));
                 links.push(contact);
             }
             let ids = loader.load(ObjectType::Invoices, &rows).await?;
-            let pairs: Vec<_> = ids
-                .iter()
-                .zip(&links)
-                .filter_map(|(id, c)| {
-                    c.map(|c| (ObjectType::Invoices, *id, ObjectType::Contacts, c))
-                })
-                .collect();
-            out.associations += pairs.len() as u64;
-            loader.associate(&pairs).await?;
-            i += n;
+            out.associations += loader
+                .associate_each(ObjectType::Invoices, &ids, &links, ObjectType::Contacts)
+                .await?;
         }
         out.invoices = opts.invoices;
     }

@@ -25,6 +25,16 @@ fn refuse(status: u16, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// 503 after a failure of Tandem's own (logged as `what`): the app should retry.
+fn unavailable(what: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
+    refuse(
+        503,
+        "unavailable",
+        "Tandem cannot store deliveries right now; retry later.",
+    )
+}
+
 fn rejection(r: WebhookRejection) -> Response {
     let code = match r {
         WebhookRejection::MissingSignature | WebhookRejection::BadSignature => "bad_signature",
@@ -129,14 +139,7 @@ pub async fn receive(
         match connections::webhook_target(&state.pool, &state.secret_key, connection_id).await {
             Ok(Some(t)) => t,
             Ok(None) => return refuse(404, "not_found", "No such webhook endpoint."),
-            Err(e) => {
-                tracing::error!(error = %e, "webhook target lookup failed");
-                return refuse(
-                    503,
-                    "unavailable",
-                    "Tandem cannot store deliveries right now; retry later.",
-                );
-            }
+            Err(e) => return unavailable("webhook target lookup failed", e),
         };
     let (Some(secret), ConnectionStatus::Connected | ConnectionStatus::NeedsReconnect) =
         (target.secret, target.status)
@@ -162,14 +165,7 @@ pub async fn receive(
     let checked = if off_thread {
         match tokio::task::spawn_blocking(check).await {
             Ok(checked) => checked,
-            Err(e) => {
-                tracing::error!(error = %e, "webhook verification did not finish");
-                return refuse(
-                    503,
-                    "unavailable",
-                    "Tandem cannot store deliveries right now; retry later.",
-                );
-            }
+            Err(e) => return unavailable("webhook verification did not finish", e),
         }
     } else {
         check()
@@ -188,13 +184,6 @@ pub async fn receive(
         Ok(Stored::Duplicate) => {
             (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "storing a webhook delivery failed");
-            refuse(
-                503,
-                "unavailable",
-                "Tandem cannot store deliveries right now; retry later.",
-            )
-        }
+        Err(e) => unavailable("storing a webhook delivery failed", e),
     }
 }

@@ -156,3 +156,14 @@ where
 {
     LocalResource::new(move || fetch(key()))
 }
+
+/// The route parameter `name` (`/…/:id`) as a UUID; `None` when it is missing or not one.
+pub fn use_uuid_param(name: &'static str) -> Memo<Option<uuid::Uuid>> {
+    let params = leptos_router::hooks::use_params_map();
+    Memo::new(move |_| {
+        params
+            .read()
+            .get(name)
+            .and_then(|s| uuid::Uuid::parse_str(&s).ok())
+    })
+}

@@ -109,11 +109,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/crm/v3/objects/{object}/{id}/associations/{to}/{to_id}",
-            put(associations::associate).delete(associations::dissociate),
+            put(associations::change_association).delete(associations::change_association),
         )
         .route(
             "/api/crm/v3/objects/{object}/{id}/associations/{to}/{to_id}/{kind}",
-            put(associations::associate_typed).delete(associations::dissociate_typed),
+            put(associations::change_association).delete(associations::change_association),
         )
         .route(
             "/api/crm/v3/properties/{object}",

@@ -6,13 +6,12 @@
 
 use super::use_interval;
 use crate::api::syncs::{export_status, export_sync_records};
-use crate::app::components::{set_page_status, ErrorBox, Loading};
+use crate::app::components::{set_page_status, use_uuid_param, ErrorBox, Loading};
 use crate::app::layout::notifications_refresher;
 use crate::model::ApiError;
 use crate::model::{ExportFormat, ExportStatus, ExportView, RecordState};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 use uuid::Uuid;
 
 fn running(v: &ExportView) -> bool {
@@ -159,13 +158,7 @@ pub fn ExportDialog(
 /// `/settings/integrations/exports/:id`: an export's state and its download link.
 #[component]
 pub fn ExportPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| Uuid::parse_str(&s).ok())
-    });
+    let id = use_uuid_param("id");
     let loaded = crate::app::components::local_resource(
         move || id.get(),
         |id| async move {

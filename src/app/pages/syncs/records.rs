@@ -11,14 +11,14 @@ use super::{app_syncs_url, edit_url, is_busy, object_label, state_class, thousan
 use crate::api::syncs::{
     list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status,
 };
-use crate::app::components::{set_page_status, ErrorBox, Loading, Menu};
+use crate::app::components::{set_page_status, use_uuid_param, ErrorBox, Loading, Menu};
 use crate::app::layout::use_user;
 use crate::app::pages::crm::enc;
 use crate::model::ApiError;
 use crate::model::{RecordState, SideInput, SyncRecordDetails, SyncRecordPage, SyncView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::params::ParamsMap;
 use uuid::Uuid;
 
@@ -75,14 +75,8 @@ fn hub_record_url(hub_object: &str, id: i64) -> String {
 
 #[component]
 pub fn SyncRecordsPage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| Uuid::parse_str(&s).ok())
-    });
+    let id = use_uuid_param("id");
     let q = Memo::new(move |_| ListQuery::from_query(&query.read()));
     // Bumped after an action and while the sync is busy: status and list reload.
     let version = RwSignal::new(0u32);

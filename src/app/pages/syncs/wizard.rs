@@ -11,7 +11,7 @@ use crate::api::apps::app_connections;
 use crate::api::syncs::{
     create_sync, sync_field_options, sync_setup_options, sync_status, update_sync, validate_sync,
 };
-use crate::app::components::{ErrorBox, Forbidden, Loading};
+use crate::app::components::{use_uuid_param, ErrorBox, Forbidden, Loading};
 use crate::app::layout::use_user;
 use crate::model::{ApiError, FieldError};
 use crate::model::{
@@ -272,13 +272,7 @@ pub fn NewSyncPage() -> impl IntoView {
 
 #[component]
 pub fn EditSyncPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| Uuid::parse_str(&s).ok())
-    });
+    let id = use_uuid_param("id");
     let user = use_user();
     let data = crate::app::components::local_resource(
         move || id.get(),
