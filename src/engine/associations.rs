@@ -125,7 +125,7 @@ pub async fn sync_pairs(
         for p in pairs {
             hub_assoc.insert(
                 p.hub_id,
-                associations::list_ids(pool, sync.portal_id, (from, p.hub_id), to).await?,
+                associations::all_ids(pool, sync.portal_id, (from, p.hub_id), to).await?,
             );
         }
         let hub_ids: Vec<i64> = hub_assoc.values().flatten().copied().collect();

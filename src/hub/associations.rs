@@ -156,25 +156,54 @@ pub async fn dissociate(
     change(pool, portal_id, a, b, false, origin).await
 }
 
-/// Ids of the records of type `to` associated with a record, in id order.
+/// A page of the ids of the records of type `to` associated with a record, in id
+/// order, after the id `after` (0: from the start).
 pub async fn list_ids(
     pool: &PgPool,
     portal_id: Uuid,
     from: (ObjectType, i64),
     to: ObjectType,
+    after: i64,
+    limit: i64,
 ) -> Result<Vec<i64>, HubError> {
     let (_, _, swapped) = canonical(from.0, to).ok_or_else(|| not_associable(from.0, to))?;
+    // Keyset paging in the query: a record with a million associations sends a page.
     let sql = if swapped {
-        "SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2 AND from_object = $3 ORDER BY from_id"
+        "SELECT from_id FROM hub_associations WHERE portal_id = $1 AND to_id = $2 AND from_object = $3
+           AND from_id > $4 ORDER BY from_id LIMIT $5"
     } else {
-        "SELECT to_id FROM hub_associations WHERE portal_id = $1 AND from_id = $2 AND to_object = $3 ORDER BY to_id"
+        "SELECT to_id FROM hub_associations WHERE portal_id = $1 AND from_id = $2 AND to_object = $3
+           AND to_id > $4 ORDER BY to_id LIMIT $5"
     };
     Ok(sqlx::query_scalar(sql)
         .bind(portal_id)
         .bind(from.1)
         .bind(to.as_str())
+        .bind(after)
+        .bind(limit)
         .fetch_all(pool)
         .await?)
+}
+
+/// Every id [`list_ids`] pages through, for callers that must compare whole sets (the
+/// sync of associations: a cut-off list would read as removals).
+pub async fn all_ids(
+    pool: &PgPool,
+    portal_id: Uuid,
+    from: (ObjectType, i64),
+    to: ObjectType,
+) -> Result<Vec<i64>, HubError> {
+    const PAGE: i64 = 1000;
+    let mut ids = Vec::new();
+    loop {
+        let after = ids.last().copied().unwrap_or(0);
+        let page = list_ids(pool, portal_id, from, to, after, PAGE).await?;
+        let last_page = (page.len() as i64) < PAGE;
+        ids.extend(page);
+        if last_page {
+            return Ok(ids);
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]

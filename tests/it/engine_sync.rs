@@ -464,7 +464,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     s.sync(conn).run_initial().await;
     let hub_rita = s.hub_by_email("rita@rockets.example").await.unwrap();
     let hub_companies = || async {
-        tandem::hub::associations::list_ids(
+        tandem::hub::associations::all_ids(
             s.pool(),
             s.admin.portal_id,
             (ObjectType::Contacts, hub_rita.id),

@@ -13,6 +13,7 @@ use http::{header, Request, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 use tandem::connectors::ConnectorError;
+use tandem::hub::ObjectType;
 use tandem::model::ExportFormat;
 use tandem::platform::{connections, AppState, Config};
 use uuid::Uuid;
@@ -283,4 +284,57 @@ async fn the_same_export_twice_is_one_and_a_person_has_only_a_few_at_once(pool: 
     w.engine.drain("test-worker").await.unwrap();
     let r = start(json!({ "sync_id": w.sync_id, "state": "deleted" })).await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[sqlx::test]
+async fn association_lists_page_in_the_query(pool: PgPool) {
+    let app = test_app(&pool).await;
+    let s = seed_user(
+        &pool,
+        "acme",
+        "boss@example.com",
+        tandem::model::Role::SuperAdmin,
+    )
+    .await;
+    let hub = s.hub(&pool);
+    let contact = hub
+        .create(ObjectType::Contacts, json!({ "email": "ada@example.com" }))
+        .await
+        .unwrap();
+    let mut companies = Vec::new();
+    for name in ["Alpha", "Beta", "Gamma"] {
+        let c = hub
+            .create(ObjectType::Companies, json!({ "name": name }))
+            .await
+            .unwrap();
+        hub.associate(
+            (ObjectType::Contacts, contact.id),
+            (ObjectType::Companies, c.id),
+        )
+        .await
+        .unwrap();
+        companies.push(c.id.to_string());
+    }
+    let api = s.rest(&app);
+    let list = format!(
+        "/api/crm/v3/objects/contacts/{}/associations/companies",
+        contact.id
+    );
+    let first = api.get(&format!("{list}?limit=2")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let ids = |r: &serde_json::Value| -> Vec<String> {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&first.body), companies[..2]);
+    let after = first.body["paging"]["next"]["after"].as_str().unwrap();
+    let rest = api.get(&format!("{list}?limit=2&after={after}")).await;
+    assert_eq!(ids(&rest.body), companies[2..]);
+    assert!(rest.body.get("paging").is_none(), "{}", rest.text);
+    let bad = api.get(&format!("{list}?limit=501")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
 }

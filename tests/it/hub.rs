@@ -1229,13 +1229,13 @@ async fn associations_link_both_ways(pool: PgPool) {
     hub.associate(deal, contact).await.unwrap();
     hub.associate(invoice, contact).await.unwrap();
     assert_eq!(
-        associations::list_ids(&pool, p, contact, ObjectType::Companies)
+        associations::all_ids(&pool, p, contact, ObjectType::Companies)
             .await
             .unwrap(),
         vec![company.1]
     );
     assert_eq!(
-        associations::list_ids(&pool, p, company, ObjectType::Contacts)
+        associations::all_ids(&pool, p, company, ObjectType::Contacts)
             .await
             .unwrap(),
         vec![contact.1]
@@ -1606,7 +1606,7 @@ async fn the_generator_is_deterministic_and_messy(pool: PgPool) {
         .iter()
         .find(|c| c.get("company").is_some())
         .unwrap();
-    let ids = associations::list_ids(
+    let ids = associations::all_ids(
         &pool,
         s.portal_id,
         (ObjectType::Contacts, with_company.id),

@@ -1,28 +1,63 @@
 //! Associations between two records: list, add and remove.
 
+use super::objects::parse_limit;
 use super::{
     association_list, default_selection, id_of, object_json, object_of, with_associations, Caller,
-    RestResult, Selection,
+    RestError, RestResult, Selection, ASSOCIATIONS_MAX,
 };
 use crate::hub::{associations, records};
+use crate::model::ApiError;
 use crate::platform::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use http::{Method, StatusCode};
+use serde_json::json;
 
 pub(super) async fn list_associations(
     State(state): State<AppState>,
     caller: Caller,
     Path((object, id, to)): Path<(String, String, String)>,
+    Query(page): Query<PageParams>,
 ) -> RestResult {
     let object = object_of(&object)?;
     let to = object_of(&to)?;
     let id = id_of(object, &id)?;
+    let limit = parse_limit(page.limit.as_deref(), ASSOCIATIONS_MAX, ASSOCIATIONS_MAX)?;
+    let after = match page.after.as_deref().filter(|a| !a.is_empty()) {
+        None => 0,
+        Some(a) => a.parse::<i64>().map_err(|_| {
+            RestError(
+                ApiError::field("after", format!("“{a}” is not a paging cursor."))
+                    .with_hint("Pass the `paging.next.after` value of the previous page."),
+            )
+        })?,
+    };
     let portal = caller.principal.portal_id;
     records::get_or_404(&state.pool, portal, object, id).await?;
-    let ids = associations::list_ids(&state.pool, portal, (object, id), to).await?;
-    Ok(Json(association_list(object, to, &ids)).into_response())
+    // One more than asked tells whether there is a next page.
+    let mut ids = associations::list_ids(
+        &state.pool,
+        portal,
+        (object, id),
+        to,
+        after,
+        limit as i64 + 1,
+    )
+    .await?;
+    let more = ids.len() > limit;
+    ids.truncate(limit);
+    let mut body = association_list(object, to, &ids);
+    if let Some(last) = ids.last().filter(|_| more) {
+        body["paging"] = json!({ "next": { "after": last.to_string() } });
+    }
+    Ok(Json(body).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct PageParams {
+    after: Option<String>,
+    limit: Option<String>,
 }
 
 /// `…/objects/{object}/{id}/associations/{to}/{to_id}`. HubSpot v3 may add an

@@ -452,7 +452,16 @@ async fn with_associations(
     }
     let mut map = Map::new();
     for t in to {
-        let ids = hub::associations::list_ids(&state.pool, portal, (r.object, r.id), *t).await?;
+        // The first page, as HubSpot's record reads do; the list endpoint pages on.
+        let ids = hub::associations::list_ids(
+            &state.pool,
+            portal,
+            (r.object, r.id),
+            *t,
+            0,
+            ASSOCIATIONS_MAX as i64,
+        )
+        .await?;
         if ids.is_empty() {
             continue;
         }
@@ -461,6 +470,9 @@ async fn with_associations(
     o["associations"] = Value::Object(map);
     Ok(())
 }
+
+/// Most associated ids one answer lists (HubSpot's page size for associations).
+const ASSOCIATIONS_MAX: usize = 500;
 
 /// `{"results":[{"id","type"}]}`: the records of `to` one of `from` is associated with.
 fn association_list(from: ObjectType, to: ObjectType, ids: &[i64]) -> Value {

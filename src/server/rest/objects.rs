@@ -57,7 +57,11 @@ pub(super) async fn list_objects(
     Ok(Json(body).into_response())
 }
 
-fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, RestError> {
+pub(super) fn parse_limit(
+    raw: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, RestError> {
     match raw {
         None | Some("") => Ok(default),
         Some(s) => s

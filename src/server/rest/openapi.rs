@@ -80,8 +80,9 @@ fn openapi_document() -> Value {
                 "responses": std_errors(json!({ "204": { "description": "Archived" } })) }
         },
         "/api/crm/v3/objects/{object}/{id}/associations/{toObject}": {
-            "get": { "summary": "Associated record ids", "operationId": "listAssociations",
-                "parameters": [op(), ip(), { "name": "toObject", "in": "path", "required": true, "schema": { "type": "string" } }],
+            "get": { "summary": "Associated record ids, in id order (keyset paging)", "operationId": "listAssociations",
+                "parameters": [op(), ip(), { "name": "toObject", "in": "path", "required": true, "schema": { "type": "string" } },
+                    q("limit", "1-500, default 500"), q("after", "paging.next.after of the previous page")],
                 "responses": std_errors(json!({ "200": ok("Associations", "AssociationList") })) }
         },
         "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}": {
@@ -171,7 +172,8 @@ fn openapi_document() -> Value {
             "numErrors": { "type": "integer" }, "errors": { "type": "array", "items": { "type": "object" } },
             "startedAt": { "type": "string", "format": "date-time" }, "completedAt": { "type": "string", "format": "date-time" } } },
         "AssociationList": { "type": "object", "properties": { "results": { "type": "array", "items": { "type": "object", "properties": {
-            "id": { "type": "string" }, "type": { "type": "string", "example": "contact_to_company" } } } } } },
+            "id": { "type": "string" }, "type": { "type": "string", "example": "contact_to_company" } } } },
+            "paging": { "$ref": "#/components/schemas/Paging" } } },
         "Property": { "type": "object", "properties": { "name": { "type": "string" }, "label": { "type": "string" },
             "type": { "type": "string" }, "fieldType": { "type": "string" }, "tandemType": { "type": "string" },
             "options": { "type": "array", "items": { "type": "object", "properties": { "label": { "type": "string" }, "value": { "type": "string" } } } },
