@@ -144,9 +144,11 @@ pub async fn list_sync_records(
 ) -> Result<SyncRecordPage, ApiError> {
     let p = super::ssr::principal().await?;
     let query = crate::engine::service::RecordQuery {
-        state: record_state(state)?,
-        reason,
-        search,
+        selection: crate::engine::index::Selection {
+            state: record_state(state)?,
+            reason,
+            search,
+        },
         after,
         limit: limit.unwrap_or(50),
     };
@@ -250,9 +252,11 @@ pub async fn export_sync_records(
 ) -> Result<ExportView, ApiError> {
     let p = super::ssr::principal().await?;
     let request = crate::engine::export::ExportRequest {
-        state: record_state(state)?,
-        reason,
-        search,
+        selection: crate::engine::index::Selection {
+            state: record_state(state)?,
+            reason,
+            search,
+        },
         format,
     };
     crate::engine::export::start(

@@ -8,6 +8,7 @@
 //! are deleted by the next export job.
 
 use super::definition;
+use super::index::{self, IndexRow, Selection};
 use super::queue::{self, Job, NewJob};
 use super::runner::{BatchError, Outcome};
 use super::troubleshoot;
@@ -53,7 +54,7 @@ struct ExportRow {
     user_id: Option<Uuid>,
     sync_id: Option<Uuid>,
     title: String,
-    state: Option<String>,
+    state: Option<RecordState>,
     reason: Option<String>,
     search: Option<String>,
     format: String,
@@ -125,9 +126,7 @@ fn state_title(state: Option<RecordState>) -> &'static str {
 /// What *More → Export* asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ExportRequest {
-    pub state: Option<RecordState>,
-    pub reason: Option<String>,
-    pub search: Option<String>,
+    pub selection: Selection,
     pub format: ExportFormat,
 }
 
@@ -151,7 +150,7 @@ pub async fn start(
         .find(|l| l.id == app)
         .map(|l| l.name)
         .unwrap_or(app);
-    let state_word = state_title(r.state);
+    let state_word = state_title(r.selection.state);
     let title = format!("{state_word} {} · {app_name} ({account})", sync.hub_object);
     let file_name = format!(
         "tandem-{}-{}-{}.{}",
@@ -160,8 +159,9 @@ pub async fn start(
         chrono::Utc::now().format("%Y%m%d-%H%M"),
         r.format.extension()
     );
-    let search = r.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    let reason = r.reason.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = trimmed(&r.selection.search);
+    let reason = trimmed(&r.selection.reason);
     let mut tx = pool.begin().await?;
     // One person's starts take turns, so two clicks cannot both pass the checks below.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -178,7 +178,7 @@ pub async fn start(
     .bind(user_id)
     .bind(sync_id)
     .bind(r.format.extension())
-    .bind(r.state)
+    .bind(r.selection.state)
     .bind(reason)
     .bind(search)
     .fetch_optional(&mut *tx)
@@ -206,7 +206,7 @@ pub async fn start(
     .bind(user_id)
     .bind(sync_id)
     .bind(&title)
-    .bind(r.state)
+    .bind(r.selection.state)
     .bind(reason)
     .bind(search)
     .bind(r.format.extension())
@@ -282,81 +282,47 @@ pub async fn for_download(
     Ok((path, row.file_name))
 }
 
-/// One line of an export.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Line {
-    id: i64,
-    hub_id: Option<i64>,
-    app_id: Option<String>,
-    label: String,
-    state: String,
-    reason_code: Option<String>,
-    message: Option<String>,
-    field: Option<String>,
-    deleted_side: Option<String>,
-    last_synced_at: Option<chrono::DateTime<chrono::Utc>>,
-    updated_at: chrono::DateTime<chrono::Utc>,
+/// The cells of one record's line, in the order of [`COLUMNS`].
+fn cells(r: &IndexRow) -> [String; 11] {
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default()
+    };
+    [
+        r.label.clone(),
+        r.state.visible().to_string(),
+        r.reason_code
+            .as_deref()
+            .map(|c| troubleshoot::guide(c).title.to_string())
+            .unwrap_or_default(),
+        r.reason_code.clone().unwrap_or_default(),
+        r.message.clone().unwrap_or_default(),
+        r.field.clone().unwrap_or_default(),
+        r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
+        r.app_id.clone().unwrap_or_default(),
+        match r.deleted_side.as_deref() {
+            Some("hub") => "hub".into(),
+            Some("app") => "app".into(),
+            _ => String::new(),
+        },
+        time(r.last_synced_at),
+        time(Some(r.updated_at)),
+    ]
 }
 
-impl Line {
-    fn cells(&self) -> [String; 11] {
-        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default()
-        };
-        [
-            self.label.clone(),
-            self.state.clone(),
-            self.reason_code
-                .as_deref()
-                .map(|c| troubleshoot::guide(c).title.to_string())
-                .unwrap_or_default(),
-            self.reason_code.clone().unwrap_or_default(),
-            self.message.clone().unwrap_or_default(),
-            self.field.clone().unwrap_or_default(),
-            self.hub_id.map(|h| h.to_string()).unwrap_or_default(),
-            self.app_id.clone().unwrap_or_default(),
-            match self.deleted_side.as_deref() {
-                Some("hub") => "hub".into(),
-                Some("app") => "app".into(),
-                _ => String::new(),
-            },
-            time(self.last_synced_at),
-            time(Some(self.updated_at)),
-        ]
-    }
-}
-
+/// The next lines of an export: the selection of the list it was started from.
 async fn lines(
     conn: &mut PgConnection,
     sync_id: Uuid,
     row: &ExportRow,
     after: i64,
-) -> sqlx::Result<Vec<Line>> {
-    let states: Vec<String> = match &row.state {
-        Some(s) => vec![s.clone()],
-        None => RecordState::ALL.iter().map(|s| s.to_string()).collect(),
+) -> sqlx::Result<Vec<IndexRow>> {
+    let selection = Selection {
+        state: row.state,
+        reason: row.reason.clone(),
+        search: row.search.clone(),
     };
-    // The same selection as the list the export was started from (engine::service::records).
-    let search = row
-        .search
-        .as_deref()
-        .map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
-    sqlx::query_as(
-        "SELECT id, hub_id, app_id, label, state, reason_code, message, field, deleted_side, last_synced_at, updated_at
-         FROM sync_index WHERE sync_id = $1 AND state = ANY($2) AND id > $3
-           AND ($4::text IS NULL OR reason_code = $4)
-           AND ($5::text IS NULL OR label ILIKE $5 OR app_id ILIKE $5 OR hub_id::text ILIKE $5)
-         ORDER BY id LIMIT $6",
-    )
-    .bind(sync_id)
-    .bind(&states)
-    .bind(after)
-    .bind(&row.reason)
-    .bind(&search)
-    .bind(BATCH)
-    .fetch_all(conn)
-    .await
+    index::select(conn, sync_id, &selection, after, BATCH).await
 }
 
 /// A CSV cell that a spreadsheet would take for a formula gets a leading `'`.
@@ -504,7 +470,7 @@ async fn write_file(
         let Some(last) = batch.last() else { break };
         after = last.id;
         for line in &batch {
-            sink.write(&line.cells())?;
+            sink.write(&cells(line))?;
         }
         n += batch.len() as i64;
         // A long export keeps its lease, so no other worker starts it again.

@@ -253,6 +253,48 @@ pub async fn in_state(
     .await
 }
 
+/// Which records a sync's list, and an export of it, show.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// One state; `None`: every state people see.
+    pub state: Option<RecordState>,
+    /// One reason code.
+    pub reason: Option<String>,
+    /// Words in the label or either side's id.
+    pub search: Option<String>,
+}
+
+/// A page of the rows a selection shows, in id order after the id `after`.
+pub async fn select(
+    db: impl sqlx::PgExecutor<'_>,
+    sync_id: Uuid,
+    sel: &Selection,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IndexRow>> {
+    let states = sel.state.map_or(RecordState::ALL.to_vec(), |s| vec![s]);
+    let search = sel
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM sync_index WHERE sync_id = $1 AND state = ANY($2) AND id > $3
+           AND ($4::text IS NULL OR reason_code = $4)
+           AND ($5::text IS NULL OR label ILIKE $5 OR app_id ILIKE $5 OR hub_id::text ILIKE $5)
+         ORDER BY id LIMIT $6"
+    ))
+    .bind(sync_id)
+    .bind(&states)
+    .bind(after)
+    .bind(&sel.reason)
+    .bind(&search)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// How many hub records the hub pass has to decide (the total its progress shows).
 pub async fn undecided_count(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar(

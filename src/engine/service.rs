@@ -4,7 +4,6 @@
 
 use super::definition::{self, SyncRow};
 use super::hub_side;
-use super::index::IndexRow;
 use super::queue::{self, NewJob};
 use super::runner;
 use super::troubleshoot;
@@ -12,6 +11,7 @@ use super::EngineError;
 use crate::connectors::{registry, AppObject, Connector};
 use crate::model::*;
 use crate::platform::{connections, AppState};
+use index::{self, IndexRow, Selection};
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -247,9 +247,7 @@ pub async fn delete(state: &AppState, portal_id: Uuid, id: Uuid) -> Result<(), E
 }
 
 async fn counts(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<SyncCounts> {
-    Ok(SyncCounts::from_rows(
-        &super::index::counts(pool, sync_id).await?,
-    ))
+    Ok(SyncCounts::from_rows(&index::counts(pool, sync_id).await?))
 }
 
 fn progress(row: &SyncRow) -> SyncProgress {
@@ -367,14 +365,10 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
     }
 }
 
-/// A page of one state's records (`state` None: every visible state), searchable by
-/// name, email or id, optionally one reason only; keyset-paged by index id.
-/// Which records a list shows.
+/// A page of a sync's list: its selection, keyset-paged by index id.
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
-    pub state: Option<RecordState>,
-    pub reason: Option<String>,
-    pub search: Option<String>,
+    pub selection: Selection,
     pub after: Option<i64>,
     pub limit: i64,
 }
@@ -385,45 +379,17 @@ pub async fn records(
     sync_id: Uuid,
     q: &RecordQuery,
 ) -> Result<SyncRecordPage, EngineError> {
-    let (state, reason, search, after, limit) = (
-        q.state,
-        q.reason.as_deref(),
-        q.search.as_deref(),
-        q.after,
-        q.limit,
-    );
     definition::get(pool, portal_id, sync_id).await?;
-    let states: Vec<&str> = match state {
-        Some(s) => vec![s.as_str()],
-        None => RecordState::ALL.iter().map(|s| s.as_str()).collect(),
-    };
-    let search = search
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("%{}%", s.replace('%', "\\%").replace('_', "\\_")));
-    let limit = limit.clamp(1, 200);
-    let rows: Vec<IndexRow> = sqlx::query_as(&format!(
-        "SELECT {} FROM sync_index WHERE sync_id = $1 AND state = ANY($2) AND id > $3
-           AND ($4::text IS NULL OR reason_code = $4)
-           AND ($5::text IS NULL OR label ILIKE $5 OR app_id ILIKE $5 OR hub_id::text ILIKE $5)
-         ORDER BY id LIMIT $6",
-        super::index::COLUMNS
-    ))
-    .bind(sync_id)
-    .bind(&states)
-    .bind(after.unwrap_or(0))
-    .bind(reason)
-    .bind(&search)
-    .bind(limit + 1)
-    .fetch_all(pool)
-    .await?;
+    let state = q.selection.state;
+    let limit = q.limit.clamp(1, 200);
+    let rows = index::select(pool, sync_id, &q.selection, q.after.unwrap_or(0), limit + 1).await?;
     let groups: Vec<(String, i64)> = if state.is_some_and(|s| s != RecordState::Syncing) {
         sqlx::query_as(
             "SELECT COALESCE(reason_code, 'unknown'), count(*) FROM sync_index WHERE sync_id = $1 AND state = $2
              GROUP BY 1 ORDER BY 2 DESC",
         )
         .bind(sync_id)
-        .bind(states[0])
+        .bind(state)
         .fetch_all(pool)
         .await?
     } else {
@@ -464,7 +430,7 @@ pub async fn record_detail(
 ) -> Result<SyncRecordDetails, EngineError> {
     let sync = definition::get(&state.pool, portal_id, sync_id).await?;
     let mut conn = state.pool.acquire().await?;
-    let row = super::index::by_ids(&mut conn, sync_id, &[index_id])
+    let row = index::by_ids(&mut conn, sync_id, &[index_id])
         .await?
         .pop()
         .ok_or_else(|| EngineError::not_found("The record"))?;

@@ -103,6 +103,37 @@ fn failure(status: u16, title: &str, message: impl Into<String>, hint: &str) -> 
     }
 }
 
+const RESTART: &str = "Start the install again from the Marketplace.";
+
+fn internal(e: &dyn std::fmt::Display) -> InstallFailure {
+    tracing::error!(error = %e, "install failed");
+    failure(
+        500,
+        "Install failed",
+        "Something went wrong on our side while finishing the install.",
+        RESTART,
+    )
+}
+
+/// The install a callback names, unless it is unknown, already used or too old.
+fn live<T>(row: Option<T>, expired: fn(&T) -> bool) -> Result<T, InstallFailure> {
+    match row {
+        None => Err(failure(
+            400,
+            "Install not recognised",
+            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
+            RESTART,
+        )),
+        Some(r) if expired(&r) => Err(failure(
+            400,
+            "Install expired",
+            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
+            RESTART,
+        )),
+        Some(r) => Ok(r),
+    }
+}
+
 pub struct CallbackParams {
     pub code: Option<String>,
     pub state: Option<String>,
@@ -123,7 +154,6 @@ pub struct PendingInstall {
 
 /// Looks an install's state up without consuming it (see [`PendingInstall`]).
 pub async fn pending(state: &AppState, raw_state: &str) -> Result<PendingInstall, InstallFailure> {
-    const RESTART: &str = "Start the install again from the Marketplace.";
     let row: Option<(String, String, String, String, bool)> = sqlx::query_as(
         "SELECT o.app, p.name, u.name, u.email, o.expires_at < now()
          FROM oauth_states o JOIN portals p ON p.id = o.portal_id JOIN users u ON u.id = o.user_id
@@ -132,31 +162,8 @@ pub async fn pending(state: &AppState, raw_state: &str) -> Result<PendingInstall
     .bind(super::tokens::hash(raw_state))
     .fetch_optional(&state.pool)
     .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "install lookup failed");
-        failure(
-            500,
-            "Install failed",
-            "Something went wrong on our side while finishing the install.",
-            RESTART,
-        )
-    })?;
-    let Some((app, portal_name, started_by_name, started_by_email, expired)) = row else {
-        return Err(failure(
-            400,
-            "Install not recognised",
-            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
-            RESTART,
-        ));
-    };
-    if expired {
-        return Err(failure(
-            400,
-            "Install expired",
-            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
-            RESTART,
-        ));
-    }
+    .map_err(|e| internal(&e))?;
+    let (app, portal_name, started_by_name, started_by_email, _) = live(row, |r| r.4)?;
     let app_name = registry::listings()
         .into_iter()
         .find(|l| l.id == app)
@@ -183,7 +190,6 @@ pub async fn complete(
     caller: Option<&Principal>,
     p: CallbackParams,
 ) -> Result<Installed, InstallFailure> {
-    const RESTART: &str = "Start the install again from the Marketplace.";
     let Some(raw_state) = p.state.filter(|s| !s.is_empty()) else {
         return Err(failure(
             400,
@@ -191,15 +197,6 @@ pub async fn complete(
             "The app sent us back without the install's state.",
             RESTART,
         ));
-    };
-    let internal = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "install failed");
-        failure(
-            500,
-            "Install failed",
-            "Something went wrong on our side while finishing the install.",
-            RESTART,
-        )
     };
     let state_hash = super::tokens::hash(&raw_state);
     // Single use: the state is consumed by the first callback that presents it.
@@ -212,22 +209,7 @@ pub async fn complete(
     .fetch_optional(&state.pool)
     .await
     .map_err(|e| internal(&e))?;
-    let Some((portal_id, user_id, app, sealed_verifier, expired)) = row else {
-        return Err(failure(
-            400,
-            "Install not recognised",
-            "This answer from the app does not match an install started here (state mismatch), or it was already used.",
-            RESTART,
-        ));
-    };
-    if expired {
-        return Err(failure(
-            400,
-            "Install expired",
-            format!("The install was started more than {STATE_TTL_MINUTES} minutes ago."),
-            RESTART,
-        ));
-    }
+    let (portal_id, user_id, app, sealed_verifier, _) = live(row, |r| r.4)?;
     if let Some(c) = caller {
         if c.user_id != user_id {
             return Err(failure(

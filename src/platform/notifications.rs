@@ -18,19 +18,7 @@ pub async fn notify_admins(
     portal_id: Uuid,
     n: NewNotification<'_>,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
-        "INSERT INTO notifications (portal_id, user_id, kind, title, body, link)
-         SELECT portal_id, id, $2, $3, $4, $5 FROM users
-         WHERE portal_id = $1 AND role = 'super_admin'",
-    )
-    .bind(portal_id)
-    .bind(n.kind)
-    .bind(n.title)
-    .bind(n.body)
-    .bind(n.link)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    insert(pool, portal_id, None, n).await
 }
 
 /// Sends one notification to one user of the portal (an export they asked for).
@@ -40,9 +28,20 @@ pub async fn notify_user(
     user_id: Uuid,
     n: NewNotification<'_>,
 ) -> sqlx::Result<u64> {
+    insert(pool, portal_id, Some(user_id), n).await
+}
+
+/// One row per recipient: the user given, or else every Super Admin of the portal.
+async fn insert(
+    pool: &PgPool,
+    portal_id: Uuid,
+    user_id: Option<Uuid>,
+    n: NewNotification<'_>,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "INSERT INTO notifications (portal_id, user_id, kind, title, body, link)
-         SELECT portal_id, id, $3, $4, $5, $6 FROM users WHERE portal_id = $1 AND id = $2",
+         SELECT portal_id, id, $3, $4, $5, $6 FROM users
+         WHERE portal_id = $1 AND CASE WHEN $2::uuid IS NULL THEN role = 'super_admin' ELSE id = $2 END",
     )
     .bind(portal_id)
     .bind(user_id)

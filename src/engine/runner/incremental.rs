@@ -159,13 +159,7 @@ pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome
     let Some(last) = rows.last().map(|r| r.id) else {
         return complete(run.pool, job).await;
     };
-    let mut items: Vec<Item> = rows
-        .into_iter()
-        .map(|r| Item {
-            row: Some(r),
-            ..Default::default()
-        })
-        .collect();
+    let mut items = Item::of_rows(rows);
     complete_items(run, &mut items).await?;
     process(run, job, items, Finish::JobAfter { last }).await?;
     Ok(Outcome::Continue)
@@ -204,14 +198,10 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
     let Some(last) = rows.last().map(|r| r.id) else {
         return complete(run.pool, job).await;
     };
-    let mut items: Vec<Item> = rows
-        .into_iter()
-        .map(|r| Item {
-            row: Some(r),
-            recreate: true,
-            ..Default::default()
-        })
-        .collect();
+    let mut items = Item::of_rows(rows);
+    for it in &mut items {
+        it.recreate = true;
+    }
     complete_items(run, &mut items).await?;
     // The deleted side's old id is gone; the decision creates a new record there.
     for it in &mut items {

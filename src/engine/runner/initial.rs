@@ -97,13 +97,7 @@ pub async fn step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
                 return finish_initial(run, job).await;
             }
             let last = rows.last().map(|r| r.id).unwrap_or_default();
-            let mut items: Vec<Item> = rows
-                .into_iter()
-                .map(|r| Item {
-                    row: Some(r),
-                    ..Default::default()
-                })
-                .collect();
+            let mut items = Item::of_rows(rows);
             drop(conn);
             complete_items(run, &mut items).await?;
             progress.hub_pass_done += items.len() as i64;

@@ -108,6 +108,18 @@ pub struct Item {
     pub recreate: bool,
 }
 
+impl Item {
+    /// Items for index rows whose records are still to be read.
+    pub fn of_rows(rows: Vec<IndexRow>) -> Vec<Item> {
+        rows.into_iter()
+            .map(|r| Item {
+                row: Some(r),
+                ..Default::default()
+            })
+            .collect()
+    }
+}
+
 /// A failure of a whole batch: nothing of it is committed.
 #[derive(Debug)]
 pub struct BatchError {

@@ -680,7 +680,10 @@ impl Stack {
             self.admin.portal_id,
             sync_id,
             &tandem::engine::service::RecordQuery {
-                state: Some(state),
+                selection: tandem::engine::index::Selection {
+                    state: Some(state),
+                    ..Default::default()
+                },
                 limit: 50,
                 ..Default::default()
             },
