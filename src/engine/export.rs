@@ -159,7 +159,9 @@ pub async fn start(
         chrono::Utc::now().format("%Y%m%d-%H%M"),
         r.format.extension()
     );
-    let trimmed = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    fn trimmed(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
     let search = trimmed(&r.selection.search);
     let reason = trimmed(&r.selection.reason);
     let mut tx = pool.begin().await?;

@@ -4,6 +4,7 @@
 
 use super::definition::{self, SyncRow};
 use super::hub_side;
+use super::index::{self, IndexRow, Selection};
 use super::queue::{self, NewJob};
 use super::runner;
 use super::troubleshoot;
@@ -11,7 +12,6 @@ use super::EngineError;
 use crate::connectors::{registry, AppObject, Connector};
 use crate::model::*;
 use crate::platform::{connections, AppState};
-use index::{self, IndexRow, Selection};
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
