@@ -7,17 +7,14 @@ use crate::model::ApiError;
 
 impl From<&HubError> for ApiError {
     fn from(e: &HubError) -> Self {
-        let (status, code) = match e {
-            HubError::NotFound(_) => (404, "not_found"),
-            HubError::Invalid(_) => (422, "validation"),
-            HubError::BadRequest(_) => (400, "bad_request"),
-            HubError::Conflict(_) => (409, "conflict"),
+        let (status, code, problem) = match e {
+            HubError::NotFound(p) => (404, "not_found", p),
+            HubError::Invalid(p) => (422, "validation", p),
+            HubError::BadRequest(p) => (400, "bad_request", p),
+            HubError::Conflict(p) => (409, "conflict", p),
             HubError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),
         };
-        e.problem()
-            .cloned()
-            .unwrap_or_default()
-            .into_api_error(status, code)
+        problem.clone().into_api_error(status, code)
     }
 }
 
@@ -29,22 +26,19 @@ impl From<HubError> for ApiError {
 
 impl From<&EngineError> for ApiError {
     fn from(e: &EngineError) -> Self {
-        let (status, code) = match e {
-            EngineError::NotFound(_) => (404, "not_found"),
-            EngineError::Invalid(_) => (422, "validation"),
-            EngineError::BadRequest(_) => (400, "bad_request"),
-            EngineError::Conflict(_) => (409, "conflict"),
-            EngineError::AppUnavailable(_) => (502, "app_unavailable"),
-            EngineError::Expired(_) => (410, "expired"),
-            EngineError::TooManyExports(_) => (429, "too_many_exports"),
+        let (status, code, problem) = match e {
+            EngineError::NotFound(p) => (404, "not_found", p),
+            EngineError::Invalid(p) => (422, "validation", p),
+            EngineError::BadRequest(p) => (400, "bad_request", p),
+            EngineError::Conflict(p) => (409, "conflict", p),
+            EngineError::AppUnavailable(p) => (502, "app_unavailable", p),
+            EngineError::Expired(p) => (410, "expired", p),
+            EngineError::TooManyExports(p) => (429, "too_many_exports", p),
             EngineError::Hub(e) => return e.into(),
             EngineError::Platform(e) => return e.clone(),
             EngineError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),
         };
-        e.problem()
-            .cloned()
-            .unwrap_or_default()
-            .into_api_error(status, code)
+        problem.clone().into_api_error(status, code)
     }
 }
 

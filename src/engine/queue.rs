@@ -220,6 +220,16 @@ pub async fn extend(conn: &mut PgConnection, job: &Job, lease: Duration) -> sqlx
     Ok(done.rows_affected() == 1)
 }
 
+impl Job {
+    /// Where a paged job goes on (see [`set_after`]); 0 on its first run.
+    pub fn after(&self) -> i64 {
+        self.payload
+            .get("after")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+    }
+}
+
 /// A paged job remembers where it is: the next run goes on after `last`.
 pub async fn set_after(conn: &mut PgConnection, job: &Job, last: i64) -> sqlx::Result<()> {
     sqlx::query(

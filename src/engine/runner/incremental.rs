@@ -148,11 +148,7 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
 /// Records whose failure may have been temporary, once their retry time has come.
 pub async fn retry_failed(run: &Run<'_>, job: &Job, all: bool) -> Result<Outcome, BatchError> {
     let sync = run.sync;
-    let after = job
-        .payload
-        .get("after")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
+    let after = job.after();
     let mut conn = run.pool.acquire().await?;
     let rows = index::failed_due(&mut conn, sync.id, all, after, PAGE as i64).await?;
     drop(conn);
@@ -179,11 +175,7 @@ pub async fn resync_deleted(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchEr
         .payload
         .get("ids")
         .and_then(|v| serde_json::from_value(v.clone()).ok());
-    let after = job
-        .payload
-        .get("after")
-        .and_then(|v| v.as_i64())
-        .unwrap_or(0);
+    let after = job.after();
     let mut conn = run.pool.acquire().await?;
     let rows = index::deleted_on(
         &mut conn,
