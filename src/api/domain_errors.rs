@@ -3,18 +3,29 @@
 
 use crate::engine::EngineError;
 use crate::hub::HubError;
-use crate::model::ApiError;
+use crate::model::{ApiError, Refusal, Refused};
+
+impl From<&Refused> for ApiError {
+    fn from(r: &Refused) -> Self {
+        let (status, code) = match r.kind {
+            Refusal::NotFound => (404, "not_found"),
+            Refusal::Invalid => (422, "validation"),
+            Refusal::BadRequest => (400, "bad_request"),
+            Refusal::Conflict => (409, "conflict"),
+            Refusal::AppUnavailable => (502, "app_unavailable"),
+            Refusal::Expired => (410, "expired"),
+            Refusal::TooManyExports => (429, "too_many_exports"),
+        };
+        r.problem.clone().into_api_error(status, code)
+    }
+}
 
 impl From<&HubError> for ApiError {
     fn from(e: &HubError) -> Self {
-        let (status, code, problem) = match e {
-            HubError::NotFound(p) => (404, "not_found", p),
-            HubError::Invalid(p) => (422, "validation", p),
-            HubError::BadRequest(p) => (400, "bad_request", p),
-            HubError::Conflict(p) => (409, "conflict", p),
-            HubError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),
-        };
-        problem.clone().into_api_error(status, code)
+        match e {
+            HubError::Refused(r) => r.into(),
+            HubError::Unexpected(e) => ApiError::internal(format!("{e:#}")),
+        }
     }
 }
 
@@ -26,19 +37,12 @@ impl From<HubError> for ApiError {
 
 impl From<&EngineError> for ApiError {
     fn from(e: &EngineError) -> Self {
-        let (status, code, problem) = match e {
-            EngineError::NotFound(p) => (404, "not_found", p),
-            EngineError::Invalid(p) => (422, "validation", p),
-            EngineError::BadRequest(p) => (400, "bad_request", p),
-            EngineError::Conflict(p) => (409, "conflict", p),
-            EngineError::AppUnavailable(p) => (502, "app_unavailable", p),
-            EngineError::Expired(p) => (410, "expired", p),
-            EngineError::TooManyExports(p) => (429, "too_many_exports", p),
-            EngineError::Hub(e) => return e.into(),
-            EngineError::Platform(e) => return e.clone(),
-            EngineError::Unexpected(e) => return ApiError::internal(format!("{e:#}")),
-        };
-        problem.clone().into_api_error(status, code)
+        match e {
+            EngineError::Refused(r) => r.into(),
+            EngineError::Hub(e) => e.into(),
+            EngineError::Platform(e) => e.clone(),
+            EngineError::Unexpected(e) => ApiError::internal(format!("{e:#}")),
+        }
     }
 }
 

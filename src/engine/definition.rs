@@ -10,7 +10,7 @@ use super::plan::{
 use super::queue::{self, NewJob};
 use super::EngineError;
 use crate::connectors::{AppObject, FieldKind};
-use crate::model::FieldError;
+use crate::model::{FieldError, Refused};
 use crate::model::{
     FieldOption, MappingInput, MatchKeyInput, SideInput, SyncDirection, SyncInput, WritePolicy,
 };
@@ -127,7 +127,7 @@ pub fn build_settings(
 ) -> Result<SyncSettings, EngineError> {
     let app_fields = app_field_options(app_object);
     let kind = hub_side::object_kind(&input.hub_object).ok_or_else(|| {
-        EngineError::field(
+        Refused::field(
             "hub_object",
             format!("The hub has no object “{}”.", input.hub_object),
         )
@@ -274,7 +274,7 @@ pub fn build_settings(
     if errors.is_empty() {
         Ok(settings)
     } else {
-        Err(EngineError::validation(errors))
+        Err(Refused::validation(errors).into())
     }
 }
 
@@ -340,7 +340,7 @@ pub async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<SyncRow, En
     .bind(portal_id)
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| EngineError::not_found("The sync"))
+    .ok_or_else(|| Refused::not_found("The sync").into())
 }
 
 pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SyncRow>> {
@@ -399,7 +399,7 @@ pub async fn insert(
     .fetch_optional(&mut *tx)
     .await?;
     let id = id.ok_or_else(|| {
-        EngineError::conflict(format!(
+        Refused::conflict(format!(
             "This account already has a sync for {}. Edit that sync instead of adding another.",
             input.app_object
         ))
@@ -793,8 +793,8 @@ mod tests {
         // Text → number (hub jobtitle into app score) is refused, on mappings[1].
         let err = build_settings(&input, &object, &hub_fields)
             .unwrap_err()
-            .problem()
-            .cloned()
+            .refused()
+            .map(|r| r.problem.clone())
             .unwrap();
         assert_eq!(err.fields.len(), 1, "{err:?}");
         assert_eq!(err.fields[0].field, "mappings[1]");
@@ -810,8 +810,8 @@ mod tests {
         input.mappings.push(mapping("email", "email"));
         let err = build_settings(&input, &object, &hub_fields)
             .unwrap_err()
-            .problem()
-            .cloned()
+            .refused()
+            .map(|r| r.problem.clone())
             .unwrap();
         assert!(err.fields.iter().all(|f| f.field == "mappings"), "{err:?}");
     }

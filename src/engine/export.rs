@@ -13,7 +13,7 @@ use super::queue::{self, Job, NewJob};
 use super::runner::{BatchError, Outcome};
 use super::troubleshoot;
 use super::EngineError;
-use crate::model::{ExportFormat, ExportStatus, ExportView, RecordState};
+use crate::model::{ExportFormat, ExportStatus, ExportView, RecordState, Refusal, Refused};
 use crate::platform::notifications::{notify_user, NewNotification};
 use crate::platform::Config;
 use sqlx::{PgConnection, PgPool};
@@ -195,10 +195,10 @@ pub async fn start(
     .fetch_one(&mut *tx)
     .await?;
     if unfinished >= MAX_UNFINISHED_PER_USER {
-        return Err(EngineError::too_many_exports(format!(
+        return Err(Refused::new(Refusal::TooManyExports, format!(
             "You already have {unfinished} exports being made."
         ))
-        .with_hint("Start this one when one of them is ready (you will find it in the notification centre)."));
+        .with_hint("Start this one when one of them is ready (you will find it in the notification centre).").into());
     }
     let row: ExportRow = sqlx::query_as(&format!(
         "INSERT INTO exports (portal_id, user_id, sync_id, title, state, reason, search, format, file_name)
@@ -243,7 +243,7 @@ async fn get(pool: &PgPool, portal_id: Uuid, id: Uuid) -> Result<ExportRow, Engi
     .bind(portal_id)
     .fetch_optional(pool)
     .await?
-    .ok_or_else(|| EngineError::not_found("The export"))
+    .ok_or_else(|| Refused::not_found("The export").into())
 }
 
 /// The file to send for `GET /exports/{id}`: the path and the name to download it as.
@@ -257,29 +257,35 @@ pub async fn for_download(
     match status_of(&row) {
         ExportStatus::Ready => {}
         ExportStatus::Queued | ExportStatus::Running => {
-            return Err(EngineError::conflict("This export is still being made.")
-                .with_hint("You will find the link in the notification centre when it is ready."))
+            return Err(Refused::conflict("This export is still being made.")
+                .with_hint("You will find the link in the notification centre when it is ready.")
+                .into())
         }
         ExportStatus::Failed => {
-            return Err(EngineError::conflict(format!(
+            return Err(Refused::conflict(format!(
                 "This export failed: {}",
                 row.error.as_deref().unwrap_or("no reason recorded")
             ))
-            .with_hint("Start a new export from the record list (More → Export)."))
+            .with_hint("Start a new export from the record list (More → Export).")
+            .into())
         }
         ExportStatus::Expired => {
-            return Err(EngineError::expired(format!(
-                "This download link expired (links work for {TTL_HOURS} hours)."
-            ))
-            .with_hint("Start a new export from the record list (More → Export)."))
+            return Err(Refused::new(
+                Refusal::Expired,
+                format!("This download link expired (links work for {TTL_HOURS} hours)."),
+            )
+            .with_hint("Start a new export from the record list (More → Export).")
+            .into())
         }
     }
     let path = file_path(&config.data_dir, row.id, format_of(&row.format));
     if !path.exists() {
-        return Err(
-            EngineError::expired("The export's file is no longer on the server.")
-                .with_hint("Start a new export from the record list (More → Export)."),
-        );
+        return Err(Refused::new(
+            Refusal::Expired,
+            "The export's file is no longer on the server.",
+        )
+        .with_hint("Start a new export from the record list (More → Export).")
+        .into());
     }
     Ok((path, row.file_name))
 }

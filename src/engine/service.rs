@@ -29,21 +29,26 @@ async fn connector(
     )
     .await?;
     if view.status != ConnectionStatus::Connected {
-        return Err(EngineError::conflict(format!(
+        return Err(Refused::conflict(format!(
             "{} needs reconnecting before its syncs can be set up.",
             view.account_name
         ))
-        .with_hint("Open the app's page in Connected apps and choose Reconnect."));
+        .with_hint("Open the app's page in Connected apps and choose Reconnect.")
+        .into());
     }
     let def = registry::app_definition(&state.config.apps, &view.app)
-        .ok_or_else(|| EngineError::not_found("The app"))?;
+        .ok_or_else(|| Refused::not_found("The app"))?;
     let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)?;
     Ok((view, c))
 }
 
 fn app_unreachable(e: crate::connectors::ConnectorError) -> EngineError {
-    EngineError::app_unavailable(format!("The app did not answer as expected: {e}"))
-        .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
+    Refused::new(
+        Refusal::AppUnavailable,
+        format!("The app did not answer as expected: {e}"),
+    )
+    .with_hint("Try again in a moment; if it persists, check the connection on the app's page.")
+    .into()
 }
 
 async fn app_objects(c: &Arc<dyn Connector>) -> Result<Vec<AppObject>, EngineError> {
@@ -84,7 +89,7 @@ pub async fn field_options(
     let (view, c) = connector(state, portal_id, connection_id).await?;
     let object = find_object(&c, app_object).await?;
     let hub_type = hub_side::object_type(hub_object).ok_or_else(|| {
-        EngineError::field(
+        Refused::field(
             "hub_object",
             format!("The hub has no object “{hub_object}”."),
         )
@@ -166,10 +171,11 @@ async fn find_object(c: &Arc<dyn Connector>, app_object: &str) -> Result<AppObje
         .into_iter()
         .find(|o| o.name == app_object)
         .ok_or_else(|| {
-            EngineError::field(
+            Refused::field(
                 "app_object",
                 format!("The app has no object “{app_object}”."),
             )
+            .into()
         })
 }
 
@@ -182,13 +188,13 @@ pub async fn validate(
     let (_, c) = connector(state, portal_id, input.connection_id).await?;
     let object = find_object(&c, &input.app_object).await?;
     let hub_type = hub_side::object_type(&input.hub_object).ok_or_else(|| {
-        EngineError::field(
+        Refused::field(
             "hub_object",
             format!("The hub has no object “{}”.", input.hub_object),
         )
     })?;
     if object.hub_object != hub_type.as_str() {
-        return Err(EngineError::field(
+        return Err(Refused::field(
             "hub_object",
             format!(
                 "{} in the app sync with hub {}, not {}.",
@@ -196,7 +202,8 @@ pub async fn validate(
                 object.hub_object,
                 hub_type.as_str()
             ),
-        ));
+        )
+        .into());
     }
     let hub_fields = hub_side::fields(&state.pool, portal_id, hub_type).await?;
     definition::build_settings(input, &object, &hub_fields)
@@ -221,9 +228,10 @@ pub async fn update(
 ) -> Result<SyncView, EngineError> {
     let row = definition::get(&state.pool, portal_id, id).await?;
     if input.connection_id != row.connection_id || input.app_object != row.app_object {
-        return Err(EngineError::bad_request(
+        return Err(Refused::bad_request(
             "A sync's account and app object cannot change; create another sync instead.",
-        ));
+        )
+        .into());
     }
     let settings = validate(state, portal_id, input).await?;
     definition::update(&state.pool, &row, input, &settings).await?;
@@ -433,7 +441,7 @@ pub async fn record_detail(
     let row = index::by_ids(&mut conn, sync_id, &[index_id])
         .await?
         .pop()
-        .ok_or_else(|| EngineError::not_found("The record"))?;
+        .ok_or_else(|| Refused::not_found("The record"))?;
     drop(conn);
     let hub = match (row.hub_id, hub_side::object_type(&sync.hub_object)) {
         (Some(id), Some(t)) => hub_side::get_many(&state.pool, portal_id, t, &[id])

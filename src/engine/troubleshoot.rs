@@ -4,6 +4,7 @@
 use super::plan;
 use crate::connectors::ItemError;
 use crate::hub::HubError;
+use crate::model::Refusal;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -127,12 +128,12 @@ pub fn app_refused(e: &ItemError) -> RecordFailure {
 }
 
 pub fn hub_refused(e: &HubError) -> RecordFailure {
-    let code = if matches!(e, HubError::Conflict(_)) {
+    let code = if matches!(e.refused(), Some(r) if r.kind == Refusal::Conflict) {
         "hub_conflict"
     } else {
         "hub_validation"
     };
-    let field = e.problem().and_then(|p| p.fields.first());
+    let field = e.refused().and_then(|r| r.problem.fields.first());
     let detail = field
         .map(|f| format!("{}: {}", f.field, f.message))
         .unwrap_or_else(|| e.to_string());

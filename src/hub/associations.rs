@@ -10,6 +10,7 @@
 use super::changes::{self, ChangeKind, NewChange};
 use super::HubError;
 use crate::model::crm::{AssociationView, ObjectType, WriteOrigin};
+use crate::model::Refused;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -39,8 +40,8 @@ pub fn type_label(from: ObjectType, to: ObjectType) -> String {
 }
 
 fn not_associable(a: ObjectType, b: ObjectType) -> HubError {
-    HubError::bad_request(format!("{a} cannot be associated with {b}."))
-        .with_hint("Associations exist between contacts and companies, deals and companies, deals and contacts, and invoices and contacts.")
+    Refused::bad_request(format!("{a} cannot be associated with {b}."))
+        .with_hint("Associations exist between contacts and companies, deals and companies, deals and contacts, and invoices and contacts.").into()
 }
 
 /// Both records must exist in the portal (archived ones too); else 404.
@@ -61,11 +62,12 @@ async fn check_ends(
             .iter()
             .any(|(fid, fo)| *fid == id && fo == object.as_str())
         {
-            return Err(HubError::missing(format!(
+            return Err(Refused::missing(format!(
                 "There is no {} with id {id}.",
                 object.singular()
             ))
-            .with_hint("It may have been deleted, or it belongs to another portal."));
+            .with_hint("It may have been deleted, or it belongs to another portal.")
+            .into());
         }
     }
     Ok(())

@@ -30,7 +30,7 @@
 //! Consumers resume with [`changes::read_after`] and wake with
 //! [`changes::ChangeListener`].
 //!
-//! **Validation** (`schema`): one error per field, as `HubError::validation` with the
+//! **Validation** (`schema`): one error per field, as `Refused::validation` with the
 //! property names as fields (server functions) or the HubSpot error shape (REST).
 //!
 //! **Timeline** (`timeline`): [`timeline::insert`] attaches events (idempotent with an

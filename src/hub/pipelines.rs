@@ -8,7 +8,7 @@
 
 use super::HubError;
 use crate::model::crm::{PipelineView, StageView};
-use crate::model::FieldError;
+use crate::model::{FieldError, Refused};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -116,7 +116,7 @@ pub async fn create(
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::validation(errors));
+        return Err(Refused::validation(errors).into());
     }
     let mut tx = pool.begin().await?;
     let id: String = sqlx::query_scalar(

@@ -28,7 +28,7 @@ use super::changes::{self, ChangeKind, NewChange};
 use super::schema::{self, NormalisedPatch, ObjectSchema, PropertyValues};
 use super::HubError;
 use crate::model::crm::{ObjectType, PropertyChange, PropertyType, RecordView, WriteOrigin};
-use crate::model::FieldError;
+use crate::model::{FieldError, Refusal, Refused};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -310,7 +310,7 @@ pub async fn count_all(pool: &PgPool, portal_id: Uuid) -> sqlx::Result<i64> {
 }
 
 fn not_found(object: ObjectType, id: i64) -> HubError {
-    HubError::missing(format!("There is no {} with id {id}.", object.singular()))
+    Refused::missing(format!("There is no {} with id {id}.", object.singular())).into()
 }
 
 // ---------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ async fn lock_and_find_emails(
 
 /// The 409 of an email another live contact uses.
 fn email_taken(email: &str, existing: i64, field: String) -> HubError {
-    HubError::conflict(format!(
+    Refused::conflict(format!(
         "A contact with the email {email} already exists. Existing ID: {existing}"
     ))
     .with_hint("Open or update the existing contact instead, or use another email.")
@@ -379,6 +379,7 @@ fn email_taken(email: &str, existing: i64, field: String) -> HubError {
         field,
         message: format!("Already used by contact {existing}."),
     }])
+    .into()
 }
 
 async fn check_unique_emails(
@@ -397,10 +398,11 @@ async fn check_unique_emails(
             "email".to_string()
         };
         if let Some(first) = seen.insert(email.as_str(), *i) {
-            return Err(HubError::validation(vec![FieldError {
+            return Err(Refused::validation(vec![FieldError {
                 field,
                 message: format!("The email {email} is used by inputs[{first}] of this batch too."),
-            }]));
+            }])
+            .into());
         }
         let existing = owners
             .get(email)
@@ -443,13 +445,14 @@ async fn refuse_taken_emails<T>(
         if let Some(existing) = taken {
             *p = Err(email_taken(&c.shown, *existing, "email".into()));
         } else if let Some(first) = first_input.get(c.key.as_str()) {
-            *p = Err(HubError::field(
+            *p = Err(Refused::field(
                 "email",
                 format!(
                     "The email {} is used by another record of this batch (input {first}).",
                     c.shown
                 ),
-            ));
+            )
+            .into());
         } else {
             first_input.insert(&c.key, i);
         }
@@ -527,10 +530,11 @@ pub async fn create_many(
 
 fn check_batch_size(n: usize) -> Result<(), HubError> {
     if n == 0 || n > MAX_BATCH {
-        return Err(HubError::field(
+        return Err(Refused::field(
             "inputs",
             format!("Send between 1 and {MAX_BATCH} inputs (got {n})."),
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -655,7 +659,7 @@ pub async fn create_in(
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::validation(errors));
+        return Err(Refused::validation(errors).into());
     }
     if schema.object == ObjectType::Contacts {
         let emails: Vec<(usize, String, Option<i64>)> = prepared
@@ -680,7 +684,10 @@ pub async fn create_each_in(
 ) -> Result<Vec<Result<Record, HubError>>, sqlx::Error> {
     let mut planned: Vec<Result<BTreeMap<String, String>, HubError>> = inputs
         .iter()
-        .map(|input| prepare_create(schema, input, origin).map_err(HubError::validation))
+        .map(|input| {
+            prepare_create(schema, input, origin)
+                .map_err(|fields| Refused::validation(fields).into())
+        })
         .collect();
     if schema.object == ObjectType::Contacts {
         refuse_taken_emails(conn, portal_id, &mut planned, |p| {
@@ -776,15 +783,16 @@ async fn plan_updates(
                 return Err(not_found(object, *id));
             };
             if record.is_archived() {
-                return Err(HubError::conflict(format!(
+                return Err(Refused::conflict(format!(
                     "The {} {id} is archived.",
                     object.singular()
                 ))
-                .with_hint("Restore it first, then change it."));
+                .with_hint("Restore it first, then change it.")
+                .into());
             }
             let normalised: NormalisedPatch = schema
                 .validate_patch(patch, origin)
-                .map_err(HubError::validation)?;
+                .map_err(Refused::validation)?;
             let mut merged = record.properties.clone();
             let mut changed = Vec::new();
             for (name, value) in &normalised {
@@ -798,7 +806,7 @@ async fn plan_updates(
             }
             let errs = schema.check_record(&merged, Some(&normalised));
             if !errs.is_empty() {
-                return Err(HubError::validation(errs));
+                return Err(Refused::validation(errs).into());
             }
             Ok(UpdatePlan {
                 record,
@@ -900,10 +908,11 @@ pub async fn update_in(
     let mut ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
     ids.sort_unstable();
     if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-        return Err(HubError::field(
+        return Err(Refused::field(
             "inputs",
             format!("The record {} is listed twice in this batch.", w[0]),
-        ));
+        )
+        .into());
     }
     let mut plans = Vec::with_capacity(inputs.len());
     let mut errors = Vec::new();
@@ -914,7 +923,10 @@ pub async fn update_in(
     {
         match planned {
             Ok(p) => plans.push(p),
-            Err(HubError::Invalid(p)) => errors.extend(prefix_fields(
+            Err(HubError::Refused(Refused {
+                kind: Refusal::Invalid,
+                problem: p,
+            })) => errors.extend(prefix_fields(
                 p.fields,
                 batch.then(|| format!("inputs[{i}]")),
             )),
@@ -922,7 +934,7 @@ pub async fn update_in(
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::validation(errors));
+        return Err(Refused::validation(errors).into());
     }
     if schema.object == ObjectType::Contacts {
         let emails: Vec<(usize, String, Option<i64>)> = plans
@@ -950,10 +962,11 @@ pub async fn update_each_in(
     let mut seen_ids = std::collections::HashSet::new();
     for (p, (id, _)) in planned.iter_mut().zip(inputs) {
         if !seen_ids.insert(*id) && p.is_ok() {
-            *p = Err(HubError::field(
+            *p = Err(Refused::field(
                 "id",
                 format!("The record {id} is listed twice in this batch."),
-            ));
+            )
+            .into());
         }
     }
     if schema.object == ObjectType::Contacts {
@@ -1333,9 +1346,7 @@ fn safe_name(name: &str) -> Result<&str, HubError> {
     if ok {
         Ok(name)
     } else {
-        Err(HubError::bad_request(format!(
-            "“{name}” is not a property name."
-        )))
+        Err(Refused::bad_request(format!("“{name}” is not a property name.")).into())
     }
 }
 
@@ -1343,7 +1354,7 @@ fn safe_name(name: &str) -> Result<&str, HubError> {
 /// of migrations/…_hub.sql.
 pub fn sort_key(schema: &ObjectSchema, property: &str) -> Result<SortKey, HubError> {
     let def = schema.get(property).ok_or_else(|| {
-        HubError::field(
+        Refused::field(
             "sort",
             format!(
                 "There is no property “{property}” on {}; pick a column to sort by.",
@@ -1450,7 +1461,7 @@ fn filter_value(
     raw: &str,
     field: &str,
 ) -> Result<String, HubError> {
-    let bad = |m: String| HubError::field(&format!("{field}.value"), m);
+    let bad = |m: String| -> HubError { Refused::field(&format!("{field}.value"), m).into() };
     if key.is_id {
         return raw
             .trim()
@@ -1487,7 +1498,7 @@ fn push_filter(
     field: &str,
 ) -> Result<(), HubError> {
     let def = schema.get(&f.property).ok_or_else(|| {
-        HubError::field(
+        Refused::field(
             &format!("{field}.propertyName"),
             format!(
                 "There is no property “{}” on {}.",
@@ -1505,7 +1516,7 @@ fn push_filter(
     let cast = key.cast;
     let need = |v: &Option<String>, what: &str| {
         v.clone().ok_or_else(|| {
-            HubError::field(
+            Refused::field(
                 &format!("{field}.{what}"),
                 format!("This operator needs a {what}."),
             )
@@ -1570,10 +1581,11 @@ fn push_filter(
         }
         FilterOp::In | FilterOp::NotIn => {
             if f.values.is_empty() {
-                return Err(HubError::field(
+                return Err(Refused::field(
                     &format!("{field}.values"),
                     "This operator needs a list of values.",
-                ));
+                )
+                .into());
             }
             let vals = f
                 .values
@@ -1726,7 +1738,7 @@ fn build_fetch(
                 let k = c
                     .key
                     .clone()
-                    .ok_or_else(|| HubError::bad_request("The page cursor is not valid."))?;
+                    .ok_or_else(|| Refused::bad_request("The page cursor is not valid."))?;
                 qb.push(format!(" AND ({expr}, id) {} (", dir.cmp()))
                     .push_bind(k)
                     .push(format!("::{}, ", key.cast))
@@ -1786,8 +1798,9 @@ pub async fn list_with_schema(
     for c in [&q.after, &q.before].into_iter().flatten() {
         if c.sort != signature {
             return Err(
-                HubError::bad_request("This page link belongs to another sort order.")
-                    .with_hint("Start again from the first page."),
+                Refused::bad_request("This page link belongs to another sort order.")
+                    .with_hint("Start again from the first page.")
+                    .into(),
             );
         }
     }

@@ -12,7 +12,7 @@ use crate::model::crm::{
     NewPropertyRequest, ObjectSchemaView, ObjectType, PipelineView, PropertyDef, PropertyOption,
     PropertyType, WriteOrigin,
 };
-use crate::model::FieldError;
+use crate::model::{FieldError, Refused};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -864,7 +864,7 @@ pub async fn create_property(
         }
     }
     if !errors.is_empty() {
-        return Err(HubError::validation(errors));
+        return Err(Refused::validation(errors).into());
     }
     let count: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM hub_properties WHERE portal_id = $1 AND object = $2",
@@ -874,10 +874,10 @@ pub async fn create_property(
     .fetch_one(pool)
     .await?;
     if count >= MAX_CUSTOM_PROPERTIES {
-        return Err(HubError::conflict(format!(
+        return Err(Refused::conflict(format!(
             "{object} already has {MAX_CUSTOM_PROPERTIES} custom properties, the most a portal can have."
         ))
-        .with_hint("Delete custom properties you no longer use in Settings → Properties."));
+        .with_hint("Delete custom properties you no longer use in Settings → Properties.").into());
     }
     let row: Option<CustomRow> = sqlx::query_as(
         "INSERT INTO hub_properties (portal_id, object, name, label, type, options, required, read_only, description, display_order)
@@ -898,10 +898,11 @@ pub async fn create_property(
     .fetch_optional(pool)
     .await?;
     row.map(CustomRow::into_def).ok_or_else(|| {
-        HubError::field(
+        Refused::field(
             "name",
             format!("A property named “{name}” already exists on {object}."),
         )
+        .into()
     })
 }
 
@@ -913,10 +914,11 @@ pub async fn delete_property(
     name: &str,
 ) -> Result<(), HubError> {
     if default_properties(object).iter().any(|p| p.name == name) {
-        return Err(HubError::field(
+        return Err(Refused::field(
             "name",
             format!("“{name}” is a default property; it cannot be deleted."),
-        ));
+        )
+        .into());
     }
     let mut tx = pool.begin().await?;
     let exists: Option<String> =
@@ -927,7 +929,7 @@ pub async fn delete_property(
             .fetch_optional(&mut *tx)
             .await?;
     if exists.is_none() {
-        return Err(HubError::not_found("The property"));
+        return Err(Refused::not_found("The property").into());
     }
     let in_use: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM hub_records WHERE portal_id = $1 AND object = $2 AND properties ? $3)",
@@ -939,8 +941,9 @@ pub async fn delete_property(
     .await?;
     if in_use {
         return Err(
-            HubError::conflict(format!("Some {object} still have a value for “{name}”."))
-                .with_hint("Clear the property on those records first, then delete it."),
+            Refused::conflict(format!("Some {object} still have a value for “{name}”."))
+                .with_hint("Clear the property on those records first, then delete it.")
+                .into(),
         );
     }
     sqlx::query("DELETE FROM hub_properties WHERE portal_id = $1 AND object = $2 AND name = $3")

@@ -9,7 +9,7 @@
 
 use super::HubError;
 use crate::model::crm::{ObjectType, TimelineEventView, WriteOrigin};
-use crate::model::FieldError;
+use crate::model::{FieldError, Refused};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -78,7 +78,7 @@ fn validate(e: &NewTimelineEvent) -> Result<(), HubError> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(HubError::validation(errors))
+        Err(Refused::validation(errors).into())
     }
 }
 
@@ -147,10 +147,11 @@ pub async fn insert_in(
     existing
         .map(|id| Inserted { id, created: false })
         .ok_or_else(|| {
-            HubError::missing(format!(
+            Refused::missing(format!(
                 "There is no {} with id {record_id}.",
                 object.singular()
             ))
+            .into()
         })
 }
 

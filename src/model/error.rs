@@ -137,8 +137,7 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// What a domain error tells a person, before a boundary gives it a status and a code:
-/// the sentence, what to do next, and the fields concerned. `hub::HubError` and
-/// `engine::EngineError` carry one per variant; `api` turns them into [`ApiError`]s.
+/// the sentence, what to do next, and the fields concerned.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Problem {
     pub message: String,
@@ -181,5 +180,85 @@ impl Problem {
             hint: self.hint,
             fields: self.fields,
         }
+    }
+}
+
+/// A request a domain turned down, in words a person can act on: which kind of refusal
+/// (the `api` layer gives each its status and code) and the [`Problem`]. `hub::HubError`
+/// and `engine::EngineError` each carry one, so their constructors live here once.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .problem.message)]
+pub struct Refused {
+    pub kind: Refusal,
+    pub problem: Problem,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The record (sync, export, property, pipeline, …) does not exist in this portal.
+    NotFound,
+    /// One or more values are not valid; the problem's `fields` names each.
+    Invalid,
+    /// The request cannot be carried out as asked (a bad sort, a batch too big).
+    BadRequest,
+    /// The request clashes with the state things are in (an email already used, a
+    /// connection to reconnect, an export still running).
+    Conflict,
+    /// The connected app did not answer as expected.
+    AppUnavailable,
+    /// Something that was there is gone for good (an export's download link).
+    Expired,
+    /// The user has as many exports being made as one may.
+    TooManyExports,
+}
+
+impl Refused {
+    pub fn new(kind: Refusal, message: impl Into<String>) -> Self {
+        Refused {
+            kind,
+            problem: Problem::new(message),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::missing(format!("{what} was not found."))
+    }
+
+    /// Not found, with the sentence given.
+    pub fn missing(message: impl Into<String>) -> Self {
+        Self::new(Refusal::NotFound, message)
+            .with_hint("It may have been deleted, or it belongs to another portal.")
+    }
+
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        Refused {
+            kind: Refusal::Invalid,
+            problem: Problem::invalid(fields),
+        }
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(Refusal::BadRequest, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(Refusal::Conflict, message)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.problem.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_fields(mut self, fields: Vec<FieldError>) -> Self {
+        self.problem.fields = fields;
+        self
     }
 }

@@ -50,6 +50,6 @@ pub mod sync;
 pub mod users;
 
 pub use apps::*;
-pub use error::{ApiError, FieldError, Problem};
+pub use error::{ApiError, FieldError, Problem, Refusal, Refused};
 pub use sync::*;
 pub use users::*;
