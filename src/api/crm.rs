@@ -144,7 +144,7 @@ pub async fn update_crm_record(
 pub async fn archive_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
     Ok(
-        crate::hub::records::archive(&state.pool, p.portal_id, object, id, &origin)
+        crate::hub::records::set_archived(&state.pool, p.portal_id, object, id, true, &origin)
             .await?
             .view(),
     )
@@ -156,7 +156,7 @@ pub async fn archive_crm_record(object: ObjectType, id: i64) -> Result<RecordVie
 pub async fn restore_crm_record(object: ObjectType, id: i64) -> Result<RecordView, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
     Ok(
-        crate::hub::records::restore(&state.pool, p.portal_id, object, id, &origin)
+        crate::hub::records::set_archived(&state.pool, p.portal_id, object, id, false, &origin)
             .await?
             .view(),
     )
@@ -184,11 +184,12 @@ pub async fn associate_crm_records(
     to_id: i64,
 ) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    Ok(crate::hub::associations::associate(
+    Ok(crate::hub::associations::set_associated(
         &state.pool,
         p.portal_id,
         (object, id),
         (to_object, to_id),
+        true,
         &origin,
     )
     .await?)
@@ -204,11 +205,12 @@ pub async fn dissociate_crm_records(
     to_id: i64,
 ) -> Result<bool, ApiError> {
     let (p, origin, state) = ssr::caller().await?;
-    Ok(crate::hub::associations::dissociate(
+    Ok(crate::hub::associations::set_associated(
         &state.pool,
         p.portal_id,
         (object, id),
         (to_object, to_id),
+        false,
         &origin,
     )
     .await?)
@@ -253,8 +255,9 @@ pub async fn add_crm_note(object: ObjectType, id: i64, body: String) -> Result<i
         properties: serde_json::json!({}),
         external_id: None,
     };
+    let mut conn = state.pool.acquire().await?;
     Ok(
-        crate::hub::timeline::insert(&state.pool, p.portal_id, object, id, &event, &origin)
+        crate::hub::timeline::insert(&mut conn, p.portal_id, object, id, &event, &origin)
             .await?
             .id,
     )

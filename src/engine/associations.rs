@@ -184,11 +184,9 @@ pub async fn sync_pairs(
                 .chain(plan.remove_in_hub.iter().map(|h| (h, false)))
             {
                 let (this, other) = ((from, p.hub_id), (to, *h));
-                let changed = if add {
-                    associations::associate(pool, sync.portal_id, this, other, &origin).await?
-                } else {
-                    associations::dissociate(pool, sync.portal_id, this, other, &origin).await?
-                };
+                let changed =
+                    associations::set_associated(pool, sync.portal_id, this, other, add, &origin)
+                        .await?;
                 made += usize::from(changed);
             }
             for (h, add) in plan

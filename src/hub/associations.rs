@@ -73,7 +73,9 @@ async fn check_ends(
     Ok(())
 }
 
-async fn change(
+/// Associates two records (in either order) when `add`, else removes their
+/// association. `Ok(false)`: they already were (or were not) associated.
+pub async fn set_associated(
     pool: &PgPool,
     portal_id: Uuid,
     a: (ObjectType, i64),
@@ -134,28 +136,6 @@ async fn change(
     }
     tx.commit().await?;
     Ok(true)
-}
-
-/// Associates two records (in either order). `Ok(false)`: they already were.
-pub async fn associate(
-    pool: &PgPool,
-    portal_id: Uuid,
-    a: (ObjectType, i64),
-    b: (ObjectType, i64),
-    origin: &WriteOrigin,
-) -> Result<bool, HubError> {
-    change(pool, portal_id, a, b, true, origin).await
-}
-
-/// Removes an association. `Ok(false)`: there was none.
-pub async fn dissociate(
-    pool: &PgPool,
-    portal_id: Uuid,
-    a: (ObjectType, i64),
-    b: (ObjectType, i64),
-    origin: &WriteOrigin,
-) -> Result<bool, HubError> {
-    change(pool, portal_id, a, b, false, origin).await
 }
 
 /// A page of the ids of the records of type `to` associated with a record, in id

@@ -17,8 +17,8 @@
 //! **One write path**: every write takes a [`WriteOrigin`] — `User(id)`,
 //! `ApiToken(id)`, `Sync(id)`, `Import`, `System`:
 //! [`records::create`], [`records::update`] (partial patch, returns what changed; a
-//! no-op writes nothing), [`records::archive`] / [`records::restore`] (soft delete),
-//! the `_many` batch forms, [`associations::associate`] / [`associations::dissociate`].
+//! no-op writes nothing), [`records::set_archived`] (soft delete and restore),
+//! the `_many` batch forms, [`associations::set_associated`].
 //! Reads: [`records::get`] (archived included), [`records::get_many`],
 //! [`records::find_contacts_by_email`] (trimmed, case-insensitive),
 //! [`records::find_companies`] (name or domain), [`records::scan`] (id order, in pages),

@@ -985,29 +985,6 @@ pub async fn update_each_in(
     .await
 }
 
-/// Soft-deletes a record. Archiving an archived record changes nothing.
-pub async fn archive(
-    pool: &PgPool,
-    portal_id: Uuid,
-    object: ObjectType,
-    id: i64,
-    origin: &WriteOrigin,
-) -> Result<Record, HubError> {
-    set_archived(pool, portal_id, object, id, true, origin).await
-}
-
-/// Brings an archived record back. A contact whose email another live contact now
-/// uses is refused (409).
-pub async fn restore(
-    pool: &PgPool,
-    portal_id: Uuid,
-    object: ObjectType,
-    id: i64,
-    origin: &WriteOrigin,
-) -> Result<Record, HubError> {
-    set_archived(pool, portal_id, object, id, false, origin).await
-}
-
 /// Archives the given records, ignoring ids that do not exist or are archived already
 /// (HubSpot's batch archive does the same). Returns the ids archived now.
 pub async fn archive_many(
@@ -1057,7 +1034,10 @@ pub async fn archive_many(
     Ok(archived)
 }
 
-async fn set_archived(
+/// Soft-deletes (`archive`) or brings back a record. Archiving an archived record
+/// changes nothing; restoring a contact whose email another live contact now uses is
+/// refused (409).
+pub async fn set_archived(
     pool: &PgPool,
     portal_id: Uuid,
     object: ObjectType,

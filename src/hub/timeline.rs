@@ -82,21 +82,9 @@ fn validate(e: &NewTimelineEvent) -> Result<(), HubError> {
     }
 }
 
-/// Attaches an event to a record of the portal (404 when there is none).
+/// Attaches an event to a record of the portal (404 when there is none), on a pooled
+/// connection or inside the caller's transaction (event sync).
 pub async fn insert(
-    pool: &PgPool,
-    portal_id: Uuid,
-    object: ObjectType,
-    record_id: i64,
-    event: &NewTimelineEvent,
-    origin: &WriteOrigin,
-) -> Result<Inserted, HubError> {
-    let mut conn = pool.acquire().await?;
-    insert_in(&mut conn, portal_id, object, record_id, event, origin).await
-}
-
-/// [`insert`] inside the caller's transaction (event sync).
-pub async fn insert_in(
     conn: &mut sqlx::PgConnection,
     portal_id: Uuid,
     object: ObjectType,

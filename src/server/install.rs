@@ -1,7 +1,9 @@
 //! The browser's side of the flow: `GET /oauth/install/{app}` (the Install button)
 //! and `GET /oauth/callback` (where the app sends the user back).
 
-use crate::platform::install::{complete, pending, start, CallbackParams, PendingInstall};
+use crate::platform::install::{
+    complete, pending, start, CallbackParams, InstallFailure, PendingInstall,
+};
 use crate::platform::AppState;
 use crate::server::plain_pages::message_page;
 use axum::extract::{Path, Query, State};
@@ -63,13 +65,7 @@ pub async fn callback(
         if let Some(raw_state) = q.state.as_deref().filter(|s| !s.is_empty()) {
             return match pending(&state, raw_state).await {
                 Ok(p) => confirmation_page(&p, &parts),
-                Err(f) => message_page(
-                    f.status,
-                    &f.title,
-                    &f.message,
-                    &f.hint,
-                    ("/marketplace", "Back to the Marketplace"),
-                ),
+                Err(f) => failure_page(&f),
             };
         }
     }
@@ -92,14 +88,18 @@ pub async fn callback(
             ))
             .into_response()
         }
-        Err(f) => message_page(
-            f.status,
-            &f.title,
-            &f.message,
-            &f.hint,
-            ("/marketplace", "Back to the Marketplace"),
-        ),
+        Err(f) => failure_page(&f),
     }
+}
+
+fn failure_page(f: &InstallFailure) -> Response {
+    message_page(
+        f.status,
+        &f.title,
+        &f.message,
+        &f.hint,
+        ("/marketplace", "Back to the Marketplace"),
+    )
 }
 
 /// Names the portal and the person who started the install; signing in as them comes

@@ -503,7 +503,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
         (ObjectType::Companies, other.id),
     );
     let by_user = tandem::hub::WriteOrigin::User(s.admin.user_id);
-    tandem::hub::associations::associate(s.pool(), s.admin.portal_id, a, b, &by_user)
+    tandem::hub::associations::set_associated(s.pool(), s.admin.portal_id, a, b, true, &by_user)
         .await
         .unwrap();
     s.pick_up_changes().await;
@@ -520,7 +520,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
         vec![other.id],
         "the association removed in the app is removed in the hub"
     );
-    tandem::hub::associations::dissociate(s.pool(), s.admin.portal_id, a, b, &by_user)
+    tandem::hub::associations::set_associated(s.pool(), s.admin.portal_id, a, b, false, &by_user)
         .await
         .unwrap();
     s.pick_up_changes().await;

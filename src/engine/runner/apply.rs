@@ -596,6 +596,23 @@ mod tests {
         s
     }
 
+    /// Settles with the test settings and default options, the hub having written nothing.
+    fn settle_plainly(
+        items: &[Item],
+        decisions: Vec<Decision>,
+        app_results: HashMap<usize, Result<AppRecord, RecordFailure>>,
+    ) -> Settled {
+        let (settings, options) = (settings(), SyncOptions::default());
+        settle(
+            &settings,
+            &options,
+            items,
+            decisions,
+            app_results,
+            HashMap::new(),
+        )
+    }
+
     fn propagating() -> SyncOptions {
         SyncOptions {
             propagate_deletes: true,
@@ -738,14 +755,7 @@ mod tests {
         let app_results = HashMap::from([(0, Ok(app("a1", json!({"email": "ann@x.io"}))))]);
         let hub = hub_writes(&items, &p.decisions, &app_results);
         assert!(hub.creates.is_empty() && hub.updates.is_empty(), "{hub:?}");
-        let s = settle(
-            &settings(),
-            &SyncOptions::default(),
-            &items,
-            p.decisions,
-            app_results,
-            HashMap::new(),
-        );
+        let s = settle_plainly(&items, p.decisions, app_results);
         assert_eq!(s.saves.len(), 1);
         let (id, u) = &s.saves[0];
         assert_eq!(*id, Some(7));
@@ -789,14 +799,7 @@ mod tests {
             (1, Ok(app("a2", json!({"email": "ann@x.io"})))),
         ]);
         assert_eq!(updated_in_hub(&app_results), Vec::<usize>::new());
-        let s = settle(
-            &settings(),
-            &SyncOptions::default(),
-            &items,
-            p.decisions,
-            app_results,
-            HashMap::new(),
-        );
+        let s = settle_plainly(&items, p.decisions, app_results);
         let (_, failed) = &s.saves[0];
         assert_eq!(failed.state, RecordState::Failed);
         assert_eq!(failed.reason_code.as_deref(), Some("app_validation"));
@@ -843,14 +846,7 @@ mod tests {
         for (state, lines) in [(RecordState::Indexed, 1), (RecordState::Excluded, 0)] {
             let items = [no_email(state)];
             let p = prepare(&settings(), &SyncOptions::default(), &items);
-            let s = settle(
-                &settings(),
-                &SyncOptions::default(),
-                &items,
-                p.decisions,
-                HashMap::new(),
-                HashMap::new(),
-            );
+            let s = settle_plainly(&items, p.decisions, HashMap::new());
             assert_eq!(s.saves[0].1.state, RecordState::Excluded);
             assert_eq!(s.saves[0].1.reason_code.as_deref(), Some("no_valid_email"));
             assert_eq!(s.lines.len(), lines, "from {state}");
@@ -868,14 +864,7 @@ mod tests {
         let items = [item];
         let p = prepare(&settings(), &SyncOptions::default(), &items);
         assert!(p.app_writes.is_empty());
-        let s = settle(
-            &settings(),
-            &SyncOptions::default(),
-            &items,
-            p.decisions,
-            HashMap::new(),
-            HashMap::new(),
-        );
+        let s = settle_plainly(&items, p.decisions, HashMap::new());
         assert_eq!(s.saves[0].1.reason_code.as_deref(), Some("duplicate"));
         assert!(s.saves[0].1.keys.is_empty());
     }

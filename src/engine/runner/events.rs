@@ -51,7 +51,7 @@ pub async fn events(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
             external_id: Some(format!("{}:{}", sync.connection_id, e.id)),
         };
         sqlx::query("SAVEPOINT event").execute(&mut *tx).await?;
-        match timeline::insert_in(
+        match timeline::insert(
             &mut tx,
             sync.portal_id,
             ObjectType::Contacts,

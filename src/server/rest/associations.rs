@@ -84,14 +84,14 @@ pub(super) async fn change_association(
     let a = (object, id_of(object, &path.id)?);
     let b = (to, id_of(to, &path.to_id)?);
     let portal = caller.principal.portal_id;
-    if method == Method::PUT {
-        associations::associate(&state.pool, portal, a, b, &caller.origin).await?;
+    let add = method == Method::PUT;
+    associations::set_associated(&state.pool, portal, a, b, add, &caller.origin).await?;
+    if add {
         let r = records::get_or_404(&state.pool, portal, object, a.1).await?;
         let mut o = object_json(&r, &Selection::Names(default_selection(object)));
         with_associations(&state, portal, &r, &[to], &mut o).await?;
         Ok(Json(o).into_response())
     } else {
-        associations::dissociate(&state.pool, portal, a, b, &caller.origin).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
 }

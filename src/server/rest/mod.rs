@@ -30,7 +30,7 @@ use crate::model::crm::{ObjectType, WriteOrigin};
 use crate::model::ApiError;
 use crate::platform::auth::Principal;
 use crate::platform::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -265,6 +265,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                 .with_hint("See /api/openapi.json for the expected shape."),
             )
         })
+    }
+}
+
+/// `/{object}/{id}` naming one record by its id: a known object type and a positive id.
+pub struct RecordPath(pub ObjectType, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for RecordPath {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((object, id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let object = object_of(&object)?;
+        Ok(RecordPath(object, id_of(object, &id)?))
     }
 }
 

@@ -2,10 +2,10 @@
 
 use super::{
     id_of, object_json, object_of, parse_after, record_not_found, rest_cursor, selection,
-    with_associations, Body, Caller, RestError, RestResult, Selection, LIST_DEFAULT,
+    with_associations, Body, Caller, RecordPath, RestError, RestResult, Selection, LIST_DEFAULT,
 };
 use crate::hub::associations;
-use crate::hub::records::{self, ListQuery, Sort};
+use crate::hub::records::{self, ListQuery, Record, Sort};
 use crate::model::crm::ObjectType;
 use crate::model::ApiError;
 use crate::platform::AppState;
@@ -140,11 +140,9 @@ pub(super) async fn read_object(
 pub(super) async fn update_object(
     State(state): State<AppState>,
     caller: Caller,
-    Path((object, id)): Path<(String, String)>,
+    RecordPath(object, id): RecordPath,
     Body(input): Body<PropertiesInput>,
 ) -> RestResult {
-    let object = object_of(&object)?;
-    let id = id_of(object, &id)?;
     let u = records::update(
         &state.pool,
         caller.principal.portal_id,
@@ -160,37 +158,29 @@ pub(super) async fn update_object(
 pub(super) async fn archive_object(
     State(state): State<AppState>,
     caller: Caller,
-    Path((object, id)): Path<(String, String)>,
+    path: RecordPath,
 ) -> RestResult {
-    let object = object_of(&object)?;
-    let id = id_of(object, &id)?;
-    records::archive(
-        &state.pool,
-        caller.principal.portal_id,
-        object,
-        id,
-        &caller.origin,
-    )
-    .await?;
+    set_archived(&state, &caller, path, true).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub(super) async fn restore_object(
     State(state): State<AppState>,
     caller: Caller,
-    Path((object, id)): Path<(String, String)>,
+    path: RecordPath,
 ) -> RestResult {
-    let object = object_of(&object)?;
-    let id = id_of(object, &id)?;
-    let r = records::restore(
-        &state.pool,
-        caller.principal.portal_id,
-        object,
-        id,
-        &caller.origin,
-    )
-    .await?;
+    let r = set_archived(&state, &caller, path, false).await?;
     Ok(Json(object_json(&r, &Selection::All)).into_response())
+}
+
+async fn set_archived(
+    state: &AppState,
+    caller: &Caller,
+    RecordPath(object, id): RecordPath,
+    archive: bool,
+) -> Result<Record, RestError> {
+    let portal = caller.principal.portal_id;
+    Ok(records::set_archived(&state.pool, portal, object, id, archive, &caller.origin).await?)
 }
 
 /// Query parameters; `properties=a,b&properties=c` both work.

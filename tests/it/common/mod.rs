@@ -131,11 +131,11 @@ impl<'a> PortalHub<'a> {
     }
 
     pub async fn archive(&self, object: ObjectType, id: i64) -> Result<Record, HubError> {
-        records::archive(self.pool, self.portal, object, id, &self.origin).await
+        records::set_archived(self.pool, self.portal, object, id, true, &self.origin).await
     }
 
     pub async fn restore(&self, object: ObjectType, id: i64) -> Result<Record, HubError> {
-        records::restore(self.pool, self.portal, object, id, &self.origin).await
+        records::set_archived(self.pool, self.portal, object, id, false, &self.origin).await
     }
 
     pub async fn associate(
@@ -143,7 +143,7 @@ impl<'a> PortalHub<'a> {
         a: (ObjectType, i64),
         b: (ObjectType, i64),
     ) -> Result<bool, HubError> {
-        associations::associate(self.pool, self.portal, a, b, &self.origin).await
+        associations::set_associated(self.pool, self.portal, a, b, true, &self.origin).await
     }
 
     pub async fn add_event(
@@ -152,7 +152,8 @@ impl<'a> PortalHub<'a> {
         id: i64,
         event: &timeline::NewTimelineEvent,
     ) -> Result<timeline::Inserted, HubError> {
-        timeline::insert(self.pool, self.portal, object, id, event, &self.origin).await
+        let mut conn = self.pool.acquire().await?;
+        timeline::insert(&mut conn, self.portal, object, id, event, &self.origin).await
     }
 
     pub async fn dissociate(
@@ -160,7 +161,7 @@ impl<'a> PortalHub<'a> {
         a: (ObjectType, i64),
         b: (ObjectType, i64),
     ) -> Result<bool, HubError> {
-        associations::dissociate(self.pool, self.portal, a, b, &self.origin).await
+        associations::set_associated(self.pool, self.portal, a, b, false, &self.origin).await
     }
 }
 

@@ -64,6 +64,16 @@ pub fn state_class(state: RecordState) -> &'static str {
     }
 }
 
+/// A record's state as a table cell, with the side a deletion came from.
+pub fn state_cell(state: RecordState, deleted_side: Option<String>) -> impl IntoView {
+    view! {
+        <td data-label="State">
+            <span class=state_class(state)>{state.label()}</span>
+            {deleted_side.map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}
+        </td>
+    }
+}
+
 /// 1,234,567.
 pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

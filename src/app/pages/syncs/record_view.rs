@@ -4,7 +4,7 @@
 
 use super::export::ExportDialog;
 use super::records::{list_url, ListQuery};
-use super::{object_label, state_class, thousands};
+use super::{object_label, state_cell, thousands};
 use crate::api::syncs::{list_sync_records, preview_restore_deleted, restore_deleted};
 use crate::app::components::{ErrorBox, Loading, Menu};
 use crate::model::ApiError;
@@ -161,8 +161,7 @@ pub fn RecordView(syncs: Vec<SyncView>, app_name: String, can_manage: bool) -> i
                                                     <tr data-testid="record-view-row">
                                                         <td data-label="Record"><a href=href>{label}</a></td>
                                                         <td data-label="Type">{object_label(&object)}</td>
-                                                        <td data-label="State"><span class=state_class(r.state)>{r.state.label()}</span>
-                                                            {r.deleted_side.clone().map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}</td>
+                                                        {state_cell(r.state, r.deleted_side.clone())}
                                                         <td data-label="Reason" class="reason">{r.message.clone().unwrap_or_default()}</td>
                                                         <td data-label="Updated">{r.updated_at.format("%Y-%m-%d %H:%M").to_string()}</td>
                                                     </tr>

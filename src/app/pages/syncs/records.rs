@@ -7,7 +7,10 @@
 //! troubleshooting guides open exactly the list meant.
 
 use super::export::ExportDialog;
-use super::{app_syncs_url, edit_url, is_busy, object_label, state_class, thousands, use_interval};
+use super::{
+    app_syncs_url, edit_url, is_busy, object_label, state_cell, state_class, thousands,
+    use_interval,
+};
 use crate::api::syncs::{
     list_sync_records, resync_deleted, retry_failed, sync_record_detail, sync_status,
 };
@@ -393,8 +396,7 @@ fn RecordList(
                         view! {
                             <tr data-testid="sync-record-row">
                                 <td data-label="Record"><a href=open data-testid="open-record">{label}</a></td>
-                                <td data-label="State"><span class=state_class(r.state)>{r.state.label()}</span>
-                                    {r.deleted_side.clone().map(|s| view! { <span class="muted small">{format!(" in {s}")}</span> })}</td>
+                                {state_cell(r.state, r.deleted_side.clone())}
                                 {show_reason.then(|| view! {
                                     <td data-label="Reason" class="reason"><span>{r.message.clone().unwrap_or_default()}
                                         {r.field.clone().map(|f| view! { <br/><span class="muted small">"Field "<code>{f}</code></span> })}</span></td>
