@@ -146,7 +146,7 @@ pub async fn list_sync_records(
     let query = crate::engine::service::RecordQuery {
         selection: crate::engine::index::Selection {
             state: record_state(state)?,
-            reason,
+            reason: reason_code(reason)?,
             search,
         },
         after,
@@ -254,7 +254,7 @@ pub async fn export_sync_records(
     let request = crate::engine::export::ExportRequest {
         selection: crate::engine::index::Selection {
             state: record_state(state)?,
-            reason,
+            reason: reason_code(reason)?,
             search,
         },
         format,
@@ -282,6 +282,24 @@ pub async fn export_status(id: Uuid) -> Result<ExportView, ApiError> {
 
 /// A list's `state` argument, refused by name (a form field) when it is not a state.
 #[cfg(feature = "ssr")]
+/// The `reason` filter: `None` when left out, a 422 on the field when not a reason code.
+fn reason_code(reason: Option<String>) -> Result<Option<ReasonCode>, ApiError> {
+    reason
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            ReasonCode::parse(r.trim()).ok_or_else(|| {
+                ApiError::field(
+                    "reason",
+                    format!(
+                        "“{r}” is not a reason code; use one the record list shows (for example \
+                         hub_validation), or leave it out for all."
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
 fn record_state(state: Option<String>) -> Result<Option<RecordState>, ApiError> {
     state
         .map(|s| {

@@ -13,7 +13,9 @@ use super::queue::{self, Job, NewJob};
 use super::runner::{BatchError, Outcome};
 use super::troubleshoot;
 use super::EngineError;
-use crate::model::{ExportFormat, ExportStatus, ExportView, RecordState, Refusal, Refused};
+use crate::model::{
+    ExportFormat, ExportStatus, ExportView, ReasonCode, RecordState, Refusal, Refused,
+};
 use crate::platform::notifications::{notify_user, NewNotification};
 use crate::platform::Config;
 use sqlx::{PgConnection, PgPool};
@@ -55,7 +57,7 @@ struct ExportRow {
     sync_id: Option<Uuid>,
     title: String,
     state: Option<RecordState>,
-    reason: Option<String>,
+    reason: Option<ReasonCode>,
     search: Option<String>,
     format: String,
     status: String,
@@ -163,7 +165,7 @@ pub async fn start(
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
     let search = trimmed(&r.selection.search);
-    let reason = trimmed(&r.selection.reason);
+    let reason = r.selection.reason;
     let mut tx = pool.begin().await?;
     // One person's starts take turns, so two clicks cannot both pass the checks below.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -300,10 +302,9 @@ fn cells(r: &IndexRow) -> [String; 11] {
         r.label.clone(),
         r.state.visible().to_string(),
         r.reason_code
-            .as_deref()
             .map(|c| troubleshoot::guide(c).title.to_string())
             .unwrap_or_default(),
-        r.reason_code.clone().unwrap_or_default(),
+        r.reason_code.map(|c| c.to_string()).unwrap_or_default(),
         r.message.clone().unwrap_or_default(),
         r.field.clone().unwrap_or_default(),
         r.hub_id.map(|h| h.to_string()).unwrap_or_default(),
@@ -327,7 +328,7 @@ async fn lines(
 ) -> sqlx::Result<Vec<IndexRow>> {
     let selection = Selection {
         state: row.state,
-        reason: row.reason.clone(),
+        reason: row.reason,
         search: row.search.clone(),
     };
     index::select(conn, sync_id, &selection, after, BATCH).await

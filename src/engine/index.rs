@@ -3,7 +3,7 @@
 //! Counters per state change in the same transactions, so status views never scan it.
 
 use super::plan::{Identifier, Snapshot};
-use crate::model::RecordState;
+use crate::model::{ReasonCode, RecordState};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -19,7 +19,7 @@ pub struct IndexRow {
     pub label: String,
     pub snapshot: Option<Json<Snapshot>>,
     pub state: RecordState,
-    pub reason_code: Option<String>,
+    pub reason_code: Option<ReasonCode>,
     pub message: Option<String>,
     pub field: Option<String>,
     pub hint: Option<String>,
@@ -259,7 +259,7 @@ pub struct Selection {
     /// One state; `None`: every state people see.
     pub state: Option<RecordState>,
     /// One reason code.
-    pub reason: Option<String>,
+    pub reason: Option<ReasonCode>,
     /// Words in the label or either side's id.
     pub search: Option<String>,
 }
@@ -414,7 +414,7 @@ pub struct RowUpdate {
     pub label: String,
     pub snapshot: Option<Snapshot>,
     pub state: RecordState,
-    pub reason_code: Option<String>,
+    pub reason_code: Option<ReasonCode>,
     pub message: Option<String>,
     pub field: Option<String>,
     pub hint: Option<String>,
@@ -506,7 +506,7 @@ pub async fn save_many(
     .bind(rows.iter().map(|(_, u)| u.label.as_str()).collect::<Vec<_>>())
     .bind(&snapshots)
     .bind(rows.iter().map(|(_, u)| u.state).collect::<Vec<_>>())
-    .bind(column(&|u| u.reason_code.clone()))
+    .bind(rows.iter().map(|(_, u)| u.reason_code).collect::<Vec<_>>())
     .bind(column(&|u| u.message.clone()))
     .bind(column(&|u| u.field.clone()))
     .bind(column(&|u| u.hint.clone()))

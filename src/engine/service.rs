@@ -364,7 +364,7 @@ fn row_view(r: &IndexRow) -> SyncRecordRow {
         app_id: r.app_id.clone(),
         label: r.label.clone(),
         state: r.state.visible(),
-        reason_code: r.reason_code.clone(),
+        reason_code: r.reason_code,
         message: r.message.clone(),
         field: r.field.clone(),
         deleted_side: r.deleted_side.clone(),
@@ -391,7 +391,7 @@ pub async fn records(
     let state = q.selection.state;
     let limit = q.limit.clamp(1, 200);
     let rows = index::select(pool, sync_id, &q.selection, q.after.unwrap_or(0), limit + 1).await?;
-    let groups: Vec<(String, i64)> = if state.is_some_and(|s| s != RecordState::Syncing) {
+    let groups: Vec<(ReasonCode, i64)> = if state.is_some_and(|s| s != RecordState::Syncing) {
         sqlx::query_as(
             "SELECT COALESCE(reason_code, 'unknown'), count(*) FROM sync_index WHERE sync_id = $1 AND state = $2
              GROUP BY 1 ORDER BY 2 DESC",
@@ -420,7 +420,7 @@ pub async fn records(
         groups: groups
             .into_iter()
             .map(|(code, count)| ReasonGroup {
-                title: troubleshoot::guide(&code).title.to_string(),
+                title: troubleshoot::guide(code).title.to_string(),
                 code,
                 count,
             })
@@ -487,7 +487,7 @@ pub async fn record_detail(
     .bind(index_id)
     .fetch_all(&state.pool)
     .await?;
-    let troubleshoot = row.reason_code.as_deref().map(|code| {
+    let troubleshoot = row.reason_code.map(|code| {
         let g = troubleshoot::guide(code);
         let mut links = Vec::new();
         if let Some(h) = row.hub_id {
@@ -504,7 +504,7 @@ pub async fn record_detail(
             links.reverse();
         }
         TroubleshootView {
-            code: code.into(),
+            code,
             title: g.title.into(),
             what: g.what.into(),
             fix: g.fix.into(),

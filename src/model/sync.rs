@@ -322,6 +322,79 @@ impl std::fmt::Display for RecordState {
 #[cfg(feature = "ssr")]
 super::text_column!(RecordState);
 
+/// Why a record failed, was excluded or was deleted: stored as its snake_case name in
+/// `sync_index.reason_code`, and the key of its troubleshooting guide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    TypeConversion,
+    RequiredFieldMissing,
+    AppValidation,
+    AppNotFound,
+    HubValidation,
+    HubConflict,
+    AppError,
+    FilterNotMet,
+    Duplicate,
+    NoIdentifier,
+    NoValidEmail,
+    UnmappedStage,
+    Deleted,
+    /// A stop nobody foresaw; its message has the details.
+    Unknown,
+}
+
+impl ReasonCode {
+    pub const ALL: [ReasonCode; 14] = [
+        ReasonCode::TypeConversion,
+        ReasonCode::RequiredFieldMissing,
+        ReasonCode::AppValidation,
+        ReasonCode::AppNotFound,
+        ReasonCode::HubValidation,
+        ReasonCode::HubConflict,
+        ReasonCode::AppError,
+        ReasonCode::FilterNotMet,
+        ReasonCode::Duplicate,
+        ReasonCode::NoIdentifier,
+        ReasonCode::NoValidEmail,
+        ReasonCode::UnmappedStage,
+        ReasonCode::Deleted,
+        ReasonCode::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::TypeConversion => "type_conversion",
+            ReasonCode::RequiredFieldMissing => "required_field_missing",
+            ReasonCode::AppValidation => "app_validation",
+            ReasonCode::AppNotFound => "app_not_found",
+            ReasonCode::HubValidation => "hub_validation",
+            ReasonCode::HubConflict => "hub_conflict",
+            ReasonCode::AppError => "app_error",
+            ReasonCode::FilterNotMet => "filter_not_met",
+            ReasonCode::Duplicate => "duplicate",
+            ReasonCode::NoIdentifier => "no_identifier",
+            ReasonCode::NoValidEmail => "no_valid_email",
+            ReasonCode::UnmappedStage => "unmapped_stage",
+            ReasonCode::Deleted => "deleted",
+            ReasonCode::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReasonCode> {
+        ReasonCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "ssr")]
+super::text_column!(ReasonCode);
+
 /// The steps of an initial sync, in order; stored as its snake_case name in `syncs.step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -523,7 +596,7 @@ pub struct SyncRecordRow {
     pub app_id: Option<String>,
     pub label: String,
     pub state: RecordState,
-    pub reason_code: Option<String>,
+    pub reason_code: Option<ReasonCode>,
     pub message: Option<String>,
     pub field: Option<String>,
     pub deleted_side: Option<String>,
@@ -534,7 +607,7 @@ pub struct SyncRecordRow {
 /// Failures (or exclusions) of one cause, so a thousand rows of one problem are one line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReasonGroup {
-    pub code: String,
+    pub code: ReasonCode,
     pub title: String,
     pub count: i64,
 }
@@ -558,7 +631,7 @@ pub struct ActivityView {
 /// The *Troubleshoot* panel: what the reason means, how to fix it, where to go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TroubleshootView {
-    pub code: String,
+    pub code: ReasonCode,
     pub title: String,
     pub what: String,
     pub fix: String,

@@ -764,7 +764,7 @@ async fn a_record_the_app_refuses_fails_with_the_reason_and_a_troubleshooting_gu
     assert_eq!(done.counts.failed, 1, "{:?}", s.index_states(sync.id).await);
     let page = s.records_in_state(sync.id, RecordState::Failed).await;
     assert_eq!(page.groups.len(), 1);
-    assert_eq!(page.groups[0].code, "app_validation");
+    assert_eq!(page.groups[0].code.as_str(), "app_validation");
     let row = &page.rows[0];
     assert!(
         row.message

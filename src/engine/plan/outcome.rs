@@ -11,6 +11,7 @@ use super::mapping::{FieldRef, WritePolicy};
 use super::settings::Side;
 use super::snapshot::Snapshot;
 use super::values::Record;
+use crate::model::ReasonCode;
 
 /// The decision for one record or pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,13 +141,13 @@ pub enum Exclusion {
 
 impl Exclusion {
     /// A stable code for the index, the API and the troubleshooting guide.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ReasonCode {
         match self {
-            Exclusion::FilterNotMet { .. } => "filter_not_met",
-            Exclusion::Duplicate { .. } => "duplicate",
-            Exclusion::NoIdentifier { .. } => "no_identifier",
-            Exclusion::NoValidEmail { .. } => "no_valid_email",
-            Exclusion::UnmappedStage { .. } => "unmapped_stage",
+            Exclusion::FilterNotMet { .. } => ReasonCode::FilterNotMet,
+            Exclusion::Duplicate { .. } => ReasonCode::Duplicate,
+            Exclusion::NoIdentifier { .. } => ReasonCode::NoIdentifier,
+            Exclusion::NoValidEmail { .. } => ReasonCode::NoValidEmail,
+            Exclusion::UnmappedStage { .. } => ReasonCode::UnmappedStage,
         }
     }
 
@@ -195,10 +196,10 @@ pub enum Failure {
 
 impl Failure {
     /// A stable code for the index, the API and the troubleshooting guide.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ReasonCode {
         match self {
-            Failure::TypeConversion { .. } => "type_conversion",
-            Failure::RequiredFieldMissing { .. } => "required_field_missing",
+            Failure::TypeConversion { .. } => ReasonCode::TypeConversion,
+            Failure::RequiredFieldMissing { .. } => ReasonCode::RequiredFieldMissing,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::engine::plan::{self, decide, identifiers, Decision, Pairing, Side, Sy
 use crate::engine::queue::{self, Job};
 use crate::engine::troubleshoot::{self, RecordFailure};
 use crate::hub::WriteOrigin;
-use crate::model::RecordState;
+use crate::model::{ReasonCode, RecordState};
 use sqlx::PgConnection;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -504,7 +504,7 @@ pub fn settle(
             }
             Decision::Excluded(e) => {
                 u.state = RecordState::Excluded;
-                u.reason_code = Some(e.code().to_string());
+                u.reason_code = Some(e.code());
                 u.message = Some(e.to_string());
                 u.hint = Some(e.hint().to_string());
                 if matches!(e, plan::Exclusion::Duplicate { .. }) {
@@ -525,7 +525,7 @@ pub fn settle(
                 u.state = RecordState::Deleted;
                 u.deleted_side = Some(if side == Side::Hub { "hub" } else { "app" });
                 let propagated = options.propagate_deletes;
-                u.reason_code = Some("deleted".into());
+                u.reason_code = Some(ReasonCode::Deleted);
                 u.message = Some(format!(
                     "The record was deleted in the {side}.{}",
                     if propagated {
@@ -534,7 +534,7 @@ pub fn settle(
                         " The deletion was not propagated."
                     }
                 ));
-                u.hint = Some(troubleshoot::guide("deleted").fix.to_string());
+                u.hint = Some(troubleshoot::guide(ReasonCode::Deleted).fix.to_string());
                 if propagated && side == Side::App {
                     if let Some(h) = u.hub_id {
                         out.archive_in_hub.push(h);
@@ -572,7 +572,7 @@ fn line(
 
 fn fail(u: &mut RowUpdate, f: &RecordFailure) {
     u.state = RecordState::Failed;
-    u.reason_code = Some(f.code.clone());
+    u.reason_code = Some(f.code);
     u.message = Some(f.message.clone());
     u.field = f.field.clone();
     u.hint = Some(f.hint.clone());
@@ -712,7 +712,7 @@ mod tests {
 
     fn refused() -> RecordFailure {
         RecordFailure {
-            code: "app_validation".into(),
+            code: ReasonCode::AppValidation,
             message: "The app refused the record: no".into(),
             field: Some("email".into()),
             hint: "fix it".into(),
@@ -802,7 +802,7 @@ mod tests {
         let s = settle_plainly(&items, p.decisions, app_results);
         let (_, failed) = &s.saves[0];
         assert_eq!(failed.state, RecordState::Failed);
-        assert_eq!(failed.reason_code.as_deref(), Some("app_validation"));
+        assert_eq!(failed.reason_code, Some(ReasonCode::AppValidation));
         assert_eq!(failed.field.as_deref(), Some("email"));
         assert_eq!(s.saves[1].1.state, RecordState::Syncing);
         assert_eq!((s.synced, s.failed), (1, 1));
@@ -848,7 +848,7 @@ mod tests {
             let p = prepare(&settings(), &SyncOptions::default(), &items);
             let s = settle_plainly(&items, p.decisions, HashMap::new());
             assert_eq!(s.saves[0].1.state, RecordState::Excluded);
-            assert_eq!(s.saves[0].1.reason_code.as_deref(), Some("no_valid_email"));
+            assert_eq!(s.saves[0].1.reason_code, Some(ReasonCode::NoValidEmail));
             assert_eq!(s.lines.len(), lines, "from {state}");
             assert_eq!((s.synced, s.failed), (0, 0));
         }
@@ -865,7 +865,7 @@ mod tests {
         let p = prepare(&settings(), &SyncOptions::default(), &items);
         assert!(p.app_writes.is_empty());
         let s = settle_plainly(&items, p.decisions, HashMap::new());
-        assert_eq!(s.saves[0].1.reason_code.as_deref(), Some("duplicate"));
+        assert_eq!(s.saves[0].1.reason_code, Some(ReasonCode::Duplicate));
         assert!(s.saves[0].1.keys.is_empty());
     }
 

@@ -26,6 +26,7 @@ use super::plan::{
 use super::queue::{self, Job};
 use crate::connectors::{AppRecord, Connector, ConnectorError};
 use crate::hub::{schema::ObjectSchema, ObjectType};
+use crate::model::ReasonCode;
 use sqlx::{PgConnection, PgPool};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -245,7 +246,7 @@ pub async fn match_records(
             .map(|i| &candidates_rows[i])
             .filter(|r| {
                 Some(r.id) != own_row
-                    && r.reason_code.as_deref() != Some("duplicate")
+                    && r.reason_code != Some(ReasonCode::Duplicate)
                     && !merged_away.iter().any(|m| m.id == r.id)
             })
             .collect();

@@ -319,9 +319,9 @@ fn RecordList(
             <div class="reason-groups" data-testid="reason-groups" aria-label="Causes">
                 <a href=all class="chip" class:active=q.reason.is_none()>{format!("All causes · {}", thousands(total))}</a>
                 {page.groups.iter().map(|g| {
-                    let href = list_url(sync_id, &ListQuery { reason: Some(g.code.clone()), after: None, record: None, ..q.clone() });
+                    let href = list_url(sync_id, &ListQuery { reason: Some(g.code.to_string()), after: None, record: None, ..q.clone() });
                     view! {
-                        <a href=href class="chip" class:active=q.reason.as_deref() == Some(g.code.as_str()) data-testid="reason-group" data-code=g.code.clone()>
+                        <a href=href class="chip" class:active=q.reason.as_deref() == Some(g.code.as_str()) data-testid="reason-group" data-code=g.code.as_str()>
                             {g.title.clone()}" · "<strong>{thousands(g.count)}</strong>
                         </a>
                     }
@@ -507,7 +507,7 @@ fn DetailBody(d: SyncRecordDetails, hub_object: String) -> impl IntoView {
             }.into_any()
         }}
         {d.troubleshoot.map(|t| view! {
-            <details class="troubleshoot" data-testid="troubleshoot" data-code=t.code.clone()>
+            <details class="troubleshoot" data-testid="troubleshoot" data-code=t.code.as_str()>
                 <summary class="button secondary">"Troubleshoot"</summary>
                 <h3>{t.title}</h3>
                 <h4>"What it means"</h4>

@@ -5,6 +5,7 @@ use serde_json::{json, Value as Json};
 
 use super::super::*;
 use super::{apply, Pair};
+use crate::model::ReasonCode;
 use FieldType::{Enumeration, Number, Text};
 
 /// A contact sync with the usual mappings (hub name → app name):
@@ -847,7 +848,7 @@ fn conversion__value_cannot_be_converted__record_failed_with_field_and_reason() 
     let Decision::Failed(failure) = decision else {
         panic!("expected a failure, got {decision:?}");
     };
-    assert_eq!(failure.code(), "type_conversion");
+    assert_eq!(failure.code(), ReasonCode::TypeConversion);
     assert_eq!(failure.field(), "app field 'headcount'");
     assert_eq!(
         failure.to_string(),
@@ -913,7 +914,7 @@ fn required__app_field_missing_when_creating_in_the_app__failed_naming_it() {
     assert_eq!(
         (f.code(), f.field()),
         (
-            "required_field_missing",
+            ReasonCode::RequiredFieldMissing,
             "app field 'first_name'".to_string()
         )
     );
