@@ -10,9 +10,9 @@ use super::plan::{
 use super::queue::{self, NewJob};
 use super::EngineError;
 use crate::connectors::{AppObject, FieldKind};
-use crate::model::{FieldError, Refused};
 use crate::model::{
-    FieldOption, MappingInput, MatchKeyInput, SideInput, SyncDirection, SyncInput, WritePolicy,
+    FieldError, FieldOption, InitialStep, MappingInput, MatchKeyInput, Refused, SideInput,
+    SyncDirection, SyncInput, SyncPhase, WritePolicy,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
@@ -300,9 +300,9 @@ pub struct SyncRow {
     pub settings: sqlx::types::Json<SyncSettings>,
     pub options: sqlx::types::Json<SyncOptions>,
     pub enabled: bool,
-    pub phase: String,
+    pub phase: SyncPhase,
     pub generation: i32,
-    pub step: String,
+    pub step: InitialStep,
     pub hub_checkpoint: i64,
     pub app_checkpoint: Option<String>,
     pub progress: sqlx::types::Json<Progress>,
@@ -524,8 +524,8 @@ pub async fn save_checkpoint(
 ) -> sqlx::Result<bool> {
     let (step, phase) = match checkpoint.next {
         NextStep::Stay => (None, None),
-        NextStep::AppPass => (Some("app_pass"), Some("syncing")),
-        NextStep::HubPass => (Some("hub_pass"), None),
+        NextStep::AppPass => (Some(InitialStep::AppPass), Some(SyncPhase::Syncing)),
+        NextStep::HubPass => (Some(InitialStep::HubPass), None),
     };
     let updated = sqlx::query(
         "UPDATE syncs SET step = COALESCE($6, step), phase = COALESCE($7, phase),

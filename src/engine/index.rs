@@ -288,7 +288,7 @@ pub async fn select(
     .bind(sync_id)
     .bind(&states)
     .bind(after)
-    .bind(&sel.reason)
+    .bind(sel.reason)
     .bind(&search)
     .bind(limit)
     .fetch_all(db)

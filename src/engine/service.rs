@@ -260,8 +260,7 @@ async fn counts(pool: &PgPool, sync_id: Uuid) -> sqlx::Result<SyncCounts> {
 
 fn progress(row: &SyncRow) -> SyncProgress {
     let p = &row.progress.0;
-    let step = InitialStep::parse(&row.step).unwrap_or(InitialStep::Done);
-    let (label, done, total, base, span) = match step {
+    let (label, done, total, base, span) = match row.step {
         InitialStep::HubIndex => (
             "Scanning hub records",
             p.hub_indexed,
@@ -291,7 +290,7 @@ fn progress(row: &SyncRow) -> SyncProgress {
         0.0
     };
     SyncProgress {
-        step,
+        step: row.step,
         step_label: label.into(),
         done,
         total,
@@ -301,14 +300,12 @@ fn progress(row: &SyncRow) -> SyncProgress {
     }
 }
 
+/// A disabled sync is off, whatever phase it stopped in.
 pub fn phase(row: &SyncRow) -> SyncPhase {
-    if !row.enabled {
-        return SyncPhase::Off;
-    }
-    match row.phase.as_str() {
-        "scanning" => SyncPhase::Scanning,
-        "syncing" => SyncPhase::Syncing,
-        _ => SyncPhase::Listening,
+    if row.enabled {
+        row.phase
+    } else {
+        SyncPhase::Off
     }
 }
 

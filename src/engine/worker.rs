@@ -8,6 +8,7 @@ use super::definition::{self, SyncRow};
 use super::queue::{self, Job, NewJob};
 use super::runner::{self, BatchError, Outcome, Run, Stop};
 use crate::connectors::{registry, Connector};
+use crate::model::SyncPhase;
 use crate::platform::connections;
 use crate::platform::secrets::SecretKey;
 use crate::platform::Config;
@@ -155,7 +156,7 @@ impl Engine {
         if !sync.enabled {
             return self.finish(job).await;
         }
-        let listening = sync.phase == "listening";
+        let listening = sync.phase == SyncPhase::Listening;
         if matches!(
             job.kind.as_str(),
             runner::HUB_CHANGES | runner::APP_CHANGES | runner::EVENTS | runner::RETRY
@@ -365,5 +366,5 @@ pub fn spawn(engine: Arc<Engine>, workers: usize, name: &str) -> watch::Sender<b
 
 /// For status views: is a sync row enabled and where is it.
 pub fn is_listening(sync: &SyncRow) -> bool {
-    sync.enabled && sync.phase == "listening"
+    sync.enabled && sync.phase == SyncPhase::Listening
 }

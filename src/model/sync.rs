@@ -220,16 +220,41 @@ impl SyncInput {
     }
 }
 
+/// Where a sync is in its life; stored as its snake_case name in `syncs.phase`, except
+/// `off`, which is a disabled sync whatever its stored phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncPhase {
+    /// The initial sync reads the hub into the index.
     Scanning,
+    /// The initial sync pairs and writes records.
     Syncing,
+    /// The initial sync is done: changes are picked up as they come.
     Listening,
     Off,
 }
 
 impl SyncPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncPhase::Scanning => "scanning",
+            SyncPhase::Syncing => "syncing",
+            SyncPhase::Listening => "listening",
+            SyncPhase::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SyncPhase> {
+        [
+            SyncPhase::Scanning,
+            SyncPhase::Syncing,
+            SyncPhase::Listening,
+            SyncPhase::Off,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SyncPhase::Scanning => "Scanning",
@@ -430,6 +455,11 @@ impl InitialStep {
         .find(|st| st.as_str() == s)
     }
 }
+
+#[cfg(feature = "ssr")]
+super::text_column!(SyncPhase);
+#[cfg(feature = "ssr")]
+super::text_column!(InitialStep);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SyncCounts {

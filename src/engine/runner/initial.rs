@@ -12,7 +12,7 @@ use crate::engine::index::{self, IndexRow};
 use crate::engine::plan::{identifiers, Side};
 use crate::engine::queue::{self, Job, NewJob};
 use crate::hub::changes;
-use crate::model::RecordState;
+use crate::model::{InitialStep, RecordState};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ const HOLD_FOR: Duration = Duration::from_secs(5);
 pub async fn step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
     let mut progress = sync.progress.0.clone();
-    match sync.step.as_str() {
-        "hub_index" => {
+    match sync.step {
+        InitialStep::HubIndex => {
             let mut tx = run.pool.begin().await?;
             if sync.hub_checkpoint == 0 {
                 // Changes made while the initial sync runs are replayed afterwards, from here.
@@ -86,8 +86,8 @@ pub async fn step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
             }
             Ok(Outcome::Continue)
         }
-        "app_pass" => app_pass(run, job, progress).await,
-        "hub_pass" => {
+        InitialStep::AppPass => app_pass(run, job, progress).await,
+        InitialStep::HubPass => {
             let mut conn = run.pool.acquire().await?;
             let rows =
                 index::undecided_hub_rows(&mut conn, sync.id, sync.hub_checkpoint, PAGE as i64)
@@ -119,7 +119,7 @@ pub async fn step(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
             .await?;
             Ok(Outcome::Continue)
         }
-        _ => finish_initial(run, job).await,
+        InitialStep::Done => finish_initial(run, job).await,
     }
 }
 
