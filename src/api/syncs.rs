@@ -280,9 +280,8 @@ pub async fn export_status(id: Uuid) -> Result<ExportView, ApiError> {
         .map_err(ApiError::from)
 }
 
-/// A list's `state` argument, refused by name (a form field) when it is not a state.
-#[cfg(feature = "ssr")]
 /// The `reason` filter: `None` when left out, a 422 on the field when not a reason code.
+#[cfg(feature = "ssr")]
 fn reason_code(reason: Option<String>) -> Result<Option<ReasonCode>, ApiError> {
     reason
         .filter(|r| !r.trim().is_empty())
@@ -300,6 +299,8 @@ fn reason_code(reason: Option<String>) -> Result<Option<ReasonCode>, ApiError> {
         .transpose()
 }
 
+/// A list's `state` argument, refused by name (a form field) when it is not a state.
+#[cfg(feature = "ssr")]
 fn record_state(state: Option<String>) -> Result<Option<RecordState>, ApiError> {
     state
         .map(|s| {
