@@ -472,6 +472,7 @@ async fn app_to_hub(t: &Tandem, n: usize) -> anyhow::Result<(f64, f64)> {
         &def,
         t.connection_id,
     )
+    .await
     .map_err(|e| anyhow::anyhow!(e.message))?;
     // Paired records only: duplicates in the seed are excluded and never sync.
     let ids: Vec<String> = sqlx::query_scalar(

@@ -57,6 +57,18 @@ if [ "$WITH_TEST" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# Radicale, a real CardDAV server for the CardDAV tests: from PyPI into a project-local
+# virtual environment (.tandem/venv), reinstalled only when the pinned version changes.
+if [ "$WITH_TEST" = 1 ] && ! "$VENV/bin/radicale" --version 2>/dev/null | grep -qx "$RADICALE_VERSION"; then
+  log "installing Radicale $RADICALE_VERSION into ${VENV#"$ROOT"/}"
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    apt_install python3-venv
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "radicale==$RADICALE_VERSION"
+fi
+
 # npm packages: reinstalled only when the lockfile changed since the last install.
 npm_ci() {
   local dir=$1 stamp="$1/node_modules/.tandem-lock-stamp"

@@ -8,6 +8,9 @@ mkdir -p "$DATA"
 # The toolchain versions that compile together (see ../shared/TOOLCHAIN.md).
 CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
+# The CardDAV server the CardDAV connector is tested against (PyPI, project venv).
+RADICALE_VERSION=3.9.0
+VENV="$DATA/venv"
 
 # cargo-leptos passes these to the compiler; setting them for every cargo call keeps
 # `cargo test`, `cargo clippy` and `cargo leptos build` from rebuilding each other's

@@ -18,6 +18,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   scripts/pg.sh stop test-pg || true
+  scripts/radicale.sh stop test-radicale || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -36,7 +37,12 @@ port="$(scripts/pg.sh start test-pg --fast)"
 export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 log "test PostgreSQL on port $port"
 
-log "unit and integration tests (cargo test, real PostgreSQL)"
+# A real CardDAV server for the CardDAV connector's tests (and the browser's).
+export TANDEM_TEST_RADICALE_URL="$(scripts/radicale.sh start test-radicale)"
+export TANDEM_TEST_RADICALE_USERS="$DATA/test-radicale/users"
+log "test Radicale at $TANDEM_TEST_RADICALE_URL"
+
+log "unit and integration tests (cargo test, real PostgreSQL, real Radicale)"
 cargo test --features ssr -- --test-threads="${TEST_THREADS:-4}"
 
 log "building the site (cargo leptos build --split)"
@@ -73,7 +79,7 @@ pids+=($!)
 wait_http "$DEMO_APP_URL/healthz" 60 || { tail -n 30 "$E2E_DATA/demo-app.log"; die "demo app did not start"; }
 
 web_port="$(free_port)"
-DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 TANDEM_CARDDAV_POLL_SECS=2 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
 

@@ -1,7 +1,9 @@
 //! The marketplace and connected apps: listings, connections, install and disconnect.
 
 use super::ApiError;
-use crate::model::{AppListing, ConnectedApp, ConnectionView, InstallStart};
+use crate::model::{
+    AppListing, ConnectedApp, ConnectionView, CredentialInput, CredentialInstall, InstallStart,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
@@ -67,6 +69,21 @@ pub async fn connection_status(id: Uuid) -> Result<ConnectionView, ApiError> {
     let p = super::ssr::principal().await?;
     let state = super::ssr::state()?;
     crate::platform::connections::get(&state.pool, p.portal_id, id, &state.config.public_url).await
+}
+
+/// Installs an app connected with credentials (CardDAV: `url`, `username`, `secret`).
+/// The app checks them first; nothing is stored when it refuses. When they reach several
+/// address books the answer is `{"outcome":"choose","choices":[…]}`: call again with
+/// `choice` set to one of their ids.
+#[server(endpoint = "install_with_credentials", input = Json, output = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(skip_all, err))]
+pub async fn install_with_credentials(
+    app: String,
+    input: CredentialInput,
+) -> Result<CredentialInstall, ApiError> {
+    let p = super::ssr::app_manager().await?;
+    let state = super::ssr::state()?;
+    crate::platform::install::install_with_credentials(&state, &p, &app, &input).await
 }
 
 /// Starts an install: returns the app's authorization URL. Open it in a browser, sign in

@@ -58,9 +58,11 @@ pub fn listing() -> AppListing {
         two_way: true,
         event_sync: true,
         available: true,
+        credential: CredentialKind::Oauth2,
     }
 }
 
+#[async_trait]
 impl AppDefinition for DemoApp {
     fn listing(&self) -> &AppListing {
         &self.listing
@@ -89,7 +91,11 @@ impl AppDefinition for DemoApp {
         parse_delivery(body)
     }
 
-    fn connect(&self, tokens: Arc<dyn TokenSource>) -> Arc<dyn Connector> {
+    fn connect(
+        &self,
+        _settings: &ConnectionSettings,
+        tokens: Arc<dyn TokenSource>,
+    ) -> Arc<dyn Connector> {
         Arc::new(DemoConnector {
             http: AppHttp::new(&self.base_url, tokens, self.limits.clone()),
         })

@@ -28,6 +28,10 @@ pub enum ConnectorError {
         message: String,
         field: Option<String>,
     },
+    /// The app no longer accepts a change cursor (an expired sync token or feed
+    /// position): the changes since are found by listing everything again.
+    #[error("the app no longer accepts the change position: {message}")]
+    CursorExpired { message: String },
     /// Anything else that retrying will not fix (unexpected answers, bad configuration).
     #[error("{message}")]
     Permanent { message: String },

@@ -80,6 +80,8 @@ pub struct AppHttp {
     /// No request leaves before this instant (set by a 429's Retry-After).
     paused_until: Mutex<Option<Instant>>,
     limits: HttpLimits,
+    /// Set for HTTP Basic: the secret of `tokens` is then the password.
+    basic_user: Option<String>,
 }
 
 impl AppHttp {
@@ -100,11 +102,19 @@ impl AppHttp {
             in_flight: Semaphore::new(limits.concurrency.max(1)),
             paused_until: Mutex::new(None),
             limits,
+            basic_user: None,
         }
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Signs requests with HTTP Basic (`username` and the source's secret as password)
+    /// instead of a Bearer token: CardDAV servers and app passwords.
+    pub fn with_basic_auth(mut self, username: &str) -> Self {
+        self.basic_user = Some(username.to_string());
+        self
     }
 
     /// A JSON request with retries; `Ok(Value::Null)` for empty answers.
@@ -115,6 +125,34 @@ impl AppHttp {
         query: &[(&str, String)],
         body: Option<&(impl Serialize + Sync)>,
     ) -> Result<Value, ConnectorError> {
+        let answer = self
+            .send(method, path, &[], |mut req| {
+                req = req.query(query);
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                req
+            })
+            .await?;
+        if answer.body.trim().is_empty() || answer.status == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&answer.body).map_err(|e| ConnectorError::Permanent {
+            message: format!("the app answered invalid JSON: {e}"),
+        })
+    }
+
+    /// Any request, with the rate limit, retries of transient failures and one credential
+    /// refresh on 401. `build` adds the body and headers afresh for each attempt. A
+    /// success, or a status in `accept` (a WebDAV 412, say), is the answer; any other
+    /// status is classified into a [`ConnectorError`].
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &[StatusCode],
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Answer, ConnectorError> {
         let mut backoff = ExponentialBuilder::default()
             .with_min_delay(self.limits.min_backoff)
             .with_max_delay(self.limits.max_backoff)
@@ -124,9 +162,8 @@ impl AppHttp {
         let mut token = self.tokens.access_token().await?;
         let mut refreshed = false;
         loop {
-            let outcome = self.once(&method, path, query, body, &token).await;
-            let err = match outcome {
-                Ok(v) => return Ok(v),
+            let err = match self.once(&method, path, accept, &build, &token).await {
+                Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
             match &err {
@@ -137,7 +174,7 @@ impl AppHttp {
                 }
                 ConnectorError::AuthExpired => {
                     return Err(ConnectorError::ReconnectNeeded {
-                        message: "the app refused a freshly refreshed access token".into(),
+                        message: "the app refused freshly renewed credentials".into(),
                     })
                 }
                 ConnectorError::RateLimited { retry_after } => {
@@ -164,10 +201,10 @@ impl AppHttp {
         &self,
         method: &Method,
         path: &str,
-        query: &[(&str, String)],
-        body: Option<&(impl Serialize + Sync)>,
+        accept: &[StatusCode],
+        build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
         token: &str,
-    ) -> Result<Value, ConnectorError> {
+    ) -> Result<Answer, ConnectorError> {
         let _slot = self
             .in_flight
             .acquire()
@@ -180,40 +217,54 @@ impl AppHttp {
             tokio::time::sleep_until(until).await;
         }
         self.limiter.until_ready().await;
-        let mut req = self
-            .client
-            .request(method.clone(), format!("{}{}", self.base_url, path))
-            .bearer_auth(token)
-            .query(query);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let res = req
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base_url, path)
+        };
+        let req = self.client.request(method.clone(), url);
+        let req = match &self.basic_user {
+            Some(user) => req.basic_auth(user, Some(token)),
+            None => req.bearer_auth(token),
+        };
+        let res = build(req)
             .send()
             .await
             .map_err(|e| ConnectorError::from_transport(&e))?;
         let status = res.status();
-        let retry_after = res
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = res
+        let headers = res.headers().clone();
+        let body = res
             .text()
             .await
             .map_err(|e| ConnectorError::from_transport(&e))?;
-        if status.is_success() {
-            if text.trim().is_empty() || status == StatusCode::NO_CONTENT {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&text).map_err(|e| ConnectorError::Permanent {
-                message: format!("the app answered invalid JSON: {e}"),
+        if status.is_success() || accept.contains(&status) {
+            return Ok(Answer {
+                status,
+                headers,
+                body,
             });
         }
-        let err = ConnectorError::from_status(status.as_u16(), retry_after.as_deref(), &text);
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok());
+        let err = ConnectorError::from_status(status.as_u16(), retry_after, &body);
         if let ConnectorError::RateLimited { .. } = err {
-            tracing::debug!(path, retry_after = ?parse_retry_after(retry_after.as_deref()), "rate limited");
+            tracing::debug!(path, retry_after = ?parse_retry_after(retry_after), "rate limited");
         }
         Err(err)
+    }
+}
+
+/// An app's answer: its status, headers and body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }

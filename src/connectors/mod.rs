@@ -5,6 +5,7 @@
 //! connected (its listing, OAuth endpoints, webhook format); a [`Connector`] is one
 //! connected account, with its tokens, rate limiter and HTTP client.
 
+pub mod carddav;
 pub mod demo;
 pub mod error;
 pub mod http;
@@ -60,41 +61,155 @@ pub trait Connector: Send + Sync {
     /// Records whose identifier field (`email`, `domain`, `name`) equals `value`.
     async fn find(&self, object: &str, field: &str, value: &str)
         -> ConnectorResult<Vec<AppRecord>>;
-    async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>>;
+    // What follows has defaults for apps without it (see [`Capabilities`]).
+
+    /// Deal pipelines and their stages.
+    async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
+        Ok(Vec::new())
+    }
     async fn associate(
         &self,
-        object: &str,
-        id: &str,
-        to_object: &str,
-        to_id: &str,
-    ) -> ConnectorResult<()>;
+        _object: &str,
+        _id: &str,
+        _to_object: &str,
+        _to_id: &str,
+    ) -> ConnectorResult<()> {
+        Err(unsupported("associations"))
+    }
     async fn dissociate(
         &self,
-        object: &str,
-        id: &str,
-        to_object: &str,
-        to_id: &str,
-    ) -> ConnectorResult<()>;
+        _object: &str,
+        _id: &str,
+        _to_object: &str,
+        _to_id: &str,
+    ) -> ConnectorResult<()> {
+        Err(unsupported("associations"))
+    }
     /// Engagement events after a cursor, for event sync.
-    async fn events(&self, cursor: Option<&str>, limit: usize) -> ConnectorResult<EventPage>;
+    async fn events(&self, cursor: Option<&str>, _limit: usize) -> ConnectorResult<EventPage> {
+        Ok(EventPage {
+            events: Vec::new(),
+            cursor: cursor.unwrap_or_default().to_string(),
+            has_more: false,
+        })
+    }
     /// Subscribes `url` to every change; returns the app's subscription id.
-    async fn subscribe_webhook(&self, url: &str, secret: &str) -> ConnectorResult<String>;
-    async fn unsubscribe_webhook(&self, subscription_id: &str) -> ConnectorResult<()>;
+    async fn subscribe_webhook(&self, _url: &str, _secret: &str) -> ConnectorResult<String> {
+        Err(unsupported("webhooks"))
+    }
+    async fn unsubscribe_webhook(&self, _subscription_id: &str) -> ConnectorResult<()> {
+        Ok(())
+    }
+}
+
+fn unsupported(what: &str) -> ConnectorError {
+    ConnectorError::Permanent {
+        message: format!("this app has no {what}"),
+    }
+}
+
+/// How a person connects an account of an app.
+pub use crate::model::CredentialKind;
+
+/// Where one connected account lives and who it is, stored with the connection (its
+/// secrets are sealed apart): the endpoint the connector calls, the user name of HTTP
+/// Basic, and what else the app told us at install (an `instance_url`, a chosen address
+/// book).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extras: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An account whose credentials an app accepted, ready to be stored; or, when the
+/// credentials reach several collections (address books), the ones to pick from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verified {
+    Account {
+        identity: AccountIdentity,
+        settings: ConnectionSettings,
+    },
+    Choose(Vec<crate::model::InstallChoice>),
+}
+
+/// How an app tells Tandem about changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeNotices {
+    /// Signed webhooks, with a periodic poll as the safety net.
+    Webhooks,
+    /// No notices: the engine polls the change feed this often.
+    Polling(std::time::Duration),
+}
+
+/// What a connector can do; the engine adapts to it. `Default` is a full-featured app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capabilities {
+    pub change_notices: ChangeNotices,
+    /// A retried create with the same idempotency key returns the first record. When
+    /// `false`, the engine looks a pending create up by identifier (`find`) first.
+    pub idempotent_creates: bool,
+    /// Most records per batch write.
+    pub batch_size: usize,
+    pub associations: bool,
+    pub events: bool,
+    /// The change feed reports deletions (else a deletion is seen on read).
+    pub deletion_feed: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            change_notices: ChangeNotices::Webhooks,
+            idempotent_creates: true,
+            batch_size: BATCH_SIZE,
+            associations: true,
+            events: true,
+            deletion_feed: true,
+        }
+    }
 }
 
 /// What Tandem knows of an app before an account is connected.
+#[async_trait]
 pub trait AppDefinition: Send + Sync {
     fn listing(&self) -> &AppListing;
-    /// OAuth endpoints, or `None` when the app is not installable here.
-    fn oauth(&self) -> Option<OAuthMetadata>;
+    /// OAuth endpoints, for apps connected through OAuth 2.0.
+    fn oauth(&self) -> Option<OAuthMetadata> {
+        None
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    /// Credential apps: checks what a person entered with one real call to the app, and
+    /// says which account it reaches. Nothing is stored here.
+    async fn verify_credentials(
+        &self,
+        _input: &crate::model::CredentialInput,
+    ) -> ConnectorResult<Verified> {
+        Err(ConnectorError::Permanent {
+            message: "this app is connected through OAuth, not with a password".into(),
+        })
+    }
     /// Verifies a webhook delivery's signature and timestamp, then parses it.
     fn verify_webhook(
         &self,
-        secret: &str,
-        headers: &::http::HeaderMap,
-        body: &[u8],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<WebhookNotice, webhook::WebhookRejection>;
+        _secret: &str,
+        _headers: &::http::HeaderMap,
+        _body: &[u8],
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WebhookNotice, webhook::WebhookRejection> {
+        Err(webhook::WebhookRejection::Malformed(
+            "this app sends no webhooks".into(),
+        ))
+    }
     /// A connector for one connected account.
-    fn connect(&self, tokens: Arc<dyn http::TokenSource>) -> Arc<dyn Connector>;
+    fn connect(
+        &self,
+        settings: &ConnectionSettings,
+        tokens: Arc<dyn http::TokenSource>,
+    ) -> Arc<dyn Connector>;
 }

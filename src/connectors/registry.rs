@@ -1,6 +1,7 @@
 //! Every app Tandem knows: the installable ones with their definitions, and the ones
 //! listed in the marketplace that this build cannot install yet.
 
+use super::carddav::{self, CardDavApp};
 use super::demo::{self, DemoApp};
 use super::http::HttpLimits;
 use super::{AppDefinition, AppListing};
@@ -18,6 +19,9 @@ pub struct AppsConfig {
     /// Requests per window Tandem allows itself per connected account (`None`: no limit
     /// of its own): just under the apps' own limits, so that 429s stay rare.
     pub app_rate_limit: Option<(u32, f64)>,
+    /// How often address books are asked for changes (`TANDEM_CARDDAV_POLL_SECS`,
+    /// default 30): CardDAV servers send no notices.
+    pub carddav_poll_every: Duration,
 }
 
 /// The installable apps, configured from the environment.
@@ -34,14 +38,21 @@ pub fn app_definitions(config: &AppsConfig) -> Vec<Arc<dyn AppDefinition>> {
             limits.per = Duration::from_secs(1);
         }
     }
-    vec![Arc::new(
-        DemoApp::new(
-            &config.demo_app_url,
-            &config.demo_client_id,
-            &config.demo_client_secret,
-        )
-        .with_limits(limits),
-    )]
+    vec![
+        Arc::new(
+            DemoApp::new(
+                &config.demo_app_url,
+                &config.demo_client_id,
+                &config.demo_client_secret,
+            )
+            .with_limits(limits.clone()),
+        ),
+        Arc::new(
+            CardDavApp::default()
+                .with_limits(limits)
+                .polled_every(config.carddav_poll_every),
+        ),
+    ]
 }
 
 pub fn app_definition(config: &AppsConfig, app: &str) -> Option<Arc<dyn AppDefinition>> {
@@ -73,17 +84,11 @@ pub fn listings() -> Vec<AppListing> {
         two_way: true,
         event_sync,
         available: false,
+        credential: crate::model::CredentialKind::Oauth2,
     };
     vec![
         demo::listing(),
-        planned(
-            "carddav",
-            "CardDAV address book",
-            "Contacts with any CardDAV address book: Nextcloud, iCloud, Fastmail, Radicale.",
-            "Address book",
-            &[("Address book cards", "contacts")],
-            false,
-        ),
+        carddav::listing(),
         planned(
             "hubspot",
             "HubSpot",

@@ -712,19 +712,32 @@ pub struct Due {
     pub behind: bool,
 }
 
+/// The syncs whose safety nets are due. Apps polled on their own interval (they send no
+/// change notices) are named in `polled`; the others are polled every `poll_every`.
 pub async fn due_safety_nets(
     pool: &PgPool,
     poll_every: std::time::Duration,
+    polled: &[(String, std::time::Duration)],
 ) -> sqlx::Result<Vec<Due>> {
+    let apps: Vec<&str> = polled.iter().map(|(app, _)| app.as_str()).collect();
+    let secs: Vec<f64> = polled
+        .iter()
+        .map(|(_, every)| every.as_secs_f64())
+        .collect();
     sqlx::query_as(
         "SELECT s.id,
-                s.last_poll_at IS NULL OR s.last_poll_at < now() - make_interval(secs => $1) AS poll,
+                s.last_poll_at IS NULL
+                    OR s.last_poll_at < now() - make_interval(secs => COALESCE(p.secs, $1)) AS poll,
                 COALESCE((s.options->>'event_sync')::boolean, false) AS event_sync,
                 EXISTS (SELECT 1 FROM sync_index i WHERE i.sync_id = s.id AND i.state = 'failed' AND i.retry_at <= now()) AS retry,
                 EXISTS (SELECT 1 FROM hub_changes c WHERE c.portal_id = s.portal_id AND c.seq > s.hub_feed_position) AS behind
-         FROM syncs s WHERE s.enabled AND s.phase = 'listening'",
+         FROM syncs s JOIN connections c ON c.id = s.connection_id
+         LEFT JOIN unnest($2::text[], $3::float8[]) AS p(app, secs) ON p.app = c.app
+         WHERE s.enabled AND s.phase = 'listening'",
     )
     .bind(poll_every.as_secs_f64())
+    .bind(&apps)
+    .bind(&secs)
     .fetch_all(pool)
     .await
 }

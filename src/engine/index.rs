@@ -643,3 +643,40 @@ pub async fn tally(
     .await?;
     Ok(())
 }
+
+/// Notes app ids a relisting has seen (the app's change cursor expired).
+pub async fn relist_seen(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    app_ids: &[String],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_relist_seen (sync_id, app_id) SELECT $1, unnest($2::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(sync_id)
+    .bind(app_ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The app ids of paired rows that the finished relisting did not see: deleted in the app.
+pub async fn relist_unseen(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT x.app_id FROM sync_index x
+         WHERE x.sync_id = $1 AND x.app_id IS NOT NULL AND x.hub_id IS NOT NULL AND x.state <> 'deleted'
+           AND NOT EXISTS (SELECT 1 FROM sync_relist_seen s WHERE s.sync_id = $1 AND s.app_id = x.app_id)",
+    )
+    .bind(sync_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn relist_forget(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM sync_relist_seen WHERE sync_id = $1")
+        .bind(sync_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

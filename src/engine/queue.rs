@@ -232,13 +232,31 @@ impl Job {
 
 /// A paged job remembers where it is: the next run goes on after `last`.
 pub async fn set_after(conn: &mut PgConnection, job: &Job, last: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE jobs SET payload = jsonb_set(payload, '{after}', to_jsonb($2::bigint)) WHERE id = $1",
-    )
-    .bind(job.id)
-    .bind(last)
-    .execute(conn)
-    .await?;
+    set_payload(conn, job, "after", &serde_json::json!(last)).await
+}
+
+pub async fn remove_payload(conn: &mut PgConnection, job: &Job, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET payload = payload - $2::text WHERE id = $1")
+        .bind(job.id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets `key` of the job's payload, for its next run.
+pub async fn set_payload(
+    conn: &mut PgConnection,
+    job: &Job,
+    key: &str,
+    value: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET payload = payload || jsonb_build_object($2::text, $3::jsonb) WHERE id = $1")
+        .bind(job.id)
+        .bind(key)
+        .bind(sqlx::types::Json(value))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

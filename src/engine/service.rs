@@ -38,7 +38,7 @@ async fn connector(
     }
     let def = registry::app_definition(&state.config.apps, &view.app)
         .ok_or_else(|| Refused::not_found("The app"))?;
-    let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)?;
+    let c = connections::connector_for(&state.pool, &state.secret_key, &def, connection_id).await?;
     Ok((view, c))
 }
 
@@ -120,7 +120,7 @@ pub async fn field_options(
         hub_pipelines,
         app_pipelines,
         suggested_stage_pairs,
-        supports_events: listing.is_some_and(|l| l.event_sync) && object.name == "contacts",
+        supports_events: listing.is_some_and(|l| l.event_sync) && object.hub_object == "contacts",
     })
 }
 

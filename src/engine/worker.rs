@@ -7,7 +7,7 @@
 use super::definition::{self, SyncRow};
 use super::queue::{self, Job, NewJob};
 use super::runner::{self, BatchError, Outcome, Run, Stop};
-use crate::connectors::{registry, Connector};
+use crate::connectors::{registry, ChangeNotices, Connector};
 use crate::model::SyncPhase;
 use crate::platform::connections;
 use crate::platform::secrets::SecretKey;
@@ -62,10 +62,19 @@ impl Engine {
         })
     }
 
-    fn connector(&self, connection_id: Uuid, app: &str) -> Result<Arc<dyn Connector>, BatchError> {
-        let mut cache = self.connectors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = cache.get(&connection_id) {
-            return Ok(c.clone());
+    async fn connector(
+        &self,
+        connection_id: Uuid,
+        app: &str,
+    ) -> Result<Arc<dyn Connector>, BatchError> {
+        let cached = self
+            .connectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&connection_id)
+            .cloned();
+        if let Some(c) = cached {
+            return Ok(c);
         }
         let def = registry::app_definition(&self.config.apps, app).ok_or_else(|| {
             BatchError::new(
@@ -74,8 +83,12 @@ impl Engine {
             )
         })?;
         let c = connections::connector_for(&self.pool, &self.key, &def, connection_id)
+            .await
             .map_err(|e| BatchError::new(Stop::Pause, e.message))?;
-        cache.insert(connection_id, c.clone());
+        self.connectors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(connection_id, c.clone());
         Ok(c)
     }
 
@@ -186,7 +199,7 @@ impl Engine {
             pool: &self.pool,
             config: &self.config,
             sync: &sync,
-            connector: self.connector(sync.connection_id, &app.0)?,
+            connector: self.connector(sync.connection_id, &app.0).await?,
             hub_object,
             schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
         };
@@ -296,21 +309,41 @@ impl Engine {
         enqueue_app_work(&self.pool, connection).await
     }
 
-    /// The periodic safety nets, every few seconds in every process (jobs are deduplicated).
+    /// Apps that send no change notices, with the interval they are polled at.
+    fn polled_apps(&self) -> Vec<(String, Duration)> {
+        registry::app_definitions(&self.config.apps)
+            .iter()
+            .filter_map(|d| match d.capabilities().change_notices {
+                ChangeNotices::Polling(every) => Some((d.listing().id.clone(), every)),
+                ChangeNotices::Webhooks => None,
+            })
+            .collect()
+    }
+
+    /// The periodic safety nets, every few seconds in every process (jobs are
+    /// deduplicated); often enough that a polled app is asked on time.
     pub async fn schedule(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let tick = self
+            .polled_apps()
+            .iter()
+            .map(|(_, every)| *every / 4)
+            .min()
+            .unwrap_or(Duration::from_secs(5))
+            .clamp(Duration::from_millis(250), Duration::from_secs(5));
         loop {
             if let Err(e) = self.schedule_once().await {
                 tracing::warn!(error = %e, "scheduler error");
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = tokio::time::sleep(tick) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 
     pub async fn schedule_once(&self) -> anyhow::Result<()> {
-        let due = definition::due_safety_nets(&self.pool, self.poll_every).await?;
+        let polled = self.polled_apps();
+        let due = definition::due_safety_nets(&self.pool, self.poll_every, &polled).await?;
         let mut conn = self.pool.acquire().await?;
         for sync in due {
             if sync.poll {

@@ -15,6 +15,78 @@ pub struct AppListing {
     pub event_sync: bool,
     /// `false` for apps listed but not installable in this build.
     pub available: bool,
+    /// How an account is connected: OAuth, or a form of credentials.
+    #[serde(default)]
+    pub credential: CredentialKind,
+}
+
+/// How a connection signs its requests; stored in `connections.credential_kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// OAuth 2.0 authorization code with PKCE; tokens refreshed as they expire.
+    #[default]
+    Oauth2,
+    /// A server URL, a user name and a password or app password (CardDAV).
+    Basic,
+    /// A server URL and an API key or private-app token.
+    ApiKey,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Oauth2 => "oauth2",
+            CredentialKind::Basic => "basic",
+            CredentialKind::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CredentialKind> {
+        [
+            CredentialKind::Oauth2,
+            CredentialKind::Basic,
+            CredentialKind::ApiKey,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[cfg(feature = "ssr")]
+super::text_column!(CredentialKind);
+
+/// What a person enters to connect a credential app. `choice` picks one of the
+/// collections the credentials reach, when the first answer listed several.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CredentialInput {
+    pub url: String,
+    #[serde(default)]
+    pub username: String,
+    /// The password, app password or API key; never shown again once stored.
+    pub secret: String,
+    #[serde(default)]
+    pub choice: Option<String>,
+}
+
+/// One collection (an address book) a person can connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstallChoice {
+    pub id: String,
+    pub label: String,
+}
+
+/// The answer of a credential install: connected, or which collection to connect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CredentialInstall {
+    Connected {
+        connection_id: Uuid,
+        reconnected: bool,
+    },
+    Choose {
+        choices: Vec<InstallChoice>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -92,6 +92,14 @@ impl Config {
                     Some(v) => parse_rate_limit(&v).context("TANDEM_APP_RATE_LIMIT")?,
                     None => Some((95, 10.0)),
                 },
+                carddav_poll_every: match var("TANDEM_CARDDAV_POLL_SECS") {
+                    Some(v) => std::time::Duration::try_from_secs_f64(
+                        v.parse()
+                            .context("TANDEM_CARDDAV_POLL_SECS is not a number of seconds")?,
+                    )
+                    .context("TANDEM_CARDDAV_POLL_SECS")?,
+                    None => std::time::Duration::from_secs(30),
+                },
             },
         })
     }
@@ -110,6 +118,7 @@ impl Config {
                 demo_client_id: "tandem".into(),
                 demo_client_secret: "tandem-demo-secret".into(),
                 app_rate_limit: Some((95, 10.0)),
+                carddav_poll_every: std::time::Duration::from_secs(30),
             },
         }
     }

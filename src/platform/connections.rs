@@ -4,7 +4,9 @@
 use super::notifications::{notify_admins, NewNotification};
 use super::secrets::{SecretKey, Slot};
 use crate::connectors::http::TokenSource;
-use crate::connectors::{registry, AppDefinition, ConnectorError, OAuthMetadata};
+use crate::connectors::{
+    registry, AppDefinition, ConnectionSettings, ConnectorError, CredentialKind, OAuthMetadata,
+};
 use crate::model::ApiError;
 use crate::model::{ConnectionStatus, ConnectionView};
 use async_trait::async_trait;
@@ -100,6 +102,9 @@ pub struct NewConnection<'a> {
     pub app: &'a str,
     pub account_id: &'a str,
     pub account_name: &'a str,
+    pub credential: CredentialKind,
+    pub settings: &'a ConnectionSettings,
+    /// The OAuth access token, or the password or API key of a credential app.
     pub access_token: &'a str,
     pub refresh_token: Option<&'a str>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -123,12 +128,13 @@ pub async fn upsert(
     // The row first: its id is part of what the tokens are sealed with.
     let (id, inserted): (Uuid, bool) = sqlx::query_as(
         "INSERT INTO connections (portal_id, app, account_id, account_name, token_expires_at,
-             scopes, connected_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+             scopes, connected_by, credential_kind, settings)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (portal_id, app, account_id) DO UPDATE SET
              account_name = EXCLUDED.account_name,
              token_expires_at = EXCLUDED.token_expires_at,
              scopes = EXCLUDED.scopes,
+             credential_kind = EXCLUDED.credential_kind, settings = EXCLUDED.settings,
              status = 'connected', status_message = NULL, updated_at = now()
          RETURNING id, (xmax = 0) AS inserted",
     )
@@ -139,6 +145,8 @@ pub async fn upsert(
     .bind(c.expires_at)
     .bind(&c.scopes)
     .bind(c.connected_by)
+    .bind(c.credential)
+    .bind(sqlx::types::Json(c.settings))
     .fetch_one(&mut *tx)
     .await?;
     let access = key.encrypt(c.access_token, &slot("access_token_enc", id))?;
@@ -263,12 +271,13 @@ pub fn oauth_http_client() -> reqwest::Client {
 
 /// The access token of one connection, refreshed when it is (about to be) expired or
 /// refused. Refreshes hold the connection row's lock, so two workers never both spend the
-/// same rotating refresh token (the app would revoke the grant as a replay).
+/// same rotating refresh token (the app would revoke the grant as a replay). A password
+/// or API key (no `oauth`) cannot be refreshed: refused, the connection needs a person.
 pub struct ConnectionTokens {
     pub pool: PgPool,
     pub key: SecretKey,
     pub connection_id: Uuid,
-    pub oauth: OAuthMetadata,
+    pub oauth: Option<OAuthMetadata>,
 }
 
 impl ConnectionTokens {
@@ -343,6 +352,13 @@ impl TokenSource for ConnectionTokens {
     }
 
     async fn refresh(&self, rejected: &str) -> Result<String, ConnectorError> {
+        let Some(oauth) = &self.oauth else {
+            let message = "the app no longer accepts the saved password or key";
+            self.mark_needs_reconnect(message).await;
+            return Err(ConnectorError::ReconnectNeeded {
+                message: message.into(),
+            });
+        };
         let db = |e: sqlx::Error| ConnectorError::Transient {
             message: format!("database: {e}"),
         };
@@ -383,7 +399,7 @@ impl TokenSource for ConnectionTokens {
                 message: "no refresh token".into(),
             });
         };
-        let client = token_client(&self.oauth).map_err(sealed_err)?;
+        let client = token_client(oauth).map_err(sealed_err)?;
         let answer = client
             .exchange_refresh_token(&RefreshToken::new(refresh.clone()))
             .request_async(&oauth_http_client())
@@ -444,22 +460,32 @@ impl TokenSource for ConnectionTokens {
     }
 }
 
-/// A connector for a stored connection.
-pub fn connector_for(
+/// A connector for a stored connection, with its settings and credentials.
+pub async fn connector_for(
     pool: &PgPool,
     key: &SecretKey,
     app: &Arc<dyn AppDefinition>,
     connection_id: Uuid,
 ) -> Result<Arc<dyn crate::connectors::Connector>, ApiError> {
-    let oauth = app.oauth().ok_or_else(|| {
-        ApiError::bad_request("This app cannot be connected in this version of Tandem.")
-    })?;
-    Ok(app.connect(Arc::new(ConnectionTokens {
+    let (kind, settings): (CredentialKind, sqlx::types::Json<ConnectionSettings>) =
+        sqlx::query_as("SELECT credential_kind, settings FROM connections WHERE id = $1")
+            .bind(connection_id)
+            .fetch_optional(pool)
+            .await?
+            .ok_or_else(|| ApiError::not_found("The connection"))?;
+    let oauth = match kind {
+        CredentialKind::Oauth2 => Some(app.oauth().ok_or_else(|| {
+            ApiError::bad_request("This app cannot be connected in this version of Tandem.")
+        })?),
+        CredentialKind::Basic | CredentialKind::ApiKey => None,
+    };
+    let tokens = ConnectionTokens {
         pool: pool.clone(),
         key: key.clone(),
         connection_id,
         oauth,
-    })))
+    };
+    Ok(app.connect(&settings.0, Arc::new(tokens)))
 }
 
 /// Sealed secrets of a connection, for revocation at disconnect.

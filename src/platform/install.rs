@@ -8,9 +8,13 @@ use super::connections::{self, oauth_http_client, token_client, NewConnection};
 use super::secrets::Slot;
 use super::AppState;
 use crate::connectors::http::StaticToken;
-use crate::connectors::{registry, AppDefinition};
+use crate::connectors::{
+    registry, AppDefinition, ConnectionSettings, ConnectorError, CredentialKind, Verified,
+};
 use crate::model::ApiError;
-use crate::model::{ConnectionStatus, InstallStart};
+use crate::model::{
+    ConnectionStatus, CredentialInput, CredentialInstall, FieldError, InstallStart,
+};
 use chrono::{Duration, Utc};
 use oauth2::{
     AuthUrl, AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
@@ -280,8 +284,9 @@ pub async fn complete(
             )
         })?;
     let access = token.access_token().secret().clone();
+    let settings = ConnectionSettings::default();
     let identity = def
-        .connect(Arc::new(StaticToken(access.clone())))
+        .connect(&settings, Arc::new(StaticToken(access.clone())))
         .identity()
         .await
         .map_err(|e| {
@@ -300,6 +305,8 @@ pub async fn complete(
             app: &app,
             account_id: &identity.id,
             account_name: &identity.name,
+            credential: CredentialKind::Oauth2,
+            settings: &settings,
             access_token: &access,
             refresh_token: token.refresh_token().map(|r| r.secret().as_str()),
             expires_at: token
@@ -320,11 +327,118 @@ pub async fn complete(
     })
 }
 
+/// Connects an app reached with credentials instead of OAuth (a CardDAV address book):
+/// the app checks them with one real call first, and nothing is stored unless it
+/// accepted them. When they reach several address books, the answer lists them, and the
+/// same call with `choice` set connects the chosen one.
+pub async fn install_with_credentials(
+    state: &AppState,
+    who: &Principal,
+    app: &str,
+    input: &CredentialInput,
+) -> Result<CredentialInstall, ApiError> {
+    let def = registry::app_definition(&state.config.apps, app)
+        .filter(|d| d.listing().credential != CredentialKind::Oauth2)
+        .ok_or_else(|| match registry::app_definition(&state.config.apps, app) {
+            Some(_) => ApiError::bad_request(
+                "This app is installed through its sign-in page (OAuth), not with a password.",
+            )
+            .with_hint("Use the Install button on its Marketplace page."),
+            None => ApiError::not_found("The app"),
+        })?;
+    let kind = def.listing().credential;
+    let mut missing = Vec::new();
+    if input.url.trim().is_empty() {
+        missing.push(FieldError {
+            field: "url".into(),
+            message: "Enter the server's address, e.g. https://dav.example.com/".into(),
+        });
+    }
+    if kind == CredentialKind::Basic && input.username.trim().is_empty() {
+        missing.push(FieldError {
+            field: "username".into(),
+            message: "Enter the user name you sign in to the server with.".into(),
+        });
+    }
+    if input.secret.is_empty() {
+        missing.push(FieldError {
+            field: "secret".into(),
+            message: "Enter the password (or app password).".into(),
+        });
+    }
+    if !missing.is_empty() {
+        return Err(ApiError::validation(missing));
+    }
+    let name = def.listing().name.clone();
+    let (identity, settings) = match def.verify_credentials(input).await {
+        Ok(Verified::Account { identity, settings }) => (identity, settings),
+        Ok(Verified::Choose(choices)) => return Ok(CredentialInstall::Choose { choices }),
+        Err(e) => return Err(refused_credentials(&name, input.url.trim(), e)),
+    };
+    let (connection_id, is_new) = connections::upsert(
+        &state.pool,
+        &state.secret_key,
+        NewConnection {
+            portal_id: who.portal_id,
+            app,
+            account_id: &identity.id,
+            account_name: &identity.name,
+            credential: kind,
+            settings: &settings,
+            access_token: &input.secret,
+            refresh_token: None,
+            expires_at: None,
+            scopes: Vec::new(),
+            connected_by: who.user_id,
+        },
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(CredentialInstall::Connected {
+        connection_id,
+        reconnected: !is_new,
+    })
+}
+
+/// What a person is told when the app did not accept the credentials: which field to
+/// look at and what to try.
+fn refused_credentials(app: &str, url: &str, e: ConnectorError) -> ApiError {
+    match e {
+        ConnectorError::AuthExpired | ConnectorError::ReconnectNeeded { .. } => ApiError::field(
+            "secret",
+            format!("{app} refused this user name and password. Nothing was connected."),
+        )
+        .with_hint("Check both. Servers with two-step sign-in (iCloud, Fastmail, Nextcloud) need an app password created in their security settings."),
+        ConnectorError::Transient { message } => ApiError {
+            fields: vec![FieldError { field: "url".into(), message: "Not reachable.".into() }],
+            ..ApiError::new(
+                502,
+                "app_unavailable",
+                format!("Tandem could not reach {url} ({message}). Nothing was connected."),
+            )
+            .with_hint("Check the address, and that the server is running and reachable from the machine Tandem runs on.")
+        },
+        ConnectorError::Permission { message } => ApiError::field(
+            "username",
+            format!("The server let this user in but refused access ({message}). Nothing was connected."),
+        ),
+        other => ApiError::field("url", format!("{}. Nothing was connected.", capitalised(&other.to_string())))
+            .with_hint("Enter the server's CardDAV address: for Nextcloud https://host/remote.php/dav, for Radicale https://host:5232/, or the address book's own URL."),
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 /// Subscribes `/webhooks/{id}` with a fresh secret (replacing an older subscription). A
 /// failure leaves the connection usable: the periodic poll still finds every change.
 async fn subscribe_webhook(state: &AppState, def: &Arc<dyn AppDefinition>, connection_id: Uuid) {
     let Ok(connector) =
-        connections::connector_for(&state.pool, &state.secret_key, def, connection_id)
+        connections::connector_for(&state.pool, &state.secret_key, def, connection_id).await
     else {
         return;
     };
@@ -375,6 +489,7 @@ pub async fn disconnect(
         if view.status == ConnectionStatus::Connected {
             if let Ok(connector) =
                 connections::connector_for(&state.pool, &state.secret_key, &def, connection_id)
+                    .await
             {
                 if let Ok(Some(sub)) =
                     connections::webhook_subscription(&state.pool, connection_id).await

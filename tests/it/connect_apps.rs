@@ -183,6 +183,7 @@ async fn an_expired_access_token_is_refreshed_transparently(pool: PgPool) {
 
     let me = s
         .connector(id)
+        .await
         .identity()
         .await
         .expect("the call succeeds after a refresh");
@@ -221,7 +222,7 @@ async fn a_revoked_grant_marks_the_connection_needs_reconnecting_and_reconnectin
         .await
         .unwrap();
 
-    let err = s.connector(id).identity().await.unwrap_err();
+    let err = s.connector(id).await.identity().await.unwrap_err();
     assert!(
         matches!(err, ConnectorError::ReconnectNeeded { .. }),
         "{err:?}"
@@ -245,7 +246,7 @@ async fn a_revoked_grant_marks_the_connection_needs_reconnecting_and_reconnectin
         .await
         .unwrap();
     assert_eq!(view.status, ConnectionStatus::Connected);
-    assert!(s.connector(id).identity().await.is_ok());
+    assert!(s.connector(id).await.identity().await.is_ok());
 }
 
 #[sqlx::test]
@@ -290,7 +291,7 @@ async fn several_accounts_are_kept_apart_and_disconnect_revokes_and_keeps_histor
     let after = s.status(sync.id).await;
     assert!(!after.enabled, "its syncs are turned off");
     // The other account is untouched.
-    assert!(s.connector(globex).identity().await.is_ok());
+    assert!(s.connector(globex).await.identity().await.is_ok());
 }
 
 /// The webhook secret Tandem gave the demo app when it subscribed on connect.

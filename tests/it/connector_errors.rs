@@ -139,7 +139,7 @@ async fn refused_data_is_a_permanent_error_with_the_field_and_is_not_retried(poo
     // A refused item of a batch names its field.
     let connector = DemoApp::new(&demo.url, "unused", "unused")
         .with_limits(limits(5))
-        .connect(Arc::new(StaticToken(token)));
+        .connect(&Default::default(), Arc::new(StaticToken(token)));
     let results = connector
         .write(
             "contacts",

@@ -456,6 +456,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     let mut person = s.app_contact(conn, "rita@rockets.example", "Rita").await;
     person = s
         .connector(conn)
+        .await
         .associate("contacts", &person.id, "companies", &company.id)
         .await
         .map(|_| person)
@@ -476,6 +477,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     let app_companies = || async {
         let rita = s
             .connector(conn)
+            .await
             .read("contacts", std::slice::from_ref(&person.id))
             .await
             .unwrap();
@@ -511,6 +513,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
 
     // Removals flow too: dropped in the app, then in the hub.
     s.connector(conn)
+        .await
         .dissociate("contacts", &person.id, "companies", &company.id)
         .await
         .unwrap();
@@ -583,7 +586,11 @@ async fn email_events_become_timeline_events_of_hub_contacts_that_exist(pool: Pg
 async fn deletions_are_not_propagated_and_resync_or_restore_recreates_them(pool: PgPool) {
     let s = stack(pool).await;
     let (sync_id, conn, _hub_id, app_id) = paired(&s, |b| b, "del@example.com").await;
-    s.connector(conn).delete("contacts", &app_id).await.unwrap();
+    s.connector(conn)
+        .await
+        .delete("contacts", &app_id)
+        .await
+        .unwrap();
     s.pick_up_changes().await;
     let counts = s.counts(sync_id).await;
     assert_eq!(counts.deleted, 1);

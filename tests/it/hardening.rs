@@ -90,7 +90,7 @@ async fn a_token_copied_into_another_connection_does_not_open_there(pool: PgPool
     let s = stack(pool).await;
     let acme = s.connect("acme").await;
     let globex = s.connect("globex").await;
-    assert!(s.connector(globex).identity().await.is_ok());
+    assert!(s.connector(globex).await.identity().await.is_ok());
 
     // Someone with write access to the database moves acme's sealed token into globex's row.
     sqlx::query(
@@ -102,7 +102,7 @@ async fn a_token_copied_into_another_connection_does_not_open_there(pool: PgPool
     .execute(s.pool())
     .await
     .unwrap();
-    let err = s.connector(globex).identity().await.unwrap_err();
+    let err = s.connector(globex).await.identity().await.unwrap_err();
     assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
     // The same for a column: the refresh token does not open as the access token.
     sqlx::query("UPDATE connections SET access_token_enc = refresh_token_enc WHERE id = $1")
@@ -110,7 +110,7 @@ async fn a_token_copied_into_another_connection_does_not_open_there(pool: PgPool
         .execute(s.pool())
         .await
         .unwrap();
-    let err = s.connector(acme).identity().await.unwrap_err();
+    let err = s.connector(acme).await.identity().await.unwrap_err();
     assert!(matches!(err, ConnectorError::Permanent { .. }), "{err:?}");
 }
 
@@ -142,7 +142,10 @@ async fn tokens_sealed_before_binding_still_work_and_are_resealed_on_refresh(poo
     .execute(s.pool())
     .await
     .unwrap();
-    assert!(s.connector(id).identity().await.is_ok(), "old values open");
+    assert!(
+        s.connector(id).await.identity().await.is_ok(),
+        "old values open"
+    );
 
     // The next write (a refresh) seals them bound to their row.
     sqlx::query(
@@ -152,7 +155,7 @@ async fn tokens_sealed_before_binding_still_work_and_are_resealed_on_refresh(poo
     .execute(s.pool())
     .await
     .unwrap();
-    assert!(s.connector(id).identity().await.is_ok());
+    assert!(s.connector(id).await.identity().await.is_ok());
     let (a, r): (String, String) =
         sqlx::query_as("SELECT access_token_enc, refresh_token_enc FROM connections WHERE id = $1")
             .bind(id)

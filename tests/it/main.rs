@@ -6,6 +6,7 @@ mod common;
 mod demo_app_common;
 mod engine_common;
 
+mod carddav;
 mod connect_apps;
 mod connector_errors;
 mod demo_app_api;

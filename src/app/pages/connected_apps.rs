@@ -5,7 +5,7 @@ use super::syncs::{SyncsResource, SyncsTab};
 use crate::api::apps::{app_connections, list_connections, Disconnect};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
-use crate::model::{ConnectionStatus, ConnectionView};
+use crate::model::{ConnectionStatus, ConnectionView, CredentialKind};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -84,7 +84,12 @@ pub fn AppPage() -> impl IntoView {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     Ok(d) => {
                         let name = d.listing.name.clone();
-                        let install = format!("/oauth/install/{}", d.listing.id);
+                        // OAuth apps install through their consent page, the others
+                        // through the form on their Marketplace page.
+                        let install = match d.listing.credential {
+                            CredentialKind::Oauth2 => format!("/oauth/install/{}", d.listing.id),
+                            _ => format!("/marketplace/{}", d.listing.id),
+                        };
                         let just = query.read_untracked().get("connected").or_else(|| query.read_untracked().get("reconnected"));
                         let just_account = just.and_then(|id| d.connections.iter().find(|c| c.id.to_string() == id).map(|c| c.account_name.clone()));
                         view! {

@@ -1,13 +1,13 @@
 //! The Marketplace: app cards with search, a listing page per app with *Install*, and
 //! the same search in the import page's *Connect an app* dialog.
 
-use crate::api::apps::{app_connections, list_apps};
+use crate::api::apps::{app_connections, list_apps, InstallWithCredentials};
 use crate::app::components::{ErrorBox, Loading};
 use crate::app::layout::use_user;
-use crate::model::AppListing;
+use crate::model::{AppListing, CredentialInput, CredentialInstall, CredentialKind};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 fn matches(app: &AppListing, query: &str) -> bool {
     let q = query.trim().to_lowercase();
@@ -121,6 +121,8 @@ pub fn AppListingPage() -> impl IntoView {
                                 <aside class="listing-side card">
                                     {if !l.available {
                                         view! { <p data-testid="install-unavailable">"This app is planned and cannot be installed in this version of Tandem."</p> }.into_any()
+                                    } else if can_install && l.credential != CredentialKind::Oauth2 {
+                                        view! { <CredentialInstallForm app=l.id.clone()/> }.into_any()
                                     } else if can_install {
                                         view! {
                                             <a class="button primary" href=install rel="external" data-testid="install">"Install"</a>
@@ -142,5 +144,74 @@ pub fn AppListingPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// *Install* of an app connected with a server URL, a user name and a password: the
+/// app checks them before anything is stored; several address books ask for a choice.
+#[component]
+fn CredentialInstallForm(app: String) -> impl IntoView {
+    let install = ServerAction::<InstallWithCredentials>::new();
+    let (url, username, secret) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let choice = RwSignal::new(String::new());
+    let manage = format!("/settings/integrations/connected-apps/{app}");
+    let app_id = app.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        install.dispatch(InstallWithCredentials {
+            app: app_id.clone(),
+            input: CredentialInput {
+                url: url.get_untracked(),
+                username: username.get_untracked(),
+                secret: secret.get_untracked(),
+                choice: Some(choice.get_untracked()).filter(|c| !c.is_empty()),
+            },
+        });
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(CredentialInstall::Connected { connection_id, .. })) = install.value().get()
+        {
+            use_navigate()(
+                &format!("{manage}?connected={connection_id}"),
+                Default::default(),
+            );
+        }
+    });
+    let error = move || install.value().get().and_then(Result::err);
+    let field_error = move |f: &'static str| {
+        move || {
+            error()
+                .and_then(|e| e.field_message(f).map(String::from))
+                .map(|m| view! { <span class="field-error" role="alert" data-testid=format!("error-{f}")>{m}</span> })
+        }
+    };
+    let choices = move || match install.value().get() {
+        Some(Ok(CredentialInstall::Choose { choices })) => Some(choices),
+        _ => None,
+    };
+    view! {
+        <form class="form" on:submit=submit novalidate data-testid="credential-install">
+            <label>"Server URL"<input name="url" type="url" bind:value=url placeholder="https://dav.example.com/" autocomplete="url"/>{field_error("url")}</label>
+            <label>"User name"<input name="username" bind:value=username autocomplete="username"/>{field_error("username")}</label>
+            <label>"Password or app password"<input name="secret" type="password" bind:value=secret autocomplete="current-password"/>{field_error("secret")}</label>
+            {move || choices().map(|list| view! {
+                <label>"Address book"
+                    <select name="choice" data-testid="choice" on:change=move |ev| choice.set(event_target_value(&ev))>
+                        <option value="">"— pick one —"</option>
+                        {list.into_iter().map(|c| view! { <option value=c.id>{c.label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <p class="hint">"These credentials reach several address books: pick the one to sync."</p>
+            })}
+            <button type="submit" class="button primary" data-testid="install" disabled=move || install.pending().get()>
+                {move || if install.pending().get() { "Checking…" } else { "Install" }}
+            </button>
+            <p class="hint">"Tandem checks these with the server before saving them; the password is stored encrypted."</p>
+            {move || error().map(|e| view! { <ErrorBox error=e/> })}
+        </form>
     }
 }

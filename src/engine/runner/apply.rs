@@ -36,6 +36,11 @@ pub enum Finish {
     },
     /// A paged job (retry, resync) remembers where it is in its payload.
     JobAfter { last: i64 },
+    /// A paged job whose position is more than an id (a relisting) keeps it under `key`.
+    Payload {
+        key: &'static str,
+        value: serde_json::Value,
+    },
 }
 
 /// Moves the checkpoint and ends or continues the job. `false`: the lease was lost or
@@ -77,11 +82,19 @@ pub async fn finish(
                 queue::release(conn, job, Duration::ZERO, None, true).await
             } else {
                 index::clear_queued(conn, sync.id, read_at).await?;
+                // A relisting that ends here is over, in the same commit: a rerun of
+                // the job reads changes again.
+                index::relist_forget(conn, sync.id).await?;
+                queue::remove_payload(conn, job, "relist").await?;
                 queue::complete(conn, job).await
             }
         }
         Finish::JobAfter { last } => {
             queue::set_after(conn, job, last).await?;
+            queue::release(conn, job, Duration::ZERO, None, true).await
+        }
+        Finish::Payload { key, value } => {
+            queue::set_payload(conn, job, key, &value).await?;
             queue::release(conn, job, Duration::ZERO, None, true).await
         }
     }

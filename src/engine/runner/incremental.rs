@@ -2,14 +2,16 @@
 //! failed records and recreating deleted ones.
 
 use super::apply::{process, Finish};
-use super::{complete, complete_items, match_records, BatchError, Item, Outcome, Run, PAGE};
-use crate::connectors::AppRecord;
+use super::{complete, complete_items, match_records, BatchError, Item, Outcome, Run, Stop, PAGE};
+use crate::connectors::{AppRecord, ConnectorError};
 use crate::engine::hub_side;
 use crate::engine::index::{self, IndexRow};
 use crate::engine::plan::Side;
+use crate::engine::queue;
 use crate::engine::queue::Job;
 use crate::hub::{changes, WriteOrigin};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Hub changes read per run.
 const FEED_CHUNK: i64 = 500;
@@ -89,16 +91,118 @@ async fn items_for_hub_ids(run: &Run<'_>, ids: &[i64]) -> Result<Vec<Item>, Batc
 
 /// App changes since the sync's cursor: the app's change feed is the truth; webhooks
 /// only say "look now", so dropped, duplicated or reordered deliveries change nothing.
+/// A cursor the app no longer accepts turns the job into a relisting (below).
 pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
     let sync = run.sync;
+    if let Some(relist) = job.payload.get(RELIST) {
+        let relist: Relist = serde_json::from_value(relist.clone())
+            .map_err(|e| BatchError::new(Stop::Retry, format!("relist position: {e}")))?;
+        return relisting(run, job, relist).await;
+    }
     // The database's clock, as the queued marks use it.
+    let read_at = index::clock(&mut *run.pool.acquire().await?).await?;
+    let page = match run
+        .connector
+        .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
+        .await
+    {
+        Err(ConnectorError::CursorExpired { message }) => {
+            tracing::warn!(sync_id = %sync.id, %message, "change cursor expired: listing the app again");
+            // Changes made while the listing runs are read after it, from here.
+            let token = run.connector.latest_change_cursor(&sync.app_object).await?;
+            let mut tx = run.pool.begin().await?;
+            index::relist_forget(&mut tx, sync.id).await?;
+            let relist = Relist { token, page: None };
+            queue::set_payload(&mut tx, job, RELIST, &serde_json::json!(relist)).await?;
+            queue::release(&mut tx, job, Duration::ZERO, None, true).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Continue);
+        }
+        other => other?,
+    };
+    let items = app_items(run, page.records).await?;
+    let more = page.has_more;
+    process(
+        run,
+        job,
+        items,
+        Finish::AppFeed {
+            cursor: page.cursor.clone(),
+            more,
+            read_at,
+        },
+    )
+    .await?;
+    Ok(if more {
+        Outcome::Continue
+    } else {
+        Outcome::Done
+    })
+}
+
+/// The payload key of an app-changes job that lists the app again.
+const RELIST: &str = "relist";
+
+/// Where a relisting is: the app's listing cursor of the next page, and the change
+/// cursor to follow once it is done (taken before it started, so nothing is missed).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Relist {
+    token: String,
+    page: Option<String>,
+}
+
+/// One page of the app's listing, compared with the index as the initial sync does.
+/// After the last page, the paired records the app no longer lists are its deletions.
+async fn relisting(run: &Run<'_>, job: &Job, relist: Relist) -> Result<Outcome, BatchError> {
+    let sync = run.sync;
     let read_at = index::clock(&mut *run.pool.acquire().await?).await?;
     let page = run
         .connector
-        .changes(&sync.app_object, sync.app_feed_cursor.as_deref(), PAGE)
+        .list(&sync.app_object, relist.page.as_deref(), PAGE)
         .await?;
+    let listed: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+    index::relist_seen(&mut *run.pool.acquire().await?, sync.id, &listed).await?;
+    let mut records = page.records;
+    let finish = match page.next_cursor {
+        Some(next) => Finish::Payload {
+            key: RELIST,
+            value: serde_json::json!(Relist {
+                token: relist.token,
+                page: Some(next),
+            }),
+        },
+        None => {
+            let gone = index::relist_unseen(&mut *run.pool.acquire().await?, sync.id).await?;
+            records.extend(gone.into_iter().map(|app_id| AppRecord {
+                id: app_id,
+                properties: Default::default(),
+                associations: Default::default(),
+                updated_at: None,
+                deleted: true,
+            }));
+            Finish::AppFeed {
+                cursor: relist.token,
+                more: false,
+                read_at,
+            }
+        }
+    };
+    let done = matches!(finish, Finish::AppFeed { .. });
+    let items = app_items(run, records).await?;
+    process(run, job, items, finish).await?;
+    Ok(if done {
+        Outcome::Done
+    } else {
+        Outcome::Continue
+    })
+}
+
+/// The app's records of one page as items: paired ones with their row, the others
+/// matched against the index (deletions of unknown records are nothing to do).
+async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, BatchError> {
+    let sync = run.sync;
     let mut conn = run.pool.acquire().await?;
-    let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
     let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
         .await?
         .into_iter()
@@ -106,7 +210,7 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
         .collect();
     // The latest version of each record in this page.
     let mut latest: HashMap<String, AppRecord> = HashMap::new();
-    for r in page.records {
+    for r in records {
         latest.insert(r.id.clone(), r);
     }
     let mut paired = Vec::new();
@@ -126,23 +230,7 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     drop(conn);
     items.extend(paired);
     complete_items(run, &mut items).await?;
-    let more = page.has_more;
-    process(
-        run,
-        job,
-        items,
-        Finish::AppFeed {
-            cursor: page.cursor.clone(),
-            more,
-            read_at,
-        },
-    )
-    .await?;
-    Ok(if more {
-        Outcome::Continue
-    } else {
-        Outcome::Done
-    })
+    Ok(items)
 }
 
 /// Records whose failure may have been temporary, once their retry time has come.

@@ -314,14 +314,21 @@ impl Stack {
         (cookie, location)
     }
 
-    pub fn connector(&self, connection_id: Uuid) -> Arc<dyn Connector> {
-        let def = registry::app_definition(&self.state.config.apps, "demo").unwrap();
+    /// The connector of a stored connection, whatever its app.
+    pub async fn connector(&self, connection_id: Uuid) -> Arc<dyn Connector> {
+        let app: String = sqlx::query_scalar("SELECT app FROM connections WHERE id = $1")
+            .bind(connection_id)
+            .fetch_one(self.pool())
+            .await
+            .expect("connection");
+        let def = registry::app_definition(&self.state.config.apps, &app).unwrap();
         connections::connector_for(
             &self.state.pool,
             &self.state.secret_key,
             &def,
             connection_id,
         )
+        .await
         .unwrap()
     }
 
@@ -558,6 +565,7 @@ impl Stack {
             idempotency_key: None,
         };
         self.connector(connection_id)
+            .await
             .write(object, vec![w])
             .await
             .unwrap()
@@ -604,6 +612,7 @@ impl Stack {
         id: &str,
     ) -> Vec<tandem::connectors::AppRecord> {
         self.connector(connection_id)
+            .await
             .read(object, &[id.to_string()])
             .await
             .unwrap()
@@ -615,7 +624,7 @@ impl Stack {
         connection_id: Uuid,
         object: &str,
     ) -> Vec<tandem::connectors::AppRecord> {
-        let c = self.connector(connection_id);
+        let c = self.connector(connection_id).await;
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
