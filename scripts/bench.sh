@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-scripts/bootstrap.sh
+scripts/bootstrap.sh --bench
 
 cleanup() { scripts/pg.sh stop bench-pg || true; }
 trap cleanup EXIT
@@ -43,6 +43,14 @@ bench_hub_list() { run_cargo_bench hub_list; }
 # incremental latency both ways at 100 changes/s. BENCH_CONTACTS scales it down.
 bench_engine_sync() { run_cargo_bench engine_sync; }
 
+# The CardDAV connector: initial sync of 10,000 vCards from a real Radicale, records/s
+# next to Radicale's own time for the same listing. BENCH_CARDS scales it.
+bench_carddav_sync() {
+  TANDEM_TEST_RADICALE_URL="$(scripts/radicale.sh start bench-radicale)" \
+    TANDEM_TEST_RADICALE_USERS="$DATA/bench-radicale/users" run_cargo_bench carddav_sync
+  scripts/radicale.sh stop bench-radicale
+}
+
 # The CRM Syncs tab of a 1,000,000-record sync: server-side render and its server functions.
 bench_sync_object_view() { run_cargo_bench sync_object_view; }
 
@@ -66,7 +74,7 @@ print(f"BENCH wasm_gzip_all_chunks_kb {(main + sum(gz.values())) / 1024:.1f} kB"
 PY
 }
 
-BENCHES=(hub_list engine_sync sync_object_view wasm_size)
+BENCHES=(hub_list engine_sync carddav_sync sync_object_view wasm_size)
 
 log "building the benchmarks (release)"
 cargo bench --features ssr --no-run

@@ -6,8 +6,14 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+# --test: also what `make test` needs (Chromium, the end-to-end packages, Radicale);
+# --bench: what `make bench` needs beyond `make run` (Radicale).
 WITH_TEST=0
-[ "${1:-}" = "--test" ] && WITH_TEST=1
+WITH_RADICALE=0
+case "${1:-}" in
+  --test) WITH_TEST=1; WITH_RADICALE=1 ;;
+  --bench) WITH_RADICALE=1 ;;
+esac
 
 # Builds a binary crate from its crates.io source after pinning one dependency back
 # (its published lockfile names a version rustc 1.95 cannot build, or one yanked).
@@ -59,7 +65,7 @@ fi
 
 # Radicale, a real CardDAV server for the CardDAV tests: from PyPI into a project-local
 # virtual environment (.tandem/venv), reinstalled only when the pinned version changes.
-if [ "$WITH_TEST" = 1 ] && ! "$VENV/bin/radicale" --version 2>/dev/null | grep -qx "$RADICALE_VERSION"; then
+if [ "$WITH_RADICALE" = 1 ] && ! "$VENV/bin/radicale" --version 2>/dev/null | grep -qx "$RADICALE_VERSION"; then
   log "installing Radicale $RADICALE_VERSION into ${VENV#"$ROOT"/}"
   if ! python3 -m venv "$VENV" 2>/dev/null; then
     apt_install python3-venv

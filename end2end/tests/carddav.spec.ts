@@ -96,7 +96,7 @@ test('a two-way sync pairs and creates, and an address book edit reaches the hub
   }
   await page.getByTestId('save-sync').click();
   await expect(page).toHaveURL(/tab=syncs&sync=/);
-  const row = page.locator('[data-testid="sync-row"][data-object="cards"]');
+  const row = page.locator('[data-testid="sync-row"][data-object="contacts"]');
   await expect(row.getByTestId('sync-status')).toHaveAttribute('data-phase', 'listening', { timeout: 90_000 });
   await expect(row.getByTestId('count-syncing')).toHaveText('2');
 

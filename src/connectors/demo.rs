@@ -2,7 +2,7 @@
 //! See docs/demo-app.md for the wire format.
 
 use super::http::{AppHttp, HttpLimits, TokenSource};
-use super::webhook::{verify_signature, WebhookRejection};
+use super::webhook::{verify_signature, WebhookDelivery, WebhookRejection};
 use super::*;
 use reqwest::Method;
 use serde::Deserialize;
@@ -82,13 +82,15 @@ impl AppDefinition for DemoApp {
     fn verify_webhook(
         &self,
         secret: &str,
-        headers: &::http::HeaderMap,
-        body: &[u8],
+        delivery: &WebhookDelivery<'_>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<WebhookNotice, WebhookRejection> {
-        let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-        verify_signature(secret, header, body, now)?;
-        parse_delivery(body)
+    ) -> Result<Vec<WebhookNotice>, WebhookRejection> {
+        let header = delivery
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok());
+        verify_signature(secret, header, delivery.body, now)?;
+        Ok(vec![parse_delivery(delivery.body)?])
     }
 
     fn connect(

@@ -194,14 +194,14 @@ pub trait AppDefinition: Send + Sync {
             message: "this app is connected through OAuth, not with a password".into(),
         })
     }
-    /// Verifies a webhook delivery's signature and timestamp, then parses it.
+    /// Verifies a webhook delivery's signature and timestamp, then parses its notices
+    /// (some apps send several in one delivery).
     fn verify_webhook(
         &self,
         _secret: &str,
-        _headers: &::http::HeaderMap,
-        _body: &[u8],
+        _delivery: &webhook::WebhookDelivery<'_>,
         _now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<WebhookNotice, webhook::WebhookRejection> {
+    ) -> Result<Vec<WebhookNotice>, webhook::WebhookRejection> {
         Err(webhook::WebhookRejection::Malformed(
             "this app sends no webhooks".into(),
         ))

@@ -12,6 +12,14 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Entries a signature header may have: `t=` and a few `v1=` while a secret rotates.
 pub const MAX_SIGNATURE_ENTRIES: usize = 8;
 
+/// A webhook request as it arrived: some apps sign the method and URI with the body.
+pub struct WebhookDelivery<'a> {
+    pub method: &'a ::http::Method,
+    pub uri: &'a ::http::Uri,
+    pub headers: &'a ::http::HeaderMap,
+    pub body: &'a [u8],
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WebhookRejection {
     #[error("the delivery has no signature header")]

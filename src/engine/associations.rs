@@ -13,7 +13,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The objects a record of `object` is kept associated with (invoices only with contacts).
+/// The hub objects a record of hub object `object` is kept associated with (invoices
+/// only with contacts). The app's names for them are those of the syncs of these objects.
 pub fn targets(object: &str) -> &'static [&'static str] {
     match object {
         "contacts" => &["companies"],
@@ -100,23 +101,27 @@ pub async fn sync_pairs(
     };
     let mut made = 0;
     let origin = WriteOrigin::Sync(sync.id);
-    for to_object in targets(&sync.app_object) {
+    for to_object in targets(&sync.hub_object) {
         let Some(to) = ObjectType::parse(to_object) else {
             continue;
         };
-        // The sync of the other end, on the same connected account.
-        let other: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM syncs WHERE connection_id = $1 AND app_object = $2")
-                .bind(sync.connection_id)
-                .bind(to_object)
-                .fetch_optional(pool)
-                .await?;
-        let Some(other) = other else { continue };
+        // The sync of the other end, on the same connected account, and the app's name
+        // of that object (app records name their associations by it).
+        let other: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, app_object FROM syncs WHERE connection_id = $1 AND hub_object = $2",
+        )
+        .bind(sync.connection_id)
+        .bind(to_object)
+        .fetch_optional(pool)
+        .await?;
+        let Some((other, app_to_object)) = other else {
+            continue;
+        };
         let app_ids: Vec<String> = pairs
             .iter()
             .flat_map(|p| {
                 p.app_associations
-                    .get(*to_object)
+                    .get(&app_to_object)
                     .cloned()
                     .unwrap_or_default()
             })
@@ -171,7 +176,7 @@ pub async fn sync_pairs(
                 .collect();
             let on_app: BTreeSet<i64> = p
                 .app_associations
-                .get(*to_object)
+                .get(&app_to_object)
                 .into_iter()
                 .flatten()
                 .filter_map(|a| app_to_hub.get(a).copied())
@@ -198,11 +203,11 @@ pub async fn sync_pairs(
                 let Some(a) = hub_to_app.get(h) else { continue };
                 if add {
                     connector
-                        .associate(&sync.app_object, &p.app_id, to_object, a)
+                        .associate(&sync.app_object, &p.app_id, &app_to_object, a)
                         .await?;
                 } else {
                     connector
-                        .dissociate(&sync.app_object, &p.app_id, to_object, a)
+                        .dissociate(&sync.app_object, &p.app_id, &app_to_object, a)
                         .await?;
                 }
                 made += 1;

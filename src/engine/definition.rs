@@ -687,7 +687,7 @@ pub struct Listening {
 
 /// The listening syncs of a connection (those an app's webhook concerns).
 pub async fn listening_for_connection(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     connection_id: Uuid,
 ) -> sqlx::Result<Vec<Listening>> {
     sqlx::query_as(
@@ -695,7 +695,7 @@ pub async fn listening_for_connection(
          WHERE connection_id = $1 AND enabled AND phase = 'listening'",
     )
     .bind(connection_id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
 }
 

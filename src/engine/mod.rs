@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod hub_side;
 pub mod index;
+pub mod notices;
 pub mod notify;
 pub mod plan;
 pub mod queue;

@@ -256,7 +256,7 @@ impl Engine {
             let result = async {
                 let mut listener = PgListener::connect_with(&self.pool).await?;
                 listener
-                    .listen_all([queue::CHANNEL, crate::hub::changes::CHANNEL, "webhook_deliveries"])
+                    .listen_all([queue::CHANNEL, crate::hub::changes::CHANNEL])
                     .await?;
                 loop {
                     tokio::select! {
@@ -264,7 +264,6 @@ impl Engine {
                             let n = n?;
                             match n.channel() {
                                 c if c == crate::hub::changes::CHANNEL => self.on_hub_change(n.payload()).await?,
-                                "webhook_deliveries" => self.on_delivery(n.payload()).await?,
                                 _ => {}
                             }
                             self.wake.notify_waiters();
@@ -296,17 +295,6 @@ impl Engine {
             queue::enqueue(&mut conn, NewJob::new(runner::HUB_CHANGES, id)).await?;
         }
         Ok(())
-    }
-
-    async fn on_delivery(&self, payload: &str) -> anyhow::Result<()> {
-        let Some(connection) = payload
-            .split(':')
-            .next()
-            .and_then(|p| Uuid::parse_str(p).ok())
-        else {
-            return Ok(());
-        };
-        enqueue_app_work(&self.pool, connection).await
     }
 
     /// Apps that send no change notices, with the interval they are polled at.
@@ -365,24 +353,6 @@ impl Engine {
             .await?;
         Ok(())
     }
-}
-
-/// A webhook arrived for a connection: look at its app's changes (and events) now.
-pub async fn enqueue_app_work(pool: &PgPool, connection_id: Uuid) -> anyhow::Result<()> {
-    let syncs = definition::listening_for_connection(pool, connection_id).await?;
-    let mut tx = pool.begin().await?;
-    for sync in syncs {
-        queue::enqueue(&mut tx, NewJob::new(runner::APP_CHANGES, sync.id)).await?;
-        if sync.event_sync {
-            queue::enqueue(&mut tx, NewJob::new(runner::EVENTS, sync.id)).await?;
-        }
-    }
-    sqlx::query("UPDATE webhook_deliveries SET processed_at = now() WHERE connection_id = $1 AND processed_at IS NULL")
-        .bind(connection_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Starts `workers` worker loops, the listener and the scheduler; returns the shutdown switch.
