@@ -109,13 +109,33 @@ test('a two-way sync pairs and creates, and an address book edit reaches the hub
   const cards = await Promise.all(hrefs.map((h) => dav('GET', h)));
   expect(cards.some((c) => c.text.includes(cy))).toBeTruthy();
 
-  // An edit in the address book shows in the hub within the polling interval (2 s here).
+  // An edit in the address book shows in the hub within the polling interval (2 s here)
+  // plus a second.
   const current = await dav('GET', `${book}ann.vcf`);
+  let started = Date.now();
   const edited = await dav('PUT', `${book}ann.vcf`, card('ann', ann.first, 'Edited', ann.email),
     { 'Content-Type': 'text/vcard', 'If-Match': current.etag ?? '*' });
   expect(edited.status).toBe(204);
+  let annId = '';
   await expect.poll(async () => {
     const r = await page.request.post('/api/list_crm_records', { data: { object: 'contacts', request: { search: ann.email } } });
-    return await r.text();
-  }, { timeout: 20_000 }).toContain('Edited');
+    const body = await r.json();
+    const found = body.records?.find((x: { properties: Record<string, string> }) => x.properties.lastname === 'Edited');
+    annId = found ? String(found.id) : '';
+    return annId !== '';
+  }, { timeout: 10_000, intervals: [100] }).toBe(true);
+  const toHub = Date.now() - started;
+  console.log(`address book → hub: ${toHub} ms`);
+  expect(toHub).toBeLessThan(3_000);
+
+  // A hub edit shows in the address book as fast (hub changes are picked up at once).
+  started = Date.now();
+  const updated = await page.request.post('/api/update_crm_record', {
+    data: { object: 'contacts', id: Number(annId), properties: { jobtitle: 'Pilot' } },
+  });
+  expect(updated.ok(), await updated.text()).toBeTruthy();
+  await expect.poll(async () => (await dav('GET', `${book}ann.vcf`)).text, { timeout: 10_000, intervals: [100] }).toContain('TITLE:Pilot');
+  const toApp = Date.now() - started;
+  console.log(`hub → address book: ${toApp} ms`);
+  expect(toApp).toBeLessThan(3_000);
 });

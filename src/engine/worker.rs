@@ -200,6 +200,9 @@ impl Engine {
             config: &self.config,
             sync: &sync,
             connector: self.connector(sync.connection_id, &app.0).await?,
+            capabilities: registry::app_definition(&self.config.apps, &app.0)
+                .map(|d| d.capabilities())
+                .unwrap_or_default(),
             hub_object,
             schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
         };

@@ -647,3 +647,50 @@ async fn a_card_changed_between_tandems_read_and_write_keeps_both_changes(pool: 
     );
     assert!(card.contains("hal@example.com"), "{card}");
 }
+
+#[sqlx::test]
+async fn a_server_without_sync_collection_is_followed_by_comparing_etags(pool: PgPool) {
+    let s = stack(pool).await;
+    let book = Book::new(&["contacts"]).await;
+    book.put("ida", &vcard("ida", "Ida", "Orr", "ida@example.com"))
+        .await;
+    book.put("jon", &vcard("jon", "Jon", "Pym", "jon@example.com"))
+        .await;
+    let connection = connect(&s, &book).await;
+    // As the install records it for an address book that reports no sync-token.
+    sqlx::query(
+        "UPDATE connections SET settings = jsonb_set(settings, '{extras,change_tracking}', '\"etags\"')
+         WHERE id = $1",
+    )
+    .bind(connection)
+    .execute(s.pool())
+    .await
+    .unwrap();
+    let mut input = contacts_input(connection);
+    input.app_object = "cards".into();
+    input.propagate_deletes = true;
+    let sync = s.create_sync(&input).await;
+    s.run_initial(sync.id).await;
+    let cursor: String = sqlx::query_scalar("SELECT app_feed_cursor FROM syncs WHERE id = $1")
+        .bind(sync.id)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert!(cursor.starts_with("etags:"), "{cursor}");
+
+    book.put("ida", &vcard("ida", "Ida", "Orr-Lane", "ida@example.com"))
+        .await;
+    book.put("kim", &vcard("kim", "Kim", "Quo", "kim@example.com"))
+        .await;
+    book.delete("jon").await;
+    s.pick_up_changes().await;
+    let ida = s.hub_by_email("ida@example.com").await.unwrap();
+    assert_eq!(ida.properties["lastname"].as_str(), "Orr-Lane");
+    assert!(s.hub_by_email("kim@example.com").await.is_some());
+    let live = s.hub_all(ObjectType::Contacts).await;
+    assert_eq!(
+        live.len(),
+        2,
+        "jon was deleted in the address book: {live:?}"
+    );
+}

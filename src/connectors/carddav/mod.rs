@@ -14,10 +14,17 @@ use dav::{parse_multistatus, DavResponse, Multistatus};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub const APP_ID: &str = "carddav";
+/// The connection setting saying how changes are followed: `sync-collection`, or
+/// `etags` for servers without it (each poll compares every card's ETag).
+const CHANGE_TRACKING: &str = "change_tracking";
+const ETAGS: &str = "etags";
+/// Prefix of an ETag-comparison cursor: the JSON map of href → ETag last seen.
+const ETAG_CURSOR: &str = "etags:";
 /// Cards asked for in one `addressbook-multiget`.
 const MULTIGET_CHUNK: usize = 100;
 /// Writes in flight at once for one batch.
@@ -155,10 +162,20 @@ impl AppDefinition for CardDavApp {
             settings: ConnectionSettings {
                 base_url: Some(format!("{origin}{}", chosen.href)),
                 username: Some(username),
-                extras: serde_json::Map::from_iter([(
-                    "address_book".to_string(),
-                    Value::String(chosen.name),
-                )]),
+                extras: serde_json::Map::from_iter([
+                    ("address_book".to_string(), Value::String(chosen.name)),
+                    (
+                        CHANGE_TRACKING.to_string(),
+                        Value::String(
+                            if chosen.syncs {
+                                "sync-collection"
+                            } else {
+                                ETAGS
+                            }
+                            .into(),
+                        ),
+                    ),
+                ]),
             },
         })
     }
@@ -188,6 +205,7 @@ impl AppDefinition for CardDavApp {
                 .unwrap_or("Address book")
                 .to_string(),
             listing: Mutex::new(None),
+            by_etags: settings.extras.get(CHANGE_TRACKING).and_then(Value::as_str) == Some(ETAGS),
         })
     }
 }
@@ -196,6 +214,8 @@ impl AppDefinition for CardDavApp {
 struct Book {
     href: String,
     name: String,
+    /// The address book reports a sync-token: changes come from sync-collection.
+    syncs: bool,
 }
 
 /// The address books the credentials reach from `path`: `path` itself when it is one,
@@ -255,6 +275,7 @@ fn books_of(answer: &Multistatus) -> Vec<Book> {
                         .unwrap_or("")
                         .to_string()
                 }),
+            syncs: r.prop("sync-token").is_some_and(|t| !t.is_empty()),
         })
         .collect();
     books.sort_by(|a, b| a.href.cmp(&b.href));
@@ -320,6 +341,8 @@ pub struct CardDavConnector {
     /// The address book's path, ending in `/`.
     book: String,
     name: String,
+    /// The server has no sync-collection: changes are found by comparing ETags.
+    by_etags: bool,
     /// The members of the listing in progress, read once when it starts (cursor
     /// `None`) and paged from memory: the listing is then one PROPFIND, not one a page.
     listing: Mutex<Option<Vec<String>>>,
@@ -349,15 +372,47 @@ impl CardDavConnector {
 
     /// The members' hrefs, sorted (the address book itself left out).
     async fn members(&self) -> ConnectorResult<Vec<String>> {
+        Ok(self.etags().await?.into_keys().collect())
+    }
+
+    /// Every member's href with its ETag, in href order (the address book left out).
+    async fn etags(&self) -> ConnectorResult<BTreeMap<String, String>> {
         let answer = propfind(&self.http, &self.book, "1", dav::PROPFIND_ETAGS).await?;
-        let mut hrefs: Vec<String> = answer
+        Ok(answer
             .responses
             .into_iter()
             .filter(|r| r.href.trim_end_matches('/') != self.book.trim_end_matches('/'))
-            .map(|r| r.href)
-            .collect();
-        hrefs.sort();
-        Ok(hrefs)
+            .map(|r| {
+                let etag = r.prop("getetag").unwrap_or_default().to_string();
+                (r.href, etag)
+            })
+            .collect())
+    }
+
+    async fn etag_cursor(&self) -> ConnectorResult<String> {
+        let map = serde_json::to_string(&self.etags().await?).unwrap_or_default();
+        Ok(format!("{ETAG_CURSOR}{map}"))
+    }
+
+    /// Changes by ETag comparison, for servers without sync-collection.
+    async fn changes_by_etags(&self, cursor: Option<&str>) -> ConnectorResult<ChangePage> {
+        let before: BTreeMap<String, String> = match cursor.map(|c| c.strip_prefix(ETAG_CURSOR)) {
+            None => BTreeMap::new(),
+            Some(Some(json)) => serde_json::from_str(json).map_err(|_| expired_etags())?,
+            Some(None) => return Err(expired_etags()),
+        };
+        let now = self.etags().await?;
+        let (changed, deleted) = etag_changes(&before, &now);
+        let mut records = self.records(&self.multiget(&changed).await?);
+        records.extend(deleted.into_iter().map(tombstone));
+        Ok(ChangePage {
+            records,
+            cursor: format!(
+                "{ETAG_CURSOR}{}",
+                serde_json::to_string(&now).unwrap_or_default()
+            ),
+            has_more: false,
+        })
     }
 
     /// The cards at `hrefs`, read in chunks; missing ones are left out.
@@ -543,6 +598,41 @@ impl CardDavConnector {
     }
 }
 
+/// Hrefs that are new or changed since `before`, and those gone.
+fn etag_changes(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let changed = now
+        .iter()
+        .filter(|(href, etag)| before.get(*href) != Some(*etag))
+        .map(|(href, _)| href.clone())
+        .collect();
+    let deleted = before
+        .keys()
+        .filter(|h| !now.contains_key(*h))
+        .cloned()
+        .collect();
+    (changed, deleted)
+}
+
+fn expired_etags() -> ConnectorError {
+    ConnectorError::CursorExpired {
+        message: "the saved card versions are not readable".into(),
+    }
+}
+
+/// A card deleted in the address book.
+fn tombstone(href: String) -> AppRecord {
+    AppRecord {
+        id: href,
+        properties: Default::default(),
+        associations: Default::default(),
+        updated_at: None,
+        deleted: true,
+    }
+}
+
 /// A multistatus member that carried its card.
 fn stored(r: DavResponse) -> Option<StoredCard> {
     let text = r.props.get("address-data")?.clone();
@@ -618,6 +708,9 @@ impl Connector for CardDavConnector {
         _limit: usize,
     ) -> ConnectorResult<ChangePage> {
         self.check(object)?;
+        if self.by_etags {
+            return self.changes_by_etags(cursor).await;
+        }
         let body = dav::sync_collection(cursor.unwrap_or(""));
         let answer = self
             .http
@@ -660,13 +753,7 @@ impl Connector for CardDavConnector {
                 continue;
             }
             if r.status == Some(404) {
-                records.push(AppRecord {
-                    id: r.href,
-                    properties: Default::default(),
-                    associations: Default::default(),
-                    updated_at: None,
-                    deleted: true,
-                });
+                records.push(tombstone(r.href));
             } else {
                 changed.push(r.href);
             }
@@ -678,13 +765,7 @@ impl Connector for CardDavConnector {
         let gone: Vec<AppRecord> = changed
             .iter()
             .filter(|h| !found.contains(h.as_str()))
-            .map(|h| AppRecord {
-                id: h.clone(),
-                properties: Default::default(),
-                associations: Default::default(),
-                updated_at: None,
-                deleted: true,
-            })
+            .map(|h| tombstone(h.clone()))
             .collect();
         records.extend(self.records(&cards));
         records.extend(gone);
@@ -697,7 +778,11 @@ impl Connector for CardDavConnector {
 
     async fn latest_change_cursor(&self, object: &str) -> ConnectorResult<String> {
         self.check(object)?;
-        self.sync_token().await
+        if self.by_etags {
+            self.etag_cursor().await
+        } else {
+            self.sync_token().await
+        }
     }
 
     async fn read(&self, object: &str, ids: &[String]) -> ConnectorResult<Vec<AppRecord>> {
@@ -783,5 +868,26 @@ impl Connector for CardDavConnector {
                     })
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_changes_are_new_changed_and_gone_cards() {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(h, e)| (h.to_string(), e.to_string()))
+                .collect()
+        };
+        let before = map(&[("/a.vcf", "1"), ("/b.vcf", "1"), ("/c.vcf", "1")]);
+        let now = map(&[("/a.vcf", "1"), ("/b.vcf", "2"), ("/d.vcf", "1")]);
+        let (changed, deleted) = etag_changes(&before, &now);
+        assert_eq!(changed, vec!["/b.vcf", "/d.vcf"]);
+        assert_eq!(deleted, vec!["/c.vcf"]);
+        assert_eq!(etag_changes(&now, &now), (vec![], vec![]));
     }
 }

@@ -206,6 +206,29 @@ fn field_text(record: &Record, field: Option<&str>) -> Option<String> {
     Value::read_field(record, field?, FieldType::Text).map(|v| v.text())
 }
 
+/// The app field and value an app record can be looked up by under the sync's match
+/// key (a contact's email, a company's domain or name, the custom key), for `find`.
+pub fn app_lookup(settings: &SyncSettings, record: &Record) -> Option<(String, String)> {
+    let keys = settings.keys(Side::App);
+    let fields: Vec<&String> = match &settings.match_key {
+        MatchKey::None => vec![],
+        MatchKey::Custom { app_field, .. } => vec![app_field],
+        MatchKey::Default => match settings.object {
+            ObjectKind::Contact => keys.email.iter().collect(),
+            ObjectKind::Company => keys
+                .company_domain
+                .iter()
+                .chain(&keys.company_name)
+                .collect(),
+            _ => vec![],
+        },
+    };
+    fields.into_iter().find_map(|f| {
+        let v = field_text(record, Some(f))?;
+        (!v.trim().is_empty()).then(|| (f.clone(), v.trim().to_string()))
+    })
+}
+
 /// The identifiers of a record of `side` under the sync's match key. Empty when the
 /// record has none, or when the object never matches by key (deals, invoices).
 pub fn identifiers(settings: &SyncSettings, side: Side, record: &Record) -> Vec<Identifier> {

@@ -55,9 +55,9 @@ mod tests;
 pub use decide::{decide, Pairing};
 pub use filters::{first_unmet, Condition, Operator};
 pub use identity::{
-    choose_match, domain_from, identifiers, normalise_company_name, normalise_custom_key,
-    normalise_email, valid_email, Candidate, DuplicateTracker, Identifier, KeyFields, MatchKey,
-    MatchOutcome,
+    app_lookup, choose_match, domain_from, identifiers, normalise_company_name,
+    normalise_custom_key, normalise_email, valid_email, Candidate, DuplicateTracker, Identifier,
+    KeyFields, MatchKey, MatchOutcome,
 };
 pub use mapping::{
     check_mapping, check_mappings, compatibility, convert, Compatibility, FieldMapping, FieldRef,

@@ -114,8 +114,9 @@ pub async fn process(
     let sync_id = run.sync.id;
     let Prepared {
         decisions,
-        app_writes,
+        mut app_writes,
         pending,
+        retried_creates,
         app_deletes,
     } = prepare(settings, options, &items);
 
@@ -124,8 +125,30 @@ pub async fn process(
         let mut conn = run.pool.acquire().await?;
         index::mark_pending(&mut conn, sync_id, &pending).await?;
     }
-    // The app's writes, in one call; per-item errors fail only their record.
     let mut app_results: HashMap<usize, Result<AppRecord, RecordFailure>> = HashMap::new();
+    // An app whose creates are not idempotent may have made a record before a crash
+    // (sent, answer lost): it is looked up by its key before the create is sent again.
+    if !run.capabilities.idempotent_creates && !retried_creates.is_empty() {
+        let mut found = Vec::new();
+        for (pos, w) in &app_writes {
+            if !retried_creates.contains(pos) {
+                continue;
+            }
+            let Some((field, value)) = plan::app_lookup(settings, &w.properties) else {
+                continue;
+            };
+            let existing = run
+                .connector
+                .find(&run.sync.app_object, &field, &value)
+                .await?;
+            if let Some(record) = existing.into_iter().next() {
+                found.push(*pos);
+                app_results.insert(*pos, Ok(record));
+            }
+        }
+        app_writes.retain(|(pos, _)| !found.contains(pos));
+    }
+    // The app's writes, in one call; per-item errors fail only their record.
     if !app_writes.is_empty() {
         let (positions, writes): (Vec<usize>, Vec<RecordWrite>) = app_writes.into_iter().unzip();
         let results = run.connector.write(&run.sync.app_object, writes).await?;
@@ -211,6 +234,9 @@ pub struct Prepared {
     pub app_writes: Vec<(usize, RecordWrite)>,
     /// Rows whose app create is about to be sent, with its idempotency key.
     pub pending: Vec<(i64, Uuid)>,
+    /// Positions of creates sent before (their record has a pending key): the app may
+    /// have made them before a crash.
+    pub retried_creates: Vec<usize>,
     /// App records to delete: hub deletions propagate (when the sync says so).
     pub app_deletes: Vec<String>,
 }
@@ -245,6 +271,7 @@ pub fn prepare(settings: &SyncSettings, options: &SyncOptions, items: &[Item]) -
 
     let mut app_writes = Vec::new();
     let mut pending = Vec::new();
+    let mut retried_creates = Vec::new();
     for (i, (it, d)) in items.iter().zip(&decisions).enumerate() {
         let Some(w) = d.write_to(Side::App) else {
             continue;
@@ -265,7 +292,9 @@ pub fn prepare(settings: &SyncSettings, options: &SyncOptions, items: &[Item]) -
                     .and_then(|r| r.pending_key)
                     .unwrap_or_else(Uuid::new_v4);
                 if let Some(row) = &it.row {
-                    if row.pending_key != Some(key) {
+                    if row.pending_key == Some(key) {
+                        retried_creates.push(i);
+                    } else {
                         pending.push((row.id, key));
                     }
                 }
@@ -297,6 +326,7 @@ pub fn prepare(settings: &SyncSettings, options: &SyncOptions, items: &[Item]) -
         decisions,
         app_writes,
         pending,
+        retried_creates,
         app_deletes,
     }
 }
@@ -759,6 +789,13 @@ mod tests {
         let p = prepare(&settings(), &SyncOptions::default(), &[item]);
         assert!(p.pending.is_empty());
         assert_eq!(p.app_writes[0].1.idempotency_key, Some(key.to_string()));
+        assert_eq!(
+            p.retried_creates,
+            vec![0],
+            "an app without idempotent creates looks it up first"
+        );
+        let lookup = plan::app_lookup(&settings(), &p.app_writes[0].1.properties);
+        assert_eq!(lookup, Some(("email".to_string(), "ann@x.io".to_string())));
     }
 
     #[test]

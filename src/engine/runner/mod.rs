@@ -93,6 +93,8 @@ pub struct Run<'a> {
     pub config: &'a crate::platform::Config,
     pub sync: &'a SyncRow,
     pub connector: Arc<dyn Connector>,
+    /// What the app can do (idempotent creates or not, …).
+    pub capabilities: crate::connectors::Capabilities,
     pub hub_object: ObjectType,
     pub schema: ObjectSchema,
 }
