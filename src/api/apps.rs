@@ -81,8 +81,7 @@ pub async fn install_with_credentials(
     app: String,
     input: CredentialInput,
 ) -> Result<CredentialInstall, ApiError> {
-    let p = super::ssr::app_manager().await?;
-    let state = super::ssr::state()?;
+    let (p, state) = (super::ssr::app_manager().await?, super::ssr::state()?);
     crate::platform::install::install_with_credentials(&state, &p, &app, &input).await
 }
 

@@ -151,6 +151,12 @@ pub struct DemoConnector {
     http: AppHttp,
 }
 
+impl DemoConnector {
+    async fn get(&self, path: &str) -> ConnectorResult<Value> {
+        self.http.json(Method::GET, path, &[], None::<&()>).await
+    }
+}
+
 fn check_object(object: &str) -> ConnectorResult<()> {
     if OBJECTS.contains(&object) {
         Ok(())
@@ -334,10 +340,7 @@ fn identifier_fields(object: &str) -> Vec<String> {
 #[async_trait]
 impl Connector for DemoConnector {
     async fn identity(&self) -> ConnectorResult<AccountIdentity> {
-        let v = self
-            .http
-            .json(Method::GET, "/v1/me", &[], None::<&()>)
-            .await?;
+        let v = self.get("/v1/me").await?;
         let id = match v.get("account_id") {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
@@ -354,15 +357,7 @@ impl Connector for DemoConnector {
     async fn objects(&self) -> ConnectorResult<Vec<AppObject>> {
         let mut out = Vec::new();
         for object in OBJECTS {
-            let v = self
-                .http
-                .json(
-                    Method::GET,
-                    &format!("/v1/schema/{object}"),
-                    &[],
-                    None::<&()>,
-                )
-                .await?;
+            let v = self.get(&format!("/v1/schema/{object}")).await?;
             let fields = v
                 .get("fields")
                 .and_then(Value::as_array)
@@ -453,15 +448,7 @@ impl Connector for DemoConnector {
 
     async fn latest_change_cursor(&self, object: &str) -> ConnectorResult<String> {
         check_object(object)?;
-        let v = self
-            .http
-            .json(
-                Method::GET,
-                &format!("/v1/{object}/changes/latest"),
-                &[],
-                None::<&()>,
-            )
-            .await?;
+        let v = self.get(&format!("/v1/{object}/changes/latest")).await?;
         v.get("cursor")
             .or_else(|| v.get("next_cursor"))
             .and_then(Value::as_str)
@@ -599,10 +586,7 @@ impl Connector for DemoConnector {
     }
 
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
-        let v = self
-            .http
-            .json(Method::GET, "/v1/pipelines", &[], None::<&()>)
-            .await?;
+        let v = self.get("/v1/pipelines").await?;
         let results = v
             .get("results")
             .cloned()
@@ -610,40 +594,22 @@ impl Connector for DemoConnector {
         serde_json::from_value(results).map_err(|_| unexpected("pipelines"))
     }
 
-    async fn associate(
+    async fn set_associated(
         &self,
         object: &str,
         id: &str,
-        to_object: &str,
-        to_id: &str,
+        (to_object, to_id): (&str, &str),
+        associated: bool,
     ) -> ConnectorResult<()> {
         check_object(object)?;
+        let method = if associated {
+            Method::PUT
+        } else {
+            Method::DELETE
+        };
+        let path = format!("/v1/{object}/{id}/associations/{to_object}/{to_id}");
         self.http
-            .json(
-                Method::PUT,
-                &format!("/v1/{object}/{id}/associations/{to_object}/{to_id}"),
-                &[],
-                None::<&()>,
-            )
-            .await
-            .map(|_| ())
-    }
-
-    async fn dissociate(
-        &self,
-        object: &str,
-        id: &str,
-        to_object: &str,
-        to_id: &str,
-    ) -> ConnectorResult<()> {
-        check_object(object)?;
-        self.http
-            .json(
-                Method::DELETE,
-                &format!("/v1/{object}/{id}/associations/{to_object}/{to_id}"),
-                &[],
-                None::<&()>,
-            )
+            .json(method, &path, &[], None::<&()>)
             .await
             .map(|_| ())
     }

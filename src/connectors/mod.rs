@@ -67,21 +67,13 @@ pub trait Connector: Send + Sync {
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
         Ok(Vec::new())
     }
-    async fn associate(
+    /// Associates two records (`associated`), or removes their association.
+    async fn set_associated(
         &self,
         _object: &str,
         _id: &str,
-        _to_object: &str,
-        _to_id: &str,
-    ) -> ConnectorResult<()> {
-        Err(unsupported("associations"))
-    }
-    async fn dissociate(
-        &self,
-        _object: &str,
-        _id: &str,
-        _to_object: &str,
-        _to_id: &str,
+        _to: (&str, &str),
+        _associated: bool,
     ) -> ConnectorResult<()> {
         Err(unsupported("associations"))
     }

@@ -705,12 +705,20 @@ async fn issue_tokens(
     .bind(ttl.as_secs_f64())
     .execute(&mut *conn)
     .await?;
+    let account: String = sqlx::query_scalar(
+        "SELECT a.name FROM oauth_grants g JOIN accounts a ON a.id = g.account_id WHERE g.id = $1",
+    )
+    .bind(grant)
+    .fetch_one(&mut *conn)
+    .await?;
     let mut res = Json(json!({
         "access_token": access,
         "token_type": "Bearer",
         "expires_in": ttl.as_secs(),
         "refresh_token": refresh,
         "scope": scope,
+        // Which account the tokens are for, as real CRMs add to their token answers.
+        "account": account,
     }))
     .into_response();
     no_store(&mut res);

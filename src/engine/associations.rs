@@ -201,15 +201,9 @@ pub async fn sync_pairs(
                 .chain(plan.remove_in_app.iter().map(|h| (h, false)))
             {
                 let Some(a) = hub_to_app.get(h) else { continue };
-                if add {
-                    connector
-                        .associate(&sync.app_object, &p.app_id, &app_to_object, a)
-                        .await?;
-                } else {
-                    connector
-                        .dissociate(&sync.app_object, &p.app_id, &app_to_object, a)
-                        .await?;
-                }
+                connector
+                    .set_associated(&sync.app_object, &p.app_id, (&app_to_object, a), add)
+                    .await?;
                 made += 1;
             }
             synced_sets.push((p.hub_id, sqlx::types::Json(plan.synced)));

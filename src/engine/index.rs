@@ -680,3 +680,17 @@ pub async fn relist_forget(conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Resu
         .await?;
     Ok(())
 }
+
+/// The rows of these app records, by app id.
+pub async fn by_app_id_map(
+    conn: &mut PgConnection,
+    sync_id: Uuid,
+    records: &[crate::connectors::AppRecord],
+) -> sqlx::Result<HashMap<String, IndexRow>> {
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    Ok(by_app_ids(conn, sync_id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
+        .collect())
+}

@@ -317,10 +317,10 @@ impl Engine {
         let tick = self
             .polled_apps()
             .iter()
-            .map(|(_, every)| *every / 4)
+            .map(|(_, every)| *every / 10)
             .min()
             .unwrap_or(Duration::from_secs(5))
-            .clamp(Duration::from_millis(250), Duration::from_secs(5));
+            .clamp(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             if let Err(e) = self.schedule_once().await {
                 tracing::warn!(error = %e, "scheduler error");

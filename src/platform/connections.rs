@@ -11,8 +11,12 @@ use crate::model::ApiError;
 use crate::model::{ConnectionStatus, ConnectionView};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
+    BasicTokenIntrospectionResponse, BasicTokenType,
+};
 use oauth2::{ClientId, ClientSecret, RefreshToken, RequestTokenError, TokenResponse, TokenUrl};
+use oauth2::{EndpointNotSet, EndpointSet, StandardRevocableToken};
 use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -242,19 +246,57 @@ pub async fn webhook_target(
     .transpose()
 }
 
+/// What a token endpoint answers beyond the standard fields (an `instance_url`, an
+/// account id, …): kept in the connection's settings, where its connector finds them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenExtras {
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl oauth2::ExtraTokenFields for TokenExtras {}
+
+pub type TokenAnswer = oauth2::StandardTokenResponse<TokenExtras, BasicTokenType>;
+
+/// An OAuth client whose token answers keep their extra fields.
+pub type OAuthClient<HasAuthUrl = EndpointNotSet> = oauth2::Client<
+    BasicErrorResponse,
+    TokenAnswer,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    HasAuthUrl,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// The settings a token answer gives a connection: its extras, and the endpoint when it
+/// names one (`instance_url`, as Salesforce-style apps answer).
+pub fn settings_from_token(extras: &TokenExtras) -> ConnectionSettings {
+    ConnectionSettings {
+        base_url: extras
+            .fields
+            .get("instance_url")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+        username: None,
+        extras: extras.fields.clone(),
+    }
+}
+
 /// The OAuth client for an app's token endpoint (refresh and exchange).
-pub fn token_client(
-    meta: &OAuthMetadata,
-) -> anyhow::Result<
-    oauth2::basic::BasicClient<
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointSet,
-    >,
-> {
-    Ok(BasicClient::new(ClientId::new(meta.client_id.clone()))
+pub fn token_client(meta: &OAuthMetadata) -> anyhow::Result<OAuthClient> {
+    // A client with no endpoint set yet: `set_token_uri` below makes it an `OAuthClient`.
+    type Unset = oauth2::Client<
+        BasicErrorResponse,
+        TokenAnswer,
+        BasicTokenIntrospectionResponse,
+        StandardRevocableToken,
+        BasicRevocationErrorResponse,
+    >;
+    Ok(Unset::new(ClientId::new(meta.client_id.clone()))
         .set_client_secret(ClientSecret::new(meta.client_secret.clone()))
         .set_token_uri(TokenUrl::new(meta.token_url.clone())?))
 }

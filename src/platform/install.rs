@@ -8,9 +8,7 @@ use super::connections::{self, oauth_http_client, token_client, NewConnection};
 use super::secrets::Slot;
 use super::AppState;
 use crate::connectors::http::StaticToken;
-use crate::connectors::{
-    registry, AppDefinition, ConnectionSettings, ConnectorError, CredentialKind, Verified,
-};
+use crate::connectors::{registry, AppDefinition, ConnectorError, CredentialKind, Verified};
 use crate::model::ApiError;
 use crate::model::{
     ConnectionStatus, CredentialInput, CredentialInstall, FieldError, InstallStart,
@@ -284,7 +282,7 @@ pub async fn complete(
             )
         })?;
     let access = token.access_token().secret().clone();
-    let settings = ConnectionSettings::default();
+    let settings = connections::settings_from_token(token.extra_fields());
     let identity = def
         .connect(&settings, Arc::new(StaticToken(access.clone())))
         .identity()

@@ -164,6 +164,16 @@ async fn tokens_are_sealed_in_the_database(pool: PgPool) {
     .await
     .unwrap();
     assert!(!states.is_empty() && !states.contains(&access));
+    // What the token answer said beyond the tokens is kept with the connection (the
+    // demo app names the account, as real CRMs name an instance or a portal).
+    let (kind, settings): (String, serde_json::Value) =
+        sqlx::query_as("SELECT credential_kind, settings FROM connections WHERE id = $1")
+            .bind(id)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+    assert_eq!(kind, "oauth2");
+    assert_eq!(settings["extras"]["account"], "acme", "{settings}");
 }
 
 #[sqlx::test]

@@ -457,7 +457,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     person = s
         .connector(conn)
         .await
-        .associate("contacts", &person.id, "companies", &company.id)
+        .set_associated("contacts", &person.id, ("companies", &company.id), true)
         .await
         .map(|_| person)
         .unwrap();
@@ -514,7 +514,7 @@ async fn associations_are_kept_and_removals_flow_when_both_ends_are_synced(pool:
     // Removals flow too: dropped in the app, then in the hub.
     s.connector(conn)
         .await
-        .dissociate("contacts", &person.id, "companies", &company.id)
+        .set_associated("contacts", &person.id, ("companies", &company.id), false)
         .await
         .unwrap();
     s.pick_up_changes().await;

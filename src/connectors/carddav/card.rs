@@ -136,17 +136,16 @@ pub fn patch(card: &mut VCard, values: &Map<String, Value>) {
             other => other.to_string(),
         })
     };
-    if let Some(v) = get("email") {
-        set_preferred(card, VCardProperty::Email, &v);
-    }
-    if let Some(v) = get("other_emails") {
-        set_others(card, VCardProperty::Email, &v);
-    }
-    if let Some(v) = get("phone") {
-        set_preferred(card, VCardProperty::Tel, &v);
-    }
-    if let Some(v) = get("other_phones") {
-        set_others(card, VCardProperty::Tel, &v);
+    for (preferred, others, property) in [
+        ("email", "other_emails", VCardProperty::Email),
+        ("phone", "other_phones", VCardProperty::Tel),
+    ] {
+        if let Some(v) = get(preferred) {
+            set_preferred(card, property.clone(), &v);
+        }
+        if let Some(v) = get(others) {
+            set_others(card, property, &v);
+        }
     }
     // FN follows the name when it was made from it (or is missing).
     let fn_follows_name = card.property(&VCardProperty::Fn).is_none()

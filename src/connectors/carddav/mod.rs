@@ -303,19 +303,26 @@ async fn propfind(
     depth: &str,
     body: &str,
 ) -> ConnectorResult<Multistatus> {
-    let answer = http
-        .send(
-            Method::from_bytes(b"PROPFIND").expect("a valid method"),
-            path,
-            &NOT_DAV,
-            |r| {
-                r.header("Depth", depth)
-                    .header("Content-Type", "application/xml; charset=utf-8")
-                    .body(body.to_string())
-            },
-        )
-        .await?;
+    let answer = xml_request(http, b"PROPFIND", path, depth, body.to_string(), &NOT_DAV).await?;
     multistatus(&answer)
+}
+
+/// A WebDAV request with an XML body (PROPFIND, REPORT) and its `Depth`.
+async fn xml_request(
+    http: &AppHttp,
+    method: &[u8],
+    path: &str,
+    depth: &str,
+    body: String,
+    accept: &[StatusCode],
+) -> ConnectorResult<Answer> {
+    let method = Method::from_bytes(method).expect("a valid method");
+    http.send(method, path, accept, |r| {
+        r.header("Depth", depth)
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body.clone())
+    })
+    .await
 }
 
 fn multistatus(answer: &Answer) -> ConnectorResult<Multistatus> {
@@ -366,8 +373,14 @@ impl CardDavConnector {
         }
     }
 
-    fn report(&self) -> Method {
-        Method::from_bytes(b"REPORT").expect("a valid method")
+    /// A REPORT on the address book.
+    async fn report(
+        &self,
+        depth: &str,
+        body: String,
+        accept: &[StatusCode],
+    ) -> ConnectorResult<Answer> {
+        xml_request(&self.http, b"REPORT", &self.book, depth, body, accept).await
     }
 
     /// The members' hrefs, sorted (the address book itself left out).
@@ -420,15 +433,7 @@ impl CardDavConnector {
         let mut out = Vec::with_capacity(hrefs.len());
         for chunk in hrefs.chunks(MULTIGET_CHUNK) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let body = dav::multiget(&refs);
-            let answer = self
-                .http
-                .send(self.report(), &self.book, &[], |r| {
-                    r.header("Depth", "1")
-                        .header("Content-Type", "application/xml; charset=utf-8")
-                        .body(body.clone())
-                })
-                .await?;
+            let answer = self.report("1", dav::multiget(&refs), &[]).await?;
             out.extend(
                 multistatus(&answer)?
                     .responses
@@ -712,19 +717,8 @@ impl Connector for CardDavConnector {
             return self.changes_by_etags(cursor).await;
         }
         let body = dav::sync_collection(cursor.unwrap_or(""));
-        let answer = self
-            .http
-            .send(
-                self.report(),
-                &self.book,
-                &[StatusCode::FORBIDDEN, StatusCode::CONFLICT],
-                |r| {
-                    r.header("Depth", "0")
-                        .header("Content-Type", "application/xml; charset=utf-8")
-                        .body(body.clone())
-                },
-            )
-            .await?;
+        let refused = [StatusCode::FORBIDDEN, StatusCode::CONFLICT];
+        let answer = self.report("0", body, &refused).await?;
         if matches!(answer.status, StatusCode::FORBIDDEN | StatusCode::CONFLICT) {
             return Err(if answer.body.contains("valid-sync-token") {
                 ConnectorError::CursorExpired {
@@ -838,15 +832,7 @@ impl Connector for CardDavConnector {
         if field != "email" {
             return Ok(Vec::new());
         }
-        let body = dav::query_email(value);
-        let answer = self
-            .http
-            .send(self.report(), &self.book, &[], |r| {
-                r.header("Depth", "1")
-                    .header("Content-Type", "application/xml; charset=utf-8")
-                    .body(body.clone())
-            })
-            .await?;
+        let answer = self.report("1", dav::query_email(value), &[]).await?;
         let cards: Vec<StoredCard> = multistatus(&answer)?
             .responses
             .into_iter()

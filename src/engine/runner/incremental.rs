@@ -2,7 +2,10 @@
 //! failed records and recreating deleted ones.
 
 use super::apply::{process, Finish};
-use super::{complete, complete_items, match_records, BatchError, Item, Outcome, Run, Stop, PAGE};
+use super::{
+    app_page_items, complete, complete_items, match_records, BatchError, Item, Outcome, Run, Stop,
+    PAGE,
+};
 use crate::connectors::{AppRecord, ConnectorError};
 use crate::engine::hub_side;
 use crate::engine::index::{self, IndexRow};
@@ -202,12 +205,7 @@ async fn relisting(run: &Run<'_>, job: &Job, relist: Relist) -> Result<Outcome, 
 async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, BatchError> {
     let sync = run.sync;
     let mut conn = run.pool.acquire().await?;
-    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let rows: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
-        .collect();
+    let rows = index::by_app_id_map(&mut conn, sync.id, &records).await?;
     // The latest version of each record in this page.
     let mut latest: HashMap<String, AppRecord> = HashMap::new();
     for r in records {
@@ -226,11 +224,7 @@ async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, 
             other => fresh.push((other.cloned(), None, Some(rec))),
         }
     }
-    let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
-    drop(conn);
-    items.extend(paired);
-    complete_items(run, &mut items).await?;
-    Ok(items)
+    app_page_items(run, &mut conn, paired, fresh).await
 }
 
 /// Records whose failure may have been temporary, once their retry time has come.

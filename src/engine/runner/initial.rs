@@ -3,17 +3,16 @@
 //! index and synced) and the hub pass (the hub records no app record matched).
 
 use super::apply::{finish, process, Finish};
-use super::{complete_items, match_records, BatchError, Item, Outcome, Run, PAGE};
+use super::{app_page_items, complete_items, BatchError, Item, Outcome, Run, PAGE};
 use super::{APP_CHANGES, EVENTS, HUB_CHANGES};
 use crate::connectors::AppRecord;
 use crate::engine::definition::{self, Checkpoint, NextStep, Progress};
 use crate::engine::hub_side;
-use crate::engine::index::{self, IndexRow};
+use crate::engine::index;
 use crate::engine::plan::{identifiers, Side};
 use crate::engine::queue::{self, Job, NewJob};
 use crate::hub::changes;
 use crate::model::{InitialStep, RecordState};
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Hub records indexed per step, app records per batch of the app pass.
@@ -219,12 +218,7 @@ async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, u64) {
 async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, BatchError> {
     let sync = run.sync;
     let mut conn = run.pool.acquire().await?;
-    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let known: HashMap<String, IndexRow> = index::by_app_ids(&mut conn, sync.id, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.app_id.clone().unwrap_or_default(), r))
-        .collect();
+    let known = index::by_app_id_map(&mut conn, sync.id, &records).await?;
     let mut paired = Vec::new();
     let mut fresh = Vec::new();
     for rec in records {
@@ -240,11 +234,7 @@ async fn app_items(run: &Run<'_>, records: Vec<AppRecord>) -> Result<Vec<Item>, 
             other => fresh.push((other.cloned(), None, Some(rec))),
         }
     }
-    let mut items = match_records(&mut conn, sync, Side::App, fresh).await?;
-    drop(conn);
-    items.extend(paired);
-    complete_items(run, &mut items).await?;
-    Ok(items)
+    app_page_items(run, &mut conn, paired, fresh).await
 }
 
 /// The initial sync is done: listen for changes, tell every admin.

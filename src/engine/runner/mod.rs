@@ -305,6 +305,20 @@ pub async fn match_records(
     Ok(out)
 }
 
+/// The items of a page of app records: `paired` as they are, `fresh` matched against the
+/// index; then each loaded with the side it lacks.
+pub async fn app_page_items(
+    run: &Run<'_>,
+    conn: &mut PgConnection,
+    paired: Vec<Item>,
+    fresh: Vec<(Option<IndexRow>, Option<HubRecord>, Option<AppRecord>)>,
+) -> Result<Vec<Item>, BatchError> {
+    let mut items = match_records(conn, run.sync, Side::App, fresh).await?;
+    items.extend(paired);
+    complete_items(run, &mut items).await?;
+    Ok(items)
+}
+
 /// Loads the hub records and app records of index rows (either side may be missing).
 pub async fn complete_items(run: &Run<'_>, items: &mut [Item]) -> Result<(), BatchError> {
     let hub_ids: Vec<i64> = items

@@ -268,6 +268,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// `/{object}`: a known object type.
+pub struct ObjectPath(pub ObjectType);
+
+impl<S: Send + Sync> FromRequestParts<S> for ObjectPath {
+    type Rejection = RestError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(object) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        Ok(ObjectPath(object_of(&object)?))
+    }
+}
+
 /// `/{object}/{id}` naming one record by its id: a known object type and a positive id.
 pub struct RecordPath(pub ObjectType, pub i64);
 

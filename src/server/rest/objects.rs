@@ -2,7 +2,8 @@
 
 use super::{
     id_of, object_json, object_of, parse_after, record_not_found, rest_cursor, selection,
-    with_associations, Body, Caller, RecordPath, RestError, RestResult, Selection, LIST_DEFAULT,
+    with_associations, Body, Caller, ObjectPath, RecordPath, RestError, RestResult, Selection,
+    LIST_DEFAULT,
 };
 use crate::hub::associations;
 use crate::hub::records::{self, ListQuery, Record, Sort};
@@ -23,10 +24,9 @@ const LIST_MAX: usize = 100;
 pub(super) async fn list_objects(
     State(state): State<AppState>,
     caller: Caller,
-    Path(object): Path<String>,
+    ObjectPath(object): ObjectPath,
     RawQuery(raw): RawQuery,
 ) -> RestResult {
-    let object = object_of(&object)?;
     let params = Params::parse(raw);
     let limit = parse_limit(params.get("limit"), LIST_DEFAULT, LIST_MAX)?;
     let after = parse_after(params.get("after"))?;
@@ -86,10 +86,9 @@ pub(super) struct PropertiesInput {
 pub(super) async fn create_object(
     State(state): State<AppState>,
     caller: Caller,
-    Path(object): Path<String>,
+    ObjectPath(object): ObjectPath,
     Body(input): Body<PropertiesInput>,
 ) -> RestResult {
-    let object = object_of(&object)?;
     let r = records::create(
         &state.pool,
         caller.principal.portal_id,

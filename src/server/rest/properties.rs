@@ -1,6 +1,6 @@
 //! Property definitions: list, read, and (Super Admins) create and delete custom ones.
 
-use super::{not_found, object_of, require_admin, Body, Caller, RestError, RestResult};
+use super::{not_found, object_of, require_admin, Body, Caller, ObjectPath, RestError, RestResult};
 use crate::hub::schema;
 use crate::model::crm::{NewPropertyRequest, PropertyDef, PropertyOption, PropertyType};
 use crate::model::ApiError;
@@ -61,9 +61,8 @@ fn property_json(p: &PropertyDef, order: usize) -> Value {
 pub(super) async fn list_properties(
     State(state): State<AppState>,
     caller: Caller,
-    Path(object): Path<String>,
+    ObjectPath(object): ObjectPath,
 ) -> RestResult {
-    let object = object_of(&object)?;
     let s = schema::load(&state.pool, caller.principal.portal_id, object).await?;
     let results: Vec<Value> = s
         .properties
@@ -120,10 +119,9 @@ struct OptionIn {
 pub(super) async fn create_property(
     State(state): State<AppState>,
     caller: Caller,
-    Path(object): Path<String>,
+    ObjectPath(object): ObjectPath,
     Body(input): Body<PropertyIn>,
 ) -> RestResult {
-    let object = object_of(&object)?;
     require_admin(&caller.principal)?;
     let kind = match (input.kind.as_str(), input.field_type.as_deref()) {
         ("enumeration", Some("checkbox")) => Some(PropertyType::MultiEnumeration),

@@ -1,14 +1,14 @@
 //! Search: filter groups (an OR of ANDs), a sort, words to find, and paging.
 
 use super::{
-    object_json, object_of, parse_after, rest_cursor, selection, value_text, Body, Caller,
+    object_json, parse_after, rest_cursor, selection, value_text, Body, Caller, ObjectPath,
     RestError, RestResult, LIST_DEFAULT,
 };
 use crate::hub::records::{self, Filter, FilterOp, ListQuery, Sort, SortDir};
 use crate::hub::schema;
 use crate::model::ApiError;
 use crate::platform::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
@@ -161,10 +161,9 @@ fn search_query(body: &SearchBody) -> Result<ListQuery, RestError> {
 pub(super) async fn search_objects(
     State(state): State<AppState>,
     caller: Caller,
-    Path(object): Path<String>,
+    ObjectPath(object): ObjectPath,
     Body(body): Body<SearchBody>,
 ) -> RestResult {
-    let object = object_of(&object)?;
     let portal = caller.principal.portal_id;
     let q = search_query(&body)?;
     let schema = schema::load(&state.pool, portal, object).await?;
