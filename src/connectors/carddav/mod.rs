@@ -402,11 +402,6 @@ impl CardDavConnector {
             .collect())
     }
 
-    async fn etag_cursor(&self) -> ConnectorResult<String> {
-        let map = serde_json::to_string(&self.etags().await?).unwrap_or_default();
-        Ok(format!("{ETAG_CURSOR}{map}"))
-    }
-
     /// Changes by ETag comparison, for servers without sync-collection.
     async fn changes_by_etags(&self, cursor: Option<&str>) -> ConnectorResult<ChangePage> {
         let before: BTreeMap<String, String> = match cursor.map(|c| c.strip_prefix(ETAG_CURSOR)) {
@@ -420,10 +415,7 @@ impl CardDavConnector {
         records.extend(deleted.into_iter().map(tombstone));
         Ok(ChangePage {
             records,
-            cursor: format!(
-                "{ETAG_CURSOR}{}",
-                serde_json::to_string(&now).unwrap_or_default()
-            ),
+            cursor: etag_cursor(&now),
             has_more: false,
         })
     }
@@ -543,14 +535,23 @@ impl CardDavConnector {
         match self.put(&href, None, &text).await {
             // Created now, or by an earlier attempt with the same key.
             Ok(_) => {}
-            Err(ConnectorError::Invalid { .. }) => {
+            // 409: the UID is another card's; 400: the server could not read the card.
+            Err(ConnectorError::Invalid { message, .. }) => {
+                let uid_taken = message.starts_with("HTTP 409");
                 return Ok(Err(ItemError {
-                    code: "conflict".into(),
-                    message: "the address book refused the card: another card already has \
-                              its UID"
-                        .into(),
-                    field: Some("uid".into()),
-                }))
+                    code: if uid_taken {
+                        "conflict"
+                    } else {
+                        "invalid_card"
+                    }
+                    .into(),
+                    message: if uid_taken {
+                        "the address book refused the card: another card already has its UID".into()
+                    } else {
+                        format!("the address book refused the card ({message})")
+                    },
+                    field: uid_taken.then(|| "uid".to_string()),
+                }));
             }
             Err(e) => return Err(e),
         }
@@ -619,6 +620,13 @@ fn etag_changes(
         .cloned()
         .collect();
     (changed, deleted)
+}
+
+fn etag_cursor(etags: &BTreeMap<String, String>) -> String {
+    format!(
+        "{ETAG_CURSOR}{}",
+        serde_json::to_string(etags).unwrap_or_default()
+    )
 }
 
 fn expired_etags() -> ConnectorError {
@@ -773,7 +781,7 @@ impl Connector for CardDavConnector {
     async fn latest_change_cursor(&self, object: &str) -> ConnectorResult<String> {
         self.check(object)?;
         if self.by_etags {
-            self.etag_cursor().await
+            Ok(etag_cursor(&self.etags().await?))
         } else {
             self.sync_token().await
         }
