@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import * as fs from 'fs';
-import { hydrated, login, unique } from './helpers';
+import { addFilter, hydrated, login, unique } from './helpers';
 
 // The CardDAV connector through the UI against the real Radicale that scripts/test.sh
 // starts: install with URL + user + password (a wrong password first), a two-way
@@ -83,14 +83,7 @@ test('a two-way sync pairs and creates, and an address book edit reaches the hub
   await expect(page.getByTestId('mappings').locator('[data-app-field="email"]')).toBeVisible();
   await page.getByRole('button', { name: 'Next' }).click();
   // Limit the hub side to this run's contacts (the e2e portal has many others).
-  const hubFilters = page.getByTestId('filters-hub');
-  await hubFilters.getByRole('button', { name: 'Edit' }).click();
-  await hubFilters.getByRole('button', { name: 'Add a condition' }).click();
-  await hubFilters.getByLabel('Filter field').selectOption('email');
-  await hubFilters.getByLabel('Filter operator').selectOption('contains');
-  await hubFilters.getByLabel('Filter value').fill(run);
-  await hubFilters.getByLabel('Filter value').blur();
-  await hubFilters.getByRole('button', { name: 'Done' }).click();
+  await addFilter(page, 'hub', 'email', 'contains', run);
   while (!(await page.getByTestId('save-sync').isVisible())) {
     await page.getByRole('button', { name: 'Next' }).click();
   }

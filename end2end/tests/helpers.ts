@@ -74,3 +74,17 @@ export async function addPlainUser(page: Page, prefix: string) {
   await logout(page);
   return email;
 }
+
+/** In the sync wizard's Limit step, adds one condition to the filters of `side`
+ *  (`hub` or `app`); answers that side's filter panel. */
+export async function addFilter(page: Page, side: 'hub' | 'app', field: string, op: string, value: string) {
+  const filters = page.getByTestId(`filters-${side}`);
+  await filters.getByRole('button', { name: 'Edit' }).click();
+  await filters.getByRole('button', { name: 'Add a condition' }).click();
+  await filters.getByLabel('Filter field').selectOption(field);
+  await filters.getByLabel('Filter operator').selectOption(op);
+  await filters.getByLabel('Filter value').fill(value);
+  await filters.getByLabel('Filter value').blur();
+  await filters.getByRole('button', { name: 'Done' }).click();
+  return filters;
+}

@@ -2,7 +2,7 @@ import { test, expect, Page, APIRequestContext } from '@playwright/test';
 import ExcelJS from 'exceljs';
 import * as fs from 'fs';
 import * as path from 'path';
-import { fitsWidth, hydrated, login, logout, unique } from './helpers';
+import { addFilter, fitsWidth, hydrated, login, logout, unique } from './helpers';
 
 // The sync settings UI against the real stack: Tandem, its workers, Postgres and the
 // demo CRM (started by scripts/test.sh with a seeded `acme` account). The tests run in
@@ -169,15 +169,8 @@ test('connect the demo CRM and set up a two-way contacts sync with a custom mapp
   // Limit: only app contacts with an email enter the sync.
   await expect(page.getByRole('heading', { name: 'Limit' })).toBeVisible();
   await expect(page.getByLabel('Sync only contacts with an email address')).toBeChecked();
-  const appFilters = page.getByTestId('filters-app');
-  await expect(appFilters).toContainText('All records');
-  await appFilters.getByRole('button', { name: 'Edit' }).click();
-  await appFilters.getByRole('button', { name: 'Add a condition' }).click();
-  await appFilters.getByLabel('Filter field').selectOption('email');
-  await appFilters.getByLabel('Filter operator').selectOption('contains');
-  await appFilters.getByLabel('Filter value').fill('@');
-  await appFilters.getByLabel('Filter value').blur();
-  await appFilters.getByRole('button', { name: 'Done' }).click();
+  await expect(page.getByTestId('filters-app')).toContainText('All records');
+  const appFilters = await addFilter(page, 'app', 'email', 'contains', '@');
   await expect(appFilters.locator('.filter-summary')).toHaveText('Email contains @');
   await page.screenshot({ path: `${SCREENS}/wizard-limit.png`, fullPage: true });
   await page.getByRole('button', { name: 'Next' }).click();

@@ -382,7 +382,7 @@ impl Connector for DemoConnector {
                 .collect();
             out.push(AppObject {
                 name: object.into(),
-                label: capitalise(object),
+                label: crate::model::capitalised(object),
                 hub_object: object.into(),
                 fields,
                 identifier_fields: identifier_fields(object),
@@ -673,13 +673,6 @@ impl Connector for DemoConnector {
             Err(e) => Err(e),
         }
     }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

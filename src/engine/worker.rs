@@ -7,7 +7,7 @@
 use super::definition::{self, SyncRow};
 use super::queue::{self, Job, NewJob};
 use super::runner::{self, BatchError, Outcome, Run, Stop};
-use crate::connectors::{registry, ChangeNotices, Connector};
+use crate::connectors::{registry, Capabilities, ChangeNotices, Connector};
 use crate::model::SyncPhase;
 use crate::platform::connections;
 use crate::platform::secrets::SecretKey;
@@ -33,15 +33,21 @@ pub(crate) fn lease() -> Duration {
 /// A job blocked by something a person must fix is looked at again after this.
 const BLOCKED_RETRY: Duration = Duration::from_secs(300);
 
+/// A connection's connector and what its app can do.
+type AppAccess = (Arc<dyn Connector>, Capabilities);
+
 pub struct Engine {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub key: SecretKey,
-    /// One connector (rate limiter, HTTP client) per connection and process.
-    connectors: Mutex<HashMap<Uuid, Arc<dyn Connector>>>,
+    /// One connector (rate limiter, HTTP client) per connection and process, with what
+    /// its app can do.
+    connectors: Mutex<HashMap<Uuid, AppAccess>>,
     wake: Notify,
     /// Seconds between safety-net polls of each app (`TANDEM_POLL_SECS`, default 60).
     pub poll_every: Duration,
+    /// Apps that send no change notices, with the interval they are polled at.
+    polled: Vec<(String, Duration)>,
 }
 
 impl Engine {
@@ -52,6 +58,13 @@ impl Engine {
             .filter(|s| *s > 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::from_secs(60));
+        let polled = registry::app_definitions(&config.apps)
+            .iter()
+            .filter_map(|d| match d.capabilities().change_notices {
+                ChangeNotices::Polling(every) => Some((d.listing().id.clone(), every)),
+                ChangeNotices::Webhooks => None,
+            })
+            .collect();
         Arc::new(Engine {
             pool,
             config,
@@ -59,6 +72,7 @@ impl Engine {
             connectors: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             poll_every,
+            polled,
         })
     }
 
@@ -66,7 +80,7 @@ impl Engine {
         &self,
         connection_id: Uuid,
         app: &str,
-    ) -> Result<Arc<dyn Connector>, BatchError> {
+    ) -> Result<AppAccess, BatchError> {
         let cached = self
             .connectors
             .lock()
@@ -85,11 +99,12 @@ impl Engine {
         let c = connections::connector_for(&self.pool, &self.key, &def, connection_id)
             .await
             .map_err(|e| BatchError::new(Stop::Pause, e.message))?;
+        let entry = (c, def.capabilities());
         self.connectors
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(connection_id, c.clone());
-        Ok(c)
+            .insert(connection_id, entry.clone());
+        Ok(entry)
     }
 
     /// Runs the next due job, if any. `Ok(false)`: the queue had nothing due.
@@ -195,14 +210,13 @@ impl Engine {
                 format!("The hub has no object called {}.", sync.hub_object),
             )
         })?;
+        let (connector, capabilities) = self.connector(sync.connection_id, &app.0).await?;
         let run = Run {
             pool: &self.pool,
             config: &self.config,
             sync: &sync,
-            connector: self.connector(sync.connection_id, &app.0).await?,
-            capabilities: registry::app_definition(&self.config.apps, &app.0)
-                .map(|d| d.capabilities())
-                .unwrap_or_default(),
+            connector,
+            capabilities,
             hub_object,
             schema: super::hub_side::load_schema(&self.pool, sync.portal_id, hub_object).await?,
         };
@@ -300,22 +314,11 @@ impl Engine {
         Ok(())
     }
 
-    /// Apps that send no change notices, with the interval they are polled at.
-    fn polled_apps(&self) -> Vec<(String, Duration)> {
-        registry::app_definitions(&self.config.apps)
-            .iter()
-            .filter_map(|d| match d.capabilities().change_notices {
-                ChangeNotices::Polling(every) => Some((d.listing().id.clone(), every)),
-                ChangeNotices::Webhooks => None,
-            })
-            .collect()
-    }
-
     /// The periodic safety nets, every few seconds in every process (jobs are
     /// deduplicated); often enough that a polled app is asked on time.
     pub async fn schedule(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let tick = self
-            .polled_apps()
+            .polled
             .iter()
             .map(|(_, every)| *every / 10)
             .min()
@@ -333,8 +336,7 @@ impl Engine {
     }
 
     pub async fn schedule_once(&self) -> anyhow::Result<()> {
-        let polled = self.polled_apps();
-        let due = definition::due_safety_nets(&self.pool, self.poll_every, &polled).await?;
+        let due = definition::due_safety_nets(&self.pool, self.poll_every, &self.polled).await?;
         let mut conn = self.pool.acquire().await?;
         for sync in due {
             if sync.poll {

@@ -43,6 +43,15 @@ macro_rules! text_column {
 #[cfg(feature = "ssr")]
 use text_column;
 
+/// `s` with its first letter upper-case: a label from a name (`contacts` → `Contacts`),
+/// a sentence from a lower-case message.
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 pub mod apps;
 pub mod crm;
 pub mod error;

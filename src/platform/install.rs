@@ -420,16 +420,9 @@ fn refused_credentials(app: &str, url: &str, e: ConnectorError) -> ApiError {
             "username",
             format!("The server let this user in but refused access ({message}). Nothing was connected."),
         ),
-        other => ApiError::field("url", format!("{}. Nothing was connected.", capitalised(&other.to_string())))
+        other => ApiError::field("url", format!("{}. Nothing was connected.", crate::model::capitalised(&other.to_string())))
             .with_hint("Enter the server's CardDAV address: for Nextcloud https://host/remote.php/dav, for Radicale https://host:5232/, or the address book's own URL."),
     }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// Subscribes `/webhooks/{id}` with a fresh secret (replacing an older subscription). A

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tandem::hub::records;
 use tandem::model::crm::ObjectType;
-use tandem::model::{CredentialInput, CredentialInstall, SyncView};
+use tandem::model::{CredentialInput, CredentialInstall, SyncInput, SyncView};
 use tandem::platform::install;
 use uuid::Uuid;
 
@@ -183,10 +183,13 @@ async fn connect(s: &Stack, book: &Book) -> Uuid {
     }
 }
 
+/// A two-way sync of the address book's cards with hub contacts, defaults otherwise.
+fn cards_input(connection: Uuid) -> SyncInput {
+    SyncInput::new(connection, "cards", "contacts")
+}
+
 async fn two_way(s: &Stack, connection: Uuid) -> SyncView {
-    let mut input = contacts_input(connection);
-    input.app_object = "cards".into();
-    let sync = s.create_sync(&input).await;
+    let sync = s.create_sync(&cards_input(connection)).await;
     s.run_initial(sync.id).await
 }
 
@@ -345,8 +348,7 @@ async fn edits_creations_and_deletions_flow_both_ways(pool: PgPool) {
     book.put("ann", &vcard("ann", "Ann", "Lee", "ann@example.com"))
         .await;
     let connection = connect(&s, &book).await;
-    let mut input = contacts_input(connection);
-    input.app_object = "cards".into();
+    let mut input = cards_input(connection);
     input.propagate_deletes = true;
     let sync = s.create_sync(&input).await;
     s.run_initial(sync.id).await;
@@ -534,9 +536,7 @@ async fn a_worker_killed_during_an_initial_sync_of_2000_cards_leaves_both_sides_
         s.hub_contact(&email, "Hub").await;
     }
     let connection = connect(&s, &book).await;
-    let mut input = contacts_input(connection);
-    input.app_object = "cards".into();
-    let sync = s.create_sync(&input).await;
+    let sync = s.create_sync(&cards_input(connection)).await;
 
     let mut worker = s.spawn_worker(2);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
@@ -666,8 +666,7 @@ async fn a_server_without_sync_collection_is_followed_by_comparing_etags(pool: P
     .execute(s.pool())
     .await
     .unwrap();
-    let mut input = contacts_input(connection);
-    input.app_object = "cards".into();
+    let mut input = cards_input(connection);
     input.propagate_deletes = true;
     let sync = s.create_sync(&input).await;
     s.run_initial(sync.id).await;

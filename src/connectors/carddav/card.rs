@@ -77,6 +77,25 @@ pub fn fields() -> Vec<AppField> {
     ]
 }
 
+/// Fields held in one component of a structured property: the property, the
+/// component's index and how many components the property has (N, ORG, ADR).
+const STRUCTURED: [(&str, VCardProperty, usize, usize); 7] = [
+    ("last_name", VCardProperty::N, 0, 5),
+    ("first_name", VCardProperty::N, 1, 5),
+    ("organization", VCardProperty::Org, 0, 1),
+    ("street", VCardProperty::Adr, 2, 7),
+    ("city", VCardProperty::Adr, 3, 7),
+    ("postal_code", VCardProperty::Adr, 5, 7),
+    ("country", VCardProperty::Adr, 6, 7),
+];
+
+/// Fields that are a property's whole text.
+const TEXT: [(&str, VCardProperty); 3] = [
+    ("title", VCardProperty::Title),
+    ("url", VCardProperty::Url),
+    ("note", VCardProperty::Note),
+];
+
 pub fn parse(text: &str) -> Result<VCard, String> {
     VCard::parse(text).map_err(|e| format!("the card is not a valid vCard: {e:?}"))
 }
@@ -95,18 +114,14 @@ pub fn read(card: &VCard) -> Map<String, Value> {
     let (phone, other_phones) = preferred_and_others(card, &VCardProperty::Tel);
     put("phone", phone);
     put("other_phones", other_phones.join(", "));
-    put("first_name", component(card, &VCardProperty::N, 1));
-    put("last_name", component(card, &VCardProperty::N, 0));
+    for (name, property, index, _) in STRUCTURED {
+        put(name, component(card, &property, index));
+    }
+    for (name, property) in TEXT {
+        put(name, component(card, &property, 0));
+    }
     put("full_name", component(card, &VCardProperty::Fn, 0));
-    put("organization", component(card, &VCardProperty::Org, 0));
-    put("title", component(card, &VCardProperty::Title, 0));
-    put("street", component(card, &VCardProperty::Adr, 2));
-    put("city", component(card, &VCardProperty::Adr, 3));
-    put("postal_code", component(card, &VCardProperty::Adr, 5));
-    put("country", component(card, &VCardProperty::Adr, 6));
-    put("url", component(card, &VCardProperty::Url, 0));
     put("birthday", component(card, &VCardProperty::Bday, 0));
-    put("note", component(card, &VCardProperty::Note, 0));
     let categories: Vec<String> = card
         .properties(&VCardProperty::Categories)
         .flat_map(|e| e.values.iter().map(text))
@@ -150,30 +165,12 @@ pub fn patch(card: &mut VCard, values: &Map<String, Value>) {
     // FN follows the name when it was made from it (or is missing).
     let fn_follows_name = card.property(&VCardProperty::Fn).is_none()
         || component(card, &VCardProperty::Fn, 0) == composed_name(card);
-    if let Some(v) = get("last_name") {
-        set_component(card, VCardProperty::N, 0, 5, &v);
-    }
-    if let Some(v) = get("first_name") {
-        set_component(card, VCardProperty::N, 1, 5, &v);
-    }
-    if let Some(v) = get("organization") {
-        set_component(card, VCardProperty::Org, 0, 1, &v);
-    }
-    for (name, index) in [
-        ("street", 2),
-        ("city", 3),
-        ("postal_code", 5),
-        ("country", 6),
-    ] {
+    for (name, property, index, width) in STRUCTURED {
         if let Some(v) = get(name) {
-            set_component(card, VCardProperty::Adr, index, 7, &v);
+            set_component(card, property, index, width, &v);
         }
     }
-    for (name, property) in [
-        ("title", VCardProperty::Title),
-        ("url", VCardProperty::Url),
-        ("note", VCardProperty::Note),
-    ] {
+    for (name, property) in TEXT {
         if let Some(v) = get(name) {
             set_single(
                 card,

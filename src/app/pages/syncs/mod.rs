@@ -48,11 +48,7 @@ pub fn app_syncs_url(app: &str, sync: Option<Uuid>) -> String {
 
 /// "Contacts" for `contacts`.
 pub fn object_label(object: &str) -> String {
-    let mut c = object.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
+    crate::model::capitalised(object)
 }
 
 pub fn state_class(state: RecordState) -> &'static str {
