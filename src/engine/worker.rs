@@ -76,11 +76,7 @@ impl Engine {
         })
     }
 
-    async fn connector(
-        &self,
-        connection_id: Uuid,
-        app: &str,
-    ) -> Result<AppAccess, BatchError> {
+    async fn connector(&self, connection_id: Uuid, app: &str) -> Result<AppAccess, BatchError> {
         let cached = self
             .connectors
             .lock()
