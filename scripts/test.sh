@@ -78,8 +78,22 @@ DEMO_APP_DATABASE_URL="$DEMO_DB" DEMO_APP_ADDR="127.0.0.1:$demo_port" "$BIN" dem
 pids+=($!)
 wait_http "$DEMO_APP_URL/healthz" 60 || { tail -n 30 "$E2E_DATA/demo-app.log"; die "demo app did not start"; }
 
+# A HubSpot portal for the browser tests: the HubSpot-wire server (tests/support), which
+# prints the address it listens on as its first line.
+export TANDEM_TEST_HUBSPOT_TOKEN="pat-e2e-hubspot-token"
+"$ROOT/target/debug/hubspot-wire" --addr 127.0.0.1:0 --token "$TANDEM_TEST_HUBSPOT_TOKEN" \
+  >"$E2E_DATA/hubspot-wire.out" 2>"$E2E_DATA/hubspot-wire.log" &
+pids+=($!)
+for _ in $(seq 1 100); do
+  TANDEM_TEST_HUBSPOT_URL="$(sed -n 's/^hubspot-wire listening on //p' "$E2E_DATA/hubspot-wire.out")"
+  [ -n "$TANDEM_TEST_HUBSPOT_URL" ] && break
+  sleep 0.1
+done
+[ -n "$TANDEM_TEST_HUBSPOT_URL" ] || { tail -n 30 "$E2E_DATA/hubspot-wire.log"; die "hubspot-wire did not start"; }
+export TANDEM_TEST_HUBSPOT_URL
+
 web_port="$(free_port)"
-DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 TANDEM_CARDDAV_POLL_SECS=2 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 TANDEM_CARDDAV_POLL_SECS=2 TANDEM_HUBSPOT_POLL_SECS=2 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
 

@@ -59,6 +59,7 @@ pub fn listing() -> AppListing {
         event_sync: true,
         available: true,
         credential: CredentialKind::Oauth2,
+        oauth: true,
     }
 }
 

@@ -54,6 +54,19 @@ pub struct HttpLimits {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub timeout: Duration,
+    /// Requests that may leave at once (`None`: `requests`). An app limiting a rolling
+    /// window needs a small burst, or a full bucket plus its refill overruns the window.
+    pub burst: Option<u32>,
+    /// Headers telling how many requests the app's window has left: at none, we pause
+    /// for the window (another client of the account may have used it).
+    pub rate_headers: Option<RateHeaders>,
+}
+
+/// The names of an app's rate-limit headers.
+#[derive(Debug, Clone)]
+pub struct RateHeaders {
+    pub remaining: &'static str,
+    pub interval_ms: &'static str,
 }
 
 impl Default for HttpLimits {
@@ -67,6 +80,8 @@ impl Default for HttpLimits {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
+            burst: None,
+            rate_headers: None,
         }
     }
 }
@@ -87,7 +102,8 @@ pub struct AppHttp {
 impl AppHttp {
     pub fn new(base_url: &str, tokens: Arc<dyn TokenSource>, limits: HttpLimits) -> Self {
         let per_request = limits.per / limits.requests.max(1);
-        let burst = NonZeroU32::new(limits.requests.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.burst.unwrap_or(limits.requests).max(1))
+            .unwrap_or(NonZeroU32::MIN);
         let quota = Quota::with_period(per_request.max(Duration::from_micros(1)))
             .unwrap_or_else(|| Quota::per_second(burst))
             .allow_burst(burst);
@@ -177,13 +193,7 @@ impl AppHttp {
                         message: "the app refused freshly renewed credentials".into(),
                     })
                 }
-                ConnectorError::RateLimited { retry_after } => {
-                    let until = Instant::now() + *retry_after;
-                    let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-                    if paused.is_none_or(|p| p < until) {
-                        *paused = Some(until);
-                    }
-                }
+                ConnectorError::RateLimited { retry_after } => self.pause_for(*retry_after),
                 _ => {}
             }
             if !err.is_transient() {
@@ -233,6 +243,7 @@ impl AppHttp {
             .map_err(|e| ConnectorError::from_transport(&e))?;
         let status = res.status();
         let headers = res.headers().clone();
+        self.note_window(&headers);
         let body = res
             .text()
             .await
@@ -252,6 +263,38 @@ impl AppHttp {
             tracing::debug!(path, retry_after = ?parse_retry_after(retry_after), "rate limited");
         }
         Err(err)
+    }
+}
+
+impl AppHttp {
+    /// Pauses until the app's window renews when its headers say it has no request left.
+    fn note_window(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(names) = &self.limits.rate_headers else {
+            return;
+        };
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if number(names.remaining) != Some(0) {
+            return;
+        }
+        self.pause_for(
+            number(names.interval_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(self.limits.per),
+        );
+    }
+
+    /// No request leaves for `wait` (a longer pause already set stays).
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
     }
 }
 

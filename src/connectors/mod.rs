@@ -9,6 +9,7 @@ pub mod carddav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod hubspot;
 pub mod registry;
 pub mod types;
 pub mod webhook;

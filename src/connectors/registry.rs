@@ -4,6 +4,7 @@
 use super::carddav::{self, CardDavApp};
 use super::demo::{self, DemoApp};
 use super::http::HttpLimits;
+use super::hubspot::{self, HubSpotApp, HubSpotConfig};
 use super::{AppDefinition, AppListing};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub struct AppsConfig {
     /// How often address books are asked for changes (`TANDEM_CARDDAV_POLL_SECS`,
     /// default 30): CardDAV servers send no notices.
     pub carddav_poll_every: Duration,
+    /// HubSpot's endpoints, Tandem's OAuth app there and its limits (`TANDEM_HUBSPOT_*`).
+    pub hubspot: HubSpotConfig,
 }
 
 /// The installable apps, configured from the environment.
@@ -52,6 +55,7 @@ pub fn app_definitions(config: &AppsConfig) -> Vec<Arc<dyn AppDefinition>> {
                 .with_limits(limits)
                 .polled_every(config.carddav_poll_every),
         ),
+        Arc::new(HubSpotApp::new(config.hubspot.clone())),
     ]
 }
 
@@ -85,22 +89,12 @@ pub fn listings() -> Vec<AppListing> {
         event_sync,
         available: false,
         credential: crate::model::CredentialKind::Oauth2,
+        oauth: false,
     };
     vec![
         demo::listing(),
         carddav::listing(),
-        planned(
-            "hubspot",
-            "HubSpot",
-            "Contacts, companies and deals with a HubSpot portal through its CRM v3 API.",
-            "CRM",
-            &[
-                ("Contacts", "contacts"),
-                ("Companies", "companies"),
-                ("Deals", "deals"),
-            ],
-            true,
-        ),
+        hubspot::listing(),
         planned(
             "salesforce",
             "Salesforce",

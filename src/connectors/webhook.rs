@@ -12,10 +12,11 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// Entries a signature header may have: `t=` and a few `v1=` while a secret rotates.
 pub const MAX_SIGNATURE_ENTRIES: usize = 8;
 
-/// A webhook request as it arrived: some apps sign the method and URI with the body.
+/// A webhook request as it arrived: some apps sign the method and URL with the body.
 pub struct WebhookDelivery<'a> {
     pub method: &'a ::http::Method,
-    pub uri: &'a ::http::Uri,
+    /// The full URL the app called: Tandem's public address and the request's path.
+    pub url: &'a str,
     pub headers: &'a ::http::HeaderMap,
     pub body: &'a [u8],
 }

@@ -77,14 +77,19 @@ pub fn default_mappings(object: &AppObject, hub: &[FieldOption]) -> Vec<MappingI
             {
                 return None;
             }
-            let direction = if f.read_only || h.read_only {
-                if f.read_only {
-                    SyncDirection::ToHub
-                } else {
-                    SyncDirection::ToApp
-                }
-            } else {
-                SyncDirection::TwoWay
+            // Each way the values may flow: the field written must take them, and the
+            // types must convert (free text never becomes a list of options, say).
+            let converts = |from: FieldType, to: FieldType| {
+                !matches!(plan::compatibility(from, to), plan::Compatibility::No(_))
+            };
+            let app_kind = f.kind.field_type();
+            let to_hub = !h.read_only && converts(app_kind, h.kind);
+            let to_app = !f.read_only && converts(h.kind, app_kind);
+            let direction = match (to_hub, to_app) {
+                (true, true) => SyncDirection::TwoWay,
+                (true, false) => SyncDirection::ToHub,
+                (false, true) => SyncDirection::ToApp,
+                (false, false) => return None,
             };
             Some(MappingInput {
                 hub_property,
@@ -780,6 +785,49 @@ mod tests {
             options: vec![],
             custom: true,
         }
+    }
+
+    #[test]
+    fn default_mappings_flow_only_the_ways_the_types_convert() {
+        let defaulted = |name: &str, kind: FieldKind| AppField {
+            default_hub_property: Some(name.into()),
+            ..field(name, kind)
+        };
+        let object = AppObject {
+            name: "companies".into(),
+            label: "Companies".into(),
+            hub_object: "companies".into(),
+            fields: vec![
+                defaulted("name", FieldKind::String),
+                defaulted("industry", FieldKind::String),
+                defaulted("employees", FieldKind::Number),
+                defaulted("founded", FieldKind::Date),
+            ],
+            identifier_fields: vec!["name".into()],
+            pipeline_fields: None,
+        };
+        let hub_fields = vec![
+            hub("name", FieldType::Text),
+            hub("industry", FieldType::Enumeration),
+            hub("employees", FieldType::Text),
+            hub("founded", FieldType::Number),
+        ];
+        let got: Vec<(String, SyncDirection)> = default_mappings(&object, &hub_fields)
+            .into_iter()
+            .map(|m| (m.app_field, m.direction))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("name".to_string(), SyncDirection::TwoWay),
+                // Free text never becomes an option; an option is always text.
+                ("industry".to_string(), SyncDirection::ToApp),
+                ("employees".to_string(), SyncDirection::ToHub),
+            ],
+            "a date and a number convert neither way: no default"
+        );
+        let input = SyncInput::new(Uuid::nil(), "companies", "companies");
+        assert!(build_settings(&input, &object, &hub_fields).is_ok());
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct AppListing {
     /// How an account is connected: OAuth, or a form of credentials.
     #[serde(default)]
     pub credential: CredentialKind,
+    /// Also installable by signing in to the app (OAuth), beside a credential form.
+    #[serde(default)]
+    pub oauth: bool,
 }
 
 /// How a connection signs its requests; stored in `connections.credential_kind`.

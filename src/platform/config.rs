@@ -1,6 +1,7 @@
 //! Configuration from the environment (`DATABASE_URL`, `TANDEM_*`), with defaults that
 //! make `make run` work with nothing set.
 
+use crate::connectors::hubspot::HubSpotConfig;
 use crate::connectors::AppsConfig;
 use anyhow::Context;
 use leptos::config::LeptosOptions;
@@ -54,6 +55,17 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tande
 impl Config {
     pub fn from_env() -> anyhow::Result<Self> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let seconds = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+            var(name)
+                .map(|v| {
+                    let secs: f64 = v
+                        .trim()
+                        .parse()
+                        .with_context(|| format!("{name} is not a number of seconds"))?;
+                    std::time::Duration::try_from_secs_f64(secs).context(name.to_string())
+                })
+                .transpose()
+        };
         let addr: SocketAddr = var("TANDEM_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
@@ -92,13 +104,32 @@ impl Config {
                     Some(v) => parse_rate_limit(&v).context("TANDEM_APP_RATE_LIMIT")?,
                     None => Some((95, 10.0)),
                 },
-                carddav_poll_every: match var("TANDEM_CARDDAV_POLL_SECS") {
-                    Some(v) => std::time::Duration::try_from_secs_f64(
-                        v.parse()
-                            .context("TANDEM_CARDDAV_POLL_SECS is not a number of seconds")?,
-                    )
-                    .context("TANDEM_CARDDAV_POLL_SECS")?,
-                    None => std::time::Duration::from_secs(30),
+                carddav_poll_every: seconds("TANDEM_CARDDAV_POLL_SECS")?
+                    .unwrap_or(std::time::Duration::from_secs(30)),
+                hubspot: {
+                    let default = HubSpotConfig::default();
+                    let api_url = var("TANDEM_HUBSPOT_API_URL")
+                        .unwrap_or(default.api_url)
+                        .trim_end_matches('/')
+                        .to_string();
+                    HubSpotConfig {
+                        token_url: var("TANDEM_HUBSPOT_TOKEN_URL")
+                            .unwrap_or_else(|| format!("{api_url}/oauth/v1/token")),
+                        authorize_url: var("TANDEM_HUBSPOT_AUTHORIZE_URL")
+                            .unwrap_or(default.authorize_url),
+                        client_id: var("TANDEM_HUBSPOT_CLIENT_ID"),
+                        client_secret: var("TANDEM_HUBSPOT_CLIENT_SECRET"),
+                        rate_limit: match var("TANDEM_HUBSPOT_RATE_LIMIT") {
+                            Some(v) => parse_rate_limit(&v)
+                                .context("TANDEM_HUBSPOT_RATE_LIMIT")?
+                                .map(|(n, secs)| (n, std::time::Duration::from_secs_f64(secs)))
+                                .context("TANDEM_HUBSPOT_RATE_LIMIT cannot be off: HubSpot limits every account")?,
+                            None => default.rate_limit,
+                        },
+                        poll_every: seconds("TANDEM_HUBSPOT_POLL_SECS")?
+                            .unwrap_or(default.poll_every),
+                        api_url,
+                    }
                 },
             },
         })
@@ -119,6 +150,7 @@ impl Config {
                 demo_client_secret: "tandem-demo-secret".into(),
                 app_rate_limit: Some((95, 10.0)),
                 carddav_poll_every: std::time::Duration::from_secs(30),
+                hubspot: HubSpotConfig::default(),
             },
         }
     }

@@ -36,7 +36,14 @@ fn installable(state: &AppState, app: &str) -> Result<Arc<dyn AppDefinition>, Ap
     registry::app_definition(&state.config.apps, app)
         .filter(|d| d.oauth().is_some())
         .ok_or_else(|| {
-            if registry::listings().iter().any(|l| l.id == app) {
+            let listing = registry::listings().into_iter().find(|l| l.id == app);
+            if let Some(l) = listing.as_ref().filter(|l| l.available && l.oauth) {
+                ApiError::bad_request(format!(
+                    "Signing in to {} is not set up on this Tandem server.",
+                    l.name
+                ))
+                .with_hint("Install it with an access token from its Marketplace page, or ask the server's administrator to register Tandem's OAuth app there (see the README: TANDEM_HUBSPOT_CLIENT_ID and TANDEM_HUBSPOT_CLIENT_SECRET).")
+            } else if listing.is_some() {
                 ApiError::bad_request(
                     "This app is listed but cannot be installed in this version of Tandem.",
                 )
@@ -346,7 +353,8 @@ pub async fn install_with_credentials(
         })?;
     let kind = def.listing().credential;
     let mut missing = Vec::new();
-    if input.url.trim().is_empty() {
+    // An API key's address may be left empty for the app's own.
+    if kind == CredentialKind::Basic && input.url.trim().is_empty() {
         missing.push(FieldError {
             field: "url".into(),
             message: "Enter the server's address, e.g. https://dav.example.com/".into(),
@@ -358,10 +366,16 @@ pub async fn install_with_credentials(
             message: "Enter the user name you sign in to the server with.".into(),
         });
     }
-    if input.secret.is_empty() {
+    if input.secret.trim().is_empty() {
         missing.push(FieldError {
             field: "secret".into(),
-            message: "Enter the password (or app password).".into(),
+            message: match kind {
+                CredentialKind::ApiKey => {
+                    "Enter the access token (an API key or private app token)."
+                }
+                _ => "Enter the password (or app password).",
+            }
+            .into(),
         });
     }
     if !missing.is_empty() {
@@ -371,7 +385,7 @@ pub async fn install_with_credentials(
     let (identity, settings) = match def.verify_credentials(input).await {
         Ok(Verified::Account { identity, settings }) => (identity, settings),
         Ok(Verified::Choose(choices)) => return Ok(CredentialInstall::Choose { choices }),
-        Err(e) => return Err(refused_credentials(&name, input.url.trim(), e)),
+        Err(e) => return Err(refused_credentials(&name, kind, input.url.trim(), e)),
     };
     let (connection_id, is_new) = connections::upsert(
         &state.pool,
@@ -400,8 +414,20 @@ pub async fn install_with_credentials(
 
 /// What a person is told when the app did not accept the credentials: which field to
 /// look at and what to try.
-fn refused_credentials(app: &str, url: &str, e: ConnectorError) -> ApiError {
+fn refused_credentials(app: &str, kind: CredentialKind, url: &str, e: ConnectorError) -> ApiError {
+    let url = if url.is_empty() { app } else { url };
     match e {
+        ConnectorError::AuthExpired | ConnectorError::ReconnectNeeded { .. }
+            if kind == CredentialKind::ApiKey =>
+        {
+            ApiError::field("secret", format!("{app} refused this access token. Nothing was connected."))
+                .with_hint("Copy the token again from the app (for HubSpot: Settings → Integrations → Private apps → your app → Auth); it may have been rotated or deleted.")
+        }
+        ConnectorError::Permission { message } if kind == CredentialKind::ApiKey => ApiError::field(
+            "secret",
+            format!("{app} accepted the token but refused access ({message}). Nothing was connected."),
+        )
+        .with_hint("Give the app's token the read and write scopes of contacts, companies and deals (and their schemas), then try again."),
         ConnectorError::AuthExpired | ConnectorError::ReconnectNeeded { .. } => ApiError::field(
             "secret",
             format!("{app} refused this user name and password. Nothing was connected."),
@@ -421,7 +447,10 @@ fn refused_credentials(app: &str, url: &str, e: ConnectorError) -> ApiError {
             format!("The server let this user in but refused access ({message}). Nothing was connected."),
         ),
         other => ApiError::field("url", format!("{}. Nothing was connected.", crate::model::capitalised(&other.to_string())))
-            .with_hint("Enter the server's CardDAV address: for Nextcloud https://host/remote.php/dav, for Radicale https://host:5232/, or the address book's own URL."),
+            .with_hint(match kind {
+                CredentialKind::ApiKey => "Leave the API address empty for the app's own, or enter the base URL of its API (for another Tandem hub: its address, e.g. https://tandem.example.com/api).",
+                _ => "Enter the server's CardDAV address: for Nextcloud https://host/remote.php/dav, for Radicale https://host:5232/, or the address book's own URL.",
+            }),
     }
 }
 

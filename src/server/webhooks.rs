@@ -85,10 +85,15 @@ pub async fn receive(
     let now = chrono::Utc::now();
     // Hashing and parsing a large body would hold an async worker for milliseconds.
     let off_thread = bytes.len() > VERIFY_INLINE_BYTES;
+    let url = format!(
+        "{}{}",
+        state.config.public_url,
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
     let check = move || {
         let delivery = WebhookDelivery {
             method: &method,
-            uri: &uri,
+            url: &url,
             headers: &headers,
             body: &bytes,
         };

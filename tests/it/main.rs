@@ -20,5 +20,6 @@ mod engine_sync;
 mod foundation;
 mod hardening;
 mod hub;
+mod hubspot;
 mod security;
 mod sync_exports;

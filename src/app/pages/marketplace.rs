@@ -122,7 +122,13 @@ pub fn AppListingPage() -> impl IntoView {
                                     {if !l.available {
                                         view! { <p data-testid="install-unavailable">"This app is planned and cannot be installed in this version of Tandem."</p> }.into_any()
                                     } else if can_install && l.credential != CredentialKind::Oauth2 {
-                                        view! { <CredentialInstallForm app=l.id.clone()/> }.into_any()
+                                        view! {
+                                            <CredentialInstallForm app=l.id.clone() kind=l.credential/>
+                                            {l.oauth.then(|| view! {
+                                                <p class="hint">"Or sign in to "{l.name.clone()}" and allow Tandem to access the account (needs Tandem's app there, see the README):"</p>
+                                                <a class="button secondary" href=install.clone() rel="external" data-testid="install-oauth">{format!("Sign in with {}", l.name)}</a>
+                                            })}
+                                        }.into_any()
                                     } else if can_install {
                                         view! {
                                             <a class="button primary" href=install rel="external" data-testid="install">"Install"</a>
@@ -150,7 +156,7 @@ pub fn AppListingPage() -> impl IntoView {
 /// *Install* of an app connected with a server URL, a user name and a password: the
 /// app checks them before anything is stored; several address books ask for a choice.
 #[component]
-fn CredentialInstallForm(app: String) -> impl IntoView {
+fn CredentialInstallForm(app: String, kind: CredentialKind) -> impl IntoView {
     let install = ServerAction::<InstallWithCredentials>::new();
     let (url, username, secret) = (
         RwSignal::new(String::new()),
@@ -195,9 +201,18 @@ fn CredentialInstallForm(app: String) -> impl IntoView {
     };
     view! {
         <form class="form" on:submit=submit novalidate data-testid="credential-install">
-            <label>"Server URL"<input name="url" type="url" bind:value=url placeholder="https://dav.example.com/" autocomplete="url"/>{field_error("url")}</label>
-            <label>"User name"<input name="username" bind:value=username autocomplete="username"/>{field_error("username")}</label>
-            <label>"Password or app password"<input name="secret" type="password" bind:value=secret autocomplete="current-password"/>{field_error("secret")}</label>
+            {if kind == CredentialKind::ApiKey {
+                view! {
+                    <label>"Access token"<input name="secret" type="password" bind:value=secret autocomplete="off" placeholder="pat-eu1-…"/>{field_error("secret")}</label>
+                    <label>"API address (optional)"<input name="url" type="url" bind:value=url placeholder="empty: the app's own API"/>{field_error("url")}</label>
+                }.into_any()
+            } else {
+                view! {
+                    <label>"Server URL"<input name="url" type="url" bind:value=url placeholder="https://dav.example.com/" autocomplete="url"/>{field_error("url")}</label>
+                    <label>"User name"<input name="username" bind:value=username autocomplete="username"/>{field_error("username")}</label>
+                    <label>"Password or app password"<input name="secret" type="password" bind:value=secret autocomplete="current-password"/>{field_error("secret")}</label>
+                }.into_any()
+            }}
             {move || choices().map(|list| view! {
                 <label>"Address book"
                     <select name="choice" data-testid="choice" on:change=move |ev| choice.set(event_target_value(&ev))>
@@ -210,7 +225,7 @@ fn CredentialInstallForm(app: String) -> impl IntoView {
             <button type="submit" class="button primary" data-testid="install" disabled=move || install.pending().get()>
                 {move || if install.pending().get() { "Checking…" } else { "Install" }}
             </button>
-            <p class="hint">"Tandem checks these with the server before saving them; the password is stored encrypted."</p>
+            <p class="hint">"Tandem checks these with the app before saving them; the secret is stored encrypted."</p>
             {move || error().map(|e| view! { <ErrorBox error=e/> })}
         </form>
     }

@@ -50,6 +50,7 @@ pub fn listing() -> AppListing {
         event_sync: false,
         available: true,
         credential: CredentialKind::Basic,
+        oauth: false,
     }
 }
 

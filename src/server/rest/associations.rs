@@ -1,9 +1,10 @@
-//! Associations between two records: list, add and remove.
+//! Associations between two records: list, add and remove (v3), and the v4 calls
+//! HubSpot clients use: the default association, its removal, and a batch read.
 
 use super::objects::parse_limit;
 use super::{
-    association_list, default_selection, id_of, object_json, object_of, with_associations, Caller,
-    RestError, RestResult, Selection, ASSOCIATIONS_MAX,
+    association_list, default_selection, id_of, object_json, object_of, value_text,
+    with_associations, Body, Caller, RestError, RestResult, Selection, ASSOCIATIONS_MAX,
 };
 use crate::hub::{associations, records};
 use crate::model::ApiError;
@@ -12,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::Json;
 use http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 pub(super) async fn list_associations(
     State(state): State<AppState>,
@@ -94,4 +95,94 @@ pub(super) async fn change_association(
     } else {
         Ok(StatusCode::NO_CONTENT.into_response())
     }
+}
+
+/// v4 `PUT …/{object}/{id}/associations/default/{to}/{to_id}`: the default (only) type.
+pub(super) async fn associate_default(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id, to, to_id)): Path<(String, String, String, String)>,
+) -> RestResult {
+    let object = object_of(&object)?;
+    let to = object_of(&to)?;
+    let a = (object, id_of(object, &id)?);
+    let b = (to, id_of(to, &to_id)?);
+    let portal = caller.principal.portal_id;
+    associations::set_associated(&state.pool, portal, a, b, true, &caller.origin).await?;
+    Ok(Json(json!({
+        "status": "COMPLETE",
+        "results": [{
+            "from": { "id": a.1.to_string() },
+            "to": { "id": b.1.to_string() },
+            "associationSpec": { "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1 },
+        }],
+    }))
+    .into_response())
+}
+
+/// v4 `DELETE …/{object}/{id}/associations/{to}/{to_id}`: every type between the two.
+pub(super) async fn dissociate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((object, id, to, to_id)): Path<(String, String, String, String)>,
+) -> RestResult {
+    let object = object_of(&object)?;
+    let to = object_of(&to)?;
+    let a = (object, id_of(object, &id)?);
+    let b = (to, id_of(to, &to_id)?);
+    associations::set_associated(
+        &state.pool,
+        caller.principal.portal_id,
+        a,
+        b,
+        false,
+        &caller.origin,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct BatchIds {
+    #[serde(default)]
+    inputs: Vec<Value>,
+}
+
+/// v4 `POST /associations/{from}/{to}/batch/read`: the associated ids of up to 100
+/// records; records with none are left out, as HubSpot does.
+pub(super) async fn batch_read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((from, to)): Path<(String, String)>,
+    Body(body): Body<BatchIds>,
+) -> RestResult {
+    let from = object_of(&from)?;
+    let to = object_of(&to)?;
+    if body.inputs.len() > records::MAX_BATCH {
+        return Err(RestError(ApiError::field(
+            "inputs",
+            format!("Send at most {} inputs.", records::MAX_BATCH),
+        )));
+    }
+    let mut results = Vec::new();
+    for input in &body.inputs {
+        let raw = input.get("id").and_then(value_text).unwrap_or_default();
+        let Ok(id) = id_of(from, &raw) else { continue };
+        let ids =
+            associations::all_ids(&state.pool, caller.principal.portal_id, (from, id), to).await?;
+        if ids.is_empty() {
+            continue;
+        }
+        let label = associations::type_label(from, to);
+        let to_list: Vec<Value> = ids
+            .iter()
+            .map(|t| {
+                json!({ "toObjectId": t, "associationTypes": [
+                { "category": "HUBSPOT_DEFINED", "typeId": 1, "label": label }
+            ] })
+            })
+            .collect();
+        results.push(json!({ "from": { "id": id.to_string() }, "to": to_list }));
+    }
+    Ok(Json(json!({ "status": "COMPLETE", "results": results })).into_response())
 }

@@ -1,4 +1,5 @@
-//! Batches of up to `records::MAX_BATCH` records: create, read, update and archive.
+//! Batches of up to `records::MAX_BATCH` records: create, read, update, upsert (contacts
+//! by email) and archive.
 
 use super::{
     not_found, object_json, object_of, selection, ts, value_text, Body, Caller, RestError,
@@ -120,6 +121,10 @@ pub(super) async fn batch(
                 .collect();
             Ok(Json(batch_result(results, started)).into_response())
         }
+        "upsert" => {
+            let results = upsert(&state, &caller, object, &body.inputs).await?;
+            Ok(Json(batch_result(results, started)).into_response())
+        }
         "archive" => {
             let ids = input_ids(object, &body.inputs)?;
             records::archive_many(&state.pool, portal, object, &ids, &caller.origin).await?;
@@ -175,7 +180,74 @@ pub(super) async fn batch(
             Ok((StatusCode::MULTI_STATUS, Json(out)).into_response())
         }
         other => Err(not_found(format!(
-            "There is no batch action “{other}”; use create, read, update or archive."
+            "There is no batch action “{other}”; use create, read, update, upsert or archive."
         ))),
     }
+}
+
+/// Contacts by email (HubSpot's `idProperty: email`): the contact with that email is
+/// updated, or one is created with it; each result says which (`new`), in input order.
+async fn upsert(
+    state: &AppState,
+    caller: &Caller,
+    object: ObjectType,
+    inputs: &[Value],
+) -> Result<Vec<Value>, RestError> {
+    let portal = caller.principal.portal_id;
+    let mut creates = Vec::new();
+    let mut updates = Vec::new();
+    for (i, v) in inputs.iter().enumerate() {
+        let id_property = v.get("idProperty").and_then(Value::as_str).unwrap_or("");
+        if object != ObjectType::Contacts || id_property != "email" {
+            return Err(RestError(ApiError::field(
+                &format!("inputs[{i}].idProperty"),
+                "Upserts go by email, on contacts: set idProperty to email.",
+            )));
+        }
+        let email = v.get("id").and_then(value_text).unwrap_or_default();
+        let mut properties = input_properties(v, i)?;
+        properties
+            .entry("email".into())
+            .or_insert_with(|| json!(email));
+        match records::find_contacts_by_email(&state.pool, portal, &email)
+            .await?
+            .first()
+        {
+            Some(found) => updates.push((i, found.id, properties)),
+            None => creates.push((i, properties)),
+        }
+    }
+    let created_inputs: Vec<_> = creates.iter().map(|(_, p)| p.clone()).collect();
+    let update_inputs: Vec<_> = updates.iter().map(|(_, id, p)| (*id, p.clone())).collect();
+    let created = if created_inputs.is_empty() {
+        Vec::new()
+    } else {
+        records::create_many(&state.pool, portal, object, &created_inputs, &caller.origin).await?
+    };
+    let updated: Vec<Record> = if update_inputs.is_empty() {
+        Vec::new()
+    } else {
+        records::update_many(&state.pool, portal, object, &update_inputs, &caller.origin)
+            .await?
+            .into_iter()
+            .map(|u| u.record)
+            .collect()
+    };
+    let mut results = vec![Value::Null; inputs.len()];
+    let answered = creates
+        .iter()
+        .map(|(i, _)| *i)
+        .zip(created.iter().map(|r| (r, true)))
+        .chain(
+            updates
+                .iter()
+                .map(|(i, _, _)| *i)
+                .zip(updated.iter().map(|r| (r, false))),
+        );
+    for (i, (record, new)) in answered {
+        let mut o = object_json(record, &Selection::All);
+        o["new"] = json!(new);
+        results[i] = o;
+    }
+    Ok(results)
 }

@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/crm/v3/objects/{object}/batch/create"),
     ("post", "/api/crm/v3/objects/{object}/batch/read"),
     ("post", "/api/crm/v3/objects/{object}/batch/update"),
+    ("post", "/api/crm/v3/objects/{object}/batch/upsert"),
     ("post", "/api/crm/v3/objects/{object}/batch/archive"),
     (
         "get",
@@ -68,6 +69,19 @@ pub const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/api/crm/v3/objects/{object}/{id}/associations/{toObject}/{toId}",
     ),
+    (
+        "put",
+        "/api/crm/v4/objects/{object}/{id}/associations/default/{toObject}/{toId}",
+    ),
+    (
+        "delete",
+        "/api/crm/v4/objects/{object}/{id}/associations/{toObject}/{toId}",
+    ),
+    (
+        "post",
+        "/api/crm/v4/associations/{object}/{toObject}/batch/read",
+    ),
+    ("get", "/api/account-info/v3/details"),
     ("get", "/api/crm/v3/properties/{object}"),
     ("post", "/api/crm/v3/properties/{object}"),
     ("get", "/api/crm/v3/properties/{object}/{name}"),
@@ -116,6 +130,19 @@ pub fn router() -> Router<AppState> {
             put(associations::change_association).delete(associations::change_association),
         )
         .route(
+            "/api/crm/v4/objects/{object}/{id}/associations/default/{to}/{to_id}",
+            put(associations::associate_default),
+        )
+        .route(
+            "/api/crm/v4/objects/{object}/{id}/associations/{to}/{to_id}",
+            axum::routing::delete(associations::dissociate),
+        )
+        .route(
+            "/api/crm/v4/associations/{object}/{to}/batch/read",
+            post(associations::batch_read),
+        )
+        .route("/api/account-info/v3/details", get(account_details))
+        .route(
             "/api/crm/v3/properties/{object}",
             get(properties::list_properties).post(properties::create_property),
         )
@@ -135,6 +162,23 @@ pub fn router() -> Router<AppState> {
             "/api/crm/v3/pipelines/{object}/{pipeline}/stages",
             get(pipelines::list_stages),
         )
+}
+
+/// HubSpot's account details: the portal a token reaches (clients read it to name the
+/// connected account).
+async fn account_details(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    caller: Caller,
+) -> RestResult {
+    let host = url::Url::parse(&state.config.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    Ok(Json(json!({
+        "portalId": caller.principal.portal_id.to_string(),
+        "uiDomain": host,
+        "timeZone": "UTC",
+    }))
+    .into_response())
 }
 
 // ---------------------------------------------------------------------------------

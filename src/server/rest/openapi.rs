@@ -74,6 +74,32 @@ fn openapi_document() -> Value {
             "post": { "summary": "Update up to 100 records (all or none)", "operationId": "batchUpdate", "parameters": [op()],
                 "requestBody": body("BatchUpdateInput"), "responses": std_errors(json!({ "200": ok("Updated", "BatchResponse") })) }
         },
+        "/api/crm/v3/objects/{object}/batch/upsert": {
+            "post": { "summary": "Create or update up to 100 contacts by email (idProperty: email); each result says `new`", "operationId": "batchUpsert",
+                "parameters": [op()], "requestBody": body("BatchUpdateInput"),
+                "responses": std_errors(json!({ "200": ok("Written", "BatchResponse") })) }
+        },
+        "/api/crm/v4/objects/{object}/{id}/associations/default/{toObject}/{toId}": {
+            "put": { "summary": "Associate two records with the default type (v4)", "operationId": "associateDefault",
+                "parameters": [op(), ip(), { "name": "toObject", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "toId", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": std_errors(json!({ "200": { "description": "Associated" } })) }
+        },
+        "/api/crm/v4/objects/{object}/{id}/associations/{toObject}/{toId}": {
+            "delete": { "summary": "Remove every association between two records (v4)", "operationId": "dissociateAll",
+                "parameters": [op(), ip(), { "name": "toObject", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "toId", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": std_errors(json!({ "204": { "description": "Removed (or there was none)" } })) }
+        },
+        "/api/crm/v4/associations/{object}/{toObject}/batch/read": {
+            "post": { "summary": "Associated ids of up to 100 records (v4); records with none are left out", "operationId": "batchReadAssociations",
+                "parameters": [op(), { "name": "toObject", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "requestBody": body("BatchIdsInput"), "responses": std_errors(json!({ "200": { "description": "Associations" } })) }
+        },
+        "/api/account-info/v3/details": {
+            "get": { "summary": "The portal the token reaches (portalId)", "operationId": "accountDetails",
+                "responses": std_errors(json!({ "200": { "description": "Account details" } })) }
+        },
         "/api/crm/v3/objects/{object}/batch/archive": {
             "post": { "summary": "Archive up to 100 records (missing ids are ignored)", "operationId": "batchArchive",
                 "parameters": [op()], "requestBody": body("BatchIdsInput"),

@@ -19,6 +19,11 @@ use tandem::platform::{connections, db, install, portals, users, AppState, Confi
 use tandem::server::app;
 use uuid::Uuid;
 
+/// The HubSpot-wire servers' limit in tests, as (requests per 10 s, the env form).
+pub const HUBSPOT_RATE: (u32, &str) = (1000, "1000/10");
+/// Tandem's OAuth app at the HubSpot-wire servers: (client id, client secret).
+pub const HUBSPOT_CLIENT: (&str, &str) = ("tandem-test-app", "hubspot-wire-client-secret");
+
 pub struct Stack {
     pub state: AppState,
     pub data_dir: std::path::PathBuf,
@@ -90,6 +95,10 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
     config.apps.demo_app_url = demo_url.clone();
     // Tests go as fast as the demo app lets them (its own limit is off in tests).
     config.apps.app_rate_limit = None;
+    // The HubSpot-wire servers of the tests (tests/it/hubspot.rs) allow as much.
+    config.apps.hubspot.rate_limit = (HUBSPOT_RATE.0, std::time::Duration::from_secs(10));
+    config.apps.hubspot.client_id = Some(HUBSPOT_CLIENT.0.into());
+    config.apps.hubspot.client_secret = Some(HUBSPOT_CLIENT.1.into());
     let state = AppState::new(pool.clone(), config).expect("state");
     tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
 
@@ -192,6 +201,7 @@ impl Stack {
             .env("TANDEM_DEMO_APP_URL", &self.demo_url)
             .env("TANDEM_PUBLIC_URL", &self.tandem_url)
             .env("TANDEM_APP_RATE_LIMIT", "off")
+            .env("TANDEM_HUBSPOT_RATE_LIMIT", HUBSPOT_RATE.1)
             .env("TANDEM_JOB_LEASE_SECS", "3")
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
