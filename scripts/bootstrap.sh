@@ -6,7 +6,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-# --test: also what `make test` needs (Chromium, the end-to-end packages, Radicale);
+# --test: also what `make test` needs (Chromium, the end-to-end packages, Radicale,
+# BottleCRM);
 # --bench: what `make bench` needs beyond `make run` (Radicale).
 WITH_TEST=0
 WITH_RADICALE=0
@@ -73,6 +74,12 @@ if [ "$WITH_RADICALE" = 1 ] && ! "$VENV/bin/radicale" --version 2>/dev/null | gr
     python3 -m venv "$VENV"
   fi
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "radicale==$RADICALE_VERSION"
+fi
+
+# BottleCRM, a real CRM server for the BottleCRM connector's tests (its own script: it
+# needs Python 3.12, from a Debian 13 chroot where the machine has an older one).
+if [ "$WITH_TEST" = 1 ]; then
+  "$ROOT/scripts/bottlecrm.sh" install
 fi
 
 # npm packages: reinstalled only when the lockfile changed since the last install.

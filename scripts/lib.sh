@@ -10,6 +10,9 @@ CARGO_LEPTOS_VERSION=0.3.11
 WASM_BINDGEN_VERSION=0.2.130
 # The CardDAV server the CardDAV connector is tested against (PyPI, project venv).
 RADICALE_VERSION=3.9.0
+# The BottleCRM the BottleCRM connector is tested against (PyPI `django-crm`; see
+# scripts/bottlecrm.sh for how it runs where Python is older than 3.12).
+BOTTLECRM_VERSION=1.35.0
 VENV="$DATA/venv"
 
 # cargo-leptos passes these to the compiler; setting them for every cargo call keeps

@@ -1,6 +1,6 @@
 //! Process plumbing with no product in it, shared by Tandem and the bundled demo app
 //! (a separate product that must know nothing of Tandem): Postgres pools, database
-//! creation, URL redaction for messages, the shutdown signal.
+//! creation, URL redaction for messages, password hashes, the shutdown signal.
 
 use anyhow::Context;
 use sqlx::migrate::MigrateDatabase;
@@ -33,6 +33,35 @@ pub async fn create_database_if_missing(database_url: &str, whose: &str) -> anyh
             .with_context(|| format!("cannot create {whose}database"))?;
     }
     Ok(())
+}
+
+/// An Argon2 hash of a password, made on the blocking pool (it takes a core for ~50 ms).
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
+    })
+    .await?
+}
+
+/// Whether `password` matches an Argon2 `hash`, checked on the blocking pool.
+pub async fn password_matches(password: String, hash: String) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// The URL without its password, for messages.

@@ -8,6 +8,8 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+/// How messages name the app.
+const NAME: &str = "the Demo CRM";
 pub const APP_ID: &str = "demo";
 const SIGNATURE_HEADER: &str = "x-demo-signature";
 const OBJECTS: [&str; 4] = ["contacts", "companies", "deals", "invoices"];
@@ -158,20 +160,20 @@ impl DemoConnector {
     }
 }
 
-fn check_object(object: &str) -> ConnectorResult<()> {
-    if OBJECTS.contains(&object) {
-        Ok(())
-    } else {
-        Err(ConnectorError::NotFound {
-            message: format!("the Demo CRM has no object `{object}`"),
-        })
-    }
+/// `limit` and, after the first page, the `cursor` of a listing or feed.
+fn page_query(limit: usize, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut q = vec![("limit", limit.to_string())];
+    q.extend(cursor.map(|c| ("cursor", c.to_string())));
+    q
 }
 
+fn check_object(object: &str) -> ConnectorResult<()> {
+    ConnectorError::check_object(NAME, &OBJECTS, object)
+}
+
+/// What an answer of the app that cannot be read is.
 fn unexpected(what: &str) -> ConnectorError {
-    ConnectorError::Permanent {
-        message: format!("the Demo CRM answered an unexpected {what}"),
-    }
+    ConnectorError::unexpected(NAME, what)
 }
 
 fn record_from_json(v: &Value) -> Option<AppRecord> {
@@ -330,14 +332,6 @@ fn default_hub_property(object: &str, field: &str) -> Option<&'static str> {
     })
 }
 
-fn identifier_fields(object: &str) -> Vec<String> {
-    match object {
-        "contacts" => vec!["email".into()],
-        "companies" => vec!["name".into(), "domain".into()],
-        _ => vec![],
-    }
-}
-
 #[async_trait]
 impl Connector for DemoConnector {
     async fn identity(&self) -> ConnectorResult<AccountIdentity> {
@@ -381,15 +375,11 @@ impl Connector for DemoConnector {
                     })
                 })
                 .collect();
-            out.push(AppObject {
-                name: object.into(),
-                label: crate::model::capitalised(object),
-                hub_object: object.into(),
+            out.push(AppObject::like_hub(
+                object,
                 fields,
-                identifier_fields: identifier_fields(object),
-                pipeline_fields: (object == "deals")
-                    .then(|| ("pipeline_id".into(), "stage_id".into())),
-            });
+                ("pipeline_id", "stage_id"),
+            ));
         }
         Ok(out)
     }
@@ -401,10 +391,7 @@ impl Connector for DemoConnector {
         limit: usize,
     ) -> ConnectorResult<RecordPage> {
         check_object(object)?;
-        let mut q = vec![("limit", limit.clamp(1, BATCH_SIZE).to_string())];
-        if let Some(c) = cursor {
-            q.push(("cursor", c.to_string()));
-        }
+        let q = page_query(limit.clamp(1, BATCH_SIZE), cursor);
         let v = self
             .http
             .json(Method::GET, &format!("/v1/{object}"), &q, None::<&()>)
@@ -423,10 +410,7 @@ impl Connector for DemoConnector {
     ) -> ConnectorResult<ChangePage> {
         check_object(object)?;
         let limit = limit.clamp(1, BATCH_SIZE);
-        let mut q = vec![("limit", limit.to_string())];
-        if let Some(c) = cursor {
-            q.push(("cursor", c.to_string()));
-        }
+        let q = page_query(limit, cursor);
         let v = self
             .http
             .json(
@@ -588,11 +572,7 @@ impl Connector for DemoConnector {
 
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
         let v = self.get("/v1/pipelines").await?;
-        let results = v
-            .get("results")
-            .cloned()
-            .ok_or_else(|| unexpected("pipelines"))?;
-        serde_json::from_value(results).map_err(|_| unexpected("pipelines"))
+        Pipeline::list_from(&v).ok_or_else(|| unexpected("pipelines"))
     }
 
     async fn set_associated(
@@ -617,10 +597,7 @@ impl Connector for DemoConnector {
 
     async fn events(&self, cursor: Option<&str>, limit: usize) -> ConnectorResult<EventPage> {
         let limit = limit.clamp(1, BATCH_SIZE);
-        let mut q = vec![("limit", limit.to_string())];
-        if let Some(c) = cursor {
-            q.push(("cursor", c.to_string()));
-        }
+        let q = page_query(limit, cursor);
         let v = self
             .http
             .json(Method::GET, "/v1/events", &q, None::<&()>)

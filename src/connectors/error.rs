@@ -38,6 +38,23 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// `object` is one of the app's `objects`; else a not-found naming the app.
+    pub fn check_object(app: &str, objects: &[&str], object: &str) -> Result<(), Self> {
+        if objects.contains(&object) {
+            return Ok(());
+        }
+        Err(ConnectorError::NotFound {
+            message: format!("{app} has no object `{object}`"),
+        })
+    }
+
+    /// An answer of the app's that is not what its API promises.
+    pub fn unexpected(app: &str, what: &str) -> Self {
+        ConnectorError::Permanent {
+            message: format!("{app} answered an unexpected {what}"),
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(
             self,

@@ -5,6 +5,7 @@
 //! connected (its listing, OAuth endpoints, webhook format); a [`Connector`] is one
 //! connected account, with its tokens, rate limiter and HTTP client.
 
+pub mod bottlecrm;
 pub mod carddav;
 pub mod demo;
 pub mod error;
@@ -149,8 +150,10 @@ pub struct Capabilities {
     pub batch_size: usize,
     pub associations: bool,
     pub events: bool,
-    /// The change feed reports deletions (else a deletion is seen on read).
-    pub deletion_feed: bool,
+    /// The app has a change feed ([`Connector::changes`], deletions included). Without
+    /// one, each look at the app's changes compares its whole listing with what the
+    /// sync knows: the changed records, and the missing ones as deletions.
+    pub change_feed: bool,
 }
 
 impl Default for Capabilities {
@@ -161,7 +164,7 @@ impl Default for Capabilities {
             batch_size: BATCH_SIZE,
             associations: true,
             events: true,
-            deletion_feed: true,
+            change_feed: true,
         }
     }
 }

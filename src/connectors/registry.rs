@@ -1,6 +1,7 @@
 //! Every app Tandem knows: the installable ones with their definitions, and the ones
 //! listed in the marketplace that this build cannot install yet.
 
+use super::bottlecrm::{self, BottleCrmApp};
 use super::carddav::{self, CardDavApp};
 use super::demo::{self, DemoApp};
 use super::http::HttpLimits;
@@ -23,6 +24,9 @@ pub struct AppsConfig {
     /// How often address books are asked for changes (`TANDEM_CARDDAV_POLL_SECS`,
     /// default 30): CardDAV servers send no notices.
     pub carddav_poll_every: Duration,
+    /// How often BottleCRM servers are compared with the hub (`TANDEM_BOTTLECRM_POLL_SECS`,
+    /// default 60): each look lists all their records, as they have no change feed.
+    pub bottlecrm_poll_every: Duration,
     /// HubSpot's endpoints, Tandem's OAuth app there and its limits (`TANDEM_HUBSPOT_*`).
     pub hubspot: HubSpotConfig,
 }
@@ -52,9 +56,10 @@ pub fn app_definitions(config: &AppsConfig) -> Vec<Arc<dyn AppDefinition>> {
         ),
         Arc::new(
             CardDavApp::default()
-                .with_limits(limits)
+                .with_limits(limits.clone())
                 .polled_every(config.carddav_poll_every),
         ),
+        Arc::new(BottleCrmApp::new(limits, config.bottlecrm_poll_every)),
         Arc::new(HubSpotApp::new(config.hubspot.clone())),
     ]
 }
@@ -95,22 +100,11 @@ pub fn listings() -> Vec<AppListing> {
         demo::listing(),
         carddav::listing(),
         hubspot::listing(),
+        bottlecrm::listing(),
         planned(
             "salesforce",
             "Salesforce",
             "Contacts, accounts and opportunities with Salesforce.",
-            "CRM",
-            &[
-                ("Contacts", "contacts"),
-                ("Accounts", "companies"),
-                ("Opportunities", "deals"),
-            ],
-            false,
-        ),
-        planned(
-            "bottlecrm",
-            "BottleCRM",
-            "Contacts, accounts and opportunities with BottleCRM, the open-source CRM.",
             "CRM",
             &[
                 ("Contacts", "contacts"),

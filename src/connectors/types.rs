@@ -54,6 +54,16 @@ pub struct AppField {
     pub default_hub_property: Option<String>,
 }
 
+/// The match identifiers of the hub's objects, for apps whose fields share their names:
+/// contacts by `email`, companies by `name` and `domain`.
+pub fn identifier_fields(hub_object: &str) -> Vec<String> {
+    match hub_object {
+        "contacts" => vec!["email".into()],
+        "companies" => vec!["name".into(), "domain".into()],
+        _ => vec![],
+    }
+}
+
 /// An object type of the app (contacts, companies…) and how it pairs with the hub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppObject {
@@ -66,6 +76,22 @@ pub struct AppObject {
     pub identifier_fields: Vec<String>,
     /// Deals: the (pipeline, stage) fields, for stage mapping.
     pub pipeline_fields: Option<(String, String)>,
+}
+
+impl AppObject {
+    /// An object named like the hub's (`contacts`, `companies`, `deals`, `invoices`),
+    /// matched by the hub's identifiers; deals carry their (pipeline, stage) fields.
+    pub fn like_hub(object: &str, fields: Vec<AppField>, stage_fields: (&str, &str)) -> Self {
+        AppObject {
+            name: object.into(),
+            label: crate::model::capitalised(object),
+            hub_object: object.into(),
+            fields,
+            identifier_fields: identifier_fields(object),
+            pipeline_fields: (object == "deals")
+                .then(|| (stage_fields.0.to_string(), stage_fields.1.to_string())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,10 +151,19 @@ pub struct Pipeline {
     pub stages: Vec<Stage>,
 }
 
+impl Pipeline {
+    /// The pipelines of a `{"results": [...]}` answer.
+    pub fn list_from(answer: &Value) -> Option<Vec<Pipeline>> {
+        serde_json::from_value(answer.get("results")?.clone()).ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     pub id: String,
     pub label: String,
+    /// `displayOrder` in HubSpot-shaped APIs.
+    #[serde(alias = "displayOrder")]
     pub display_order: i32,
 }
 

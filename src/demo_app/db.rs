@@ -1,11 +1,8 @@
 //! The demo app's own database: pool, migrations (`migrations_demo_app/`), and the
 //! storage of accounts, users and UI sessions.
 
+use crate::support::{hash_password, password_matches};
 use anyhow::Context;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
 use sha2::{Digest, Sha256};
 use sqlx::postgres::PgPool;
 
@@ -74,31 +71,6 @@ pub async fn ensure_account(pool: &PgPool, name: &str, label: &str) -> sqlx::Res
         .await
 }
 
-async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
-    })
-    .await?
-}
-
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// Creates the user when missing (the password is only set on creation).
 pub async fn ensure_user(
     pool: &PgPool,
@@ -153,7 +125,7 @@ pub async fn check_login(
     let Some(row) = row else {
         return Ok(None);
     };
-    if verify_password(password.to_string(), row.password_hash).await {
+    if password_matches(password.to_string(), row.password_hash).await {
         Ok(Some(row.user))
     } else {
         Ok(None)

@@ -764,6 +764,17 @@ mod tests {
         }
     }
 
+    fn app_object(name: &str, fields: Vec<AppField>) -> AppObject {
+        AppObject {
+            name: name.into(),
+            label: name.into(),
+            hub_object: name.into(),
+            fields,
+            identifier_fields: crate::connectors::identifier_fields(name),
+            pipeline_fields: None,
+        }
+    }
+
     fn hub(name: &str, kind: FieldType) -> FieldOption {
         FieldOption {
             name: name.into(),
@@ -793,19 +804,15 @@ mod tests {
             default_hub_property: Some(name.into()),
             ..field(name, kind)
         };
-        let object = AppObject {
-            name: "companies".into(),
-            label: "Companies".into(),
-            hub_object: "companies".into(),
-            fields: vec![
+        let object = app_object(
+            "companies",
+            vec![
                 defaulted("name", FieldKind::String),
                 defaulted("industry", FieldKind::String),
                 defaulted("employees", FieldKind::Number),
                 defaulted("founded", FieldKind::Date),
             ],
-            identifier_fields: vec!["name".into()],
-            pipeline_fields: None,
-        };
+        );
         let hub_fields = vec![
             hub("name", FieldType::Text),
             hub("industry", FieldType::Enumeration),
@@ -832,17 +839,13 @@ mod tests {
 
     #[test]
     fn a_type_problem_is_named_by_its_mapping_so_the_wizard_shows_it_on_that_row() {
-        let object = AppObject {
-            name: "contacts".into(),
-            label: "Contacts".into(),
-            hub_object: "contacts".into(),
-            fields: vec![
+        let object = app_object(
+            "contacts",
+            vec![
                 field("email", FieldKind::Email),
                 field("score", FieldKind::Number),
             ],
-            identifier_fields: vec!["email".into()],
-            pipeline_fields: None,
-        };
+        );
         let hub_fields = vec![
             hub("email", FieldType::Text),
             hub("jobtitle", FieldType::Text),

@@ -106,6 +106,8 @@ impl Config {
                 },
                 carddav_poll_every: seconds("TANDEM_CARDDAV_POLL_SECS")?
                     .unwrap_or(std::time::Duration::from_secs(30)),
+                bottlecrm_poll_every: seconds("TANDEM_BOTTLECRM_POLL_SECS")?
+                    .unwrap_or(std::time::Duration::from_secs(60)),
                 hubspot: {
                     let default = HubSpotConfig::default();
                     let api_url = var("TANDEM_HUBSPOT_API_URL")
@@ -117,8 +119,16 @@ impl Config {
                             .unwrap_or_else(|| format!("{api_url}/oauth/v1/token")),
                         authorize_url: var("TANDEM_HUBSPOT_AUTHORIZE_URL")
                             .unwrap_or(default.authorize_url),
-                        client_id: var("TANDEM_HUBSPOT_CLIENT_ID"),
-                        client_secret: var("TANDEM_HUBSPOT_CLIENT_SECRET"),
+                        client: match (
+                            var("TANDEM_HUBSPOT_CLIENT_ID"),
+                            var("TANDEM_HUBSPOT_CLIENT_SECRET"),
+                        ) {
+                            (Some(id), Some(secret)) => Some((id, secret)),
+                            (None, None) => None,
+                            _ => anyhow::bail!(
+                                "set both TANDEM_HUBSPOT_CLIENT_ID and TANDEM_HUBSPOT_CLIENT_SECRET (Tandem's app at HubSpot), or neither"
+                            ),
+                        },
                         rate_limit: match var("TANDEM_HUBSPOT_RATE_LIMIT") {
                             Some(v) => parse_rate_limit(&v)
                                 .context("TANDEM_HUBSPOT_RATE_LIMIT")?
@@ -150,6 +160,7 @@ impl Config {
                 demo_client_secret: "tandem-demo-secret".into(),
                 app_rate_limit: Some((95, 10.0)),
                 carddav_poll_every: std::time::Duration::from_secs(30),
+                bottlecrm_poll_every: std::time::Duration::from_secs(60),
                 hubspot: HubSpotConfig::default(),
             },
         }

@@ -3,9 +3,7 @@
 use super::auth::{AuthVia, Principal};
 use crate::model::{ApiError, FieldError};
 use crate::model::{Role, UserView};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::Argon2;
 use sqlx::PgPool;
 use std::net::IpAddr;
@@ -56,33 +54,14 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing the password failed: {e}"))
-    })
-    .await?
-}
+pub use crate::support::hash_password;
 
 /// Checks a password against a hash, or against [`DUMMY_HASH`] for `None`.
 async fn verify_password(password: String, hash: Option<String>) -> bool {
     let Ok(_permit) = VERIFICATIONS.acquire().await else {
         return false;
     };
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(hash.as_deref().unwrap_or(&DUMMY_HASH))
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    crate::support::password_matches(password, hash.unwrap_or_else(|| DUMMY_HASH.clone())).await
 }
 
 pub struct NewUser {

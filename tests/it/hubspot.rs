@@ -229,6 +229,102 @@ async fn installing_with_a_private_app_token_checks_it_first(pool: PgPool) {
     assert!(name.starts_with("HubSpot portal 62515"), "{name}");
 }
 
+/// The stack's state with its HubSpot app pointed at `portal` (its OAuth endpoints and
+/// API), as an administrator configures `TANDEM_HUBSPOT_*`.
+fn pointed_at(s: &Stack, portal: &Portal) -> tandem::platform::AppState {
+    let mut config = (*s.state.config).clone();
+    config.apps.hubspot.api_url = portal.url.clone();
+    config.apps.hubspot.authorize_url = format!("{}/oauth/authorize", portal.url);
+    config.apps.hubspot.token_url = format!("{}/oauth/v1/token", portal.url);
+    tandem::platform::AppState {
+        config: std::sync::Arc::new(config),
+        ..s.state.clone()
+    }
+}
+
+#[sqlx::test]
+async fn signing_in_with_hubspot_installs_through_oauth_and_renews_the_token(pool: PgPool) {
+    let s = stack(pool).await;
+    let portal = Portal::start();
+    let state = pointed_at(&s, &portal);
+    let start = install::start(&state, &s.admin, "hubspot")
+        .await
+        .expect("the install starts");
+    assert!(
+        start
+            .authorization_url
+            .starts_with(&format!("{}/oauth/authorize?", portal.url)),
+        "{}",
+        start.authorization_url
+    );
+    // The portal's user consents at once: HubSpot sends the browser back with a code.
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&start.authorization_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let param = |k: &str| {
+        back.query_pairs()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let done = install::complete(
+        &state,
+        Some(&s.admin),
+        install::CallbackParams {
+            code: param("code"),
+            state: param("state"),
+            error: param("error"),
+            error_description: param("error_description"),
+        },
+    )
+    .await
+    .unwrap_or_else(|f| panic!("install failed: {} {}", f.title, f.message));
+    let (name, kind): (String, String) =
+        sqlx::query_as("SELECT account_name, credential_kind FROM connections WHERE id = $1")
+            .bind(done.connection_id)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+    assert!(name.starts_with("HubSpot portal 62515"), "{name}");
+    assert_eq!(kind, "oauth2");
+    // HubSpot's webhooks come to this connection's URL, signed with the client secret.
+    assert!(
+        tandem::platform::connections::webhook_subscription(s.pool(), done.connection_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The access token expires (HubSpot's last 30 minutes): the connector renews it with
+    // the refresh token and goes on.
+    let def = tandem::connectors::app_definition(&state.config.apps, "hubspot").unwrap();
+    let connector = tandem::platform::connections::connector_for(
+        s.pool(),
+        &s.state.secret_key,
+        &def,
+        done.connection_id,
+    )
+    .await
+    .unwrap();
+    portal
+        .create("contacts", json!({ "email": "oauth@example.com" }))
+        .await;
+    portal
+        .wire(reqwest::Method::POST, "oauth/expire", json!({}))
+        .await;
+    let page = connector
+        .list("contacts", None, 10)
+        .await
+        .expect("a renewed token");
+    assert_eq!(page.records.len(), 1);
+}
+
 #[sqlx::test]
 async fn contacts_and_companies_pair_create_and_change_both_ways(pool: PgPool) {
     let s = stack(pool).await;

@@ -6,6 +6,7 @@ mod common;
 mod demo_app_common;
 mod engine_common;
 
+mod bottlecrm;
 mod carddav;
 mod connect_apps;
 mod connector_errors;

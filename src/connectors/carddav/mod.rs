@@ -108,7 +108,7 @@ impl AppDefinition for CardDavApp {
             batch_size: BATCH_SIZE,
             associations: false,
             events: false,
-            deletion_feed: true,
+            change_feed: true,
         }
     }
 

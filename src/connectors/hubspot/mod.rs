@@ -25,6 +25,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use window::{Answer, Query, Window, SEARCH_PAGE};
 
+/// How messages name the app.
+const NAME: &str = "HubSpot";
 pub const APP_ID: &str = "hubspot";
 const OBJECTS: [&str; 3] = ["contacts", "companies", "deals"];
 /// Listing pages and batch writes hold at most this many records.
@@ -40,9 +42,9 @@ pub struct HubSpotConfig {
     pub api_url: String,
     pub authorize_url: String,
     pub token_url: String,
-    /// Tandem's public app at HubSpot, for OAuth installs and webhook signatures.
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    /// Tandem's public app at HubSpot (client id, client secret): OAuth installs and
+    /// webhook signatures.
+    pub client: Option<(String, String)>,
     /// The account's limit: requests per rolling window.
     pub rate_limit: (u32, Duration),
     /// How often search is asked for changes.
@@ -55,8 +57,7 @@ impl Default for HubSpotConfig {
             api_url: "https://api.hubapi.com".into(),
             authorize_url: "https://app.hubspot.com/oauth/authorize".into(),
             token_url: "https://api.hubapi.com/oauth/v1/token".into(),
-            client_id: None,
-            client_secret: None,
+            client: None,
             // A private app on HubSpot's free and Starter tiers.
             rate_limit: (100, Duration::from_secs(10)),
             poll_every: Duration::from_secs(10),
@@ -136,6 +137,7 @@ impl AppDefinition for HubSpotApp {
     }
 
     fn oauth(&self) -> Option<OAuthMetadata> {
+        let (client_id, client_secret) = self.config.client.clone()?;
         Some(OAuthMetadata {
             authorize_url: self.config.authorize_url.clone(),
             token_url: self.config.token_url.clone(),
@@ -153,8 +155,8 @@ impl AppDefinition for HubSpotApp {
             ]
             .map(String::from)
             .to_vec(),
-            client_id: self.config.client_id.clone()?,
-            client_secret: self.config.client_secret.clone()?,
+            client_id,
+            client_secret,
         })
     }
 
@@ -167,7 +169,7 @@ impl AppDefinition for HubSpotApp {
             batch_size: PAGE,
             associations: true,
             events: false,
-            deletion_feed: true,
+            change_feed: true,
         }
     }
 
@@ -209,7 +211,7 @@ impl AppDefinition for HubSpotApp {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<WebhookNotice>, WebhookRejection> {
         // HubSpot signs with the app's client secret, not a secret of the subscription.
-        let Some(secret) = &self.config.client_secret else {
+        let Some((_, secret)) = &self.config.client else {
             return Err(WebhookRejection::Malformed(
                 "HubSpot webhooks need TANDEM_HUBSPOT_CLIENT_SECRET".into(),
             ));
@@ -247,19 +249,7 @@ pub struct HubSpotConnector {
 }
 
 fn check_object(object: &str) -> ConnectorResult<()> {
-    if OBJECTS.contains(&object) {
-        Ok(())
-    } else {
-        Err(ConnectorError::NotFound {
-            message: format!("HubSpot has no object `{object}` here"),
-        })
-    }
-}
-
-fn unexpected(what: &str) -> ConnectorError {
-    ConnectorError::Permanent {
-        message: format!("HubSpot answered an unexpected {what}"),
-    }
+    ConnectorError::check_object(NAME, &OBJECTS, object)
 }
 
 /// The date property search orders changes by: `lastmodifieddate` for contacts,
@@ -296,22 +286,31 @@ fn millis(v: &Value) -> Option<i64> {
     })
 }
 
+/// The ids under `key` of a list of associated records, each once: HubSpot lists one
+/// entry per association type (primary, unlabeled) of the same record.
+fn ids_in(list: Option<&Value>, key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get(key).and_then(text))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// What an answer of the app that cannot be read is.
+fn unexpected(what: &str) -> ConnectorError {
+    ConnectorError::unexpected(NAME, what)
+}
+
 fn record_from_json(v: &Value) -> Option<AppRecord> {
     let id = text(v.get("id")?)?;
     let mut associations = BTreeMap::new();
     if let Some(map) = v.get("associations").and_then(Value::as_object) {
         for (object, list) in map {
-            let mut ids: Vec<String> = list
-                .get("results")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.get("id").and_then(text))
-                .collect();
-            // One entry per association type (primary, unlabeled): one id each here.
-            ids.sort();
-            ids.dedup();
-            associations.insert(object.clone(), ids);
+            associations.insert(object.clone(), ids_in(list.get("results"), "id"));
         }
     }
     Some(AppRecord {
@@ -494,16 +493,7 @@ impl HubSpotConnector {
                 let Some(from) = r.pointer("/from/id").and_then(text) else {
                     continue;
                 };
-                let mut to_ids: Vec<String> = r
-                    .get("to")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.get("toObjectId").and_then(text))
-                    .collect();
-                to_ids.sort();
-                to_ids.dedup();
-                found.insert(from, to_ids);
+                found.insert(from, ids_in(r.get("to"), "toObjectId"));
             }
             for r in records.iter_mut().filter(|r| !r.deleted) {
                 r.associations
@@ -734,19 +724,11 @@ impl Connector for HubSpotConnector {
                     })
                 })
                 .collect();
-            out.push(AppObject {
-                name: object.into(),
-                label: crate::model::capitalised(object),
-                hub_object: object.into(),
+            out.push(AppObject::like_hub(
+                object,
                 fields,
-                identifier_fields: match object {
-                    "contacts" => vec!["email".into()],
-                    "companies" => vec!["name".into(), "domain".into()],
-                    _ => vec![],
-                },
-                pipeline_fields: (object == "deals")
-                    .then(|| ("pipeline".into(), "dealstage".into())),
-            });
+                ("pipeline", "dealstage"),
+            ));
         }
         Ok(out)
     }
@@ -938,36 +920,7 @@ impl Connector for HubSpotConnector {
         let v = self
             .call(Method::GET, "/crm/v3/pipelines/deals", &[], None)
             .await?;
-        let list = v
-            .get("results")
-            .and_then(Value::as_array)
-            .ok_or_else(|| unexpected("pipeline list"))?;
-        Ok(list
-            .iter()
-            .filter_map(|p| {
-                Some(Pipeline {
-                    id: p.get("id").and_then(text)?,
-                    label: p.get("label").and_then(text).unwrap_or_default(),
-                    stages: p
-                        .get("stages")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| {
-                            Some(Stage {
-                                id: s.get("id").and_then(text)?,
-                                label: s.get("label").and_then(text).unwrap_or_default(),
-                                display_order: s
-                                    .get("displayOrder")
-                                    .and_then(Value::as_i64)
-                                    .unwrap_or(0)
-                                    as i32,
-                            })
-                        })
-                        .collect(),
-                })
-            })
-            .collect())
+        Pipeline::list_from(&v).ok_or_else(|| unexpected("pipeline list"))
     }
 
     async fn set_associated(

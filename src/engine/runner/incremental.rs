@@ -102,6 +102,10 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
             .map_err(|e| BatchError::new(Stop::Retry, format!("relist position: {e}")))?;
         return relisting(run, job, relist).await;
     }
+    if !run.capabilities.change_feed {
+        // No feed to read: the listing, compared with the index, is the change set.
+        return start_relisting(run, job).await;
+    }
     // The database's clock, as the queued marks use it.
     let read_at = index::clock(&mut *run.pool.acquire().await?).await?;
     let page = match run
@@ -111,15 +115,7 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     {
         Err(ConnectorError::CursorExpired { message }) => {
             tracing::warn!(sync_id = %sync.id, %message, "change cursor expired: listing the app again");
-            // Changes made while the listing runs are read after it, from here.
-            let token = run.connector.latest_change_cursor(&sync.app_object).await?;
-            let mut tx = run.pool.begin().await?;
-            index::relist_forget(&mut tx, sync.id).await?;
-            let relist = Relist { token, page: None };
-            queue::set_payload(&mut tx, job, RELIST, &serde_json::json!(relist)).await?;
-            queue::release(&mut tx, job, Duration::ZERO, None, true).await?;
-            tx.commit().await?;
-            return Ok(Outcome::Continue);
+            return start_relisting(run, job).await;
         }
         other => other?,
     };
@@ -141,6 +137,22 @@ pub async fn app_changes(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError
     } else {
         Outcome::Done
     })
+}
+
+/// Turns the job into a relisting (below), from the first page.
+async fn start_relisting(run: &Run<'_>, job: &Job) -> Result<Outcome, BatchError> {
+    // Changes made while the listing runs are read after it, from here.
+    let token = run
+        .connector
+        .latest_change_cursor(&run.sync.app_object)
+        .await?;
+    let mut tx = run.pool.begin().await?;
+    index::relist_forget(&mut tx, run.sync.id).await?;
+    let relist = Relist { token, page: None };
+    queue::set_payload(&mut tx, job, RELIST, &serde_json::json!(relist)).await?;
+    queue::release(&mut tx, job, Duration::ZERO, None, true).await?;
+    tx.commit().await?;
+    Ok(Outcome::Continue)
 }
 
 /// The payload key of an app-changes job that lists the app again.

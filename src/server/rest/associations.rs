@@ -3,10 +3,11 @@
 
 use super::objects::parse_limit;
 use super::{
-    association_list, default_selection, id_of, object_json, object_of, value_text,
+    association_list, check_batch, default_selection, id_of, object_json, object_of, value_text,
     with_associations, Body, Caller, RestError, RestResult, Selection, ASSOCIATIONS_MAX,
 };
 use crate::hub::{associations, records};
+use crate::model::crm::ObjectType;
 use crate::model::ApiError;
 use crate::platform::AppState;
 use axum::extract::{Path, Query, State};
@@ -72,18 +73,31 @@ pub(super) struct AssociationPath {
     to_id: String,
 }
 
+/// A record by object type and id.
+type RecordRef = (ObjectType, i64);
+
+impl AssociationPath {
+    /// The two records the path names.
+    fn ends(&self) -> Result<(RecordRef, RecordRef), RestError> {
+        let object = object_of(&self.object)?;
+        let to = object_of(&self.to)?;
+        Ok((
+            (object, id_of(object, &self.id)?),
+            (to, id_of(to, &self.to_id)?),
+        ))
+    }
+}
+
 /// PUT adds the association and answers the record with its associations of `to`;
-/// DELETE removes it (204).
+/// DELETE removes it (204), in v3 and v4 alike.
 pub(super) async fn change_association(
     State(state): State<AppState>,
     caller: Caller,
     method: Method,
     Path(path): Path<AssociationPath>,
 ) -> RestResult {
-    let object = object_of(&path.object)?;
-    let to = object_of(&path.to)?;
-    let a = (object, id_of(object, &path.id)?);
-    let b = (to, id_of(to, &path.to_id)?);
+    let (a, b) = path.ends()?;
+    let (object, to) = (a.0, b.0);
     let portal = caller.principal.portal_id;
     let add = method == Method::PUT;
     associations::set_associated(&state.pool, portal, a, b, add, &caller.origin).await?;
@@ -101,12 +115,9 @@ pub(super) async fn change_association(
 pub(super) async fn associate_default(
     State(state): State<AppState>,
     caller: Caller,
-    Path((object, id, to, to_id)): Path<(String, String, String, String)>,
+    Path(path): Path<AssociationPath>,
 ) -> RestResult {
-    let object = object_of(&object)?;
-    let to = object_of(&to)?;
-    let a = (object, id_of(object, &id)?);
-    let b = (to, id_of(to, &to_id)?);
+    let (a, b) = path.ends()?;
     let portal = caller.principal.portal_id;
     associations::set_associated(&state.pool, portal, a, b, true, &caller.origin).await?;
     Ok(Json(json!({
@@ -118,28 +129,6 @@ pub(super) async fn associate_default(
         }],
     }))
     .into_response())
-}
-
-/// v4 `DELETE …/{object}/{id}/associations/{to}/{to_id}`: every type between the two.
-pub(super) async fn dissociate(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((object, id, to, to_id)): Path<(String, String, String, String)>,
-) -> RestResult {
-    let object = object_of(&object)?;
-    let to = object_of(&to)?;
-    let a = (object, id_of(object, &id)?);
-    let b = (to, id_of(to, &to_id)?);
-    associations::set_associated(
-        &state.pool,
-        caller.principal.portal_id,
-        a,
-        b,
-        false,
-        &caller.origin,
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -154,18 +143,13 @@ pub(super) async fn batch_read(
     State(state): State<AppState>,
     caller: Caller,
     Path((from, to)): Path<(String, String)>,
-    Body(body): Body<BatchIds>,
+    Body(BatchIds { inputs }): Body<BatchIds>,
 ) -> RestResult {
     let from = object_of(&from)?;
     let to = object_of(&to)?;
-    if body.inputs.len() > records::MAX_BATCH {
-        return Err(RestError(ApiError::field(
-            "inputs",
-            format!("Send at most {} inputs.", records::MAX_BATCH),
-        )));
-    }
+    check_batch(inputs.len())?;
     let mut results = Vec::new();
-    for input in &body.inputs {
+    for input in &inputs {
         let raw = input.get("id").and_then(value_text).unwrap_or_default();
         let Ok(id) = id_of(from, &raw) else { continue };
         let ids =

@@ -2,8 +2,8 @@
 //! by email) and archive.
 
 use super::{
-    not_found, object_json, object_of, selection, ts, value_text, Body, Caller, RestError,
-    RestResult, Selection,
+    check_batch, not_found, object_json, object_of, selection, ts, value_text, Body, Caller,
+    RestError, RestResult, Selection,
 };
 use crate::hub::records::{self, Record};
 use crate::model::crm::ObjectType;
@@ -80,16 +80,7 @@ pub(super) async fn batch(
     let object = object_of(&object)?;
     let portal = caller.principal.portal_id;
     let started = Utc::now();
-    if body.inputs.is_empty() || body.inputs.len() > records::MAX_BATCH {
-        return Err(RestError(ApiError::field(
-            "inputs",
-            format!(
-                "Send between 1 and {} inputs (got {}).",
-                records::MAX_BATCH,
-                body.inputs.len()
-            ),
-        )));
-    }
+    check_batch(body.inputs.len())?;
     match action.as_str() {
         "create" => {
             let inputs = body

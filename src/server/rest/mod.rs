@@ -135,7 +135,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/crm/v4/objects/{object}/{id}/associations/{to}/{to_id}",
-            axum::routing::delete(associations::dissociate),
+            axum::routing::delete(associations::change_association),
         )
         .route(
             "/api/crm/v4/associations/{object}/{to}/batch/read",
@@ -381,6 +381,20 @@ fn value_text(v: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         other => Some(other.to_string()),
     }
+}
+
+/// A batch holds 1 to `records::MAX_BATCH` inputs.
+fn check_batch(inputs: usize) -> Result<(), RestError> {
+    if (1..=hub::records::MAX_BATCH).contains(&inputs) {
+        return Ok(());
+    }
+    Err(RestError(ApiError::field(
+        "inputs",
+        format!(
+            "Send between 1 and {} inputs (got {inputs}).",
+            hub::records::MAX_BATCH
+        ),
+    )))
 }
 
 fn require_admin(p: &Principal) -> Result<(), RestError> {

@@ -97,8 +97,7 @@ pub async fn stack_with(pool: PgPool, tweak: impl FnOnce(&mut DemoConfig)) -> St
     config.apps.app_rate_limit = None;
     // The HubSpot-wire servers of the tests (tests/it/hubspot.rs) allow as much.
     config.apps.hubspot.rate_limit = (HUBSPOT_RATE.0, std::time::Duration::from_secs(10));
-    config.apps.hubspot.client_id = Some(HUBSPOT_CLIENT.0.into());
-    config.apps.hubspot.client_secret = Some(HUBSPOT_CLIENT.1.into());
+    config.apps.hubspot.client = Some((HUBSPOT_CLIENT.0.into(), HUBSPOT_CLIENT.1.into()));
     let state = AppState::new(pool.clone(), config).expect("state");
     tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
 
