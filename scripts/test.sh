@@ -19,6 +19,7 @@ cleanup() {
   wait 2>/dev/null || true
   scripts/pg.sh stop test-pg || true
   scripts/radicale.sh stop test-radicale || true
+  scripts/bottlecrm.sh stop e2e-bottlecrm || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -92,8 +93,13 @@ done
 [ -n "$TANDEM_TEST_HUBSPOT_URL" ] || { tail -n 30 "$E2E_DATA/hubspot-wire.log"; die "hubspot-wire did not start"; }
 export TANDEM_TEST_HUBSPOT_URL
 
+# A BottleCRM server for the browser tests (the integration tests start their own).
+bottlecrm="$(scripts/bottlecrm.sh start e2e-bottlecrm)"
+read -r TANDEM_TEST_BOTTLECRM_URL TANDEM_TEST_BOTTLECRM_TOKEN _ <<<"$bottlecrm"
+export TANDEM_TEST_BOTTLECRM_URL TANDEM_TEST_BOTTLECRM_TOKEN
+
 web_port="$(free_port)"
-DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 TANDEM_CARDDAV_POLL_SECS=2 TANDEM_HUBSPOT_POLL_SECS=2 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
+DATABASE_URL="$E2E_DB" TANDEM_ADDR="127.0.0.1:$web_port" TANDEM_DEMO_APP_URL="$DEMO_APP_URL" TANDEM_POLL_SECS=5 TANDEM_CARDDAV_POLL_SECS=2 TANDEM_HUBSPOT_POLL_SECS=2 TANDEM_BOTTLECRM_POLL_SECS=2 "$BIN" serve >"$E2E_DATA/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$web_port/healthz" 60 || { tail -n 30 "$E2E_DATA/server.log"; die "server did not start"; }
 

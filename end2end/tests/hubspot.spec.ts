@@ -44,7 +44,7 @@ async function fillInstall(page: Page, token: string) {
   await hydrated(page);
   const form = page.getByTestId('credential-install');
   await form.getByLabel('Access token').fill(token);
-  await form.getByLabel('API address (optional)').fill(HUBSPOT);
+  await form.getByLabel('API address').fill(HUBSPOT);
   await form.getByTestId('install').click();
 }
 

@@ -47,6 +47,7 @@ pub fn listing() -> AppListing {
         available: true,
         credential: CredentialKind::ApiKey,
         oauth: false,
+        address_hint: "https://crm.example.com".into(),
     }
 }
 
@@ -203,7 +204,7 @@ fn record_from_json(object: &str, v: &Value) -> Option<AppRecord> {
 }
 
 /// `{"errors":{"email":["Contact already exists with this email"]}}`, as an item error
-/// naming its field.
+/// naming its field (the engine shows the field beside the message).
 fn refusal(body: &Value) -> ItemError {
     let (field, message) = body
         .get("errors")
@@ -219,7 +220,7 @@ fn refusal(body: &Value) -> ItemError {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            (Some(f.clone()), format!("{f}: {text}"))
+            (Some(f.clone()), text)
         })
         .unwrap_or((None, "BottleCRM refused the record".into()));
     ItemError {
@@ -639,7 +640,7 @@ mod tests {
             &json!({"error": true, "errors": {"email": ["Contact already exists with this email"]}}),
         );
         assert_eq!(e.field.as_deref(), Some("email"));
-        assert_eq!(e.message, "email: Contact already exists with this email");
+        assert_eq!(e.message, "Contact already exists with this email");
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn listing() -> AppListing {
         available: true,
         credential: CredentialKind::Oauth2,
         oauth: true,
+        address_hint: String::new(),
     }
 }
 

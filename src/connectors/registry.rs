@@ -95,6 +95,7 @@ pub fn listings() -> Vec<AppListing> {
         available: false,
         credential: crate::model::CredentialKind::Oauth2,
         oauth: false,
+        address_hint: String::new(),
     };
     vec![
         demo::listing(),

@@ -21,6 +21,10 @@ pub struct AppListing {
     /// Also installable by signing in to the app (OAuth), beside a credential form.
     #[serde(default)]
     pub oauth: bool,
+    /// What the credential form's address field shows when empty (whether it may stay
+    /// empty, an example).
+    #[serde(default)]
+    pub address_hint: String,
 }
 
 /// How a connection signs its requests; stored in `connections.credential_kind`.

@@ -367,6 +367,26 @@ async fn accounts_and_opportunities_sync_with_their_stages(pool: PgPool) {
         .cloned()
         .unwrap_or_else(|| panic!("not in BottleCRM: {list}"));
     assert_eq!(made["stage"], "PROPOSAL", "{made}");
+
+    // BottleCRM refuses a won deal without its amount: the deal fails alone, with
+    // BottleCRM's reason on it.
+    let won = s
+        .hub_create(
+            ObjectType::Deals,
+            json!({ "dealname": "Won, unpriced", "pipeline": "default", "dealstage": "closedwon" }),
+        )
+        .await;
+    s.pick_up_changes().await;
+    let failed = s
+        .records_in_state(deals.id, tandem::model::RecordState::Failed)
+        .await;
+    assert_eq!(failed.rows.len(), 1, "{failed:?}");
+    assert_eq!(failed.rows[0].hub_id, Some(won.id));
+    let message = failed.rows[0].message.clone().unwrap_or_default();
+    assert!(
+        message.contains("amount") && message.contains("won deal"),
+        "BottleCRM's own reason: {message}"
+    );
 }
 
 #[sqlx::test]

@@ -123,7 +123,7 @@ pub fn AppListingPage() -> impl IntoView {
                                         view! { <p data-testid="install-unavailable">"This app is planned and cannot be installed in this version of Tandem."</p> }.into_any()
                                     } else if can_install && l.credential != CredentialKind::Oauth2 {
                                         view! {
-                                            <CredentialInstallForm app=l.id.clone() kind=l.credential/>
+                                            <CredentialInstallForm app=l.id.clone() kind=l.credential address_hint=l.address_hint.clone()/>
                                             {l.oauth.then(|| view! {
                                                 <p class="hint">"Or sign in to "{l.name.clone()}" and allow Tandem to access the account (needs Tandem's app there, see the README):"</p>
                                                 <a class="button secondary" href=install.clone() rel="external" data-testid="install-oauth">{format!("Sign in with {}", l.name)}</a>
@@ -156,7 +156,7 @@ pub fn AppListingPage() -> impl IntoView {
 /// *Install* of an app connected with a server URL, a user name and a password: the
 /// app checks them before anything is stored; several address books ask for a choice.
 #[component]
-fn CredentialInstallForm(app: String, kind: CredentialKind) -> impl IntoView {
+fn CredentialInstallForm(app: String, kind: CredentialKind, address_hint: String) -> impl IntoView {
     let install = ServerAction::<InstallWithCredentials>::new();
     let (url, username, secret) = (
         RwSignal::new(String::new()),
@@ -204,11 +204,11 @@ fn CredentialInstallForm(app: String, kind: CredentialKind) -> impl IntoView {
             {if kind == CredentialKind::ApiKey {
                 view! {
                     <label>"Access token"<input name="secret" type="password" bind:value=secret autocomplete="off" placeholder="pat-eu1-…"/>{field_error("secret")}</label>
-                    <label>"API address (optional)"<input name="url" type="url" bind:value=url placeholder="empty: the app's own API"/>{field_error("url")}</label>
+                    <label>"API address"<input name="url" type="url" bind:value=url placeholder=address_hint/>{field_error("url")}</label>
                 }.into_any()
             } else {
                 view! {
-                    <label>"Server URL"<input name="url" type="url" bind:value=url placeholder="https://dav.example.com/" autocomplete="url"/>{field_error("url")}</label>
+                    <label>"Server URL"<input name="url" type="url" bind:value=url placeholder=address_hint autocomplete="url"/>{field_error("url")}</label>
                     <label>"User name"<input name="username" bind:value=username autocomplete="username"/>{field_error("username")}</label>
                     <label>"Password or app password"<input name="secret" type="password" bind:value=secret autocomplete="current-password"/>{field_error("secret")}</label>
                 }.into_any()

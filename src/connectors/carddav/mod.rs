@@ -51,6 +51,7 @@ pub fn listing() -> AppListing {
         available: true,
         credential: CredentialKind::Basic,
         oauth: false,
+        address_hint: "https://dav.example.com/".into(),
     }
 }
 

@@ -87,6 +87,7 @@ pub fn listing() -> AppListing {
         available: true,
         credential: CredentialKind::ApiKey,
         oauth: true,
+        address_hint: "empty: HubSpot's own (api.hubapi.com)".into(),
     }
 }
 
