@@ -93,7 +93,15 @@ copy_support() {
   [ -f "$SUPPORT/tandem_test_settings.py" ] || die "$SUPPORT/tandem_test_settings.py is missing"
   if [ "$MODE" = chroot ]; then
     priv mkdir -p "$FS$SUPPORT_IN"
-    priv cp "$SUPPORT"/*.py "$FS$SUPPORT_IN/"
+    # Servers start in parallel and read these files: each is replaced in one rename,
+    # and only when it changed, so none is ever read half-written.
+    local f dest
+    for f in "$SUPPORT"/*.py; do
+      dest="$FS$SUPPORT_IN/$(basename "$f")"
+      cmp -s "$f" "$dest" && continue
+      priv cp "$f" "$dest.$$"
+      priv mv -f "$dest.$$" "$dest"
+    done
   fi
 }
 
@@ -207,8 +215,9 @@ case "$cmd" in
       { cat "$dir/make_token.log" >&2; die "could not create the test user and its tokens (error above)"; }
     printf '%s\n' "$creds" >"$dir/credentials.json"
     chmod 600 "$dir/credentials.json"
-    read -r pat jwt <<<"$(python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["pat"], c["jwt_access"])' <<<"$creds")" ||
-      die "make_token.py printed no credentials: $creds"
+    tokens="$(python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["pat"], c["jwt_access"])' <<<"$creds")" ||
+      { cat "$dir/make_token.log" >&2; die "make_token.py printed no credentials (“$creds”; its errors above)"; }
+    read -r pat jwt <<<"$tokens"
 
     # gunicorn: the WSGI server django-crm depends on, rather than the development
     # server. One process (the in-memory throttle counters and Celery stay one); four
