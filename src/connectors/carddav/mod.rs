@@ -119,10 +119,11 @@ impl AppDefinition for CardDavApp {
             message,
             field: Some("url".into()),
         })?;
-        // One attempt, a short wait: a person is looking at the form.
+        // One attempt: a person is looking at the form. A large address book can take a
+        // busy server a while to describe, so the wait is not short.
         let limits = HttpLimits {
             max_attempts: 1,
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
             ..self.limits.clone()
         };
         let http = AppHttp::new(&origin, Arc::new(StaticToken(input.secret.clone())), limits)
