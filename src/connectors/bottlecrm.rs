@@ -289,11 +289,12 @@ impl AppDefinition for BottleCrmApp {
         delivery: &WebhookDelivery<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<WebhookNotice>, WebhookRejection> {
-        let header = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        verify_signature(secret, header, delivery.body, now)?;
+        verify_signature(
+            secret,
+            delivery.header(SIGNATURE_HEADER),
+            delivery.body,
+            now,
+        )?;
         Ok(vec![parse_delivery(delivery.body)?])
     }
 

@@ -89,11 +89,12 @@ impl AppDefinition for DemoApp {
         delivery: &WebhookDelivery<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<WebhookNotice>, WebhookRejection> {
-        let header = delivery
-            .headers
-            .get(SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok());
-        verify_signature(secret, header, delivery.body, now)?;
+        verify_signature(
+            secret,
+            delivery.header(SIGNATURE_HEADER),
+            delivery.body,
+            now,
+        )?;
         Ok(vec![parse_delivery(delivery.body)?])
     }
 

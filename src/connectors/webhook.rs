@@ -21,6 +21,13 @@ pub struct WebhookDelivery<'a> {
     pub body: &'a [u8],
 }
 
+impl WebhookDelivery<'_> {
+    /// A header's value, when it is there and is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum WebhookRejection {
     #[error("the delivery has no signature header")]

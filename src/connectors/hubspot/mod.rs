@@ -217,13 +217,12 @@ impl AppDefinition for HubSpotApp {
                 "HubSpot webhooks need TANDEM_HUBSPOT_CLIENT_SECRET".into(),
             ));
         };
-        let header = |name: &str| delivery.headers.get(name).and_then(|v| v.to_str().ok());
         notices::verify(
             secret,
             delivery.method.as_str(),
             delivery.url,
-            header(notices::SIGNATURE_HEADER),
-            header(notices::TIMESTAMP_HEADER),
+            delivery.header(notices::SIGNATURE_HEADER),
+            delivery.header(notices::TIMESTAMP_HEADER),
             delivery.body,
             now,
         )
