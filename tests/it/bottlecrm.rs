@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tandem::hub::records;
 use tandem::model::crm::ObjectType;
-use tandem::model::{CredentialInput, CredentialInstall, SyncInput, SyncPhase};
+use tandem::model::{CredentialInput, CredentialInstall, SyncInput};
 use tandem::platform::install;
 use uuid::Uuid;
 
@@ -162,33 +162,29 @@ fn two_way(connection: Uuid, object: &str, hub_object: &str) -> SyncInput {
     input
 }
 
-async fn install_over_http(s: &Stack, input: Value) -> (u16, Value) {
-    let (cookie, _) = s.sign_in(None).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/install_with_credentials", s.tandem_url))
-        .header("cookie", cookie)
-        .header("origin", &s.tandem_url)
-        .json(&json!({ "app": "bottlecrm", "input": input }))
-        .send()
-        .await
-        .expect("install_with_credentials");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[sqlx::test]
 async fn installing_checks_the_token_with_the_server(pool: PgPool) {
     let s = stack(pool).await;
     let server = Server::start();
-    let (status, e) =
-        install_over_http(&s, json!({ "url": server.url, "secret": "bcrm_pat_wrong" })).await;
+    let (status, e) = s
+        .install_over_http(
+            "bottlecrm",
+            json!({ "url": server.url, "secret": "bcrm_pat_wrong" }),
+        )
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "secret", "{e}");
-    let (status, e) = install_over_http(&s, json!({ "url": "", "secret": server.token })).await;
+    let (status, e) = s
+        .install_over_http("bottlecrm", json!({ "url": "", "secret": server.token }))
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "url", "{e}");
-    let (status, v) =
-        install_over_http(&s, json!({ "url": server.url, "secret": server.token })).await;
+    let (status, v) = s
+        .install_over_http(
+            "bottlecrm",
+            json!({ "url": server.url, "secret": server.token }),
+        )
+        .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["outcome"], "connected", "{v}");
     let name: String = sqlx::query_scalar("SELECT account_name FROM connections")
@@ -534,26 +530,7 @@ async fn a_worker_killed_during_the_initial_sync_converges_without_duplicates(po
     let sync = s
         .create_sync(&two_way(connection, "contacts", "contacts"))
         .await;
-    let mut worker = s.spawn_worker(2);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let v = s.status(sync.id).await;
-        if v.progress.percent >= 40 || v.phase == SyncPhase::Listening {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {v:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    worker.kill().expect("SIGKILL");
-    worker.wait().expect("reaped");
-    let mut worker = s.spawn_worker(2);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while s.status(sync.id).await.phase != SyncPhase::Listening {
-        assert!(Instant::now() < deadline, "the initial sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = worker.kill();
-    let _ = worker.wait();
+    s.initial_sync_through_a_kill(sync.id, 40).await;
 
     let app = server.contact_emails().await;
     let mut unique = app.clone();

@@ -3,7 +3,7 @@
 //! initial sync, changes both ways, unmapped card properties, expired sync tokens.
 
 use crate::engine_common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
 use tandem::hub::records;
 use tandem::model::crm::ObjectType;
@@ -200,21 +200,6 @@ async fn connections(s: &Stack) -> i64 {
         .unwrap()
 }
 
-/// Through the automation API, as a script would: the server function with a session.
-async fn install_over_http(s: &Stack, input: Value) -> (u16, Value) {
-    let (cookie, _) = s.sign_in(None).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/install_with_credentials", s.tandem_url))
-        .header("cookie", cookie)
-        .header("origin", &s.tandem_url)
-        .json(&json!({ "app": "carddav", "input": input }))
-        .send()
-        .await
-        .expect("install_with_credentials");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 #[sqlx::test]
 async fn installing_checks_the_credentials_and_stores_nothing_when_refused(pool: PgPool) {
     let s = stack(pool).await;
@@ -222,7 +207,7 @@ async fn installing_checks_the_credentials_and_stores_nothing_when_refused(pool:
     let mut input = serde_json::to_value(book.credentials()).unwrap();
 
     input["secret"] = json!("wrong password");
-    let (status, e) = install_over_http(&s, input.clone()).await;
+    let (status, e) = s.install_over_http("carddav", input.clone()).await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "secret", "{e}");
     assert!(
@@ -233,26 +218,32 @@ async fn installing_checks_the_credentials_and_stores_nothing_when_refused(pool:
         "{e}"
     );
 
-    let (status, e) = install_over_http(
-        &s,
-        json!({ "url": "http://127.0.0.1:9/", "username": "x", "secret": "y" }),
-    )
-    .await;
+    let (status, e) = s
+        .install_over_http(
+            "carddav",
+            json!({ "url": "http://127.0.0.1:9/", "username": "x", "secret": "y" }),
+        )
+        .await;
     assert_eq!(status, 502, "an unreachable server: {e}");
     assert_eq!(e["fields"][0]["field"], "url", "{e}");
 
     // A web server that is not a CardDAV server: Tandem itself.
-    let (status, e) = install_over_http(
-        &s,
-        json!({ "url": format!("{}/", s.tandem_url), "username": "x", "secret": "y" }),
-    )
-    .await;
+    let (status, e) = s
+        .install_over_http(
+            "carddav",
+            json!({ "url": format!("{}/", s.tandem_url), "username": "x", "secret": "y" }),
+        )
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "url", "{e}");
     assert!(e["message"].as_str().unwrap().contains("CardDAV"), "{e}");
 
-    let (status, e) =
-        install_over_http(&s, json!({ "url": "", "username": "", "secret": "" })).await;
+    let (status, e) = s
+        .install_over_http(
+            "carddav",
+            json!({ "url": "", "username": "", "secret": "" }),
+        )
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"].as_array().unwrap().len(), 3, "{e}");
     assert_eq!(
@@ -262,7 +253,7 @@ async fn installing_checks_the_credentials_and_stores_nothing_when_refused(pool:
     );
 
     input["secret"] = json!(book.password);
-    let (status, v) = install_over_http(&s, input).await;
+    let (status, v) = s.install_over_http("carddav", input).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["outcome"], "connected", "{v}");
     assert_eq!(connections(&s).await, 1);
@@ -538,29 +529,7 @@ async fn a_worker_killed_during_an_initial_sync_of_2000_cards_leaves_both_sides_
     let connection = connect(&s, &book).await;
     let sync = s.create_sync(&cards_input(connection)).await;
 
-    let mut worker = s.spawn_worker(2);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
-    loop {
-        let v = s.status(sync.id).await;
-        if v.progress.percent >= 40 || v.phase == tandem::model::SyncPhase::Listening {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no progress: {v:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    worker.kill().expect("SIGKILL");
-    worker.wait().expect("reaped");
-    let mut worker = s.spawn_worker(2);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while s.status(sync.id).await.phase != tandem::model::SyncPhase::Listening {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the initial sync did not finish"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let _ = worker.kill();
-    let _ = worker.wait();
+    s.initial_sync_through_a_kill(sync.id, 40).await;
 
     let (hub, app) = emails_both_sides(&s, &book).await;
     assert_eq!(

@@ -1834,6 +1834,68 @@ async fn rest_round_trip(pool: PgPool) {
         ))
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // HubSpot's v4 calls for the same, as the HubSpot connector makes them.
+    let v4 = format!("/api/crm/v4/objects/contacts/{id}/associations");
+    let r = api.put(&format!("{v4}/default/companies/{company}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = api
+        .post(
+            "/api/crm/v4/associations/contacts/companies/batch/read",
+            json!({ "inputs": [{ "id": id }] }),
+        )
+        .await;
+    assert_eq!(
+        r.body["results"][0]["from"]["id"],
+        id.as_str(),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.body["results"][0]["to"][0]["toObjectId"].to_string(),
+        company
+    );
+    let r = api.delete(&format!("{v4}/companies/{company}")).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api
+        .post(
+            "/api/crm/v4/associations/contacts/companies/batch/read",
+            json!({ "inputs": [{ "id": id }] }),
+        )
+        .await;
+    assert_eq!(r.body["results"], json!([]), "none left: {}", r.text);
+    // Upsert by email: the existing contact updated, a new one created.
+    let r = api
+        .post(
+            "/api/crm/v3/objects/contacts/batch/upsert",
+            json!({ "inputs": [
+                { "idProperty": "email", "id": "ada@example.com", "properties": { "jobtitle": "Countess" } },
+                { "idProperty": "email", "id": "grace@example.com", "properties": { "firstname": "Grace" } },
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["results"][0]["id"], id.as_str());
+    assert_eq!(r.body["results"][0]["new"], false);
+    assert_eq!(r.body["results"][0]["properties"]["jobtitle"], "Countess");
+    assert_eq!(r.body["results"][1]["new"], true);
+    assert_eq!(
+        r.body["results"][1]["properties"]["email"],
+        "grace@example.com"
+    );
+    let r = api
+        .post(
+            "/api/crm/v3/objects/companies/batch/upsert",
+            json!({ "inputs": [{ "idProperty": "name", "id": "X", "properties": {} }] }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "upserts go by email, on contacts"
+    );
+    let r = api.get("/api/account-info/v3/details").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.body["portalId"].is_string(), "{}", r.text);
     let r = api.get("/api/crm/v3/pipelines/deals").await;
     assert_eq!(r.body["results"][0]["label"], "Sales pipeline");
     assert_eq!(r.body["results"][0]["stages"].as_array().unwrap().len(), 7);

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tandem::hub::records;
 use tandem::model::crm::ObjectType;
-use tandem::model::{CredentialInput, CredentialInstall, SyncInput, SyncPhase};
+use tandem::model::{CredentialInput, CredentialInstall, SyncInput};
 use tandem::platform::install;
 use uuid::Uuid;
 
@@ -170,21 +170,6 @@ async fn connect(s: &Stack, url: &str, token: &str) -> Uuid {
     }
 }
 
-/// Through the automation API: the server function with a session.
-async fn install_over_http(s: &Stack, input: Value) -> (u16, Value) {
-    let (cookie, _) = s.sign_in(None).await;
-    let res = reqwest::Client::new()
-        .post(format!("{}/api/install_with_credentials", s.tandem_url))
-        .header("cookie", cookie)
-        .header("origin", &s.tandem_url)
-        .json(&json!({ "app": "hubspot", "input": input }))
-        .send()
-        .await
-        .expect("install_with_credentials");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
 fn two_way(connection: Uuid, object: &str) -> SyncInput {
     let mut input = SyncInput::new(connection, object, object);
     input.propagate_deletes = true;
@@ -196,8 +181,12 @@ fn two_way(connection: Uuid, object: &str) -> SyncInput {
 async fn installing_with_a_private_app_token_checks_it_first(pool: PgPool) {
     let s = stack(pool).await;
     let portal = Portal::start();
-    let (status, e) =
-        install_over_http(&s, json!({ "url": portal.url, "secret": "pat-wrong" })).await;
+    let (status, e) = s
+        .install_over_http(
+            "hubspot",
+            json!({ "url": portal.url, "secret": "pat-wrong" }),
+        )
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "secret", "{e}");
     assert!(
@@ -207,11 +196,17 @@ async fn installing_with_a_private_app_token_checks_it_first(pool: PgPool) {
             .contains("refused this access token"),
         "{e}"
     );
-    let (status, e) = install_over_http(&s, json!({ "url": portal.url, "secret": "" })).await;
+    let (status, e) = s
+        .install_over_http("hubspot", json!({ "url": portal.url, "secret": "" }))
+        .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["fields"][0]["field"], "secret", "{e}");
-    let (status, e) =
-        install_over_http(&s, json!({ "url": "http://127.0.0.1:9", "secret": TOKEN })).await;
+    let (status, e) = s
+        .install_over_http(
+            "hubspot",
+            json!({ "url": "http://127.0.0.1:9", "secret": TOKEN }),
+        )
+        .await;
     assert_eq!(status, 502, "an unreachable API: {e}");
     let none: i64 = sqlx::query_scalar("SELECT count(*) FROM connections")
         .fetch_one(s.pool())
@@ -219,7 +214,9 @@ async fn installing_with_a_private_app_token_checks_it_first(pool: PgPool) {
         .unwrap();
     assert_eq!(none, 0, "nothing stored for refused installs");
 
-    let (status, v) = install_over_http(&s, json!({ "url": portal.url, "secret": TOKEN })).await;
+    let (status, v) = s
+        .install_over_http("hubspot", json!({ "url": portal.url, "secret": TOKEN }))
+        .await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["outcome"], "connected", "{v}");
     let name: String = sqlx::query_scalar("SELECT account_name FROM connections")
@@ -639,26 +636,7 @@ async fn a_worker_killed_during_the_initial_sync_converges_without_duplicates(po
     input.sync_associations = false;
     let sync = s.create_sync(&input).await;
 
-    let mut worker = s.spawn_worker(2);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let v = s.status(sync.id).await;
-        if v.progress.percent >= 40 || v.phase == SyncPhase::Listening {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no progress: {v:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    worker.kill().expect("SIGKILL");
-    worker.wait().expect("reaped");
-    let mut worker = s.spawn_worker(2);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while s.status(sync.id).await.phase != SyncPhase::Listening {
-        assert!(Instant::now() < deadline, "the initial sync did not finish");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let _ = worker.kill();
-    let _ = worker.wait();
+    s.initial_sync_through_a_kill(sync.id, 40).await;
 
     let app = portal.emails().await;
     let mut unique = app.clone();

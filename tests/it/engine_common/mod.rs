@@ -397,6 +397,48 @@ impl Stack {
     }
 
     /// Runs jobs until the sync listens for changes (initial sync done).
+    /// Runs the sync's initial sync in `tandem worker` processes, the first killed with
+    /// SIGKILL once the sync is `kill_at` percent done; returns once the sync listens.
+    pub async fn initial_sync_through_a_kill(&self, sync_id: Uuid, kill_at: u8) {
+        use std::time::{Duration, Instant};
+        let mut worker = self.spawn_worker(2);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let v = self.status(sync_id).await;
+            if v.progress.percent >= kill_at || v.phase == SyncPhase::Listening {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no progress: {v:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        worker.kill().expect("SIGKILL");
+        worker.wait().expect("reaped");
+        let mut worker = self.spawn_worker(2);
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.status(sync_id).await.phase != SyncPhase::Listening {
+            assert!(Instant::now() < deadline, "the initial sync did not finish");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let _ = worker.kill();
+        let _ = worker.wait();
+    }
+
+    /// Installs a credential app through the automation API, as a script would: the
+    /// server function with the admin's session. Answers the status and the body.
+    pub async fn install_over_http(&self, app: &str, input: Value) -> (u16, Value) {
+        let (cookie, _) = self.sign_in(None).await;
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/install_with_credentials", self.tandem_url))
+            .header("cookie", cookie)
+            .header("origin", &self.tandem_url)
+            .json(&json!({ "app": app, "input": input }))
+            .send()
+            .await
+            .expect("install_with_credentials");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn run_initial(&self, sync_id: Uuid) -> SyncView {
         let v = self
             .run_until(sync_id, |v| v.phase == SyncPhase::Listening)
