@@ -1,18 +1,18 @@
-//! The HTTP side every connector shares: a per-connection rate limiter (token bucket,
-//! paused by 429 + Retry-After), bounded concurrency, retries of transient failures with
-//! capped exponential backoff and jitter, and one transparent token refresh on 401.
+//! The HTTP side every connector shares: a per-connection rate limiter (at most N
+//! requests in any window, [`RateWindow`]; paused by 429 + Retry-After), bounded
+//! concurrency, retries of transient failures with capped exponential backoff and
+//! jitter, and one transparent token refresh on 401.
 //!
 //! Deciding *whether* to retry lives in [`ConnectorError::is_transient`]; *when* is the
 //! backoff schedule here.
 
 use super::error::{parse_retry_after, ConnectorError};
+use super::rate_window::RateWindow;
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -44,7 +44,7 @@ impl TokenSource for StaticToken {
 
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Requests per `per` (token bucket, burst = requests).
+    /// At most this many requests in any span of `per`.
     pub requests: u32,
     pub per: Duration,
     /// Requests in flight at once.
@@ -54,9 +54,6 @@ pub struct HttpLimits {
     pub min_backoff: Duration,
     pub max_backoff: Duration,
     pub timeout: Duration,
-    /// Requests that may leave at once (`None`: `requests`). An app limiting a rolling
-    /// window needs a small burst, or a full bucket plus its refill overruns the window.
-    pub burst: Option<u32>,
     /// Headers telling how many requests the app's window has left: at none, we pause
     /// for the window (another client of the account may have used it).
     pub rate_headers: Option<RateHeaders>,
@@ -80,7 +77,6 @@ impl Default for HttpLimits {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             timeout: Duration::from_secs(30),
-            burst: None,
             rate_headers: None,
         }
     }
@@ -90,7 +86,7 @@ pub struct AppHttp {
     client: reqwest::Client,
     base_url: String,
     tokens: Arc<dyn TokenSource>,
-    limiter: DefaultDirectRateLimiter,
+    limiter: RateWindow,
     in_flight: Semaphore,
     /// No request leaves before this instant (set by a 429's Retry-After).
     paused_until: Mutex<Option<Instant>>,
@@ -101,12 +97,6 @@ pub struct AppHttp {
 
 impl AppHttp {
     pub fn new(base_url: &str, tokens: Arc<dyn TokenSource>, limits: HttpLimits) -> Self {
-        let per_request = limits.per / limits.requests.max(1);
-        let burst = NonZeroU32::new(limits.burst.unwrap_or(limits.requests).max(1))
-            .unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(per_request.max(Duration::from_micros(1)))
-            .unwrap_or_else(|| Quota::per_second(burst))
-            .allow_burst(burst);
         AppHttp {
             client: reqwest::Client::builder()
                 .timeout(limits.timeout)
@@ -114,7 +104,7 @@ impl AppHttp {
                 .unwrap_or_default(),
             base_url: base_url.trim_end_matches('/').to_string(),
             tokens,
-            limiter: RateLimiter::direct(quota),
+            limiter: RateWindow::new(limits.requests, limits.per),
             in_flight: Semaphore::new(limits.concurrency.max(1)),
             paused_until: Mutex::new(None),
             limits,

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hubspot;
+mod rate_window;
 pub mod registry;
 pub mod types;
 pub mod webhook;

@@ -13,6 +13,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -177,6 +178,9 @@ impl Faults {
 #[derive(Default)]
 pub struct RateLimiter {
     windows: Mutex<HashMap<String, (Instant, u32)>>,
+    /// The most requests one token had served in one window: how much of the limit a
+    /// client used at its busiest.
+    peak: AtomicU32,
 }
 
 impl RateLimiter {
@@ -198,10 +202,20 @@ impl RateLimiter {
             return Err(left.as_millis().div_ceil(1000).max(1) as u64);
         }
         entry.1 += 1;
+        self.peak.fetch_max(entry.1, Ordering::Relaxed);
         Ok(())
     }
 
+    pub fn peak(&self) -> u32 {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub fn reset_peak(&self) {
+        self.peak.store(0, Ordering::Relaxed);
+    }
+
     pub fn reset(&self) {
+        self.reset_peak();
         self.windows
             .lock()
             .unwrap_or_else(|p| p.into_inner())

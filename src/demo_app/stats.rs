@@ -133,6 +133,7 @@ pub async fn record(State(state): State<DemoState>, req: Request, next: Next) ->
 
 pub async fn get_stats(State(state): State<DemoState>) -> Response {
     let mut body = state.stats.snapshot();
+    body["rate_limit_peak_window"] = json!(state.limiter.peak());
     // Queue depth comes from the database: it is shared by every demo-app process.
     if let Ok(pending) = super::webhooks::pending_count(&state.pool).await {
         body["webhooks"]["pending"] = json!(pending);
@@ -142,5 +143,6 @@ pub async fn get_stats(State(state): State<DemoState>) -> Response {
 
 pub async fn reset_stats(State(state): State<DemoState>) -> Response {
     state.stats.reset();
-    Json(state.stats.snapshot()).into_response()
+    state.limiter.reset_peak();
+    get_stats(State(state)).await
 }
