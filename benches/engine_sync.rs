@@ -9,6 +9,13 @@
 //!    `BENCH_CONTACTS` (default 1,000,000): records/s, peak RSS, ratio to the COPY.
 //! 3. On the 100k sync, listening: 100 changes/s for `BENCH_LATENCY_SECS` (default 10)
 //!    made in the app, then in the hub; the time until each shows on the other side.
+//! 4. A second demo app limited to HubSpot's 190 requests/10 s, and an initial sync of
+//!    `BENCH_RATE_CONTACTS` (default 100,000) with the worker told 180 of them (Tandem's
+//!    server uses the same account while the sync starts):
+//!    the share of the limit the sync used, and the 429 answers it got.
+//!
+//! The worker's CPU time (user + system) per 10,000 records is read from /proc for each
+//! unlimited initial sync.
 //!
 //! Environment: `DATABASE_URL` (a database of its own; bench.sh makes a fresh one; the
 //! benchmark creates more databases on the same server).
@@ -126,6 +133,23 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    // Linux reports them in clock ticks of USER_HZ, 100 on every architecture it runs on.
+    const USER_HZ: f64 = 100.0;
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces), from field 3 on.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / USER_HZ)
+        })
+        .unwrap_or(0.0)
+}
+
 /// The demo app as its own process over its own database.
 struct DemoApp {
     url: String,
@@ -133,8 +157,24 @@ struct DemoApp {
     _process: Process,
 }
 
-async fn demo_app(base: &str) -> anyhow::Result<DemoApp> {
-    let db_url = fresh_database(base, "bench_demo_app").await?;
+const DEMO_ADMIN_KEY: &str = "demo-admin-key";
+
+impl DemoApp {
+    async fn stats(&self) -> anyhow::Result<Value> {
+        Ok(reqwest::Client::new()
+            .get(format!("{}/admin/stats", self.url))
+            .header("X-Admin-Key", DEMO_ADMIN_KEY)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+}
+
+/// `rate_limit` as `DEMO_APP_RATE_LIMIT` takes it (`off`, `190/10`).
+async fn demo_app(base: &str, name: &str, rate_limit: &str) -> anyhow::Result<DemoApp> {
+    let db_url = fresh_database(base, name).await?;
     let pool = pool(&db_url).await?;
     tandem::demo_app::db::MIGRATOR.run(&pool).await?;
     let port = free_port();
@@ -146,7 +186,8 @@ async fn demo_app(base: &str) -> anyhow::Result<DemoApp> {
             ("DEMO_APP_DATABASE_URL", &db_url),
             ("DEMO_APP_ADDR", &addr),
             ("DEMO_APP_PUBLIC_URL", &url),
-            ("DEMO_APP_RATE_LIMIT", "off"),
+            ("DEMO_APP_RATE_LIMIT", rate_limit),
+            ("DEMO_APP_ADMIN_KEY", DEMO_ADMIN_KEY),
         ],
     );
     wait_healthy(&url).await?;
@@ -170,7 +211,8 @@ struct Tandem {
 }
 
 impl Tandem {
-    fn worker(&self, demo: &DemoApp) -> Process {
+    /// `rate_limit` as `TANDEM_APP_RATE_LIMIT` takes it.
+    fn worker(&self, demo: &DemoApp, rate_limit: &str) -> Process {
         spawn(
             &["worker", "--concurrency", "4"],
             &[
@@ -178,7 +220,7 @@ impl Tandem {
                 ("TANDEM_DATA_DIR", &self.data_dir),
                 ("TANDEM_DEMO_APP_URL", &demo.url),
                 ("TANDEM_PUBLIC_URL", &self.state.config.public_url),
-                ("TANDEM_APP_RATE_LIMIT", "off"),
+                ("TANDEM_APP_RATE_LIMIT", rate_limit),
             ],
         )
     }
@@ -293,14 +335,26 @@ async fn connect(
     Ok(done.connection_id)
 }
 
+/// What one initial sync measured.
+struct SyncRun {
+    records_per_s: f64,
+    peak_rss_mb: f64,
+    /// Worker CPU seconds per 10,000 records.
+    cpu_per_10k: f64,
+    /// (seconds since the start, demo-app requests so far), sampled while it ran.
+    requests: Vec<(f64, u64)>,
+}
+
 /// Seeds `contacts` into a new demo account, syncs them two-way into an empty hub with a
-/// `tandem worker` process; answers (records/s, peak RSS MB) and the setup, listening.
+/// `tandem worker` process (`worker_rate_limit` as `TANDEM_APP_RATE_LIMIT` takes it);
+/// answers what it measured and the setup, listening.
 async fn initial_sync(
     base: &str,
     demo: &DemoApp,
     contacts: u32,
     label: &str,
-) -> anyhow::Result<(f64, f64, Tandem, Process)> {
+    worker_rate_limit: &str,
+) -> anyhow::Result<(SyncRun, Tandem, Process)> {
     let account = format!("bench{label}");
     tandem::demo_app::seed::seed(
         &demo.pool,
@@ -331,15 +385,20 @@ async fn initial_sync(
         event_sync: false,
         sync_associations: false,
     };
+    let requests_total = |stats: Value| stats["requests_total"].as_u64().unwrap_or(0);
+    let before = requests_total(demo.stats().await?);
     let started = Instant::now();
-    let worker = t.worker(demo);
+    let worker = t.worker(demo, worker_rate_limit);
     let sync =
         tandem::engine::service::create(&t.state, t.admin.portal_id, t.admin.user_id, &input)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut peak: f64 = 0.0;
+    let mut requests = Vec::new();
     loop {
         peak = peak.max(peak_rss_mb(worker.0.id()));
+        let at = started.elapsed().as_secs_f64();
+        requests.push((at, requests_total(demo.stats().await?) - before));
         let v = t.status(sync.id).await?;
         if v.phase == SyncPhase::Listening {
             break;
@@ -348,6 +407,7 @@ async fn initial_sync(
     }
     let secs = started.elapsed().as_secs_f64();
     peak = peak.max(peak_rss_mb(worker.0.id()));
+    let cpu = cpu_secs(worker.0.id());
     // Every app record is accounted for: synced, or excluded / failed with a reason (the
     // seeded data has duplicate emails on purpose).
     let indexed: i64 = sqlx::query_scalar(
@@ -360,7 +420,35 @@ async fn initial_sync(
         indexed == i64::from(contacts),
         "the sync ended with {indexed} app records in its index, of {contacts}"
     );
-    Ok((f64::from(contacts) / secs, peak, t, worker))
+    let run = SyncRun {
+        records_per_s: f64::from(contacts) / secs,
+        peak_rss_mb: peak,
+        cpu_per_10k: cpu / f64::from(contacts) * 10_000.0,
+        requests,
+    };
+    Ok((run, t, worker))
+}
+
+/// The share of `limit` requests per `window` seconds a sync used: the requests it made
+/// in whole windows from its start on (the last sample before its first request), over
+/// what those windows allow. A last, partial window would understate the share, a span
+/// shorter than one window overstate it.
+fn limit_share(samples: &[(f64, u64)], limit: u64, window: f64) -> anyhow::Result<f64> {
+    let start = samples
+        .iter()
+        .take_while(|(_, n)| *n == 0)
+        .last()
+        .map_or(0.0, |(at, _)| *at);
+    let last = samples.last().map_or(start, |(at, _)| *at);
+    let windows = ((last - start) / window).floor();
+    anyhow::ensure!(windows >= 1.0, "the sync took less than one window");
+    let end = start + windows * window;
+    let made = samples
+        .iter()
+        .take_while(|(at, _)| *at <= end)
+        .last()
+        .map_or(0, |(_, n)| *n);
+    Ok(made as f64 / (windows * limit as f64))
 }
 
 /// The baseline: the large sync's contact rows, read from the demo app's database,
@@ -601,11 +689,16 @@ async fn main() -> anyhow::Result<()> {
     let contacts = env_num("BENCH_CONTACTS", 1_000_000) as u32;
     let small = 100_000.min(contacts);
     let changes = (env_num("BENCH_LATENCY_SECS", 10) * 100) as usize;
-    let demo = demo_app(&base).await?;
+    let rate_contacts = env_num("BENCH_RATE_CONTACTS", 100_000) as u32;
+    let demo = demo_app(&base, "bench_demo_app", "off").await?;
 
     eprintln!("initial sync of {small} contacts");
-    let (_, rss_small, small_setup, worker) = initial_sync(&base, &demo, small, "small").await?;
-    println!("BENCH initial_sync_peak_rss_mb_100k {rss_small:.1} MB");
+    let (small_run, small_setup, worker) =
+        initial_sync(&base, &demo, small, "small", "off").await?;
+    println!(
+        "BENCH initial_sync_peak_rss_mb_100k {:.1} MB",
+        small_run.peak_rss_mb
+    );
 
     eprintln!("incremental latency at 100 changes/s, {changes} changes each way");
     let (p50, p99) = app_to_hub(&small_setup, changes).await?;
@@ -618,9 +711,11 @@ async fn main() -> anyhow::Result<()> {
     drop(small_setup);
 
     eprintln!("initial sync of {contacts} contacts");
-    let (per_s, rss, large_setup, worker) = initial_sync(&base, &demo, contacts, "large").await?;
+    let (large_run, large_setup, worker) =
+        initial_sync(&base, &demo, contacts, "large", "off").await?;
     drop(worker);
     drop(large_setup);
+    let per_s = large_run.records_per_s;
     eprintln!("raw COPY of {contacts} rows");
     let (copy, copy_unindexed) = copy_rows_per_s(&base, &demo).await?;
     println!("BENCH initial_sync_records_per_s {per_s:.0} records/s");
@@ -632,6 +727,39 @@ async fn main() -> anyhow::Result<()> {
         "BENCH initial_sync_vs_unindexed_copy_ratio {:.3} ratio",
         per_s / copy_unindexed
     );
-    println!("BENCH initial_sync_peak_rss_mb {rss:.1} MB");
+    println!(
+        "BENCH initial_sync_peak_rss_mb {:.1} MB",
+        large_run.peak_rss_mb
+    );
+    println!(
+        "BENCH initial_sync_worker_cpu_s_per_10k_100k {:.2} s",
+        small_run.cpu_per_10k
+    );
+    println!(
+        "BENCH initial_sync_worker_cpu_s_per_10k {:.2} s",
+        large_run.cpu_per_10k
+    );
+
+    // HubSpot's limit on the demo app. The worker is told 180 of them: the server process
+    // (the sync's creation reads the app's fields) uses the same account's window.
+    let (limit, window) = (190, 10.0);
+    eprintln!(
+        "initial sync of {rate_contacts} contacts, the demo app limited to {limit}/{window} s"
+    );
+    let limited = demo_app(&base, "bench_demo_app_limited", "190/10").await?;
+    let (run, setup, worker) =
+        initial_sync(&base, &limited, rate_contacts, "limited", "180/10").await?;
+    drop(worker);
+    drop(setup);
+    let stats = limited.stats().await?;
+    println!(
+        "BENCH demo_rate_limit_share_whole_windows {:.3} ratio",
+        limit_share(&run.requests, limit, window)?
+    );
+    println!(
+        "BENCH demo_rate_limit_share_busiest_window {:.3} ratio",
+        stats["rate_limit_peak_window"].as_f64().unwrap_or(0.0) / limit as f64
+    );
+    println!("BENCH demo_429_answers {} answers", stats["rate_limited"]);
     Ok(())
 }

@@ -82,7 +82,7 @@ PY
 BENCHES=(hub_list engine_sync carddav_sync hubspot_sync sync_object_view wasm_size)
 
 log "building the benchmarks (release)"
-cargo bench --features ssr --no-run
+cargo bench --features ssr --benches --no-run
 
 for name in "${@:-${BENCHES[@]}}"; do
   declare -F "bench_$name" >/dev/null || die "no benchmark called $name (have: ${BENCHES[*]})"

@@ -96,17 +96,23 @@ impl CountDeltas {
     }
 
     pub async fn flush(self, conn: &mut PgConnection, sync_id: Uuid) -> sqlx::Result<()> {
-        for (state, n) in self.0.into_iter().filter(|(_, n)| *n != 0) {
-            sqlx::query(
-                "INSERT INTO sync_counts (sync_id, state, n) VALUES ($1, $2, $3)
-                 ON CONFLICT (sync_id, state) DO UPDATE SET n = sync_counts.n + EXCLUDED.n",
-            )
-            .bind(sync_id)
-            .bind(state)
-            .bind(n)
-            .execute(&mut *conn)
-            .await?;
+        let (states, deltas): (Vec<RecordState>, Vec<i64>) =
+            self.0.into_iter().filter(|(_, n)| *n != 0).unzip();
+        if states.is_empty() {
+            return Ok(());
         }
+        // One statement for every state (in a fixed order, so concurrent flushes lock
+        // the rows alike).
+        sqlx::query(
+            "INSERT INTO sync_counts (sync_id, state, n)
+             SELECT $1, * FROM UNNEST($2::text[], $3::bigint[])
+             ON CONFLICT (sync_id, state) DO UPDATE SET n = sync_counts.n + EXCLUDED.n",
+        )
+        .bind(sync_id)
+        .bind(&states)
+        .bind(&deltas)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 }
