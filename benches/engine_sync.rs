@@ -742,19 +742,31 @@ async fn main() -> anyhow::Result<()> {
 
     // HubSpot's limit on the demo app. The worker is told 180 of them: the server process
     // (the sync's creation reads the app's fields) uses the same account's window.
-    let (limit, window) = (190, 10.0);
+    let (limit, worker_limit, window) = (190u64, 180u64, 10u64);
     eprintln!(
         "initial sync of {rate_contacts} contacts, the demo app limited to {limit}/{window} s"
     );
-    let limited = demo_app(&base, "bench_demo_app_limited", "190/10").await?;
-    let (run, setup, worker) =
-        initial_sync(&base, &limited, rate_contacts, "limited", "180/10").await?;
+    let limited = demo_app(
+        &base,
+        "bench_demo_app_limited",
+        &format!("{limit}/{window}"),
+    )
+    .await?;
+    let worker_rate_limit = format!("{worker_limit}/{window}");
+    let (run, setup, worker) = initial_sync(
+        &base,
+        &limited,
+        rate_contacts,
+        "limited",
+        &worker_rate_limit,
+    )
+    .await?;
     drop(worker);
     drop(setup);
     let stats = limited.stats().await?;
     println!(
         "BENCH demo_rate_limit_share_whole_windows {:.3} ratio",
-        limit_share(&run.requests, limit, window)?
+        limit_share(&run.requests, limit, window as f64)?
     );
     println!(
         "BENCH demo_rate_limit_share_busiest_window {:.3} ratio",
