@@ -102,6 +102,12 @@ async fn tokens_above_the_rate_limit_get_429_with_retry_after(pool: PgPool) {
     let stats = demo.admin(reqwest::Method::GET, "/admin/stats", None).await;
     assert_eq!(stats.body["rate_limited"], 1);
     assert_eq!(stats.body["by_endpoint"]["GET /v1/me"]["429"], 1);
+    // The busiest window: acme's 5 (the refused one is not served; globex used 1).
+    assert_eq!(stats.body["rate_limit_peak_window"], 5);
+    let reset = demo
+        .admin(reqwest::Method::POST, "/admin/stats/reset", None)
+        .await;
+    assert_eq!(reset.body["rate_limit_peak_window"], 0);
 
     // A runtime change takes effect at once; `null` turns the limit off.
     let r = demo
