@@ -5,7 +5,7 @@
 use super::plan::{self, ObjectKind};
 use super::EngineError;
 use crate::hub::HubError;
-use crate::hub::{records, schema, ObjectType, WriteOrigin};
+use crate::hub::{changes, records, schema, ObjectType, WriteOrigin};
 use crate::model::{FieldOption, PipelineOption};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -186,11 +186,12 @@ async fn write_batch(
     portal_id: Uuid,
     origin: &WriteOrigin,
     writes: Writes<'_>,
+    feed: &mut changes::Deferred,
 ) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
     Ok(match writes {
         Writes::Create(values) => {
             let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
-            records::create_each_in(conn, schema, portal_id, &inputs, origin)
+            records::create_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
                 .map(|r| r.map(|r| to_plan(&r)))
@@ -199,7 +200,7 @@ async fn write_batch(
         Writes::Update(values) => {
             let inputs: Vec<(i64, schema::PropertyValues)> =
                 values.iter().map(|(id, v)| (*id, patch(v))).collect();
-            records::update_each_in(conn, schema, portal_id, &inputs, origin)
+            records::update_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
                 .map(|r| r.map(|u| to_plan(&u.record)))
@@ -211,19 +212,21 @@ async fn write_batch(
 /// Writes a batch inside the caller's transaction, all in one statement; a record the
 /// hub refuses (invalid, an email another contact has, archived) fails alone. Should
 /// the database itself refuse the batch, each record is tried on its own, so one bad
-/// record never holds up the others.
+/// record never holds up the others. The change rows are kept in `feed`, for the
+/// caller to append before it commits.
 pub async fn write_many(
     conn: &mut PgConnection,
     schema: &schema::ObjectSchema,
     portal_id: Uuid,
     sync_id: Uuid,
     writes: Writes<'_>,
+    feed: &mut changes::Deferred,
 ) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
     let origin = WriteOrigin::Sync(sync_id);
     sqlx::query("SAVEPOINT hub_batch")
         .execute(&mut *conn)
         .await?;
-    match write_batch(conn, schema, portal_id, &origin, writes).await {
+    match write_batch(conn, schema, portal_id, &origin, writes, feed).await {
         Ok(results) => {
             sqlx::query("RELEASE SAVEPOINT hub_batch")
                 .execute(&mut *conn)
@@ -241,7 +244,7 @@ pub async fn write_many(
     let mut out = Vec::with_capacity(writes.len());
     for i in 0..writes.len() {
         sqlx::query("SAVEPOINT hub_one").execute(&mut *conn).await?;
-        match write_batch(conn, schema, portal_id, &origin, writes.one(i)).await {
+        match write_batch(conn, schema, portal_id, &origin, writes.one(i), feed).await {
             Ok(mut r) => {
                 sqlx::query("RELEASE SAVEPOINT hub_one")
                     .execute(&mut *conn)

@@ -429,24 +429,110 @@ pub struct RowUpdate {
     pub synced_now: bool,
 }
 
-/// Writes rows' final states in one statement (updates, and inserts for `None` ids,
-/// whose ids are taken from the sequence first); answers each row's id, in order, and
-/// moves the state counters. The states moved from are those the rows had when locked,
-/// not when the batch read them: a webhook may have marked a pair queued meanwhile.
+/// Writes rows' final states: existing rows (`Some` id) in one statement, new rows
+/// (`None`) in another; answers each row's id, in order, and adds the moves of the state
+/// counters to `counts` (the caller flushes them). The states moved from are those the
+/// rows had when locked, not when the batch read them: a webhook may have marked a pair
+/// queued meanwhile.
 pub async fn save_many(
     conn: &mut PgConnection,
     sync_id: Uuid,
     generation: i32,
     rows: &[(Option<i64>, RowUpdate)],
+    counts: &mut CountDeltas,
 ) -> sqlx::Result<Vec<i64>> {
-    let new_rows = rows.iter().filter(|(id, _)| id.is_none()).count();
-    let mut fresh_ids: Vec<i64> = if new_rows == 0 {
+    let (existing, new): (Vec<_>, Vec<_>) = rows.iter().partition(|(id, _)| id.is_some());
+    let previous: HashMap<i64, RecordState> = if existing.is_empty() {
+        HashMap::new()
+    } else {
+        let ids: Vec<i64> = existing.iter().filter_map(|(id, _)| *id).collect();
+        let updates: Vec<&RowUpdate> = existing.iter().map(|(_, u)| u).collect();
+        let c = Columns::of(&updates);
+        sqlx::query_as(
+            "WITH t AS (
+                SELECT * FROM UNNEST($3::bigint[], $4::bigint[], $5::text[], $6::jsonb[], $7::text[],
+                                     $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+                                     $14::text[], $15::float8[], $16::bool[])
+                    AS t(id, hub_id, app_id, keys, label, snapshot, state, reason_code, message,
+                         field, hint, deleted_side, retry_in, synced_now)),
+             locked AS (
+                SELECT s.id, s.state FROM sync_index s
+                WHERE s.sync_id = $1 AND s.id IN (SELECT id FROM t) FOR UPDATE)
+             UPDATE sync_index s SET hub_id = t.hub_id, app_id = t.app_id,
+                 keys = ARRAY(SELECT jsonb_array_elements_text(t.keys)), label = t.label,
+                 snapshot = COALESCE(t.snapshot, s.snapshot), state = t.state,
+                 reason_code = t.reason_code, message = t.message, field = t.field, hint = t.hint,
+                 deleted_side = t.deleted_side, pending_key = NULL,
+                 attempts = CASE WHEN t.state = 'failed' THEN s.attempts + 1 ELSE 0 END,
+                 retry_at = CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
+                 generation = $2,
+                 last_synced_at = CASE WHEN t.synced_now THEN now() ELSE s.last_synced_at END,
+                 updated_at = now()
+             FROM t JOIN locked l ON l.id = t.id WHERE s.id = t.id AND s.sync_id = $1
+             RETURNING s.id, l.state",
+        )
+        .bind(sync_id)
+        .bind(generation)
+        .bind(&ids)
+        .bind(&c.hub_id)
+        .bind(&c.app_id)
+        .bind(&c.keys)
+        .bind(&c.label)
+        .bind(&c.snapshot)
+        .bind(&c.state)
+        .bind(&c.reason_code)
+        .bind(&c.message)
+        .bind(&c.field)
+        .bind(&c.hint)
+        .bind(&c.deleted_side)
+        .bind(&c.retry_in)
+        .bind(&c.synced_now)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let mut fresh_ids: Vec<i64> = if new.is_empty() {
         Vec::new()
     } else {
+        let inserts: Vec<&RowUpdate> = new.iter().map(|(_, u)| u).collect();
+        let c = Columns::of(&inserts);
+        // Ids are taken per row first (MATERIALIZED: once each) and answered in order.
         sqlx::query_scalar(
-            "SELECT nextval(pg_get_serial_sequence('sync_index', 'id')) FROM generate_series(1, $1)",
+            "WITH t AS MATERIALIZED (
+                SELECT nextval((SELECT pg_get_serial_sequence('sync_index', 'id')::regclass)) AS id, t.*
+                FROM UNNEST($3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::jsonb[], $8::text[],
+                            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::float8[],
+                            $15::bool[]) WITH ORDINALITY
+                    AS t(hub_id, app_id, keys, label, snapshot, state, reason_code, message, field,
+                         hint, deleted_side, retry_in, synced_now, n)),
+             ins AS (
+                INSERT INTO sync_index (id, sync_id, hub_id, app_id, keys, label, snapshot, state,
+                                        reason_code, message, field, hint, deleted_side, attempts,
+                                        retry_at, generation, last_synced_at)
+                SELECT t.id, $1, t.hub_id, t.app_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)),
+                       t.label, t.snapshot, t.state, t.reason_code, t.message, t.field, t.hint,
+                       t.deleted_side, CASE WHEN t.state = 'failed' THEN 1 ELSE 0 END,
+                       CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
+                       $2, CASE WHEN t.synced_now THEN now() END
+                FROM t)
+             SELECT id FROM t ORDER BY n",
         )
-        .bind(new_rows as i64)
+        .bind(sync_id)
+        .bind(generation)
+        .bind(&c.hub_id)
+        .bind(&c.app_id)
+        .bind(&c.keys)
+        .bind(&c.label)
+        .bind(&c.snapshot)
+        .bind(&c.state)
+        .bind(&c.reason_code)
+        .bind(&c.message)
+        .bind(&c.field)
+        .bind(&c.hint)
+        .bind(&c.deleted_side)
+        .bind(&c.retry_in)
+        .bind(&c.synced_now)
         .fetch_all(&mut *conn)
         .await?
     };
@@ -458,77 +544,48 @@ pub async fn save_many(
                 .expect("an id for every new row")
         })
         .collect();
-    let is_new: Vec<bool> = rows.iter().map(|(id, _)| id.is_none()).collect();
-    let column = |f: &dyn Fn(&RowUpdate) -> Option<String>| -> Vec<Option<String>> {
-        rows.iter().map(|(_, u)| f(u)).collect()
-    };
-    // Ragged text arrays cannot travel in a Postgres array: the keys go as JSON.
-    let keys: Vec<Json<&Vec<String>>> = rows.iter().map(|(_, u)| Json(&u.keys)).collect();
-    let snapshots: Vec<Option<Json<&Snapshot>>> = rows
-        .iter()
-        .map(|(_, u)| u.snapshot.as_ref().map(Json))
-        .collect();
-    let previous: Vec<(i64, RecordState)> = sqlx::query_as(
-        "WITH t AS (
-            SELECT * FROM UNNEST($3::bigint[], $4::bool[], $5::bigint[], $6::text[], $7::jsonb[], $8::text[],
-                                 $9::jsonb[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                                 $15::text[], $16::bool[], $17::float8[], $18::bool[])
-                AS t(id, is_new, hub_id, app_id, keys, label, snapshot, state, reason_code, message,
-                     field, hint, deleted_side, failed, retry_in, synced_now)),
-         locked AS (
-            SELECT s.id, s.state FROM sync_index s
-            WHERE s.sync_id = $1 AND s.id IN (SELECT id FROM t WHERE NOT is_new) FOR UPDATE),
-         updated AS (
-            UPDATE sync_index s SET hub_id = t.hub_id, app_id = t.app_id,
-                keys = ARRAY(SELECT jsonb_array_elements_text(t.keys)), label = t.label,
-                snapshot = COALESCE(t.snapshot, s.snapshot), state = t.state,
-                reason_code = t.reason_code, message = t.message, field = t.field, hint = t.hint,
-                deleted_side = t.deleted_side, pending_key = NULL,
-                attempts = CASE WHEN t.failed THEN s.attempts + 1 ELSE 0 END,
-                retry_at = CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
-                generation = $2,
-                last_synced_at = CASE WHEN t.synced_now THEN now() ELSE s.last_synced_at END,
-                updated_at = now()
-            FROM t JOIN locked l ON l.id = t.id WHERE NOT t.is_new AND s.id = t.id AND s.sync_id = $1
-            RETURNING s.id, l.state),
-         inserted AS (
-         INSERT INTO sync_index (id, sync_id, hub_id, app_id, keys, label, snapshot, state, reason_code,
-                                 message, field, hint, deleted_side, attempts, retry_at, generation, last_synced_at)
-         SELECT t.id, $1, t.hub_id, t.app_id, ARRAY(SELECT jsonb_array_elements_text(t.keys)), t.label,
-                t.snapshot, t.state, t.reason_code, t.message, t.field, t.hint, t.deleted_side,
-                CASE WHEN t.failed THEN 1 ELSE 0 END,
-                CASE WHEN t.retry_in IS NULL THEN NULL ELSE now() + make_interval(secs => t.retry_in) END,
-                $2, CASE WHEN t.synced_now THEN now() END
-         FROM t WHERE t.is_new)
-         SELECT id, state FROM updated",
-    )
-    .bind(sync_id)
-    .bind(generation)
-    .bind(&ids)
-    .bind(&is_new)
-    .bind(rows.iter().map(|(_, u)| u.hub_id).collect::<Vec<_>>())
-    .bind(column(&|u| u.app_id.clone()))
-    .bind(&keys)
-    .bind(rows.iter().map(|(_, u)| u.label.as_str()).collect::<Vec<_>>())
-    .bind(&snapshots)
-    .bind(rows.iter().map(|(_, u)| u.state).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, u)| u.reason_code).collect::<Vec<_>>())
-    .bind(column(&|u| u.message.clone()))
-    .bind(column(&|u| u.field.clone()))
-    .bind(column(&|u| u.hint.clone()))
-    .bind(column(&|u| u.deleted_side.map(str::to_string)))
-    .bind(rows.iter().map(|(_, u)| u.state == RecordState::Failed).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, u)| u.retry_in_secs).collect::<Vec<_>>())
-    .bind(rows.iter().map(|(_, u)| u.synced_now).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
-    .await?;
-    let previous: HashMap<i64, RecordState> = previous.into_iter().collect();
-    let mut counts = CountDeltas::default();
     for (id, (_, u)) in ids.iter().zip(rows) {
         counts.moved(previous.get(id).copied(), u.state);
     }
-    counts.flush(conn, sync_id).await?;
     Ok(ids)
+}
+
+/// The columns of rows to save, as arrays to unnest.
+struct Columns<'a> {
+    hub_id: Vec<Option<i64>>,
+    app_id: Vec<Option<&'a str>>,
+    /// Ragged text arrays cannot travel in a Postgres array: the keys go as JSON.
+    keys: Vec<Json<&'a Vec<String>>>,
+    label: Vec<&'a str>,
+    snapshot: Vec<Option<Json<&'a Snapshot>>>,
+    state: Vec<RecordState>,
+    reason_code: Vec<Option<ReasonCode>>,
+    message: Vec<Option<&'a str>>,
+    field: Vec<Option<&'a str>>,
+    hint: Vec<Option<&'a str>>,
+    deleted_side: Vec<Option<&'static str>>,
+    retry_in: Vec<Option<f64>>,
+    synced_now: Vec<bool>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(rows: &[&'a RowUpdate]) -> Self {
+        Columns {
+            hub_id: rows.iter().map(|u| u.hub_id).collect(),
+            app_id: rows.iter().map(|u| u.app_id.as_deref()).collect(),
+            keys: rows.iter().map(|u| Json(&u.keys)).collect(),
+            label: rows.iter().map(|u| u.label.as_str()).collect(),
+            snapshot: rows.iter().map(|u| u.snapshot.as_ref().map(Json)).collect(),
+            state: rows.iter().map(|u| u.state).collect(),
+            reason_code: rows.iter().map(|u| u.reason_code).collect(),
+            message: rows.iter().map(|u| u.message.as_deref()).collect(),
+            field: rows.iter().map(|u| u.field.as_deref()).collect(),
+            hint: rows.iter().map(|u| u.hint.as_deref()).collect(),
+            deleted_side: rows.iter().map(|u| u.deleted_side).collect(),
+            retry_in: rows.iter().map(|u| u.retry_in_secs).collect(),
+            synced_now: rows.iter().map(|u| u.synced_now).collect(),
+        }
+    }
 }
 
 /// A change notice from the app (a webhook) queues the pairs of that record in the

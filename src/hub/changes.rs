@@ -97,6 +97,63 @@ pub struct NewChange<'a> {
     pub associated: Option<(ObjectType, i64)>,
 }
 
+/// Feed rows a batch writer keeps until the end of its transaction and appends just
+/// before the commit ([`Deferred::append`]): the portal's feed lock is then held for the
+/// commit only, not for the whole batch, so other writers of the portal (people, other
+/// syncs, the next batch of the same sync) are not held up by it. One portal and one
+/// origin, as [`append_many`] takes them.
+#[derive(Debug, Default)]
+#[must_use = "deferred feed rows must be appended before the commit"]
+pub struct Deferred {
+    rows: Vec<DeferredRow>,
+}
+
+#[derive(Debug)]
+struct DeferredRow {
+    portal_id: Uuid,
+    object: ObjectType,
+    record_id: i64,
+    kind: ChangeKind,
+    properties: Vec<String>,
+    origin: WriteOrigin,
+}
+
+impl Deferred {
+    pub fn push(&mut self, c: &NewChange<'_>) {
+        debug_assert!(
+            c.associated.is_none(),
+            "association rows are appended at once"
+        );
+        self.rows.push(DeferredRow {
+            portal_id: c.portal_id,
+            object: c.object,
+            record_id: c.record_id,
+            kind: c.kind,
+            properties: c.properties.to_vec(),
+            origin: *c.origin,
+        });
+    }
+
+    /// Appends the rows kept, in the order they were pushed.
+    pub async fn append(self, conn: &mut PgConnection) -> sqlx::Result<()> {
+        let rows: Vec<NewChange<'_>> = self
+            .rows
+            .iter()
+            .map(|r| NewChange {
+                portal_id: r.portal_id,
+                object: r.object,
+                record_id: r.record_id,
+                kind: r.kind,
+                properties: &r.properties,
+                origin: &r.origin,
+                associated: None,
+            })
+            .collect();
+        append_many(conn, &rows).await?;
+        Ok(())
+    }
+}
+
 /// Takes the portal's feed lock until the end of the transaction (see the module docs).
 /// [`append`] does it; bulk loaders that COPY into `hub_changes` call it first.
 pub async fn lock_feed(conn: &mut PgConnection, portal_id: Uuid) -> sqlx::Result<()> {

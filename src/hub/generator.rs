@@ -6,9 +6,9 @@
 //!
 //! It loads with COPY (`copy_in_raw`) in chunks, in one transaction, so a million
 //! contacts take seconds, not minutes. Like every write it keeps the hub's contracts:
-//! per-property metadata (`by: import`), one `created` change row per record and two
-//! rows per association, written under the portal's feed lock, and one NOTIFY at the
-//! end. It bypasses validation on purpose (legacy data is messy); ids are reserved
+//! `created_by: import` (the per-property metadata of every property it sets), one
+//! `created` change row per record and two rows per association, written under the
+//! portal's feed lock, and one NOTIFY at the end. It bypasses validation on purpose (legacy data is messy); ids are reserved
 //! from the records' identity before each chunk.
 
 use super::changes;
@@ -435,29 +435,25 @@ impl Loader<'_> {
         let mut records = String::with_capacity(rows.len() * 700);
         let mut feed = String::with_capacity(rows.len() * 120);
         for (row, id) in rows.iter().zip(&ids) {
-            let at = row.created.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
             let props: serde_json::Map<String, serde_json::Value> = row
                 .props
                 .iter()
                 .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
                 .collect();
-            let mut meta = String::from("{");
+            // Per-property metadata is the creation's (see hub::records): nothing to write.
             let mut names = String::from("{");
             for (n, (k, _)) in row.props.iter().enumerate() {
                 if n > 0 {
-                    meta.push(',');
                     names.push(',');
                 }
-                let _ = write!(meta, "\"{k}\":{{\"at\":\"{at}\",\"by\":\"import\"}}");
                 names.push_str(k);
             }
-            meta.push('}');
             names.push('}');
             let _ = write!(records, "{id}\t{}\t{}\t", self.portal_text, object.as_str());
             push_copy_text(&mut records, &serde_json::Value::Object(props).to_string());
             let _ = writeln!(
                 records,
-                "\t{meta}\timport\t{}\t{}",
+                "\timport\t{}\t{}",
                 copy_ts(row.created),
                 copy_ts(row.updated)
             );
@@ -469,7 +465,7 @@ impl Loader<'_> {
             );
         }
         self.copy(
-            "COPY hub_records (id, portal_id, object, properties, property_meta, created_by, created_at, updated_at) FROM STDIN",
+            "COPY hub_records (id, portal_id, object, properties, created_by, created_at, updated_at) FROM STDIN",
             records,
         )
         .await?;

@@ -1,7 +1,10 @@
 //! Records of the hub CRM: create, read, update, archive, restore, find, scan, list and
 //! search. Every write goes through this module (or `associations`), takes a
 //! [`WriteOrigin`], records per-property "last changed at / by" in `property_meta`,
-//! and appends to the change feed in the same transaction.
+//! and appends to the change feed in the same transaction. A property set when the
+//! record was created and unchanged since has no entry there: its change is the
+//! creation (`created_at`, `created_by`), filled in when the record is read, so a
+//! create stores nothing twice.
 //!
 //! Semantics the sync engine relies on:
 //! - [`create`] validates every property (one error per field) and returns the record.
@@ -122,7 +125,7 @@ struct RecordRow {
 
 impl RecordRow {
     fn into_record(self) -> Record {
-        let properties = self
+        let properties: BTreeMap<String, String> = self
             .properties
             .0
             .into_iter()
@@ -132,7 +135,8 @@ impl RecordRow {
                 other => Some((k, other.to_string())),
             })
             .collect();
-        let meta = self
+        let created_by = self.created_by.parse().unwrap_or(WriteOrigin::System);
+        let changed = self
             .property_meta
             .0
             .into_iter()
@@ -142,18 +146,41 @@ impl RecordRow {
                     .map(|m| (k, m))
             })
             .collect();
+        let meta = creation_meta(&properties, changed, self.created_at, created_by);
         Record {
             id: self.id,
             portal_id: self.portal_id,
             object: ObjectType::parse(&self.object).unwrap_or(ObjectType::Contacts),
             properties,
             meta,
-            created_by: self.created_by.parse().unwrap_or(WriteOrigin::System),
+            created_by,
             created_at: self.created_at,
             updated_at: self.updated_at,
             archived_at: self.archived_at,
         }
     }
+}
+
+/// The per-property changes of a record: those stored (`changed`), and for every
+/// property without one, its creation.
+fn creation_meta(
+    properties: &BTreeMap<String, String>,
+    mut changed: BTreeMap<String, PropertyChange>,
+    created_at: DateTime<Utc>,
+    created_by: WriteOrigin,
+) -> BTreeMap<String, PropertyChange> {
+    for name in properties.keys() {
+        if !changed.contains_key(name) {
+            changed.insert(
+                name.clone(),
+                PropertyChange {
+                    at: created_at,
+                    source: created_by,
+                },
+            );
+        }
+    }
+    changed
 }
 
 #[derive(sqlx::FromRow)]
@@ -329,9 +356,21 @@ fn prefix_fields(errors: Vec<FieldError>, prefix: Option<String>) -> Vec<FieldEr
     }
 }
 
-/// Locks the email keys (sorted) and refuses any already used by another live contact.
-/// Locks the email keys (sorted, so writers never wait on each other in a cycle) and
-/// answers which live contacts already use them: key → oldest id.
+/// The advisory lock (in the `EMAIL_LOCK` class) that guards one email key of a portal.
+/// Computed here rather than in SQL so that a writer can tell, before it writes, whether
+/// another writer's emails could make it wait (the initial sync's parallel batches).
+pub fn email_lock(portal_id: Uuid, key: &str) -> i32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(portal_id.as_bytes())
+        .chain_update(key.as_bytes())
+        .finalize();
+    i32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+/// Locks the email keys (in lock order, so writers never wait on each other in a cycle)
+/// and answers which live contacts already use them: key → the two oldest ids (enough to
+/// name one that is not the record itself).
 async fn lock_and_find_emails(
     conn: &mut PgConnection,
     portal_id: Uuid,
@@ -343,27 +382,26 @@ async fn lock_and_find_emails(
     if keys.is_empty() {
         return Ok(BTreeMap::new());
     }
-    // The lookup below is planned afresh for each batch (for the rest of the
-    // transaction): sqlx prepares every statement, and a generic plan made while an
-    // initial sync's table was small scans it for each key once it is large (one batch
-    // of 1,000 emails took 19 s at 60k contacts, until autovacuum's ANALYZE replanned).
+    let mut locks: Vec<i32> = keys.iter().map(|k| email_lock(portal_id, k)).collect();
+    locks.sort_unstable();
+    locks.dedup();
     sqlx::query(
-        "SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
-                pg_advisory_xact_lock($1, hashtext($2::text || ':' || k))
-         FROM unnest($3::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+        "SELECT pg_advisory_xact_lock($1, l)
+         FROM unnest($2::int4[]) WITH ORDINALITY AS t(l, n) ORDER BY n",
     )
     .bind(EMAIL_LOCK)
-    .bind(portal_id)
-    .bind(&keys)
+    .bind(&locks)
     .execute(&mut *conn)
     .await?;
-    // One index probe per key (with `= ANY($2)` the planner may guess that the array
-    // matches much of the table and scan all of it).
+    // One probe per key (a LATERAL subquery with a LIMIT runs once per key), on the
+    // email index as long as the statistics know how many contacts the portal has: a
+    // bulk load refreshes them as it goes (the initial sync does).
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT k, r.id FROM unnest($2::text[]) AS k
          JOIN LATERAL (SELECT id FROM hub_records
                         WHERE portal_id = $1 AND object = 'contacts' AND archived_at IS NULL
-                          AND lower(btrim(properties->>'email')) = k) r ON true
+                          AND lower(btrim(properties->>'email')) = k
+                        ORDER BY id LIMIT 2) r ON true
          ORDER BY r.id",
     )
     .bind(portal_id)
@@ -589,63 +627,66 @@ fn prepare_create(
     }
 }
 
-/// Inserts validated records in one statement and appends their change rows.
+/// Inserts validated records in one statement and keeps their change rows in `feed`.
+/// Only each input's id and the transaction's time (the records' `created_at`) come
+/// back: the rest of each record is what was sent.
 async fn insert_prepared(
     conn: &mut PgConnection,
     schema: &ObjectSchema,
     portal_id: Uuid,
-    prepared: &[BTreeMap<String, String>],
+    prepared: Vec<BTreeMap<String, String>>,
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> sqlx::Result<Vec<Record>> {
     if prepared.is_empty() {
         return Ok(Vec::new());
     }
-    // Ids are taken first, so each record is known to belong to its input.
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('hub_records', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(prepared.len() as i64)
-    .fetch_all(&mut *conn)
-    .await?;
     let props: Vec<sqlx::types::Json<&BTreeMap<String, String>>> =
         prepared.iter().map(sqlx::types::Json).collect();
-    let rows: Vec<RecordRow> = sqlx::query_as(&format!(
-        "INSERT INTO hub_records (id, portal_id, object, properties, property_meta, created_by)
-         SELECT t.id, $1, $2, t.props,
-                coalesce((SELECT jsonb_object_agg(k, jsonb_build_object('at', now(), 'by', $4::text))
-                          FROM jsonb_object_keys(t.props) k), '{{}}'),
-                $4
-         FROM UNNEST($5::bigint[], $3::jsonb[]) AS t(id, props)
-         RETURNING {COLS}"
-    ))
+    // Ids are taken per input first (MATERIALIZED: once each), so each record is known
+    // to belong to its input.
+    let rows: Vec<(i64, DateTime<Utc>)> = sqlx::query_as(
+        "WITH t AS MATERIALIZED (
+            SELECT nextval((SELECT pg_get_serial_sequence('hub_records', 'id')::regclass)) AS id, p.props, p.n
+            FROM UNNEST($3::jsonb[]) WITH ORDINALITY AS p(props, n)),
+         ins AS (
+            INSERT INTO hub_records (id, portal_id, object, properties, created_by)
+            SELECT t.id, $1, $2, t.props, $4 FROM t)
+         SELECT t.id, now() FROM t ORDER BY t.n",
+    )
     .bind(portal_id)
     .bind(schema.object.as_str())
     .bind(&props)
     .bind(origin.to_string())
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mut by_id: std::collections::HashMap<i64, Record> =
-        rows.into_iter().map(|r| (r.id, r.into_record())).collect();
-    let records: Vec<Record> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
-    let names: Vec<Vec<String>> = prepared
-        .iter()
-        .map(|p| p.keys().cloned().collect())
+    let records: Vec<Record> = rows
+        .into_iter()
+        .zip(prepared)
+        .map(|((id, at), properties)| Record {
+            id,
+            portal_id,
+            object: schema.object,
+            meta: creation_meta(&properties, BTreeMap::new(), at, *origin),
+            properties,
+            created_by: *origin,
+            created_at: at,
+            updated_at: at,
+            archived_at: None,
+        })
         .collect();
-    let feed: Vec<NewChange> = records
-        .iter()
-        .zip(&names)
-        .map(|(r, names)| NewChange {
+    for r in &records {
+        let names: Vec<String> = r.properties.keys().cloned().collect();
+        feed.push(&NewChange {
             portal_id,
             object: schema.object,
             record_id: r.id,
             kind: ChangeKind::Created,
-            properties: names,
+            properties: &names,
             origin,
             associated: None,
-        })
-        .collect();
-    changes::append_many(conn, &feed).await?;
+        });
+    }
     Ok(records)
 }
 
@@ -677,18 +718,23 @@ pub async fn create_in(
             .collect();
         check_unique_emails(conn, portal_id, &emails, batch).await?;
     }
-    Ok(insert_prepared(conn, schema, portal_id, &prepared, origin).await?)
+    let mut feed = changes::Deferred::default();
+    let records = insert_prepared(conn, schema, portal_id, prepared, origin, &mut feed).await?;
+    feed.append(conn).await?;
+    Ok(records)
 }
 
 /// Creates each input on its own terms inside the caller's transaction: an input that
 /// is invalid or whose email is taken (by a live contact or an earlier input) gets its
-/// error, the others are written together. For the sync engine's batches.
+/// error, the others are written together. For the sync engine's batches, which append
+/// the change rows kept in `feed` before they commit.
 pub async fn create_each_in(
     conn: &mut PgConnection,
     schema: &ObjectSchema,
     portal_id: Uuid,
     inputs: &[PropertyValues],
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> Result<Vec<Result<Record, HubError>>, sqlx::Error> {
     let mut planned: Vec<Result<BTreeMap<String, String>, HubError>> = inputs
         .iter()
@@ -708,7 +754,7 @@ pub async fn create_each_in(
         .await?;
     }
     write_planned(planned, |values| async move {
-        insert_prepared(conn, schema, portal_id, &values, origin).await
+        insert_prepared(conn, schema, portal_id, values, origin, feed).await
     })
     .await
 }
@@ -834,14 +880,15 @@ fn new_email(plan: &UpdatePlan) -> Option<String> {
         .flatten()
 }
 
-/// Writes planned updates in one statement and appends their change rows; plans that
-/// change nothing write nothing.
+/// Writes planned updates in one statement and keeps their change rows in `feed`; plans
+/// that change nothing write nothing.
 async fn write_updates(
     conn: &mut PgConnection,
     schema: &ObjectSchema,
     portal_id: Uuid,
     plans: Vec<UpdatePlan>,
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> sqlx::Result<Vec<Updated>> {
     let changing: Vec<&UpdatePlan> = plans.iter().filter(|p| !p.changed.is_empty()).collect();
     let mut written: std::collections::HashMap<i64, Record> = if changing.is_empty() {
@@ -887,10 +934,8 @@ async fn write_updates(
             changed: p.changed,
         })
         .collect();
-    let feed: Vec<NewChange> = out
-        .iter()
-        .filter(|u| !u.changed.is_empty())
-        .map(|u| NewChange {
+    for u in out.iter().filter(|u| !u.changed.is_empty()) {
+        feed.push(&NewChange {
             portal_id,
             object: schema.object,
             record_id: u.record.id,
@@ -898,9 +943,8 @@ async fn write_updates(
             properties: &u.changed,
             origin,
             associated: None,
-        })
-        .collect();
-    changes::append_many(conn, &feed).await?;
+        });
+    }
     Ok(out)
 }
 
@@ -952,19 +996,24 @@ pub async fn update_in(
             .collect();
         check_unique_emails(conn, portal_id, &emails, batch).await?;
     }
-    Ok(write_updates(conn, schema, portal_id, plans, origin).await?)
+    let mut feed = changes::Deferred::default();
+    let updated = write_updates(conn, schema, portal_id, plans, origin, &mut feed).await?;
+    feed.append(conn).await?;
+    Ok(updated)
 }
 
 /// Updates each input on its own terms inside the caller's transaction: an input whose
 /// record is missing or archived, whose patch is invalid or whose new email another live
 /// contact (or an earlier input) has gets its error; the others are written together.
-/// For the sync engine's batches.
+/// For the sync engine's batches, which append the change rows kept in `feed` before
+/// they commit.
 pub async fn update_each_in(
     conn: &mut PgConnection,
     schema: &ObjectSchema,
     portal_id: Uuid,
     inputs: &[(i64, PropertyValues)],
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> Result<Vec<Result<Updated, HubError>>, sqlx::Error> {
     let mut planned = plan_updates(conn, schema, portal_id, inputs, origin).await?;
     let mut seen_ids = std::collections::HashSet::new();
@@ -988,7 +1037,7 @@ pub async fn update_each_in(
         .await?;
     }
     write_planned(planned, |plans| async move {
-        write_updates(conn, schema, portal_id, plans, origin).await
+        write_updates(conn, schema, portal_id, plans, origin, feed).await
     })
     .await
 }
@@ -1054,20 +1103,25 @@ pub async fn set_archived(
     origin: &WriteOrigin,
 ) -> Result<Record, HubError> {
     let mut tx = pool.begin().await?;
-    let record = set_archived_in(&mut tx, portal_id, object, id, archive, origin).await?;
+    let mut feed = changes::Deferred::default();
+    let record =
+        set_archived_in(&mut tx, portal_id, object, id, archive, origin, &mut feed).await?;
+    feed.append(&mut tx).await?;
     tx.commit().await?;
     Ok(record)
 }
 
-/// Archives a record inside the caller's transaction (the sync engine's deletions).
+/// Archives a record inside the caller's transaction (the sync engine's deletions),
+/// keeping its change row in `feed`.
 pub async fn archive_in(
     conn: &mut PgConnection,
     portal_id: Uuid,
     object: ObjectType,
     id: i64,
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> Result<Record, HubError> {
-    set_archived_in(conn, portal_id, object, id, true, origin).await
+    set_archived_in(conn, portal_id, object, id, true, origin, feed).await
 }
 
 async fn set_archived_in(
@@ -1077,6 +1131,7 @@ async fn set_archived_in(
     id: i64,
     archive: bool,
     origin: &WriteOrigin,
+    feed: &mut changes::Deferred,
 ) -> Result<Record, HubError> {
     let row: Option<RecordRow> = sqlx::query_as(&format!(
         "SELECT {COLS} FROM hub_records WHERE portal_id = $1 AND object = $2 AND id = $3 FOR UPDATE"
@@ -1110,23 +1165,19 @@ async fn set_archived_in(
     .bind(archive)
     .fetch_one(&mut *tx)
     .await?;
-    changes::append(
-        tx,
-        NewChange {
-            portal_id,
-            object,
-            record_id: id,
-            kind: if archive {
-                ChangeKind::Archived
-            } else {
-                ChangeKind::Restored
-            },
-            properties: &[],
-            origin,
-            associated: None,
+    feed.push(&NewChange {
+        portal_id,
+        object,
+        record_id: id,
+        kind: if archive {
+            ChangeKind::Archived
+        } else {
+            ChangeKind::Restored
         },
-    )
-    .await?;
+        properties: &[],
+        origin,
+        associated: None,
+    });
     Ok(row.into_record())
 }
 

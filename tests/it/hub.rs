@@ -220,6 +220,7 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
         .unwrap();
     let sync = WriteOrigin::Sync(Uuid::new_v4());
     let mut tx = pool.begin().await.unwrap();
+    let mut feed = changes::Deferred::default();
     let created = records::create_each_in(
         &mut tx,
         &schema,
@@ -232,6 +233,7 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
             props(json!({ "email": "Twice@example.com" })),
         ],
         &sync,
+        &mut feed,
     )
     .await
     .unwrap();
@@ -259,6 +261,7 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
             (first, props(json!({ "lastname": "Again" }))),
         ],
         &sync,
+        &mut feed,
     )
     .await
     .unwrap();
@@ -266,6 +269,7 @@ async fn batch_writes_for_the_engine_refuse_records_one_by_one(pool: PgPool) {
     assert_eq!(ok, [true, false, false, false]);
     assert_eq!(updated[0].as_ref().unwrap().changed, ["firstname"]);
     assert_eq!(updated[2].as_ref().unwrap_err().api().status, 404);
+    feed.append(&mut tx).await.unwrap();
     tx.commit().await.unwrap();
 
     // What was written is there, with one change row each, from the sync.

@@ -9,12 +9,12 @@ use crate::connectors::{AppRecord, ConnectorError, RecordWrite};
 use crate::engine::associations::{self, Pair};
 use crate::engine::definition::{self, Checkpoint, SyncOptions, SyncRow};
 use crate::engine::hub_side::{self, HubRecord};
-use crate::engine::index::{self, Activity, IndexRow, RowUpdate};
+use crate::engine::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
 use crate::engine::plan::WriteKind;
 use crate::engine::plan::{self, decide, identifiers, Decision, Pairing, Side, SyncSettings};
 use crate::engine::queue::{self, Job};
 use crate::engine::troubleshoot::{self, RecordFailure};
-use crate::hub::WriteOrigin;
+use crate::hub::{changes, WriteOrigin};
 use crate::model::{ReasonCode, RecordState};
 use sqlx::PgConnection;
 use std::collections::HashMap;
@@ -109,6 +109,25 @@ pub async fn process(
     items: Vec<Item>,
     then: Finish,
 ) -> Result<bool, BatchError> {
+    write(run, items).await?.commit(run, job, then).await
+}
+
+/// A batch written in its own transaction and not committed yet. What several batches
+/// of a sync share (the state counters, the hourly tally, the checkpoint, the job, the
+/// portal's feed lock) is only written by [`Written::commit`], so batches written side
+/// by side never wait on each other until they commit, one after the other.
+pub struct Written {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    counts: CountDeltas,
+    feed: changes::Deferred,
+    synced: i64,
+    failed: i64,
+    pairs: Vec<Pair>,
+}
+
+/// Carries out the decisions for `items`: the app's writes, then the hub's writes,
+/// index rows and activity in a transaction left open for [`Written::commit`].
+pub async fn write(run: &Run<'_>, items: Vec<Item>) -> Result<Written, BatchError> {
     let settings = &run.sync.settings.0;
     let options = &run.sync.options.0;
     let sync_id = run.sync.id;
@@ -164,8 +183,14 @@ pub async fn process(
         }
     }
 
-    // One transaction: hub writes, index rows, counters, activity, checkpoint.
+    // One transaction: hub writes, index rows, activity; the commit adds the rest.
     let mut tx = run.pool.begin().await?;
+    // A lock held for a minute is a stuck writer or a wait no one can end (a cycle
+    // through the initial sync's commit order): the batch fails and is retried instead.
+    sqlx::query("SET LOCAL lock_timeout = '60s'")
+        .execute(&mut *tx)
+        .await?;
+    let mut feed = changes::Deferred::default();
     let mut hub_results: HashMap<usize, Result<HubRecord, RecordFailure>> = HashMap::new();
     let HubWrites { creates, updates } = hub_writes(&items, &decisions, &app_results);
     let (create_at, creates): (Vec<usize>, Vec<&plan::Record>) = creates.into_iter().unzip();
@@ -177,8 +202,15 @@ pub async fn process(
         if positions.is_empty() {
             continue;
         }
-        let results =
-            hub_side::write_many(&mut tx, &run.schema, run.sync.portal_id, sync_id, writes).await?;
+        let results = hub_side::write_many(
+            &mut tx,
+            &run.schema,
+            run.sync.portal_id,
+            sync_id,
+            writes,
+            &mut feed,
+        )
+        .await?;
         for (pos, r) in positions.into_iter().zip(results) {
             hub_results.insert(pos, r.map_err(|e| troubleshoot::hub_refused(&e)));
         }
@@ -191,7 +223,15 @@ pub async fn process(
         app_results,
         hub_results,
     );
-    let ids = index::save_many(&mut tx, sync_id, run.sync.generation, &settled.saves).await?;
+    let mut counts = CountDeltas::default();
+    let ids = index::save_many(
+        &mut tx,
+        sync_id,
+        run.sync.generation,
+        &settled.saves,
+        &mut counts,
+    )
+    .await?;
     for h in &settled.archive_in_hub {
         // The hub's own archive path keeps the change feed and provenance right.
         sqlx::query("SAVEPOINT archive").execute(&mut *tx).await?;
@@ -201,6 +241,7 @@ pub async fn process(
             run.hub_object,
             *h,
             &WriteOrigin::Sync(sync_id),
+            &mut feed,
         )
         .await
         .is_err()
@@ -211,18 +252,44 @@ pub async fn process(
         }
     }
     index::log_activity(&mut tx, sync_id, &settled.activity(&ids)).await?;
-    index::tally(&mut tx, sync_id, settled.synced, settled.failed).await?;
-    if !finish(&mut tx, job, run.sync, then).await? {
-        tx.rollback().await?;
-        return Ok(false);
+    Ok(Written {
+        tx,
+        counts,
+        feed,
+        synced: settled.synced,
+        failed: settled.failed,
+        pairs: settled.pairs,
+    })
+}
+
+impl Written {
+    /// Adds the counters, the tally, the change feed's rows and `then` (the checkpoint
+    /// and the job's end), and commits. `Ok(false)`: rolled back, because the job's
+    /// lease was lost or the settings changed meanwhile; another run redoes it.
+    pub async fn commit(self, run: &Run<'_>, job: &Job, then: Finish) -> Result<bool, BatchError> {
+        let Written {
+            mut tx,
+            counts,
+            feed,
+            synced,
+            failed,
+            pairs,
+        } = self;
+        let sync_id = run.sync.id;
+        counts.flush(&mut tx, sync_id).await?;
+        index::tally(&mut tx, sync_id, synced, failed).await?;
+        if !finish(&mut tx, job, run.sync, then).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // Last: the portal's feed lock is held from here to the commit only.
+        feed.append(&mut tx).await?;
+        tx.commit().await?;
+        if let Err(e) = associations::sync_pairs(run.pool, run.sync, &run.connector, &pairs).await {
+            tracing::warn!(sync = %run.sync.id, error = %e, "associations not synced this time");
+        }
+        Ok(true)
     }
-    tx.commit().await?;
-    if let Err(e) =
-        associations::sync_pairs(run.pool, run.sync, &run.connector, &settled.pairs).await
-    {
-        tracing::warn!(sync = %run.sync.id, error = %e, "associations not synced this time");
-    }
-    Ok(true)
 }
 
 /// What a batch does before its transaction, decided from its items alone.

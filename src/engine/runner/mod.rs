@@ -178,18 +178,13 @@ impl From<ConnectorError> for BatchError {
     }
 }
 
-/// Finds, for unpaired records of one side, their partner among the index's rows of the
-/// other side (the match key), first seen wins. `side` is the side of `records`.
-pub async fn match_records(
-    conn: &mut PgConnection,
-    sync: &SyncRow,
-    side: Side,
-    records: Vec<(Option<IndexRow>, Option<HubRecord>, Option<AppRecord>)>,
-) -> sqlx::Result<Vec<Item>> {
+/// Records of one side to match, with the index row each has already (if any).
+pub type Unmatched = Vec<(Option<IndexRow>, Option<HubRecord>, Option<AppRecord>)>;
+
+/// The identifiers of unmatched records of `side`, one list per record.
+fn identify(sync: &SyncRow, side: Side, records: &Unmatched) -> Vec<Vec<plan::Identifier>> {
     let settings = &sync.settings.0;
-    let mut tracker = DuplicateTracker::new();
-    let mut claimed: HashSet<i64> = HashSet::new();
-    let identified: Vec<Vec<plan::Identifier>> = records
+    records
         .iter()
         .map(|(_, hub, app)| {
             let values = match side {
@@ -200,11 +195,45 @@ pub async fn match_records(
                 .map(|v| identifiers(settings, side, v))
                 .unwrap_or_default()
         })
-        .collect();
-    // Every candidate of the batch in one query, then looked up by identifier.
+        .collect()
+}
+
+/// Every index row sharing an identifier with the records (their match candidates),
+/// oldest first, in one query.
+pub async fn candidates(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    identified: &[Vec<plan::Identifier>],
+) -> sqlx::Result<Vec<IndexRow>> {
     let all_keys: Vec<String> =
         index::keys_text(&identified.iter().flatten().cloned().collect::<Vec<_>>());
-    let candidates_rows = index::with_keys(conn, sync.id, &all_keys).await?;
+    index::with_keys(conn, sync.id, &all_keys).await
+}
+
+/// Finds, for unpaired records of one side, their partner among the index's rows of the
+/// other side (the match key), first seen wins. `side` is the side of `records`.
+pub async fn match_records(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    side: Side,
+    records: Unmatched,
+) -> sqlx::Result<Vec<Item>> {
+    let identified = identify(sync, side, &records);
+    let candidates_rows = candidates(conn, sync, &identified).await?;
+    match_candidates(conn, sync, side, records, identified, candidates_rows).await
+}
+
+/// [`match_records`] with the records' identifiers and candidates already read.
+pub async fn match_candidates(
+    conn: &mut PgConnection,
+    sync: &SyncRow,
+    side: Side,
+    records: Unmatched,
+    identified: Vec<Vec<plan::Identifier>>,
+    candidates_rows: Vec<IndexRow>,
+) -> sqlx::Result<Vec<Item>> {
+    let mut tracker = DuplicateTracker::new();
+    let mut claimed: HashSet<i64> = HashSet::new();
     let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
     for (at, r) in candidates_rows.iter().enumerate() {
         for k in &r.keys {
@@ -311,7 +340,7 @@ pub async fn app_page_items(
     run: &Run<'_>,
     conn: &mut PgConnection,
     paired: Vec<Item>,
-    fresh: Vec<(Option<IndexRow>, Option<HubRecord>, Option<AppRecord>)>,
+    fresh: Unmatched,
 ) -> Result<Vec<Item>, BatchError> {
     let mut items = match_records(conn, run.sync, Side::App, fresh).await?;
     items.extend(paired);
