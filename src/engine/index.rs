@@ -429,6 +429,26 @@ pub struct RowUpdate {
     pub synced_now: bool,
 }
 
+/// Binds the [`Columns`] of rows to save, in order, after a statement's own parameters.
+macro_rules! bind_columns {
+    ($query:expr, $c:expr) => {
+        $query
+            .bind(&$c.hub_id)
+            .bind(&$c.app_id)
+            .bind(&$c.keys)
+            .bind(&$c.label)
+            .bind(&$c.snapshot)
+            .bind(&$c.state)
+            .bind(&$c.reason_code)
+            .bind(&$c.message)
+            .bind(&$c.field)
+            .bind(&$c.hint)
+            .bind(&$c.deleted_side)
+            .bind(&$c.retry_in)
+            .bind(&$c.synced_now)
+    };
+}
+
 /// Writes rows' final states: existing rows (`Some` id) in one statement, new rows
 /// (`None`) in another; answers each row's id, in order, and adds the moves of the state
 /// counters to `counts` (the caller flushes them). The states moved from are those the
@@ -448,7 +468,7 @@ pub async fn save_many(
         let ids: Vec<i64> = existing.iter().filter_map(|(id, _)| *id).collect();
         let updates: Vec<&RowUpdate> = existing.iter().map(|(_, u)| u).collect();
         let c = Columns::of(&updates);
-        sqlx::query_as(
+        let query = sqlx::query_as(
             "WITH t AS (
                 SELECT * FROM UNNEST($3::bigint[], $4::bigint[], $5::text[], $6::jsonb[], $7::text[],
                                      $8::jsonb[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
@@ -473,24 +493,12 @@ pub async fn save_many(
         )
         .bind(sync_id)
         .bind(generation)
-        .bind(&ids)
-        .bind(&c.hub_id)
-        .bind(&c.app_id)
-        .bind(&c.keys)
-        .bind(&c.label)
-        .bind(&c.snapshot)
-        .bind(&c.state)
-        .bind(&c.reason_code)
-        .bind(&c.message)
-        .bind(&c.field)
-        .bind(&c.hint)
-        .bind(&c.deleted_side)
-        .bind(&c.retry_in)
-        .bind(&c.synced_now)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect()
+        .bind(&ids);
+        bind_columns!(query, c)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect()
     };
     let mut fresh_ids: Vec<i64> = if new.is_empty() {
         Vec::new()
@@ -498,7 +506,7 @@ pub async fn save_many(
         let inserts: Vec<&RowUpdate> = new.iter().map(|(_, u)| u).collect();
         let c = Columns::of(&inserts);
         // Ids are taken per row first (MATERIALIZED: once each) and answered in order.
-        sqlx::query_scalar(
+        let query = sqlx::query_scalar(
             "WITH t AS MATERIALIZED (
                 SELECT nextval((SELECT pg_get_serial_sequence('sync_index', 'id')::regclass)) AS id, t.*
                 FROM UNNEST($3::bigint[], $4::text[], $5::jsonb[], $6::text[], $7::jsonb[], $8::text[],
@@ -519,22 +527,8 @@ pub async fn save_many(
              SELECT id FROM t ORDER BY n",
         )
         .bind(sync_id)
-        .bind(generation)
-        .bind(&c.hub_id)
-        .bind(&c.app_id)
-        .bind(&c.keys)
-        .bind(&c.label)
-        .bind(&c.snapshot)
-        .bind(&c.state)
-        .bind(&c.reason_code)
-        .bind(&c.message)
-        .bind(&c.field)
-        .bind(&c.hint)
-        .bind(&c.deleted_side)
-        .bind(&c.retry_in)
-        .bind(&c.synced_now)
-        .fetch_all(&mut *conn)
-        .await?
+        .bind(generation);
+        bind_columns!(query, c).fetch_all(&mut *conn).await?
     };
     fresh_ids.reverse();
     let ids: Vec<i64> = rows
