@@ -8,8 +8,9 @@
 //! contacts take seconds, not minutes. Like every write it keeps the hub's contracts:
 //! `created_by: import` (the per-property metadata of every property it sets), one
 //! `created` change row per record and two rows per association, written under the
-//! portal's feed lock, and one NOTIFY at the end. It bypasses validation on purpose (legacy data is messy); ids are reserved
-//! from the records' identity before each chunk.
+//! portal's feed lock, and one NOTIFY at the end. It bypasses validation on purpose
+//! (legacy data is messy); ids are reserved from the records' identity before each
+//! chunk.
 
 use super::changes;
 use crate::model::crm::ObjectType;

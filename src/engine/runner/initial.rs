@@ -4,8 +4,7 @@
 
 use super::apply::{finish, process, write, Finish};
 use super::{
-    candidates, complete_items, match_candidates, BatchError, Item, Outcome, Run, Stop, Unmatched,
-    PAGE,
+    complete_items, match_candidates, BatchError, Item, Outcome, Run, Stop, Unmatched, PAGE,
 };
 use super::{APP_CHANGES, EVENTS, HUB_CHANGES};
 use crate::connectors::AppRecord;
@@ -158,12 +157,12 @@ async fn fetch_app_batch(run: &Run<'_>, cursor: Option<String>) -> Result<AppBat
 /// the next is written in a transaction (and a Postgres backend) of its own.
 const WRITERS: usize = 2;
 
-/// What a batch of the app pass may touch: its records' identifiers and app ids, the
-/// index rows it read, and the email locks its hub writes may take. A batch sharing any
-/// of them with a batch still in flight waits until that one committed, so each batch
-/// matches against the index as if the batches before it had run alone, and never waits
-/// for a lock held by a later batch (which waits for it to commit: a cycle Postgres
-/// cannot see).
+/// What a record (or a batch) of the app pass may touch: identifier keys, app ids, the
+/// index rows read, and the email locks its hub writes may take. A record sharing any of
+/// them with a batch still in flight waits until that one committed ([`must_wait`]), so
+/// it is matched against the index as if the batches before it had run alone, and no
+/// batch waits for a lock held by a later one (which waits for it to commit: a cycle
+/// Postgres cannot see).
 #[derive(Default)]
 struct Footprint {
     keys: HashSet<String>,
@@ -487,17 +486,14 @@ async fn match_in_turn(
                 (!resumed).then(|| identifiers(&sync.settings.0, Side::App, &r.properties))
             })
             .collect();
-        let candidates = candidates(
-            &mut conn,
-            sync,
-            identified
-                .iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .as_slice(),
-        )
-        .await?;
+        let keys: Vec<Vec<String>> = identified
+            .iter()
+            .map(|ids| ids.as_deref().map(index::keys_text).unwrap_or_default())
+            .collect();
+        let mut all_keys: Vec<String> = keys.iter().flatten().cloned().collect();
+        all_keys.sort_unstable();
+        all_keys.dedup();
+        let candidates = index::with_keys(&mut conn, sync.id, &all_keys).await?;
         let mut rows_by_key: HashMap<&str, Vec<i64>> = HashMap::new();
         for row in &candidates {
             for k in &row.keys {
@@ -506,9 +502,8 @@ async fn match_in_turn(
         }
         let touches: Vec<Footprint> = records
             .iter()
-            .zip(&identified)
-            .map(|(r, ids)| {
-                let keys = ids.as_deref().map(index::keys_text).unwrap_or_default();
+            .zip(keys)
+            .map(|(r, keys)| {
                 let rows = keys
                     .iter()
                     .filter_map(|k| rows_by_key.get(k.as_str()))

@@ -200,7 +200,7 @@ fn identify(sync: &SyncRow, side: Side, records: &Unmatched) -> Vec<Vec<plan::Id
 
 /// Every index row sharing an identifier with the records (their match candidates),
 /// oldest first, in one query.
-pub async fn candidates(
+async fn candidates(
     conn: &mut PgConnection,
     sync: &SyncRow,
     identified: &[Vec<plan::Identifier>],
