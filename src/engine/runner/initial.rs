@@ -15,7 +15,9 @@ use crate::engine::plan::{identifiers, Identifier, Side};
 use crate::engine::queue::{self, Job, NewJob};
 use crate::hub::{changes, records, schema};
 use crate::model::{InitialStep, RecordState};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -162,28 +164,35 @@ const WRITERS: usize = 2;
 /// them with a batch still in flight waits until that one committed ([`must_wait`]), so
 /// it is matched against the index as if the batches before it had run alone, and no
 /// batch waits for a lock held by a later one (which waits for it to commit: a cycle
-/// Postgres cannot see).
+/// Postgres cannot see). Kept as hashes (no strings copied per record): equal things
+/// always hash alike, and a collision of two different ones only makes a record wait.
 #[derive(Default)]
-struct Footprint {
-    keys: HashSet<String>,
-    app_ids: HashSet<String>,
-    rows: HashSet<i64>,
-    email_locks: HashSet<i32>,
-}
+struct Footprint(HashSet<u64>);
 
 impl Footprint {
+    fn of(keys: &[String], app_id: &str, rows: &[i64], email_locks: &[i32]) -> Footprint {
+        fn hashed(kind: u8, thing: impl Hash) -> u64 {
+            let mut h = DefaultHasher::new();
+            (kind, thing).hash(&mut h);
+            h.finish()
+        }
+        let keys = keys.iter().map(|k| hashed(0, k));
+        let rows = rows.iter().map(|r| hashed(1, r));
+        let locks = email_locks.iter().map(|l| hashed(2, l));
+        Footprint(
+            keys.chain(rows)
+                .chain(locks)
+                .chain([hashed(3, app_id)])
+                .collect(),
+        )
+    }
+
     fn shares(&self, other: &Footprint) -> bool {
-        !self.keys.is_disjoint(&other.keys)
-            || !self.app_ids.is_disjoint(&other.app_ids)
-            || !self.rows.is_disjoint(&other.rows)
-            || !self.email_locks.is_disjoint(&other.email_locks)
+        !self.0.is_disjoint(&other.0)
     }
 
     fn add(&mut self, other: &Footprint) {
-        self.keys.extend(other.keys.iter().cloned());
-        self.app_ids.extend(other.app_ids.iter().cloned());
-        self.rows.extend(&other.rows);
-        self.email_locks.extend(&other.email_locks);
+        self.0.extend(&other.0);
     }
 }
 
@@ -208,7 +217,7 @@ fn must_wait(touches: &[Footprint], mut busy: Footprint) -> Vec<bool> {
 
 /// The email locks an app record's hub write may take: hub emails come from app values,
 /// so every value of the record that could be an email counts.
-fn email_locks(portal_id: uuid::Uuid, record: &AppRecord) -> HashSet<i32> {
+fn email_locks(portal_id: uuid::Uuid, record: &AppRecord) -> Vec<i32> {
     record
         .properties
         .values()
@@ -504,19 +513,14 @@ async fn match_in_turn(
             .iter()
             .zip(keys)
             .map(|(r, keys)| {
-                let rows = keys
+                let rows: Vec<i64> = keys
                     .iter()
                     .filter_map(|k| rows_by_key.get(k.as_str()))
                     .flatten()
                     .copied()
                     .chain(known.get(&r.id).map(|row| row.id))
                     .collect();
-                Footprint {
-                    keys: keys.into_iter().collect(),
-                    app_ids: HashSet::from([r.id.clone()]),
-                    rows,
-                    email_locks: email_locks(sync.portal_id, r),
-                }
+                Footprint::of(&keys, &r.id, &rows, &email_locks(sync.portal_id, r))
             })
             .collect();
         let mut busy = Footprint::default();
@@ -632,11 +636,8 @@ mod tests {
     use super::*;
 
     fn touching(keys: &[&str], app_id: &str) -> Footprint {
-        Footprint {
-            keys: keys.iter().map(|k| k.to_string()).collect(),
-            app_ids: HashSet::from([app_id.to_string()]),
-            ..Default::default()
-        }
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        Footprint::of(&keys, app_id, &[], &[])
     }
 
     #[test]
