@@ -82,12 +82,16 @@ pub async fn enqueue(conn: &mut PgConnection, job: NewJob<'_>) -> sqlx::Result<(
 
 /// Leases the next due job for `worker`, or `None`. Jobs of one sync never run at once
 /// (a record is never planned by two jobs from two snapshots): a job whose sync has
-/// another leased job waits for it.
+/// another leased job waits for it. Such jobs are not even locked while looking: the
+/// worker ending the other job must find them free, not skipped as held by a looker
+/// (it would sleep, the job waiting for the next notice).
 pub async fn dequeue(pool: &PgPool, worker: &str, lease: Duration) -> sqlx::Result<Option<Job>> {
     let mut tx = pool.begin().await?;
     let candidates: Vec<(i64, Option<Uuid>)> = sqlx::query_as(
-        "SELECT id, sync_id FROM jobs
+        "SELECT id, sync_id FROM jobs j
          WHERE run_at <= now() AND (locked_until IS NULL OR locked_until < now())
+           AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.sync_id = j.sync_id AND o.id <> j.id
+                                                  AND o.locked_until > now())
          ORDER BY run_at, id
          FOR UPDATE SKIP LOCKED
          LIMIT 20",

@@ -252,6 +252,8 @@ impl Engine {
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "worker error"),
             }
+            // A notice that came while this loop was busy left a permit (`notify_one`):
+            // it wakes at once rather than after the second's sleep.
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -279,7 +281,9 @@ impl Engine {
                                 c if c == crate::hub::changes::CHANNEL => self.on_hub_change(n.payload()).await?,
                                 _ => {}
                             }
-                            self.wake.notify_waiters();
+                            // One loop per notice: the others would only find the job
+                            // taken (a busy loop looks at the queue again by itself).
+                            self.wake.notify_one();
                         }
                         _ = shutdown.changed() => return Ok::<(), anyhow::Error>(()),
                     }
