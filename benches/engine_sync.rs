@@ -516,32 +516,52 @@ where
     S: FnMut() -> SF,
     SF: std::future::Future<Output = anyhow::Result<Vec<usize>>>,
 {
-    let mut sent: HashMap<usize, Instant> = HashMap::new();
-    let mut latencies = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let mut next = 0;
-    let deadline_after_last = Duration::from_secs(30);
-    let mut last_sent = Instant::now();
-    while latencies.len() < n {
-        tokio::select! {
-            _ = tick.tick(), if next < n => {
-                change(next).await?;
-                sent.insert(next, Instant::now());
-                last_sent = Instant::now();
-                next += 1;
-            }
-            _ = tokio::time::sleep(Duration::from_millis(5)) => {
-                for i in seen().await? {
-                    if let Some(at) = sent.remove(&i) {
-                        latencies.push(at.elapsed().as_secs_f64() * 1000.0);
-                    }
-                }
-                anyhow::ensure!(
-                    next < n || last_sent.elapsed() < deadline_after_last,
-                    "{} changes never arrived", n - latencies.len()
-                );
-            }
+    // Sending and looking run side by side: a look starved by a late send would count
+    // the sender's delay as the sync's. A change's clock starts when it is sent (it may
+    // show on the other side before its write has answered).
+    let sent: std::cell::RefCell<HashMap<usize, Instant>> = Default::default();
+    let send = async {
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        for i in 0..n {
+            tick.tick().await;
+            sent.borrow_mut().insert(i, Instant::now());
+            change(i).await?;
         }
+        anyhow::Ok(())
+    };
+    let look = async {
+        let mut latencies = Vec::new();
+        // Change index and latency, written to BENCH_LOG_DIR: when the slow ones were made.
+        let mut arrivals: Vec<(usize, f64)> = Vec::new();
+        let started = Instant::now();
+        while latencies.len() < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            for i in seen().await? {
+                if let Some(at) = sent.borrow_mut().remove(&i) {
+                    let ms = at.elapsed().as_secs_f64() * 1000.0;
+                    latencies.push(ms);
+                    arrivals.push((i, ms));
+                }
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(n as u64 / 100 + 30),
+                "{} changes never arrived",
+                n - latencies.len()
+            );
+        }
+        anyhow::Ok((latencies, arrivals))
+    };
+    let ((), (mut latencies, mut arrivals)) = tokio::try_join!(send, look)?;
+    if let Ok(dir) = std::env::var("BENCH_LOG_DIR") {
+        arrivals.sort_by_key(|(i, _)| *i);
+        let lines: Vec<String> = arrivals
+            .iter()
+            .map(|(i, ms)| format!("{i} {ms:.0}"))
+            .collect();
+        std::fs::write(
+            format!("{dir}/latency-{}.txt", Uuid::new_v4()),
+            lines.join("\n"),
+        )?;
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok((percentile(&latencies, 0.5), percentile(&latencies, 0.99)))
