@@ -87,13 +87,11 @@ pub fn to_plan(r: &records::Record) -> HubRecord {
 
 /// A short, human name for lists: email, then name, then number or title.
 pub fn label_of(values: &plan::Record) -> String {
-    let text = |k: &str| {
-        values
-            .get(k)
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
+    label_by(|k| values.get(k).and_then(|v| v.as_str()))
+}
+
+fn label_by<'a>(value: impl Fn(&str) -> Option<&'a str>) -> String {
+    let text = |k: &str| value(k).map(str::trim).filter(|s| !s.is_empty());
     if let Some(e) = text("email") {
         return e.to_string();
     }
@@ -180,6 +178,22 @@ impl<'a> Writes<'a> {
     }
 }
 
+/// What the engine keeps of a hub record it wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub id: i64,
+    pub label: String,
+}
+
+impl Written {
+    fn of(r: &records::Record) -> Written {
+        Written {
+            id: r.id,
+            label: label_by(|k| r.properties.get(k).map(String::as_str)),
+        }
+    }
+}
+
 async fn write_batch(
     conn: &mut PgConnection,
     schema: &schema::ObjectSchema,
@@ -187,14 +201,14 @@ async fn write_batch(
     origin: &WriteOrigin,
     writes: Writes<'_>,
     feed: &mut changes::Deferred,
-) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
+) -> sqlx::Result<Vec<Result<Written, HubError>>> {
     Ok(match writes {
         Writes::Create(values) => {
             let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
             records::create_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
-                .map(|r| r.map(|r| to_plan(&r)))
+                .map(|r| r.map(|r| Written::of(&r)))
                 .collect()
         }
         Writes::Update(values) => {
@@ -203,7 +217,7 @@ async fn write_batch(
             records::update_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
-                .map(|r| r.map(|u| to_plan(&u.record)))
+                .map(|r| r.map(|u| Written::of(&u.record)))
                 .collect()
         }
     })
@@ -221,7 +235,7 @@ pub async fn write_many(
     sync_id: Uuid,
     writes: Writes<'_>,
     feed: &mut changes::Deferred,
-) -> sqlx::Result<Vec<Result<HubRecord, HubError>>> {
+) -> sqlx::Result<Vec<Result<Written, HubError>>> {
     let origin = WriteOrigin::Sync(sync_id);
     sqlx::query("SAVEPOINT hub_batch")
         .execute(&mut *conn)

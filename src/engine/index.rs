@@ -648,8 +648,8 @@ pub async fn clock(conn: &mut PgConnection) -> sqlx::Result<chrono::DateTime<chr
 pub struct Activity<'a> {
     pub index_id: i64,
     pub kind: &'a str,
-    pub message: String,
-    pub details: Option<serde_json::Value>,
+    pub message: &'a str,
+    pub details: Option<&'a serde_json::Value>,
 }
 
 pub async fn log_activity(
@@ -662,9 +662,9 @@ pub async fn log_activity(
     }
     let ids: Vec<i64> = items.iter().map(|a| a.index_id).collect();
     let kinds: Vec<&str> = items.iter().map(|a| a.kind).collect();
-    let messages: Vec<&str> = items.iter().map(|a| a.message.as_str()).collect();
+    let messages: Vec<&str> = items.iter().map(|a| a.message).collect();
     let details: Vec<Option<Json<&serde_json::Value>>> =
-        items.iter().map(|a| a.details.as_ref().map(Json)).collect();
+        items.iter().map(|a| a.details.map(Json)).collect();
     sqlx::query(
         "INSERT INTO sync_activity (sync_id, index_id, kind, message, details)
          SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::jsonb[])",

@@ -8,7 +8,7 @@ use super::{BatchError, Item, Run};
 use crate::connectors::{AppRecord, ConnectorError, RecordWrite};
 use crate::engine::associations::{self, Pair};
 use crate::engine::definition::{self, Checkpoint, SyncOptions, SyncRow};
-use crate::engine::hub_side::{self, HubRecord};
+use crate::engine::hub_side;
 use crate::engine::index::{self, Activity, CountDeltas, IndexRow, RowUpdate};
 use crate::engine::plan::WriteKind;
 use crate::engine::plan::{self, decide, identifiers, Decision, Pairing, Side, SyncSettings};
@@ -191,7 +191,7 @@ pub async fn write(run: &Run<'_>, items: Vec<Item>) -> Result<Written, BatchErro
         .execute(&mut *tx)
         .await?;
     let mut feed = changes::Deferred::default();
-    let mut hub_results: HashMap<usize, Result<HubRecord, RecordFailure>> = HashMap::new();
+    let mut hub_results: HashMap<usize, Result<hub_side::Written, RecordFailure>> = HashMap::new();
     let HubWrites { creates, updates } = hub_writes(&items, &decisions, &app_results);
     let (create_at, creates): (Vec<usize>, Vec<&plan::Record>) = creates.into_iter().unzip();
     let (update_at, updates): (Vec<usize>, Vec<(i64, &plan::Record)>) = updates.into_iter().unzip();
@@ -475,8 +475,8 @@ impl Settled {
                 saved.get(&l.at).map(|&index_id| Activity {
                     index_id,
                     kind: l.kind,
-                    message: l.message.clone(),
-                    details: l.details.clone(),
+                    message: &l.message,
+                    details: l.details.as_ref(),
                 })
             })
             .collect()
@@ -491,7 +491,7 @@ pub fn settle(
     items: &[Item],
     decisions: Vec<Decision>,
     mut app_results: HashMap<usize, Result<AppRecord, RecordFailure>>,
-    mut hub_results: HashMap<usize, Result<HubRecord, RecordFailure>>,
+    mut hub_results: HashMap<usize, Result<hub_side::Written, RecordFailure>>,
 ) -> Settled {
     let mut out = Settled::default();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {
@@ -522,7 +522,7 @@ pub fn settle(
         }
         u.keys = index::keys_text(&keys);
         match d {
-            Decision::Sync(plan) => {
+            Decision::Sync(mut plan) => {
                 let mut failure = None;
                 let mut app_note = None;
                 if let Some(res) = app_results.remove(&i) {
@@ -582,7 +582,7 @@ pub fn settle(
                             });
                         }
                         u.state = RecordState::Syncing;
-                        u.snapshot = Some(plan.snapshot.clone());
+                        u.snapshot = Some(std::mem::take(&mut plan.snapshot));
                         u.synced_now = hub_note.is_some() || app_note.is_some();
                         if u.synced_now {
                             out.synced += 1;
@@ -601,11 +601,15 @@ pub fn settle(
                                 } else {
                                     format!(": {}", fields.join(", "))
                                 };
+                                // A create's notes are empty: every field was written.
+                                let details = (!plan.notes.is_empty())
+                                    .then(|| serde_json::to_value(&plan.notes).ok())
+                                    .flatten();
                                 out.lines.push(line(
                                     i,
                                     kind,
                                     format!("{verb} {side}{what}"),
-                                    serde_json::to_value(&plan.notes).ok(),
+                                    details,
                                 ));
                             }
                         }
@@ -756,8 +760,8 @@ mod tests {
         }
     }
 
-    fn hub(id: i64, v: serde_json::Value) -> HubRecord {
-        HubRecord {
+    fn hub(id: i64, v: serde_json::Value) -> hub_side::HubRecord {
+        hub_side::HubRecord {
             id,
             values: values(v),
             archived: false,
