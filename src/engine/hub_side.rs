@@ -180,14 +180,14 @@ impl<'a> Writes<'a> {
 
 /// What the engine keeps of a hub record it wrote.
 #[derive(Debug, Clone)]
-pub struct Written {
+pub struct WrittenRecord {
     pub id: i64,
     pub label: String,
 }
 
-impl Written {
-    fn of(r: &records::Record) -> Written {
-        Written {
+impl WrittenRecord {
+    fn of(r: &records::Record) -> WrittenRecord {
+        WrittenRecord {
             id: r.id,
             label: label_by(|k| r.properties.get(k).map(String::as_str)),
         }
@@ -201,14 +201,14 @@ async fn write_batch(
     origin: &WriteOrigin,
     writes: Writes<'_>,
     feed: &mut changes::Deferred,
-) -> sqlx::Result<Vec<Result<Written, HubError>>> {
+) -> sqlx::Result<Vec<Result<WrittenRecord, HubError>>> {
     Ok(match writes {
         Writes::Create(values) => {
             let inputs: Vec<schema::PropertyValues> = values.iter().map(|v| patch(v)).collect();
             records::create_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
-                .map(|r| r.map(|r| Written::of(&r)))
+                .map(|r| r.map(|r| WrittenRecord::of(&r)))
                 .collect()
         }
         Writes::Update(values) => {
@@ -217,7 +217,7 @@ async fn write_batch(
             records::update_each_in(conn, schema, portal_id, &inputs, origin, feed)
                 .await?
                 .into_iter()
-                .map(|r| r.map(|u| Written::of(&u.record)))
+                .map(|r| r.map(|u| WrittenRecord::of(&u.record)))
                 .collect()
         }
     })
@@ -235,7 +235,7 @@ pub async fn write_many(
     sync_id: Uuid,
     writes: Writes<'_>,
     feed: &mut changes::Deferred,
-) -> sqlx::Result<Vec<Result<Written, HubError>>> {
+) -> sqlx::Result<Vec<Result<WrittenRecord, HubError>>> {
     let origin = WriteOrigin::Sync(sync_id);
     sqlx::query("SAVEPOINT hub_batch")
         .execute(&mut *conn)

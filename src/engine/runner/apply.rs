@@ -191,7 +191,8 @@ pub async fn write(run: &Run<'_>, items: Vec<Item>) -> Result<Written, BatchErro
         .execute(&mut *tx)
         .await?;
     let mut feed = changes::Deferred::default();
-    let mut hub_results: HashMap<usize, Result<hub_side::Written, RecordFailure>> = HashMap::new();
+    let mut hub_results: HashMap<usize, Result<hub_side::WrittenRecord, RecordFailure>> =
+        HashMap::new();
     let HubWrites { creates, updates } = hub_writes(&items, &decisions, &app_results);
     let (create_at, creates): (Vec<usize>, Vec<&plan::Record>) = creates.into_iter().unzip();
     let (update_at, updates): (Vec<usize>, Vec<(i64, &plan::Record)>) = updates.into_iter().unzip();
@@ -491,7 +492,7 @@ pub fn settle(
     items: &[Item],
     decisions: Vec<Decision>,
     mut app_results: HashMap<usize, Result<AppRecord, RecordFailure>>,
-    mut hub_results: HashMap<usize, Result<hub_side::Written, RecordFailure>>,
+    mut hub_results: HashMap<usize, Result<hub_side::WrittenRecord, RecordFailure>>,
 ) -> Settled {
     let mut out = Settled::default();
     for (i, (it, d)) in items.iter().zip(decisions).enumerate() {

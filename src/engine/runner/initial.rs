@@ -655,6 +655,18 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_index_row_or_email_lock_makes_a_record_wait_but_equal_text_of_two_kinds_does_not() {
+        let busy = Footprint::of(&["email:a".into()], "7", &[41], &[-3]);
+        let touches = [
+            Footprint::of(&[], "1", &[41], &[]),
+            Footprint::of(&[], "2", &[], &[-3]),
+            // An app id spelled like the batch's key, a key like its app id.
+            Footprint::of(&["7".into()], "email:a", &[], &[]),
+        ];
+        assert_eq!(must_wait(&touches, busy), [true, true, false]);
+    }
+
+    #[test]
     fn nothing_waits_when_nothing_is_in_flight() {
         let touches = [touching(&["email:a"], "1"), touching(&["email:a"], "2")];
         assert_eq!(must_wait(&touches, Footprint::default()), [false, false]);
