@@ -530,28 +530,27 @@ where
         anyhow::Ok(())
     };
     let look = async {
-        let mut latencies = Vec::new();
-        // Change index and latency, written to BENCH_LOG_DIR: when the slow ones were made.
+        // Change index and latency in ms (written to BENCH_LOG_DIR: when the slow ones
+        // were made).
         let mut arrivals: Vec<(usize, f64)> = Vec::new();
         let started = Instant::now();
-        while latencies.len() < n {
+        while arrivals.len() < n {
             tokio::time::sleep(Duration::from_millis(5)).await;
             for i in seen().await? {
                 if let Some(at) = sent.borrow_mut().remove(&i) {
-                    let ms = at.elapsed().as_secs_f64() * 1000.0;
-                    latencies.push(ms);
-                    arrivals.push((i, ms));
+                    arrivals.push((i, at.elapsed().as_secs_f64() * 1000.0));
                 }
             }
             anyhow::ensure!(
                 started.elapsed() < Duration::from_secs(n as u64 / 100 + 30),
                 "{} changes never arrived",
-                n - latencies.len()
+                n - arrivals.len()
             );
         }
-        anyhow::Ok((latencies, arrivals))
+        anyhow::Ok(arrivals)
     };
-    let ((), (mut latencies, mut arrivals)) = tokio::try_join!(send, look)?;
+    let ((), mut arrivals) = tokio::try_join!(send, look)?;
+    let mut latencies: Vec<f64> = arrivals.iter().map(|(_, ms)| *ms).collect();
     if let Ok(dir) = std::env::var("BENCH_LOG_DIR") {
         arrivals.sort_by_key(|(i, _)| *i);
         let lines: Vec<String> = arrivals
