@@ -67,7 +67,7 @@ pub struct HubRecord {
     pub id: i64,
     pub values: plan::Record,
     pub archived: bool,
-    /// The associated records' ids by object, for association sync.
+    /// A short, human name for lists ([`label_of`]).
     pub label: String,
 }
 
