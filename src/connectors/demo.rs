@@ -178,7 +178,9 @@ fn unexpected(what: &str) -> ConnectorError {
     ConnectorError::unexpected(NAME, what)
 }
 
-fn record_from_json(v: &Value) -> Option<AppRecord> {
+/// Takes the record's properties out of `v` (moved, not copied: a listing's pages are
+/// read once).
+fn record_from_json(v: &mut Value) -> Option<AppRecord> {
     let id = match v.get("id")? {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -209,11 +211,10 @@ fn record_from_json(v: &Value) -> Option<AppRecord> {
         .unwrap_or_default();
     Some(AppRecord {
         id,
-        properties: v
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
+        properties: match v.get_mut("properties").map(Value::take) {
+            Some(Value::Object(properties)) => properties,
+            _ => Default::default(),
+        },
         associations,
         updated_at: v
             .get("updated_at")
@@ -225,11 +226,11 @@ fn record_from_json(v: &Value) -> Option<AppRecord> {
     })
 }
 
-fn records_from(v: &Value) -> ConnectorResult<Vec<AppRecord>> {
-    v.get("results")
-        .and_then(Value::as_array)
+fn records_from(v: &mut Value) -> ConnectorResult<Vec<AppRecord>> {
+    v.get_mut("results")
+        .and_then(Value::as_array_mut)
         .ok_or_else(|| unexpected("listing"))?
-        .iter()
+        .iter_mut()
         .map(|r| record_from_json(r).ok_or_else(|| unexpected("record")))
         .collect()
 }
@@ -394,12 +395,12 @@ impl Connector for DemoConnector {
     ) -> ConnectorResult<RecordPage> {
         check_object(object)?;
         let q = page_query(limit.clamp(1, BATCH_SIZE), cursor);
-        let v = self
+        let mut v = self
             .http
             .json(Method::GET, &format!("/v1/{object}"), &q, None::<&()>)
             .await?;
         Ok(RecordPage {
-            records: records_from(&v)?,
+            records: records_from(&mut v)?,
             next_cursor: cursor_of(&v),
         })
     }
@@ -413,7 +414,7 @@ impl Connector for DemoConnector {
         check_object(object)?;
         let limit = limit.clamp(1, BATCH_SIZE);
         let q = page_query(limit, cursor);
-        let v = self
+        let mut v = self
             .http
             .json(
                 Method::GET,
@@ -422,7 +423,7 @@ impl Connector for DemoConnector {
                 None::<&()>,
             )
             .await?;
-        let records = records_from(&v)?;
+        let records = records_from(&mut v)?;
         let next = cursor_of(&v)
             .or_else(|| cursor.map(str::to_string))
             .ok_or_else(|| unexpected("change cursor"))?;
@@ -447,7 +448,7 @@ impl Connector for DemoConnector {
         check_object(object)?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(BATCH_SIZE) {
-            let v = self
+            let mut v = self
                 .http
                 .json(
                     Method::POST,
@@ -456,7 +457,7 @@ impl Connector for DemoConnector {
                     Some(&json!({ "ids": chunk })),
                 )
                 .await?;
-            out.extend(records_from(&v)?);
+            out.extend(records_from(&mut v)?);
         }
         Ok(out)
     }
@@ -486,7 +487,7 @@ impl Connector for DemoConnector {
                     Value::Object(m)
                 })
                 .collect();
-            let v = self
+            let mut v = self
                 .http
                 .json(
                     Method::POST,
@@ -496,38 +497,40 @@ impl Connector for DemoConnector {
                 )
                 .await?;
             let results = v
-                .get("results")
-                .and_then(Value::as_array)
+                .get_mut("results")
+                .and_then(Value::as_array_mut)
                 .ok_or_else(|| unexpected("batch answer"))?;
             let mut by_index: Vec<Option<WriteResult>> = vec![None; chunk.len()];
-            for (pos, r) in results.iter().enumerate() {
+            for (pos, r) in results.iter_mut().enumerate() {
                 let index = r
                     .get("index")
                     .and_then(Value::as_u64)
                     .map(|i| i as usize)
                     .unwrap_or(pos);
-                let result = match r.get("status").and_then(Value::as_str) {
-                    Some("created" | "updated") => r
-                        .get("record")
+                let written = matches!(
+                    r.get("status").and_then(Value::as_str),
+                    Some("created" | "updated")
+                );
+                let result = if written {
+                    r.get_mut("record")
                         .and_then(record_from_json)
                         .map(Ok)
-                        .ok_or_else(|| unexpected("batch record"))?,
-                    _ => {
-                        let e = r.get("error").cloned().unwrap_or(Value::Null);
-                        Err(ItemError {
-                            code: e
-                                .get("code")
-                                .and_then(Value::as_str)
-                                .unwrap_or("error")
-                                .into(),
-                            message: e
-                                .get("message")
-                                .and_then(Value::as_str)
-                                .unwrap_or("the Demo CRM refused this record")
-                                .into(),
-                            field: e.get("field").and_then(Value::as_str).map(str::to_string),
-                        })
-                    }
+                        .ok_or_else(|| unexpected("batch record"))?
+                } else {
+                    let e = r.get("error").cloned().unwrap_or(Value::Null);
+                    Err(ItemError {
+                        code: e
+                            .get("code")
+                            .and_then(Value::as_str)
+                            .unwrap_or("error")
+                            .into(),
+                        message: e
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("the Demo CRM refused this record")
+                            .into(),
+                        field: e.get("field").and_then(Value::as_str).map(str::to_string),
+                    })
                 };
                 if let Some(slot) = by_index.get_mut(index) {
                     *slot = Some(result);
@@ -560,7 +563,7 @@ impl Connector for DemoConnector {
         value: &str,
     ) -> ConnectorResult<Vec<AppRecord>> {
         check_object(object)?;
-        let v = self
+        let mut v = self
             .http
             .json(
                 Method::GET,
@@ -569,7 +572,7 @@ impl Connector for DemoConnector {
                 None::<&()>,
             )
             .await?;
-        records_from(&v)
+        records_from(&mut v)
     }
 
     async fn pipelines(&self) -> ConnectorResult<Vec<Pipeline>> {
