@@ -173,6 +173,13 @@ make_db_template() {
   priv rm -rf "$FS$build"
 }
 
+# Whether process $1 exists and has not exited (a zombie has).
+alive() {
+  local state
+  state="$(ps -o stat= -p "$1" 2>/dev/null)"
+  [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
+
 # The pid of NAME's server when it is running, else nothing.
 running_pid() {
   local pidfile="$DATA/$1/pid" pid
@@ -229,9 +236,12 @@ case "$cmd" in
       --bind "127.0.0.1:$port" --workers 1 --threads 4 --timeout 60 --graceful-timeout 5 \
       --no-control-socket --access-logfile - --error-logfile -
     "${LAUNCH[@]}" >"$dir/log" 2>&1 </dev/null &
-    echo $! >"$dir/pid"
+    launched=$!
+    echo "$launched" >"$dir/pid"
     for _ in $(seq 1 300); do
-      if [ -z "$(running_pid "$name")" ]; then
+      # Alive, not "named gunicorn": until the forked shell has exec'd its way (chroot,
+      # env, sh) to gunicorn, its command line is this script's.
+      if ! alive "$launched"; then
         tail -n 30 "$dir/log" >&2
         die "the BottleCRM server exited at start (log above, in $dir/log)"
       fi
