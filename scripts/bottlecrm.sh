@@ -266,16 +266,15 @@ case "$cmd" in
       pids="$pid $(ps -o pid= --ppid "$pid" 2>/dev/null | tr '\n' ' ')"
       priv kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 100); do
-        alive=""
+        left=""
         for p in $pids; do
-          st="$(ps -o stat= -p "$p" 2>/dev/null || true)"
-          [ -n "$st" ] && [ "${st#Z}" = "$st" ] && alive="$alive $p"
+          if alive "$p"; then left="$left $p"; fi
         done
-        [ -z "$alive" ] && break
+        [ -z "$left" ] && break
         sleep 0.1
       done
       # shellcheck disable=SC2086 # a list of pids
-      if [ -n "$alive" ]; then priv kill -KILL $alive 2>/dev/null || true; fi
+      if [ -n "$left" ]; then priv kill -KILL $left 2>/dev/null || true; fi
     fi
     rm -f "$DATA/$name/pid"
     ;;
