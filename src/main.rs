@@ -13,8 +13,8 @@ async fn main() -> std::process::ExitCode {
     use tracing_subscriber::EnvFilter;
 
     // No transparent huge pages for this process: where the system enables them always,
-    // every 2 MB region the allocator touches would be resident as a whole (the worker's
-    // RSS doubled with it).
+    // a 2 MB region the allocator touches can become resident as a whole, and the worker
+    // must stay small and flat in memory (measured with this off: 70-87 MB at 100k and 1M).
     // SAFETY: prctl with PR_SET_THP_DISABLE only sets a flag of this process.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
